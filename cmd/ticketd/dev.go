@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ticketd-io/ticketd/internal/config"
+)
+
+// devEnv supplies the development defaults that `serve` refuses to assume,
+// such as a platform API key.
+func devEnv(getenv func(string) string) func(string) string {
+	return func(key string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		if key == "PLATFORM_API_KEY" {
+			return config.DevPlatformAPIKey
+		}
+		return ""
+	}
+}
+
+// dev migrates the database, prints where to go, and serves.
+func dev(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	if err := migrate(ctx, cfg, []string{"up"}, stdout); err != nil {
+		return err
+	}
+	key := "(the PLATFORM_API_KEY you set)"
+	if cfg.PlatformAPIKey == config.DevPlatformAPIKey {
+		key = cfg.PlatformAPIKey
+	}
+	base := fmt.Sprintf("http://%s:%d", cfg.PlatformDomain, cfg.Port)
+	demo := fmt.Sprintf("http://demo.%s:%d", cfg.PlatformDomain, cfg.Port)
+	fmt.Fprintf(stdout, `
+ticketd dev
+  API docs       %[1]s/api/docs
+  health         %[1]s/healthz   %[1]s/readyz   %[1]s/metrics
+  platform key   %[2]s
+  create a tenant:
+    curl -s -X POST %[1]s/v1/platform/tenants \
+      -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
+      -d '{"slug":"demo","name":"Demo Events","currency":"NGN"}'
+  then its storefront:
+    curl -s %[3]s/v1/health
+
+`, base, key, demo)
+	return serve(ctx, cfg, stdout, nil)
+}

@@ -1,0 +1,72 @@
+// Command ticketd is the ticketing platform: the HTTP API, the migrations
+// and a one-process developer mode. See `ticketd help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ticketd-io/ticketd/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: ticketd <command>
+
+commands:
+  serve                 serve the HTTP API (connects as the application role)
+  migrate up|down|status  apply, roll back one, or list migrations (as the owner role)
+  dev                   migrate, then serve, with development defaults
+  version               print the version
+
+Configuration comes from environment variables; see README.md.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "ticketd:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage is returned for a missing or unknown command.
+var errUsage = errors.New(usage)
+
+// run is the whole program, with the process's arguments, environment and
+// output passed in so that tests can call it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case "dev":
+		getenv = devEnv(getenv)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, stdout, nil)
+	case "migrate":
+		return migrate(ctx, cfg, rest, stdout)
+	case "dev":
+		return dev(ctx, cfg, stdout)
+	}
+	return fmt.Errorf("unknown command %q\n%w", cmd, errUsage)
+}

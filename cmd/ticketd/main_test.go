@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/pgtest"
+	"github.com/ticketd-io/ticketd/internal/redistest"
+)
+
+// env returns a getenv over m.
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestServeRefusesRoleThatBypassesRLS(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	err := run(context.Background(), []string{"serve"}, env(map[string]string{
+		"DATABASE_URL":     db.AdminURL, // a superuser
+		"REDIS_URL":        redistest.URL(),
+		"PLATFORM_API_KEY": "test-platform-key-0123456789",
+	}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "superuser") {
+		t.Fatalf("got %v, want a refusal naming the superuser", err)
+	}
+}
+
+func TestInvalidConfigurationIsOneClearLine(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), []string{"serve"}, env(map[string]string{
+		"PORT": "http", "TRUSTED_PROXIES": "not-an-ip", "PLATFORM_API_KEY": "short",
+	}), io.Discard)
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %q, want one line", err)
+	}
+	for _, want := range []string{"PORT", "TRUSTED_PROXIES", "PLATFORM_API_KEY"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not name %s", err, want)
+		}
+	}
+	err = run(context.Background(), []string{"serve"}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "PLATFORM_API_KEY is required") {
+		t.Fatalf("serve without a platform key: %v", err)
+	}
+}
+
+func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	cfg, err := config.Load(env(map[string]string{
+		"DATABASE_URL":     strings.Replace(db.AppURL, "ticketing_app@", "ticketing_app:db-secret-pw@", 1),
+		"REDIS_URL":        redistest.URL(),
+		"PLATFORM_API_KEY": "test-platform-key-0123456789",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Port = 0 // any free port
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	listening := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, &out, listening) }()
+	var addr string
+	select {
+	case addr = <-listening:
+	case err := <-done:
+		t.Fatalf("serve ended early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%s/readyz", port))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", res, err)
+	}
+	res.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
+	}
+	log := out.String()
+	for _, secret := range []string{"db-secret-pw", "test-platform-key-0123456789"} {
+		if strings.Contains(log, secret) {
+			t.Errorf("log contains secret %q", secret)
+		}
+	}
+	if !strings.Contains(log, `"platformAPIKey":"******"`) || !strings.Contains(log, `"msg":"stopped"`) {
+		t.Errorf("log lacks the masked configuration or the shutdown:\n%s", log)
+	}
+}

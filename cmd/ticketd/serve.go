@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/httpapi"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redis"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
+)
+
+// serve runs the HTTP API until ctx is cancelled, then drains in-flight
+// requests for at most cfg.ShutdownTimeout. When listening is not nil it
+// receives the bound address once the server accepts connections.
+func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening chan<- string) error {
+	if err := cfg.RequireServeSecrets(); err != nil {
+		return err
+	}
+	logger := newLogger(stdout, cfg.LogLevel)
+	logger.Info("starting", "command", "serve", "version", version, "config", cfg)
+
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckRuntimeRole(ctx); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	rdb, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisKeyPrefix)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	metrics := telemetry.New(version)
+	metrics.RegisterPool(db.Pool)
+	srv := httpapi.New(httpapi.Config{
+		PlatformDomain: cfg.PlatformDomain,
+		PlatformAPIKey: cfg.PlatformAPIKey,
+		TrustedProxies: cfg.TrustedProxies,
+		TenantCacheTTL: cfg.TenantCacheTTL,
+		Version:        version,
+	}, httpapi.Deps{
+		Tenants: postgres.NewTenantService(db),
+		Ready: map[string]func(context.Context) error{
+			"postgres": db.Ping,
+			"redis":    rdb.Ready,
+		},
+		Metrics: metrics,
+		Logger:  logger,
+	})
+
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.App().Listener(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String())
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// newLogger writes JSON lines at level and above.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

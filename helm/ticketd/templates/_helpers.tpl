@@ -1,0 +1,93 @@
+{{/* Chart name, truncated to the 63 characters Kubernetes allows in names. */}}
+{{- define "ticketd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name; leaves room for the -api / -migrate suffixes. */}}
+{{- define "ticketd.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "ticketd.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "ticketd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "ticketd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "ticketd.labels" -}}
+helm.sh/chart: {{ include "ticketd.chart" . }}
+{{ include "ticketd.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ticketd
+{{- end }}
+
+{{- define "ticketd.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/* Secret with PLATFORM_API_KEY, DATABASE_URL and REDIS_URL. */}}
+{{- define "ticketd.secretName" -}}
+{{- .Values.secrets.existingSecret | default (include "ticketd.fullname" .) }}
+{{- end }}
+
+{{/* Secret with MIGRATIONS_DATABASE_URL, read by the migration hook only. */}}
+{{- define "ticketd.migrateSecretName" -}}
+{{- .Values.secrets.existingSecret | default (printf "%s-migrate" (include "ticketd.fullname" .)) }}
+{{- end }}
+
+{{- define "ticketd.publicURL" -}}
+{{- .Values.publicURL | default (printf "https://%s" .Values.platformDomain) }}
+{{- end }}
+
+{{/* Fails the render when a required value is missing. */}}
+{{- define "ticketd.validate" -}}
+{{- if not .Values.platformDomain }}
+{{- fail "platformDomain is required (tenants are served at <slug>.<platformDomain>)" }}
+{{- end }}
+{{- if not .Values.secrets.existingSecret }}
+{{- if lt (len .Values.secrets.platformApiKey) 16 }}
+{{- fail "secrets.platformApiKey must be at least 16 characters (or set secrets.existingSecret)" }}
+{{- end }}
+{{- if not .Values.secrets.databaseUrl }}
+{{- fail "secrets.databaseUrl is required (or set secrets.existingSecret)" }}
+{{- end }}
+{{- if not .Values.secrets.redisUrl }}
+{{- fail "secrets.redisUrl is required (or set secrets.existingSecret)" }}
+{{- end }}
+{{- if and .Values.migrate.enabled (not .Values.secrets.migrationsDatabaseUrl) }}
+{{- fail "secrets.migrationsDatabaseUrl is required while migrate.enabled (or set secrets.existingSecret)" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Environment shared by every ticketd container that reads the app secret. */}}
+{{- define "ticketd.secretEnv" -}}
+- name: PLATFORM_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: PLATFORM_API_KEY
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: DATABASE_URL
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: REDIS_URL
+{{- end }}

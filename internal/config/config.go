@@ -1,0 +1,208 @@
+// Package config reads ticketd's configuration from environment variables,
+// applies defaults that work on a developer machine, and validates it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults that work on a developer machine with Postgres and Redis local.
+const (
+	DefaultMigrationsDatabaseURL = "postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable"
+	DefaultRedisURL              = "redis://127.0.0.1:6379/0"
+	DefaultAppRole               = "ticketing_app"
+	// DevPlatformAPIKey is what `ticketd dev` uses when PLATFORM_API_KEY is
+	// unset. `ticketd serve` never falls back to it.
+	DevPlatformAPIKey = "dev-platform-key-change-me"
+)
+
+// Config is the effective configuration of every ticketd subcommand.
+type Config struct {
+	Port                  int
+	DatabaseURL           string
+	MigrationsDatabaseURL string
+	DBMaxConns            int32
+	RedisURL              string
+	RedisKeyPrefix        string
+	PlatformDomain        string
+	PlatformAPIKey        string
+	PublicURL             string
+	TrustedProxies        []string
+	TenantCacheTTL        time.Duration
+	ShutdownTimeout       time.Duration
+	LogLevel              slog.Level
+}
+
+// Load reads the configuration through getenv (os.Getenv in production) and
+// returns every problem in one error whose text fits on one line.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Port:                  r.int("PORT", 8080, 1, 65535),
+		MigrationsDatabaseURL: r.str("MIGRATIONS_DATABASE_URL", DefaultMigrationsDatabaseURL),
+		DBMaxConns:            int32(r.int("DB_MAX_CONNS", 20, 1, 1000)),
+		RedisURL:              r.str("REDIS_URL", DefaultRedisURL),
+		RedisKeyPrefix:        r.str("REDIS_KEY_PREFIX", ""),
+		PlatformDomain:        strings.ToLower(strings.TrimSuffix(r.str("PLATFORM_DOMAIN", "localhost"), ".")),
+		PlatformAPIKey:        r.str("PLATFORM_API_KEY", ""),
+		TenantCacheTTL:        r.duration("TENANT_CACHE_TTL", 15*time.Second),
+		ShutdownTimeout:       r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+	}
+	c.PublicURL = strings.TrimSuffix(r.str("PUBLIC_URL", fmt.Sprintf("http://%s:%d", c.PlatformDomain, c.Port)), "/")
+	c.DatabaseURL = r.str("DATABASE_URL", "")
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = appRoleURL(c.MigrationsDatabaseURL)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
+		r.fail("LOG_LEVEL must be debug, info, warn or error")
+	}
+	for _, p := range strings.Split(r.str("TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			r.fail("TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range", p)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	r.url("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
+	r.url("MIGRATIONS_DATABASE_URL", c.MigrationsDatabaseURL, "postgres", "postgresql")
+	r.url("REDIS_URL", c.RedisURL, "redis", "rediss")
+	r.url("PUBLIC_URL", c.PublicURL, "http", "https")
+	if c.PlatformDomain == "" || strings.ContainsAny(c.PlatformDomain, "/: ") {
+		r.fail("PLATFORM_DOMAIN must be a host name such as tickets.example.com")
+	}
+	if c.PlatformAPIKey != "" && len(c.PlatformAPIKey) < 16 {
+		r.fail("PLATFORM_API_KEY must be at least 16 characters")
+	}
+	if c.TenantCacheTTL < 0 || c.TenantCacheTTL > 5*time.Minute {
+		r.fail("TENANT_CACHE_TTL must be between 0s and 5m")
+	}
+	return c, r.err()
+}
+
+// RequireServeSecrets checks what `serve` needs that `migrate` does not.
+func (c Config) RequireServeSecrets() error {
+	if c.PlatformAPIKey == "" {
+		return errors.New("config: PLATFORM_API_KEY is required (at least 16 characters) to serve the platform API")
+	}
+	return nil
+}
+
+// LogValue implements slog.LogValuer: the configuration with every secret
+// masked, for the startup log line.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("port", c.Port),
+		slog.String("databaseURL", redactURL(c.DatabaseURL)),
+		slog.String("migrationsDatabaseURL", redactURL(c.MigrationsDatabaseURL)),
+		slog.Int("dbMaxConns", int(c.DBMaxConns)),
+		slog.String("redisURL", redactURL(c.RedisURL)),
+		slog.String("redisKeyPrefix", c.RedisKeyPrefix),
+		slog.String("platformDomain", c.PlatformDomain),
+		slog.String("platformAPIKey", mask(c.PlatformAPIKey)),
+		slog.String("publicURL", c.PublicURL),
+		slog.Any("trustedProxies", c.TrustedProxies),
+		slog.String("tenantCacheTTL", c.TenantCacheTTL.String()),
+		slog.String("shutdownTimeout", c.ShutdownTimeout.String()),
+		slog.String("logLevel", c.LogLevel.String()),
+	)
+}
+
+func mask(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return "******"
+}
+
+// redactURL hides the password of a URL (and of a Redis URL's user info).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+// reader accumulates problems so that Load reports all of them at once.
+type reader struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (r *reader) fail(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+func (r *reader) err() error {
+	if len(r.problems) == 0 {
+		return nil
+	}
+	return errors.New("config: " + strings.Join(r.problems, "; "))
+}
+
+func (r *reader) str(key, def string) string {
+	if v := strings.TrimSpace(r.getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) int(key string, def, lo, hi int) int {
+	v := r.getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < lo || n > hi {
+		r.fail("%s must be a whole number from %d to %d, got %q", key, lo, hi, v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	v := r.getenv(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		r.fail("%s must be a duration such as 30s or 5m, got %q", key, v)
+		return def
+	}
+	return d
+}
+
+func (r *reader) url(key, raw string, schemes ...string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		r.fail("%s is not a valid URL", key)
+		return
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return
+		}
+	}
+	r.fail("%s must use the scheme %s", key, strings.Join(schemes, " or "))
+}
+
+// appRoleURL returns the migrations URL with the application role as its
+// user and no password: the default DATABASE_URL.
+func appRoleURL(migrationsURL string) string {
+	u, err := url.Parse(migrationsURL)
+	if err != nil {
+		return migrationsURL
+	}
+	u.User = url.User(DefaultAppRole)
+	return u.String()
+}

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.PlatformDomain != "localhost" || c.RedisURL != DefaultRedisURL ||
+		c.MigrationsDatabaseURL != DefaultMigrationsDatabaseURL || c.TenantCacheTTL != 15*time.Second ||
+		c.PublicURL != "http://localhost:8080" || c.LogLevel != slog.LevelInfo {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if c.DatabaseURL != "postgres://ticketing_app@127.0.0.1:5432/ticketing?sslmode=disable" {
+		t.Fatalf("derived DATABASE_URL %q", c.DatabaseURL)
+	}
+	if c.RequireServeSecrets() == nil {
+		t.Fatal("serve accepted an empty PLATFORM_API_KEY")
+	}
+}
+
+func TestLoadDerivesAppRoleWithoutOwnerPassword(t *testing.T) {
+	c, err := Load(env(map[string]string{"MIGRATIONS_DATABASE_URL": "postgres://owner:s3cret@db:5432/tix"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseURL != "postgres://ticketing_app@db:5432/tix" {
+		t.Fatalf("DATABASE_URL %q", c.DatabaseURL)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"PORT": "99999", "DATABASE_URL": "mysql://x", "REDIS_URL": "http://x", "LOG_LEVEL": "loud",
+		"TRUSTED_PROXIES": "10.0.0.0/8, nope", "TENANT_CACHE_TTL": "forever", "PLATFORM_API_KEY": "short",
+		"PLATFORM_DOMAIN": "http://x",
+	}))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, key := range []string{"PORT", "DATABASE_URL", "REDIS_URL", "LOG_LEVEL", "TRUSTED_PROXIES", "TENANT_CACHE_TTL", "PLATFORM_API_KEY", "PLATFORM_DOMAIN"} {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"DATABASE_URL":     "postgres://app:pw-db@db/tix",
+		"REDIS_URL":        "redis://:pw-redis@cache:6379/0",
+		"PLATFORM_API_KEY": "pk-0123456789abcdef",
+		"TRUSTED_PROXIES":  "10.0.0.0/8,192.168.1.1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", c)
+	for _, secret := range []string{"pw-db", "pw-redis", "pk-0123456789abcdef"} {
+		if strings.Contains(b.String(), secret) {
+			t.Errorf("log shows %q: %s", secret, b.String())
+		}
+	}
+	if len(c.TrustedProxies) != 2 {
+		t.Errorf("trusted proxies %v", c.TrustedProxies)
+	}
+}

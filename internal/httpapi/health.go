@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// readyTimeout bounds each readiness check, so a hung dependency fails the
+// probe instead of hanging it.
+const readyTimeout = 2 * time.Second
+
+// healthz answers while the process runs; it touches no dependency.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok", "version": s.cfg.Version})
+}
+
+// readyz checks every dependency in parallel. On failure it names the
+// dependencies that failed, not why: the details are in the log.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		failed []string
+	)
+	for name, check := range s.deps.Ready {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := check(ctx); err != nil {
+				s.deps.Logger.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
+				mu.Lock()
+				failed = append(failed, name+" is not reachable")
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		return &ticketing.Error{Kind: ticketing.KindUnavailable, Code: ticketing.CodeUnavailable, Messages: failed}
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// metrics serves the Prometheus registry.
+func (s *Server) metrics() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{}))
+}
+
+// tenantHealth answers through the tenant's own host: it shows that the
+// tenant resolves and is active.
+func (s *Server) tenantHealth(c *fiber.Ctx) error {
+	t := ticketing.TenantFromContext(c.UserContext())
+	return c.JSON(fiber.Map{
+		"status": "ok",
+		"tenant": fiber.Map{"id": t.ID, "slug": t.Slug, "name": t.Name, "currency": t.Currency},
+	})
+}

@@ -1,0 +1,179 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketd-io/ticketd/internal/httpapi"
+	"github.com/ticketd-io/ticketd/internal/pgtest"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
+)
+
+const testPlatformKey = "test-platform-key-0123456789"
+
+// testAPI is the real API on a fresh database and Redis namespace.
+type testAPI struct {
+	t   *testing.T
+	srv *httpapi.Server
+	db  *pgtest.DB
+	log *syncBuffer
+}
+
+// newTestAPI builds the API; configure may change its configuration.
+func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps)) *testAPI {
+	t.Helper()
+	db := pgtest.New(t)
+	rdb := redistest.New(t)
+	buf := &syncBuffer{}
+	cfg := httpapi.Config{
+		PlatformDomain: "tickets.test",
+		PlatformAPIKey: testPlatformKey,
+		TenantCacheTTL: time.Minute,
+		Version:        "test",
+	}
+	deps := httpapi.Deps{
+		Tenants: postgres.NewTenantService(db.App),
+		Ready: map[string]func(context.Context) error{
+			"postgres": db.App.Ping,
+			"redis":    rdb.Ready,
+		},
+		Metrics: telemetry.New("test"),
+		Logger:  slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, f := range configure {
+		f(&cfg, &deps)
+	}
+	return &testAPI{t: t, srv: httpapi.New(cfg, deps), db: db, log: buf}
+}
+
+// request describes one call; host defaults to the platform apex.
+type request struct {
+	method, path, host string
+	body               any
+	headers            map[string]string
+	platformKey        bool
+}
+
+// response is a decoded answer.
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (a *testAPI) do(r request) response {
+	a.t.Helper()
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	host := r.host
+	if host == "" {
+		host = "tickets.test"
+	}
+	req := httptest.NewRequest(r.method, "http://"+host+r.path, body)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.platformKey {
+		req.Header.Set("Authorization", "Bearer "+testPlatformKey)
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
+	}
+	res, err := a.srv.App().Test(req, -1)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, header: res.Header, raw: raw}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") && len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out.body); err != nil {
+			a.t.Fatalf("decode %s: %v", raw, err)
+		}
+	}
+	return out
+}
+
+// createTenant creates a tenant through the platform API.
+func (a *testAPI) createTenant(slug string) map[string]any {
+	a.t.Helper()
+	res := a.do(request{method: "POST", path: "/v1/platform/tenants", platformKey: true,
+		body: map[string]string{"slug": slug, "name": "Org " + slug, "currency": "NGN"}})
+	if res.status != 201 {
+		a.t.Fatalf("create tenant %s: %d %s", slug, res.status, res.raw)
+	}
+	return res.body["tenant"].(map[string]any)
+}
+
+// count returns the number of rows of a table, across all tenants.
+func (a *testAPI) count(table string) int {
+	a.t.Helper()
+	var n int
+	if err := a.db.Admin.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		a.t.Fatal(err)
+	}
+	return n
+}
+
+// assertError checks the error shape of the design and the status and code.
+func assertError(t *testing.T, res response, status int, code string) {
+	t.Helper()
+	if res.status != status {
+		t.Fatalf("status %d, want %d: %s", res.status, status, res.raw)
+	}
+	b := res.body
+	msgs, _ := b["message"].([]any)
+	if b["statusCode"] != float64(status) || b["error"] != http.StatusText(status) || b["code"] != code ||
+		len(msgs) == 0 || b["requestId"] == "" || b["requestId"] != res.header.Get("X-Request-ID") {
+		t.Fatalf("error body %s; want statusCode %d, error %q, code %q, messages and the request id", res.raw, status, http.StatusText(status), code)
+	}
+}
+
+// messages returns the messages of an error body joined by newlines.
+func messages(res response) string {
+	var out []string
+	for _, m := range res.body["message"].([]any) {
+		out = append(out, m.(string))
+	}
+	return strings.Join(out, "\n")
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

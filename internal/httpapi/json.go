@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// decodeJSON reads the request body into v strictly: one JSON object, no
+// unknown fields (a misspelled field is an error, not a silent no-op), and
+// values of the declared types. Decoding copies every string, so v never
+// aliases Fiber's buffers.
+func decodeJSON(c *fiber.Ctx, v any) error {
+	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType, "Content-Type must be application/json")
+	}
+	body := bytes.TrimSpace(c.Body())
+	if len(body) == 0 || body[0] != '{' {
+		return invalid("request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("trailing data")
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		return invalid("%s must be a %s", typeErr.Field, jsonType(typeErr.Type.Kind().String()))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return invalid("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return invalid("request body is not valid JSON")
+	}
+}
+
+// jsonType names a Go kind as the JSON type a client should send.
+func jsonType(kind string) string {
+	switch {
+	case kind == "string":
+		return "string"
+	case kind == "bool":
+		return "boolean"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "number"
+	case kind == "slice" || kind == "array":
+		return "array"
+	}
+	return "object"
+}
+
+// pathID returns the :id path parameter, copied; a malformed id is simply
+// not found, like an id of another tenant.
+func pathID(c *fiber.Ctx, what string) (string, error) {
+	id := c.Params("id")
+	if !ticketing.ValidID(id) {
+		return "", ticketing.NotFound(what)
+	}
+	return strings.Clone(id), nil
+}
+
+// listResponse is the shape of every list: the page and the cursor of the
+// next one, null on the last page.
+func listResponse(data any, next string) fiber.Map {
+	var cursor any
+	if next != "" {
+		cursor = next
+	}
+	return fiber.Map{"data": data, "nextCursor": cursor}
+}

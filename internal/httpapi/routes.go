@@ -1,0 +1,59 @@
+package httpapi
+
+import "github.com/gofiber/fiber/v2"
+
+// scope decides which middleware a route gets before its handler.
+type scope int
+
+const (
+	// scopeSystem routes need no tenant and no credentials: probes, metrics
+	// and the API documentation.
+	scopeSystem scope = iota
+	// scopePlatform routes are the operators' API: platform API key, no tenant.
+	scopePlatform
+	// scopeTenant routes run for the tenant resolved from the host or the
+	// X-Tenant header.
+	scopeTenant
+)
+
+// route is one line of the route table.
+type route struct {
+	method  string
+	path    string
+	scope   scope
+	handler fiber.Handler
+}
+
+// routes is every route of the API, in one table.
+func (s *Server) routes() []route {
+	return []route{
+		{fiber.MethodGet, "/healthz", scopeSystem, s.healthz},
+		{fiber.MethodGet, "/readyz", scopeSystem, s.readyz},
+		{fiber.MethodGet, "/metrics", scopeSystem, s.metrics()},
+		{fiber.MethodGet, "/api/openapi.json", scopeSystem, s.openAPI},
+		{fiber.MethodGet, "/api/docs", scopeSystem, s.apiDocs},
+
+		{fiber.MethodPost, "/v1/platform/tenants", scopePlatform, s.createTenant},
+		{fiber.MethodGet, "/v1/platform/tenants", scopePlatform, s.listTenants},
+		{fiber.MethodGet, "/v1/platform/tenants/:id", scopePlatform, s.getTenant},
+		{fiber.MethodPatch, "/v1/platform/tenants/:id", scopePlatform, s.updateTenant},
+		{fiber.MethodPost, "/v1/platform/tenants/:id/domains", scopePlatform, s.addTenantDomain},
+		{fiber.MethodDelete, "/v1/platform/tenants/:id/domains/:domain", scopePlatform, s.removeTenantDomain},
+
+		{fiber.MethodGet, "/v1/health", scopeTenant, s.tenantHealth},
+	}
+}
+
+// register adds every route with the middleware of its scope.
+func (s *Server) register() {
+	for _, r := range s.routes() {
+		chain := []fiber.Handler{markRoute(r)}
+		switch r.scope {
+		case scopePlatform:
+			chain = append(chain, s.requirePlatformKey)
+		case scopeTenant:
+			chain = append(chain, s.resolveTenant)
+		}
+		s.app.Add(r.method, r.path, append(chain, r.handler)...)
+	}
+}

@@ -1,0 +1,78 @@
+// Package httpapi is the HTTP API of ticketd on Fiber: the route table, the
+// middleware that gives every request an id, a tenant and an access log line,
+// the handlers, and the one place where errors become HTTP responses.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// Config is what the HTTP layer needs from the process configuration.
+type Config struct {
+	// PlatformDomain: tenants live at <slug>.<PlatformDomain>.
+	PlatformDomain string
+	// PlatformAPIKey authenticates the /v1/platform API; empty disables it.
+	PlatformAPIKey string
+	// TrustedProxies are the peers (IPs or CIDRs) whose X-Forwarded-* headers
+	// are believed.
+	TrustedProxies []string
+	// TenantCacheTTL is how long a resolved tenant is cached in process.
+	TenantCacheTTL time.Duration
+	// Version is reported by /healthz.
+	Version string
+}
+
+// Deps are the services behind the handlers.
+type Deps struct {
+	Tenants ticketing.TenantService
+	// Ready are the dependency checks of /readyz, by name.
+	Ready   map[string]func(context.Context) error
+	Metrics *telemetry.Metrics
+	Logger  *slog.Logger
+}
+
+// Server is the HTTP API.
+type Server struct {
+	app     *fiber.App
+	cfg     Config
+	deps    Deps
+	tenants *tenantCache
+}
+
+// New builds the API with every route of routes().
+func New(cfg Config, deps Deps) *Server {
+	s := &Server{cfg: cfg, deps: deps}
+	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
+	s.app = fiber.New(fiber.Config{
+		AppName:                 "ticketd",
+		ErrorHandler:            s.handleError,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             fiber.HeaderXForwardedFor,
+		DisableStartupMessage:   true,
+		BodyLimit:               1 << 20,
+		ReadTimeout:             30 * time.Second,
+		WriteTimeout:            30 * time.Second,
+		IdleTimeout:             120 * time.Second,
+	})
+	s.app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
+	s.register()
+	return s
+}
+
+// App returns the Fiber application, for Listen and for tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }

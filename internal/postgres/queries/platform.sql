@@ -1,0 +1,26 @@
+-- name: CheckRuntimeRole
+-- The connected role, whether it is a superuser or has BYPASSRLS, whether it
+-- is a member of a role that owns a table of this database (an owner can
+-- disable RLS), and whether it can create objects in schema public.
+SELECT r.rolname,
+       r.rolsuper,
+       r.rolbypassrls,
+       EXISTS (
+         SELECT 1 FROM pg_class c
+         WHERE c.relkind IN ('r', 'p')
+           AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+           AND pg_has_role(r.oid, c.relowner, 'MEMBER')
+       ),
+       has_schema_privilege(r.oid, 'public', 'CREATE')
+FROM pg_roles r
+WHERE r.rolname = current_user;
+
+-- name: SetTenant
+-- Transaction-local settings read by app_tenant() and RLS policies.
+SELECT set_config('app.tenant_id', $1, true),
+       set_config('app.user_id', $2, true),
+       set_config('app.role', $3, true);
+
+-- name: InsertAudit
+INSERT INTO audit_log (tenant_id, actor_id, actor_role, actor_name, action, entity, entity_id, request_id, details)
+VALUES (app_tenant(), NULLIF($1, '')::uuid, $2, $3, $4, $5, $6, $7, $8);

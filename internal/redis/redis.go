@@ -1,0 +1,54 @@
+// Package redis connects ticketd to Redis through go-redis. Later packages
+// keep their Lua scripts and key layouts next to the code that uses them;
+// this one owns the client and its key prefix.
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Client is a go-redis client with the key prefix every key of this process
+// starts with. The prefix lets several deployments, or several tests, share
+// one Redis without touching each other's keys.
+type Client struct {
+	*goredis.Client
+	// Prefix starts every key the application writes.
+	Prefix string
+}
+
+// Open connects to url and checks that Redis answers.
+func Open(ctx context.Context, rawURL, prefix string) (*Client, error) {
+	opts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: parse url: %w", err)
+	}
+	c := &Client{Client: goredis.NewClient(opts), Prefix: prefix}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Ready(pingCtx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("redis: ping %s: %w", redact(rawURL), err)
+	}
+	return c, nil
+}
+
+// Ready checks that Redis answers; it backs the readiness probe.
+func (c *Client) Ready(ctx context.Context) error {
+	return c.Client.Ping(ctx).Err()
+}
+
+// Key returns the application key for name.
+func (c *Client) Key(name string) string { return c.Prefix + name }
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}

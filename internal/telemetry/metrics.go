@@ -1,0 +1,93 @@
+// Package telemetry holds the Prometheus metrics ticketd exports. Every
+// metric is registered on one registry that /metrics serves; the dashboards
+// in dashboards/ and the rules in deploy/prometheus use only these names.
+package telemetry
+
+import (
+	"runtime"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the application's metric families.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// HTTPRequests counts finished requests by method, route pattern and status.
+	HTTPRequests *prometheus.CounterVec
+	// HTTPDuration observes request latency by method and route pattern.
+	HTTPDuration *prometheus.HistogramVec
+	// HTTPInFlight is the number of requests being served.
+	HTTPInFlight prometheus.Gauge
+	// TenantResolutions counts tenant resolutions by outcome: cache_hit,
+	// lookup (found in Postgres) or not_found (unknown or suspended).
+	TenantResolutions *prometheus.CounterVec
+}
+
+// New registers the metric families, the Go and process collectors and
+// ticketd_build_info on a fresh registry.
+func New(version string) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "http_requests_total",
+			Help: "HTTP requests served, by method, route pattern and status code.",
+		}, []string{"method", "route", "status"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_request_duration_seconds",
+			Help:    "HTTP request latency, by method and route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+		HTTPInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_requests_in_flight",
+			Help: "HTTP requests being served.",
+		}),
+		TenantResolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ticketd_tenant_resolution_total",
+			Help: "Tenant resolutions, by outcome (cache_hit, lookup, not_found).",
+		}, []string{"outcome"}),
+	}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ticketd_build_info",
+		Help: "Always 1; labelled with the running version.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	m.Registry.MustRegister(
+		m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.TenantResolutions, buildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// RegisterPool exports the connection pool's statistics.
+func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {
+	m.Registry.MustRegister(poolCollector{pool: pool})
+}
+
+var (
+	poolAcquired = prometheus.NewDesc("ticketd_db_pool_acquired_connections", "Postgres connections in use.", nil, nil)
+	poolIdle     = prometheus.NewDesc("ticketd_db_pool_idle_connections", "Idle Postgres connections.", nil, nil)
+	poolMax      = prometheus.NewDesc("ticketd_db_pool_max_connections", "Maximum Postgres connections of the pool.", nil, nil)
+	poolWait     = prometheus.NewDesc("ticketd_db_pool_acquire_wait_seconds_total", "Time spent waiting for a Postgres connection.", nil, nil)
+)
+
+// poolCollector reads pgxpool statistics at scrape time.
+type poolCollector struct{ pool *pgxpool.Pool }
+
+func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolAcquired
+	ch <- poolIdle
+	ch <- poolMax
+	ch <- poolWait
+}
+
+func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := p.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(poolAcquired, prometheus.GaugeValue, float64(s.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
+}
