@@ -8,15 +8,18 @@ import (
 	"github.com/ticketd-io/ticketd/internal/config"
 )
 
-// devEnv supplies the development defaults that `serve` refuses to assume,
-// such as a platform API key.
+// devEnv supplies the development defaults that `serve` refuses to assume:
+// a platform API key and a JWT signing key.
 func devEnv(getenv func(string) string) func(string) string {
 	return func(key string) string {
 		if v := getenv(key); v != "" {
 			return v
 		}
-		if key == "PLATFORM_API_KEY" {
+		switch key {
+		case "PLATFORM_API_KEY":
 			return config.DevPlatformAPIKey
+		case "JWT_SECRET":
+			return config.DevJWTSecret
 		}
 		return ""
 	}

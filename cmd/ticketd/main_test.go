@@ -15,6 +15,8 @@ import (
 	"github.com/ticketd-io/ticketd/internal/redistest"
 )
 
+const testJWTSecret = "test-jwt-secret-0123456789abcdef0123456789"
+
 // env returns a getenv over m.
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -27,6 +29,7 @@ func TestServeRefusesRoleThatBypassesRLS(t *testing.T) {
 		"DATABASE_URL":     db.AdminURL, // a superuser
 		"REDIS_URL":        redistest.URL(),
 		"PLATFORM_API_KEY": "test-platform-key-0123456789",
+		"JWT_SECRET":       testJWTSecret,
 	}), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "superuser") {
 		t.Fatalf("got %v, want a refusal naming the superuser", err)
@@ -47,8 +50,8 @@ func TestInvalidConfigurationIsOneClearLine(t *testing.T) {
 		}
 	}
 	err = run(context.Background(), []string{"serve"}, env(nil), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "PLATFORM_API_KEY is required") {
-		t.Fatalf("serve without a platform key: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "PLATFORM_API_KEY is required") || !strings.Contains(err.Error(), "JWT_SECRET is required") {
+		t.Fatalf("serve without secrets: %v", err)
 	}
 }
 
@@ -59,6 +62,7 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		"DATABASE_URL":     strings.Replace(db.AppURL, "ticketing_app@", "ticketing_app:db-secret-pw@", 1),
 		"REDIS_URL":        redistest.URL(),
 		"PLATFORM_API_KEY": "test-platform-key-0123456789",
+		"JWT_SECRET":       testJWTSecret,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +97,7 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		t.Fatal("serve did not stop after cancellation")
 	}
 	log := out.String()
-	for _, secret := range []string{"db-secret-pw", "test-platform-key-0123456789"} {
+	for _, secret := range []string{"db-secret-pw", "test-platform-key-0123456789", testJWTSecret} {
 		if strings.Contains(log, secret) {
 			t.Errorf("log contains secret %q", secret)
 		}

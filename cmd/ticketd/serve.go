@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/authz"
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/postgres"
@@ -40,16 +42,37 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 	}
 	defer rdb.Close()
 
+	tokens, err := auth.NewTokens(auth.TokenConfig{
+		Secret: cfg.JWTSecret, PreviousSecrets: cfg.JWTPreviousSecrets,
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.JWTExpiresIn,
+	})
+	if err != nil {
+		return err
+	}
+	enforcer, err := authz.New()
+	if err != nil {
+		return err
+	}
+	hasher := auth.DefaultHasher()
 	metrics := telemetry.New(version)
 	metrics.RegisterPool(db.Pool)
-	srv := httpapi.New(httpapi.Config{
-		PlatformDomain: cfg.PlatformDomain,
-		PlatformAPIKey: cfg.PlatformAPIKey,
-		TrustedProxies: cfg.TrustedProxies,
-		TenantCacheTTL: cfg.TenantCacheTTL,
-		Version:        version,
+	srv, err := httpapi.New(httpapi.Config{
+		PlatformDomain:     cfg.PlatformDomain,
+		PlatformAPIKey:     cfg.PlatformAPIKey,
+		TrustedProxies:     cfg.TrustedProxies,
+		TenantCacheTTL:     cfg.TenantCacheTTL,
+		CookieSecure:       cfg.CookieSecure,
+		AuthRateLimitIP:    cfg.AuthRateLimitIP,
+		AuthRateLimitEmail: cfg.AuthRateLimitEmail,
+		Version:            version,
 	}, httpapi.Deps{
-		Tenants: postgres.NewTenantService(db),
+		Tenants:     postgres.NewTenantService(db, hasher),
+		Users:       postgres.NewUserService(db, hasher),
+		Sessions:    postgres.NewSessionService(db, cfg.RefreshTokenTTL),
+		Revocations: rdb.Sessions(),
+		Tokens:      tokens,
+		Authz:       enforcer,
+		AuthLimiter: rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
 		Ready: map[string]func(context.Context) error{
 			"postgres": db.Ping,
 			"redis":    rdb.Ready,
@@ -57,6 +80,9 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 		Metrics: metrics,
 		Logger:  logger,
 	})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

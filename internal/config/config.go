@@ -18,9 +18,11 @@ const (
 	DefaultMigrationsDatabaseURL = "postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable"
 	DefaultRedisURL              = "redis://127.0.0.1:6379/0"
 	DefaultAppRole               = "ticketing_app"
-	// DevPlatformAPIKey is what `ticketd dev` uses when PLATFORM_API_KEY is
-	// unset. `ticketd serve` never falls back to it.
+	// DevPlatformAPIKey and DevJWTSecret are what `ticketd dev` uses when
+	// PLATFORM_API_KEY and JWT_SECRET are unset. `ticketd serve` never falls
+	// back to them.
 	DevPlatformAPIKey = "dev-platform-key-change-me"
+	DevJWTSecret      = "dev-jwt-secret-change-me-0123456789abcdef"
 )
 
 // Config is the effective configuration of every ticketd subcommand.
@@ -36,6 +38,16 @@ type Config struct {
 	PublicURL             string
 	TrustedProxies        []string
 	TenantCacheTTL        time.Duration
+	JWTSecret             string
+	JWTPreviousSecrets    []string
+	JWTExpiresIn          time.Duration
+	JWTIssuer             string
+	JWTAudience           string
+	RefreshTokenTTL       time.Duration
+	CookieSecure          bool
+	AuthRateLimitIP       int
+	AuthRateLimitEmail    int
+	AuthRateLimitWindow   time.Duration
 	ShutdownTimeout       time.Duration
 	LogLevel              slog.Level
 }
@@ -54,6 +66,14 @@ func Load(getenv func(string) string) (Config, error) {
 		PlatformAPIKey:        r.str("PLATFORM_API_KEY", ""),
 		TenantCacheTTL:        r.duration("TENANT_CACHE_TTL", 15*time.Second),
 		ShutdownTimeout:       r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		JWTSecret:             r.str("JWT_SECRET", ""),
+		JWTExpiresIn:          r.duration("JWT_EXPIRES_IN", 15*time.Minute),
+		JWTIssuer:             r.str("JWT_ISSUER", "ticketd"),
+		JWTAudience:           r.str("JWT_AUDIENCE", "ticketd-api"),
+		RefreshTokenTTL:       r.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		AuthRateLimitIP:       r.int("AUTH_RATE_LIMIT_IP", 30, 1, 100000),
+		AuthRateLimitEmail:    r.int("AUTH_RATE_LIMIT_EMAIL", 10, 1, 100000),
+		AuthRateLimitWindow:   r.duration("AUTH_RATE_LIMIT_WINDOW", time.Minute),
 	}
 	c.PublicURL = strings.TrimSuffix(r.str("PUBLIC_URL", fmt.Sprintf("http://%s:%d", c.PlatformDomain, c.Port)), "/")
 	c.DatabaseURL = r.str("DATABASE_URL", "")
@@ -62,6 +82,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
 		r.fail("LOG_LEVEL must be debug, info, warn or error")
+	}
+	c.CookieSecure = r.bool("COOKIE_SECURE", strings.HasPrefix(c.PublicURL, "https://"))
+	for _, s := range strings.Split(r.str("JWT_PREVIOUS_SECRETS", ""), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.JWTPreviousSecrets = append(c.JWTPreviousSecrets, s)
+		}
 	}
 	for _, p := range strings.Split(r.str("TRUSTED_PROXIES", ""), ",") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -85,13 +111,38 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.TenantCacheTTL < 0 || c.TenantCacheTTL > 5*time.Minute {
 		r.fail("TENANT_CACHE_TTL must be between 0s and 5m")
 	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		r.fail("JWT_SECRET must be at least 32 characters")
+	}
+	for _, s := range c.JWTPreviousSecrets {
+		if len(s) < 32 {
+			r.fail("JWT_PREVIOUS_SECRETS must each be at least 32 characters")
+			break
+		}
+	}
+	if c.JWTExpiresIn < time.Minute || c.JWTExpiresIn > 24*time.Hour {
+		r.fail("JWT_EXPIRES_IN must be between 1m and 24h")
+	}
+	if c.RefreshTokenTTL < time.Hour || c.RefreshTokenTTL > 365*24*time.Hour {
+		r.fail("REFRESH_TOKEN_TTL must be between 1h and 8760h")
+	}
+	if c.AuthRateLimitWindow < time.Second || c.AuthRateLimitWindow > 24*time.Hour {
+		r.fail("AUTH_RATE_LIMIT_WINDOW must be between 1s and 24h")
+	}
 	return c, r.err()
 }
 
 // RequireServeSecrets checks what `serve` needs that `migrate` does not.
 func (c Config) RequireServeSecrets() error {
+	var missing []string
 	if c.PlatformAPIKey == "" {
-		return errors.New("config: PLATFORM_API_KEY is required (at least 16 characters) to serve the platform API")
+		missing = append(missing, "PLATFORM_API_KEY is required (at least 16 characters) to serve the platform API")
+	}
+	if c.JWTSecret == "" {
+		missing = append(missing, "JWT_SECRET is required (at least 32 characters) to sign access tokens")
+	}
+	if len(missing) > 0 {
+		return errors.New("config: " + strings.Join(missing, "; "))
 	}
 	return nil
 }
@@ -112,6 +163,16 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("trustedProxies", c.TrustedProxies),
 		slog.String("tenantCacheTTL", c.TenantCacheTTL.String()),
 		slog.String("shutdownTimeout", c.ShutdownTimeout.String()),
+		slog.String("jwtSecret", mask(c.JWTSecret)),
+		slog.Int("jwtPreviousSecrets", len(c.JWTPreviousSecrets)),
+		slog.String("jwtExpiresIn", c.JWTExpiresIn.String()),
+		slog.String("jwtIssuer", c.JWTIssuer),
+		slog.String("jwtAudience", c.JWTAudience),
+		slog.String("refreshTokenTTL", c.RefreshTokenTTL.String()),
+		slog.Bool("cookieSecure", c.CookieSecure),
+		slog.Int("authRateLimitIP", c.AuthRateLimitIP),
+		slog.Int("authRateLimitEmail", c.AuthRateLimitEmail),
+		slog.String("authRateLimitWindow", c.AuthRateLimitWindow.String()),
 		slog.String("logLevel", c.LogLevel.String()),
 	)
 }
@@ -167,6 +228,19 @@ func (r *reader) int(key string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+func (r *reader) bool(key string, def bool) bool {
+	v := r.getenv(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		r.fail("%s must be true or false, got %q", key, v)
+		return def
+	}
+	return b
 }
 
 func (r *reader) duration(key string, def time.Duration) time.Duration {

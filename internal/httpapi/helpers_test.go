@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/authz"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/postgres"
@@ -20,7 +22,11 @@ import (
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
-const testPlatformKey = "test-platform-key-0123456789"
+const (
+	testPlatformKey = "test-platform-key-0123456789"
+	testJWTSecret   = "test-jwt-secret-0123456789abcdef0123456789"
+	adminPassword   = "admin-password-1"
+)
 
 // testAPI is the real API on a fresh database and Redis namespace.
 type testAPI struct {
@@ -39,11 +45,30 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	cfg := httpapi.Config{
 		PlatformDomain: "tickets.test",
 		PlatformAPIKey: testPlatformKey,
-		TenantCacheTTL: time.Minute,
-		Version:        "test",
+		TenantCacheTTL:     time.Minute,
+		AuthRateLimitIP:    1000,
+		AuthRateLimitEmail: 1000,
+		Version:            "test",
 	}
+	tokens, err := auth.NewTokens(auth.TokenConfig{
+		Secret: testJWTSecret, Issuer: "ticketd-test", Audience: "ticketd-api", TTL: 15 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enforcer, err := authz.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher := auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
 	deps := httpapi.Deps{
-		Tenants: postgres.NewTenantService(db.App),
+		Tenants:     postgres.NewTenantService(db.App, hasher),
+		Users:       postgres.NewUserService(db.App, hasher),
+		Sessions:    postgres.NewSessionService(db.App, 24*time.Hour),
+		Revocations: rdb.Sessions(),
+		Tokens:      tokens,
+		Authz:       enforcer,
+		AuthLimiter: rdb.NewRateLimiter("auth", time.Minute),
 		Ready: map[string]func(context.Context) error{
 			"postgres": db.App.Ping,
 			"redis":    rdb.Ready,
@@ -54,7 +79,11 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	for _, f := range configure {
 		f(&cfg, &deps)
 	}
-	return &testAPI{t: t, srv: httpapi.New(cfg, deps), db: db, log: buf}
+	srv, err := httpapi.New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testAPI{t: t, srv: srv, db: db, log: buf}
 }
 
 // request describes one call; host defaults to the platform apex.
@@ -116,15 +145,22 @@ func (a *testAPI) do(r request) response {
 	return out
 }
 
-// createTenant creates a tenant through the platform API.
+// createTenant creates a tenant through the platform API, with the admin
+// admin@<slug>.test whose password is adminPassword.
 func (a *testAPI) createTenant(slug string) map[string]any {
 	a.t.Helper()
 	res := a.do(request{method: "POST", path: "/v1/platform/tenants", platformKey: true,
-		body: map[string]string{"slug": slug, "name": "Org " + slug, "currency": "NGN"}})
+		body: tenantBody(slug, "Org "+slug, "NGN")})
 	if res.status != 201 {
 		a.t.Fatalf("create tenant %s: %d %s", slug, res.status, res.raw)
 	}
 	return res.body["tenant"].(map[string]any)
+}
+
+// tenantBody is the request body that creates a tenant with its admin.
+func tenantBody(slug, name, currency string) map[string]any {
+	return map[string]any{"slug": slug, "name": name, "currency": currency,
+		"admin": map[string]string{"email": "admin@" + slug + ".test", "password": adminPassword, "name": "Admin"}}
 }
 
 // count returns the number of rows of a table, across all tenants.

@@ -23,9 +23,12 @@ func (s *Server) requirePlatformKey(c *fiber.Ctx) error {
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 		return errPlatformKey
 	}
-	c.SetUserContext(ticketing.WithActor(c.UserContext(), ticketing.SystemActor("platform")))
+	c.SetUserContext(ticketing.WithActor(c.UserContext(), ticketing.SystemActor(platformActor)))
 	return c.Next()
 }
+
+// platformActor names the platform operator in the context and audit rows.
+const platformActor = "platform"
 
 var errPlatformKey = ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeUnauthorized,
 	"a valid platform API key is required as Authorization: Bearer <PLATFORM_API_KEY>")
@@ -54,9 +57,10 @@ func toTenantResponse(t *ticketing.Tenant) tenantResponse {
 }
 
 type createTenantRequest struct {
-	Slug     string `json:"slug"`
-	Name     string `json:"name"`
-	Currency string `json:"currency"`
+	Slug     string        `json:"slug"`
+	Name     string        `json:"name"`
+	Currency string        `json:"currency"`
+	Admin    signupRequest `json:"admin"`
 }
 
 func (s *Server) createTenant(c *fiber.Ctx) error {
@@ -64,11 +68,14 @@ func (s *Server) createTenant(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := s.deps.Tenants.CreateTenant(c.UserContext(), ticketing.NewTenant{Slug: req.Slug, Name: req.Name, Currency: req.Currency})
+	t, admin, err := s.deps.Tenants.CreateTenant(c.UserContext(), ticketing.NewTenant{
+		Slug: req.Slug, Name: req.Name, Currency: req.Currency,
+		Admin: ticketing.NewUser{Email: req.Admin.Email, Password: req.Admin.Password, Name: req.Admin.Name},
+	})
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"tenant": toTenantResponse(t)})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"tenant": toTenantResponse(t), "admin": toUserResponse(admin)})
 }
 
 func (s *Server) listTenants(c *fiber.Ctx) error {

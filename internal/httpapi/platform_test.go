@@ -25,7 +25,7 @@ func TestPlatformAuth(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, r := range []request{
-				{method: "POST", path: "/v1/platform/tenants", body: map[string]string{"slug": "acme", "name": "Acme", "currency": "NGN"}},
+				{method: "POST", path: "/v1/platform/tenants", body: tenantBody("acme", "Acme", "NGN")},
 				{method: "GET", path: "/v1/platform/tenants"},
 			} {
 				r.headers = c.headers
@@ -52,11 +52,14 @@ func TestCreateTenant(t *testing.T) {
 	api := newTestAPI(t)
 
 	res := api.do(request{method: "POST", path: "/v1/platform/tenants", platformKey: true,
-		body: map[string]string{"slug": "lagos-live", "name": " Lagos Live ", "currency": "ngn"}})
+		body: tenantBody("lagos-live", " Lagos Live ", "ngn")})
 	if res.status != 201 {
 		t.Fatalf("create201: %d %s", res.status, res.raw)
 	}
 	tn := res.body["tenant"].(map[string]any)
+	if admin := res.body["admin"].(map[string]any); admin["role"] != "ADMIN" || admin["email"] != "admin@lagos-live.test" || admin["password"] != nil {
+		t.Fatalf("create201: admin %v", admin)
+	}
 	if tn["slug"] != "lagos-live" || tn["name"] != "Lagos Live" || tn["currency"] != "NGN" || tn["status"] != "active" {
 		t.Fatalf("create201: got %s", res.raw)
 	}
@@ -71,21 +74,24 @@ func TestCreateTenant(t *testing.T) {
 		code      string
 		mentioned []string
 	}{
-		{"slugTooShort400", map[string]string{"slug": "ab", "name": "A", "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"slug"}},
+		{"slugTooShort400", tenantBody("ab", "A", "NGN"), 400, "VALIDATION_FAILED", []string{"slug"}},
 		{"slugTooLong400", map[string]string{"slug": strings.Repeat("a", 41), "name": "A", "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"slug"}},
-		{"slugUppercase400", map[string]string{"slug": "Acme", "name": "A", "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"slug"}},
-		{"slugUnderscore400", map[string]string{"slug": "acme_events", "name": "A", "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"slug"}},
-		{"slugEdgeHyphen400", map[string]string{"slug": "-acme", "name": "A", "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"slug"}},
-		{"slugReserved400", map[string]string{"slug": "www", "name": "A", "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"slug"}},
-		{"slugReservedPlatform400", map[string]string{"slug": "platform", "name": "A", "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"slug"}},
-		{"everyProblemAtOnce400", map[string]string{"slug": "x", "name": "", "currency": "EUR"}, 400, "VALIDATION_FAILED", []string{"slug", "name", "currency"}},
-		{"nameTooLong400", map[string]string{"slug": "acme", "name": strings.Repeat("n", 121), "currency": "NGN"}, 400, "VALIDATION_FAILED", []string{"name"}},
+		{"slugUppercase400", tenantBody("Acme", "A", "NGN"), 400, "VALIDATION_FAILED", []string{"slug"}},
+		{"slugUnderscore400", tenantBody("acme_events", "A", "NGN"), 400, "VALIDATION_FAILED", []string{"slug"}},
+		{"slugEdgeHyphen400", tenantBody("-acme", "A", "NGN"), 400, "VALIDATION_FAILED", []string{"slug"}},
+		{"slugReserved400", tenantBody("www", "A", "NGN"), 400, "VALIDATION_FAILED", []string{"slug"}},
+		{"slugReservedPlatform400", tenantBody("platform", "A", "NGN"), 400, "VALIDATION_FAILED", []string{"slug"}},
+		{"everyProblemAtOnce400", tenantBody("x", "", "EUR"), 400, "VALIDATION_FAILED", []string{"slug", "name", "currency"}},
+		{"nameTooLong400", tenantBody("acme", strings.Repeat("n", 121), "NGN"), 400, "VALIDATION_FAILED", []string{"name"}},
 		{"unknownField400", `{"slug":"acme","name":"A","currency":"NGN","admin":1}`, 400, "VALIDATION_FAILED", []string{"admin"}},
 		{"wrongType400", `{"slug":42,"name":"A","currency":"NGN"}`, 400, "VALIDATION_FAILED", []string{"slug"}},
 		{"malformedJSON400", `{"slug":`, 400, "VALIDATION_FAILED", []string{"JSON"}},
 		{"notAnObject400", `["acme"]`, 400, "VALIDATION_FAILED", []string{"object"}},
 		{"emptyBody400", "", 400, "VALIDATION_FAILED", []string{"object"}},
-		{"duplicateSlug409", map[string]string{"slug": "lagos-live", "name": "Other", "currency": "GHS"}, 409, "SLUG_TAKEN", []string{"lagos-live"}},
+		{"adminMissing400", `{"slug":"acme","name":"A","currency":"NGN"}`, 400, "VALIDATION_FAILED", []string{"admin.email", "admin.password", "admin.name"}},
+		{"adminBadEmail400", map[string]any{"slug": "acme", "name": "A", "currency": "NGN", "admin": map[string]string{"email": "not-an-email", "password": adminPassword, "name": "A"}}, 400, "VALIDATION_FAILED", []string{"admin.email"}},
+		{"adminShortPassword400", map[string]any{"slug": "acme", "name": "A", "currency": "NGN", "admin": map[string]string{"email": "a@acme.test", "password": "short", "name": "A"}}, 400, "VALIDATION_FAILED", []string{"admin.password"}},
+		{"duplicateSlug409", tenantBody("lagos-live", "Other", "GHS"), 409, "SLUG_TAKEN", []string{"lagos-live"}},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,6 +109,9 @@ func TestCreateTenant(t *testing.T) {
 	}
 	if n := api.count("audit_log"); n != 1 {
 		t.Fatalf("%d audit rows after failed creations, want 1", n)
+	}
+	if n := api.count("users"); n != 1 {
+		t.Fatalf("%d users after failed creations, want the one admin", n)
 	}
 
 	t.Run("wrongContentType415", func(t *testing.T) {
@@ -123,7 +132,7 @@ func TestCreateTenantConcurrentSameSlug(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			statuses[i] = api.do(request{method: "POST", path: "/v1/platform/tenants", platformKey: true,
-				body: map[string]string{"slug": "race", "name": "Race", "currency": "NGN"}}).status
+				body: tenantBody("race", "Race", "NGN")}).status
 		}()
 	}
 	wg.Wait()

@@ -1,6 +1,10 @@
 package httpapi
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ticketd-io/ticketd/internal/authz"
+)
 
 // scope decides which middleware a route gets before its handler.
 type scope int
@@ -41,19 +45,39 @@ func (s *Server) routes() []route {
 		{fiber.MethodDelete, "/v1/platform/tenants/:id/domains/:domain", scopePlatform, s.removeTenantDomain},
 
 		{fiber.MethodGet, "/v1/health", scopeTenant, s.tenantHealth},
+		{fiber.MethodPost, "/v1/auth/signup", scopeTenant, s.signup},
+		{fiber.MethodPost, "/v1/auth/signin", scopeTenant, s.signin},
+		{fiber.MethodPost, "/v1/auth/refresh", scopeTenant, s.refresh},
+		{fiber.MethodPost, "/v1/auth/signout", scopeTenant, s.signout},
+		{fiber.MethodGet, "/v1/me", scopeTenant, s.getMe},
+		{fiber.MethodPatch, "/v1/me", scopeTenant, s.updateMe},
+		{fiber.MethodGet, "/v1/users", scopeTenant, s.listUsers},
+		{fiber.MethodGet, "/v1/users/:id", scopeTenant, s.getUser},
+		{fiber.MethodPatch, "/v1/users/:id", scopeTenant, s.updateUser},
 	}
 }
 
-// register adds every route with the middleware of its scope.
-func (s *Server) register() {
-	for _, r := range s.routes() {
+// register adds every route with the middleware of its scope, after
+// checking that the authorization policy decides each one.
+func (s *Server) register() error {
+	routes := s.routes()
+	decided := make([]authz.Route, 0, len(routes))
+	for _, r := range routes {
+		decided = append(decided, authz.Route{Path: r.path, Method: r.method})
+	}
+	if err := s.deps.Authz.CheckCoverage(decided); err != nil {
+		return err
+	}
+	for _, r := range routes {
 		chain := []fiber.Handler{markRoute(r)}
 		switch r.scope {
 		case scopePlatform:
 			chain = append(chain, s.requirePlatformKey)
 		case scopeTenant:
-			chain = append(chain, s.resolveTenant)
+			chain = append(chain, s.resolveTenant, s.authenticate)
 		}
-		s.app.Add(r.method, r.path, append(chain, r.handler)...)
+		chain = append(chain, s.authorize, r.handler)
+		s.app.Add(r.method, r.path, chain...)
 	}
+	return nil
 }

@@ -10,6 +10,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/authz"
+	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -25,13 +28,25 @@ type Config struct {
 	TrustedProxies []string
 	// TenantCacheTTL is how long a resolved tenant is cached in process.
 	TenantCacheTTL time.Duration
+	// CookieSecure marks the session cookies Secure (HTTPS only).
+	CookieSecure bool
+	// AuthRateLimitIP and AuthRateLimitEmail cap signin and signup attempts
+	// per tenant+IP and per tenant+email in the limiter's window.
+	AuthRateLimitIP    int
+	AuthRateLimitEmail int
 	// Version is reported by /healthz.
 	Version string
 }
 
 // Deps are the services behind the handlers.
 type Deps struct {
-	Tenants ticketing.TenantService
+	Tenants     ticketing.TenantService
+	Users       ticketing.UserService
+	Sessions    ticketing.SessionService
+	Revocations ticketing.SessionRevocations
+	Tokens      *auth.Tokens
+	Authz       *authz.Enforcer
+	AuthLimiter *redis.RateLimiter
 	// Ready are the dependency checks of /readyz, by name.
 	Ready   map[string]func(context.Context) error
 	Metrics *telemetry.Metrics
@@ -46,8 +61,9 @@ type Server struct {
 	tenants *tenantCache
 }
 
-// New builds the API with every route of routes().
-func New(cfg Config, deps Deps) *Server {
+// New builds the API with every route of routes(). It fails when the
+// authorization policy does not decide every route.
+func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps}
 	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
 	s.app = fiber.New(fiber.Config{
@@ -63,8 +79,10 @@ func New(cfg Config, deps Deps) *Server {
 		IdleTimeout:             120 * time.Second,
 	})
 	s.app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
-	s.register()
-	return s
+	if err := s.register(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // App returns the Fiber application, for Listen and for tests.

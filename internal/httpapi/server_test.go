@@ -103,7 +103,7 @@ func TestAccessLogKeepsSecretsOut(t *testing.T) {
 	t.Parallel()
 	api := newTestAPI(t)
 	api.do(request{method: "POST", path: "/v1/platform/tenants?token=query-secret", platformKey: true,
-		body: map[string]string{"slug": "acme", "name": "Body Secret Name", "currency": "NGN"}})
+		body: tenantBody("acme", "Body Secret Name", "NGN")})
 	api.do(request{method: "GET", path: "/v1/health", host: "acme.tickets.test"})
 	log := api.log.String()
 	for _, secret := range []string{testPlatformKey, "query-secret", "Body Secret Name"} {

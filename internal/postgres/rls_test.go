@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
@@ -43,9 +44,15 @@ func rlsProbe(t *testing.T, db *pgtest.DB) (a, b *ticketing.Tenant) {
 	return a, b
 }
 
+// testHasher is argon2id with parameters cheap enough for tests.
+var testHasher = auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
+
 func mustTenant(t *testing.T, db *pgtest.DB, slug string) *ticketing.Tenant {
 	t.Helper()
-	tn, err := postgres.NewTenantService(db.App).CreateTenant(context.Background(), ticketing.NewTenant{Slug: slug, Name: slug, Currency: "NGN"})
+	tn, _, err := postgres.NewTenantService(db.App, testHasher).CreateTenant(context.Background(), ticketing.NewTenant{
+		Slug: slug, Name: slug, Currency: "NGN",
+		Admin: ticketing.NewUser{Email: "admin@" + slug + ".test", Password: "admin-password", Name: "Admin"},
+	})
 	if err != nil {
 		t.Fatalf("create tenant %s: %v", slug, err)
 	}

@@ -30,20 +30,27 @@ const platformActorName = "platform"
 // TenantService implements ticketing.TenantService. Every write is audited
 // in the tenant's own audit log, as the platform actor.
 type TenantService struct {
-	db *DB
+	db     *DB
+	hasher ticketing.PasswordHasher
 }
 
 var _ ticketing.TenantService = (*TenantService)(nil)
 
-// NewTenantService returns a TenantService on db.
-func NewTenantService(db *DB) *TenantService { return &TenantService{db: db} }
+// NewTenantService returns a TenantService on db; hasher hashes the
+// passwords of the admin accounts it creates.
+func NewTenantService(db *DB, hasher ticketing.PasswordHasher) *TenantService {
+	return &TenantService{db: db, hasher: hasher}
+}
 
 // CreateTenant implements ticketing.TenantService.
-func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant) (*ticketing.Tenant, error) {
+func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant) (*ticketing.Tenant, *ticketing.User, error) {
 	if err := n.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var t *ticketing.Tenant
+	var (
+		t     *ticketing.Tenant
+		admin *ticketing.User
+	)
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRow(ctx, qInsertTenant, n.Slug, n.Name, n.Currency), false)
@@ -53,9 +60,20 @@ func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant)
 		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, t.ID, "tenant.create", map[string]string{"slug": n.Slug, "name": n.Name, "currency": n.Currency})
+		pctx, err := s.enterTenant(ctx, tx, t.ID)
+		if err != nil {
+			return err
+		}
+		if admin, err = insertUser(pctx, tx, s.hasher, n.Admin); err != nil {
+			return err
+		}
+		return writeAudit(pctx, tx, "tenant.create", "tenant", t.ID,
+			map[string]string{"slug": n.Slug, "name": n.Name, "currency": n.Currency, "adminId": admin.ID})
 	})
-	return t, translate(err, "tenant")
+	if err != nil {
+		return nil, nil, translate(err, "tenant")
+	}
+	return t, admin, nil
 }
 
 // FindTenantByID implements ticketing.TenantService.
@@ -66,14 +84,9 @@ func (s *TenantService) FindTenantByID(ctx context.Context, id string) (*ticketi
 
 // FindTenants implements ticketing.TenantService.
 func (s *TenantService) FindTenants(ctx context.Context, f ticketing.TenantFilter) ([]*ticketing.Tenant, string, error) {
-	var after *time.Time
-	var afterID *string
-	if f.Page.Cursor != "" {
-		at, id, err := decodeCursor(f.Page.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		after, afterID = &at, &id
+	after, afterID, err := cursorArgs(f.Page.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	size := f.Page.Size()
 	rows, err := s.db.Pool.Query(ctx, qListTenants, after, afterID, f.Status, size+1)
@@ -174,10 +187,17 @@ func (s *TenantService) lockTenant(ctx context.Context, tx pgx.Tx, id string) er
 	return tx.QueryRow(ctx, qLockTenant, id).Scan(&got)
 }
 
+// enterTenant scopes the rest of tx to tenantID, acting as the platform,
+// and returns the context that names that actor.
+func (s *TenantService) enterTenant(ctx context.Context, tx pgx.Tx, tenantID string) (context.Context, error) {
+	pctx := ticketing.WithActor(ctx, ticketing.SystemActor(platformActorName))
+	return pctx, setTenant(pctx, tx, tenantID)
+}
+
 // audit records a platform write in the tenant's audit log, inside tx.
 func (s *TenantService) audit(ctx context.Context, tx pgx.Tx, tenantID, action string, details any) error {
-	pctx := ticketing.WithActor(ctx, ticketing.SystemActor(platformActorName))
-	if err := setTenant(pctx, tx, tenantID); err != nil {
+	pctx, err := s.enterTenant(ctx, tx, tenantID)
+	if err != nil {
 		return err
 	}
 	return writeAudit(pctx, tx, action, "tenant", tenantID, details)

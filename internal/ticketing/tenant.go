@@ -56,11 +56,12 @@ func ValidSlug(s string) bool {
 	return len(s) >= 3 && len(s) <= 40 && slugPattern.MatchString(s) && !slices.Contains(reservedSlugs, s)
 }
 
-// NewTenant is the input to create a tenant.
+// NewTenant is the input to create a tenant with its first admin account.
 type NewTenant struct {
 	Slug     string
 	Name     string
 	Currency string
+	Admin    NewUser
 }
 
 // Validate normalizes the input and reports every problem with it.
@@ -72,6 +73,8 @@ func (n *NewTenant) Validate() error {
 	p.Addf(!ValidSlug(n.Slug), "slug must be 3-40 lowercase letters, digits or inner hyphens and not reserved (%s)", strings.Join(reservedSlugs, ", "))
 	validateName(&p, n.Name)
 	validateCurrency(&p, n.Currency)
+	n.Admin.Role = RoleAdmin
+	n.Admin.validate(&p, "admin.")
 	return p.Err()
 }
 
@@ -170,9 +173,10 @@ func (p Page) Size() int {
 // TenantService manages tenants on behalf of platform operators, and resolves
 // the tenant of each storefront request.
 type TenantService interface {
-	// CreateTenant creates an active tenant. Returns KindInvalid for bad
-	// input and KindConflict (SLUG_TAKEN) when the slug is in use.
-	CreateTenant(ctx context.Context, n NewTenant) (*Tenant, error)
+	// CreateTenant creates an active tenant and its first ADMIN account in
+	// one transaction. Returns KindInvalid for bad input and KindConflict
+	// (SLUG_TAKEN) when the slug is in use.
+	CreateTenant(ctx context.Context, n NewTenant) (*Tenant, *User, error)
 
 	// FindTenantByID returns a tenant with its domains, or KindNotFound.
 	FindTenantByID(ctx context.Context, id string) (*Tenant, error)

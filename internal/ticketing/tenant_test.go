@@ -32,11 +32,11 @@ func TestNormalizeDomain(t *testing.T) {
 func TestNewTenantValidateReportsEveryField(t *testing.T) {
 	n := NewTenant{Slug: "x", Name: " ", Currency: "eur"}
 	err := AsError(n.Validate())
-	if err == nil || err.Kind != KindInvalid || len(err.Messages) != 3 {
-		t.Fatalf("got %v, want three problems", err)
+	if err == nil || err.Kind != KindInvalid || len(err.Messages) != 6 {
+		t.Fatalf("got %v, want six problems (three of the tenant, three of its admin)", err)
 	}
-	ok := NewTenant{Slug: "acme", Name: " Acme ", Currency: "ngn"}
-	if err := ok.Validate(); err != nil || ok.Name != "Acme" || ok.Currency != "NGN" {
+	ok := NewTenant{Slug: "acme", Name: " Acme ", Currency: "ngn", Admin: NewUser{Email: " Boss@Acme.TEST ", Password: "long-enough", Name: "Boss"}}
+	if err := ok.Validate(); err != nil || ok.Name != "Acme" || ok.Currency != "NGN" || ok.Admin.Email != "boss@acme.test" || ok.Admin.Role != RoleAdmin {
 		t.Fatalf("got %v, %+v", err, ok)
 	}
 }

@@ -1,0 +1,250 @@
+package httpapi
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/redis"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// userResponse is an account as the API shows it.
+type userResponse struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Version   int       `json:"version"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func toUserResponse(u *ticketing.User) userResponse {
+	return userResponse{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Version: u.Version,
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
+}
+
+// authResponse is the answer of signup, signin and refresh.
+type authResponse struct {
+	User         userResponse `json:"user"`
+	AccessToken  string       `json:"accessToken"`
+	RefreshToken string       `json:"refreshToken"`
+	ExpiresIn    int          `json:"expiresIn"`
+}
+
+type signupRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	Name     string `json:"name"`
+}
+
+func (s *Server) signup(c *fiber.Ctx) error {
+	var req signupRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.limitAuth(c, req.Email); err != nil {
+		return err
+	}
+	u, err := s.deps.Users.CreateUser(c.UserContext(), ticketing.NewUser{Email: req.Email, Password: req.Password, Name: req.Name})
+	if err != nil {
+		return err
+	}
+	return s.startSession(c, fiber.StatusCreated, u)
+}
+
+type signinRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (s *Server) signin(c *fiber.Ctx) error {
+	var req signinRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := s.limitAuth(c, req.Email); err != nil {
+		return err
+	}
+	u, err := s.deps.Users.Authenticate(c.UserContext(), req.Email, req.Password)
+	if err != nil {
+		return err
+	}
+	return s.startSession(c, fiber.StatusOK, u)
+}
+
+// startSession opens a session for u and answers with its tokens.
+func (s *Server) startSession(c *fiber.Ctx, status int, u *ticketing.User) error {
+	sess, err := s.deps.Sessions.StartSession(c.UserContext(), u.ID)
+	if err != nil {
+		return err
+	}
+	return s.respondSession(c, status, u, sess)
+}
+
+// respondSession issues an access token for the session and sends both
+// tokens in the body and as HttpOnly cookies.
+func (s *Server) respondSession(c *fiber.Ctx, status int, u *ticketing.User, sess ticketing.Session) error {
+	access, expires, err := s.deps.Tokens.Issue(auth.Claims{UserID: u.ID, TenantID: u.TenantID, Role: string(u.Role), SessionID: sess.ID})
+	if err != nil {
+		return err
+	}
+	s.setCookie(c, cookieAccess, access, "/", expires)
+	s.setCookie(c, cookieRefresh, sess.RefreshToken, cookieRefreshPath, sess.RefreshExpiresAt)
+	return c.Status(status).JSON(authResponse{
+		User: toUserResponse(u), AccessToken: access, RefreshToken: sess.RefreshToken,
+		ExpiresIn: int(s.deps.Tokens.TTL().Seconds()),
+	})
+}
+
+// setCookie sets an HttpOnly cookie. SameSite=Lax, not Strict, so that a
+// buyer coming back from the payment page is still signed in.
+func (s *Server) setCookie(c *fiber.Ctx, name, value, path string, expires time.Time) {
+	c.Cookie(&fiber.Cookie{
+		Name: name, Value: value, Path: path, Expires: expires,
+		HTTPOnly: true, Secure: s.cfg.CookieSecure, SameSite: fiber.CookieSameSiteLaxMode,
+	})
+}
+
+func (s *Server) clearCookies(c *fiber.Ctx) {
+	for name, path := range map[string]string{cookieAccess: "/", cookieRefresh: cookieRefreshPath} {
+		c.Cookie(&fiber.Cookie{
+			Name: name, Path: path, Expires: time.Unix(0, 0), MaxAge: -1,
+			HTTPOnly: true, Secure: s.cfg.CookieSecure, SameSite: fiber.CookieSameSiteLaxMode,
+		})
+	}
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refreshToken"`
+}
+
+// refreshToken reads the refresh token from the body, else the cookie.
+func refreshToken(c *fiber.Ctx) (string, error) {
+	var req refreshRequest
+	if len(c.Body()) > 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return "", err
+		}
+	}
+	if req.RefreshToken == "" {
+		req.RefreshToken = c.Cookies(cookieRefresh)
+	}
+	return req.RefreshToken, nil
+}
+
+func (s *Server) refresh(c *fiber.Ctx) error {
+	token, err := refreshToken(c)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return invalid("refreshToken is required, in the body or the refresh_token cookie")
+	}
+	u, sess, err := s.deps.Sessions.RefreshSession(c.UserContext(), token)
+	if err != nil {
+		return err
+	}
+	return s.respondSession(c, fiber.StatusOK, u, sess)
+}
+
+// signout ends the session of the refresh token (body or cookie) and of the
+// access token, if any, and clears the cookies. Access tokens of the session
+// stop working at once, not only when they expire.
+func (s *Server) signout(c *fiber.Ctx) error {
+	token, err := refreshToken(c)
+	if err != nil {
+		return err
+	}
+	var ended []string
+	if token != "" {
+		id, err := s.deps.Sessions.EndSession(c.UserContext(), token)
+		if err != nil && ticketing.ErrorKind(err) != ticketing.KindUnauthorized {
+			return err
+		}
+		if id != "" {
+			ended = append(ended, id)
+		}
+	}
+	if sid := sessionOf(c); sid != "" {
+		if err := s.deps.Sessions.RevokeSession(c.UserContext(), sid); err != nil {
+			return err
+		}
+		ended = append(ended, sid)
+	}
+	if err := s.deps.Revocations.RevokeSessions(c.UserContext(), s.deps.Tokens.TTL(), ended...); err != nil {
+		return err
+	}
+	s.clearCookies(c)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// limitAuth counts a signin or signup attempt per tenant+IP and per
+// tenant+email, and refuses it with 429 and Retry-After past either limit.
+func (s *Server) limitAuth(c *fiber.Ctx, email string) error {
+	normalized, _ := ticketing.NormalizeEmail(email)
+	tenant := ticketing.TenantFromContext(c.UserContext())
+	wait, err := s.deps.AuthLimiter.Allow(c.UserContext(), tenant.ID,
+		redis.Limit{Subject: "ip:" + c.IP(), Max: s.cfg.AuthRateLimitIP},
+		redis.Limit{Subject: "email:" + normalized, Max: s.cfg.AuthRateLimitEmail},
+	)
+	if err != nil {
+		return ticketing.Internal(err)
+	}
+	if wait > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return ticketing.Errorf(ticketing.KindTooManyRequests, ticketing.CodeTooManyRequests,
+			"too many attempts; retry in %d seconds", int(math.Ceil(wait.Seconds())))
+	}
+	return nil
+}
+
+func (s *Server) getMe(c *fiber.Ctx) error {
+	u, err := s.deps.Users.FindUserByID(c.UserContext(), actorOf(c).UserID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(toUserResponse(u))
+}
+
+type updateMeRequest struct {
+	Name            *string `json:"name"`
+	Password        *string `json:"password"`
+	CurrentPassword string  `json:"currentPassword"`
+	Version         *int    `json:"version"`
+}
+
+// updateMe changes the caller's name or password. A new password ends every
+// other session of the account.
+func (s *Server) updateMe(c *fiber.Ctx) error {
+	var req updateMeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := s.deps.Users.UpdateProfile(c.UserContext(), ticketing.ProfileUpdate{
+		Name: req.Name, Password: req.Password, CurrentPassword: req.CurrentPassword, Version: req.Version,
+	})
+	if err != nil {
+		return err
+	}
+	if req.Password != nil {
+		if err := s.endUserSessions(c, u.ID, sessionOf(c)); err != nil {
+			return err
+		}
+	}
+	return c.JSON(toUserResponse(u))
+}
+
+// endUserSessions revokes the user's sessions but keep, in Postgres (refresh
+// tokens) and in Redis (their access tokens).
+func (s *Server) endUserSessions(c *fiber.Ctx, userID, keep string) error {
+	ids, err := s.deps.Sessions.RevokeUserSessions(c.UserContext(), userID, keep)
+	if err != nil {
+		return err
+	}
+	return s.deps.Revocations.RevokeSessions(c.UserContext(), s.deps.Tokens.TTL(), ids...)
+}

@@ -1,0 +1,24 @@
+-- name: InsertRefreshToken
+INSERT INTO refresh_tokens (tenant_id, user_id, session_id, token_hash, expires_at)
+VALUES (app_tenant(), $1, $2, $3, $4);
+
+-- name: RotateRefreshToken
+-- Marks a live token used. Only one of two concurrent refreshes with the
+-- same token gets the row back.
+UPDATE refresh_tokens
+SET rotated_at = now()
+WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+RETURNING user_id, session_id;
+
+-- name: SelectRefreshToken
+SELECT session_id, rotated_at IS NOT NULL, revoked_at IS NOT NULL
+FROM refresh_tokens WHERE token_hash = $1;
+
+-- name: RevokeSession
+UPDATE refresh_tokens SET revoked_at = now()
+WHERE session_id = $1 AND revoked_at IS NULL;
+
+-- name: RevokeUserSessions
+UPDATE refresh_tokens SET revoked_at = now()
+WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR session_id <> $2)
+RETURNING session_id;

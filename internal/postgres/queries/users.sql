@@ -1,0 +1,57 @@
+-- name: InsertUser
+INSERT INTO users (tenant_id, email, name, role, password_hash)
+VALUES (app_tenant(), $1, $2, $3, $4)
+RETURNING id, tenant_id, email, name, role, version, created_at, updated_at;
+
+-- name: SelectUser
+SELECT id, tenant_id, email, name, role, version, created_at, updated_at
+FROM users WHERE id = $1;
+
+-- name: SelectUserCredentials
+SELECT id, tenant_id, email, name, role, version, created_at, updated_at, password_hash
+FROM users WHERE email = $1;
+
+-- name: SelectUserPasswordHash
+SELECT password_hash FROM users WHERE id = $1 FOR UPDATE;
+
+-- name: ListUsers
+-- Keyset pagination on (created_at, id), like ListTenants; $3 an optional
+-- role, $4 an optional LIKE pattern on the email, $5 the page size plus one.
+SELECT id, tenant_id, email, name, role, version, created_at, updated_at
+FROM users
+WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2::uuid))
+  AND ($3::text IS NULL OR role = $3)
+  AND ($4::text IS NULL OR email LIKE $4)
+ORDER BY created_at, id
+LIMIT $5;
+
+-- name: LockAdmins
+-- Locks every admin row, so that two concurrent demotions cannot both see
+-- another admin left; after waiting, a blocked locker re-checks role.
+SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE;
+
+-- name: UpdateUser
+UPDATE users
+SET role       = COALESCE($2, role),
+    name       = COALESCE($3, name),
+    version    = version + 1,
+    updated_at = now()
+WHERE id = $1 AND version = $4
+RETURNING id, tenant_id, email, name, role, version, created_at, updated_at;
+
+-- name: UpdateProfile
+UPDATE users
+SET name          = COALESCE($2, name),
+    password_hash = COALESCE($3, password_hash),
+    version       = version + 1,
+    updated_at    = now()
+WHERE id = $1 AND ($4::integer IS NULL OR version = $4)
+RETURNING id, tenant_id, email, name, role, version, created_at, updated_at;
+
+-- name: UpdatePasswordHash
+-- A rehash with current parameters; not a change the user made, so the
+-- version stays.
+UPDATE users SET password_hash = $2 WHERE id = $1;
+
+-- name: UserExists
+SELECT EXISTS (SELECT 1 FROM users WHERE id = $1);

@@ -1,0 +1,270 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+var (
+	qInsertUser             = query("InsertUser")
+	qSelectUser             = query("SelectUser")
+	qSelectUserCredentials  = query("SelectUserCredentials")
+	qSelectUserPasswordHash = query("SelectUserPasswordHash")
+	qListUsers              = query("ListUsers")
+	qLockAdmins             = query("LockAdmins")
+	qUpdateUser             = query("UpdateUser")
+	qUpdateProfile          = query("UpdateProfile")
+	qUpdatePasswordHash     = query("UpdatePasswordHash")
+	qUserExists             = query("UserExists")
+)
+
+// UserService implements ticketing.UserService for the tenant of the context.
+type UserService struct {
+	db     *DB
+	hasher ticketing.PasswordHasher
+}
+
+var _ ticketing.UserService = (*UserService)(nil)
+
+// NewUserService returns a UserService that hashes passwords with hasher.
+func NewUserService(db *DB, hasher ticketing.PasswordHasher) *UserService {
+	return &UserService{db: db, hasher: hasher}
+}
+
+// CreateUser implements ticketing.UserService.
+func (s *UserService) CreateUser(ctx context.Context, n ticketing.NewUser) (*ticketing.User, error) {
+	if err := n.Validate(""); err != nil {
+		return nil, err
+	}
+	var u *ticketing.User
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var err error
+		u, err = insertUser(ctx, tx, s.hasher, n)
+		return err
+	})
+	return u, translate(err, "user")
+}
+
+// insertUser hashes the password and inserts the account into the
+// transaction's tenant.
+func insertUser(ctx context.Context, tx pgx.Tx, hasher ticketing.PasswordHasher, n ticketing.NewUser) (*ticketing.User, error) {
+	hash, err := hasher.Hash(n.Password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := scanUser(tx.QueryRow(ctx, qInsertUser, n.Email, n.Name, n.Role, hash))
+	if isUniqueViolation(err, "users_tenant_email_key") {
+		return nil, ticketing.Errorf(ticketing.KindConflict, ticketing.CodeEmailTaken, "an account with email %s already exists", n.Email)
+	}
+	return u, err
+}
+
+var errInvalidCredentials = ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeInvalidCredentials, "email or password is incorrect")
+
+// Authenticate implements ticketing.UserService. An unknown email costs the
+// same hashing time as a wrong password, so timing does not reveal accounts.
+func (s *UserService) Authenticate(ctx context.Context, email, password string) (*ticketing.User, error) {
+	email, ok := ticketing.NormalizeEmail(email)
+	if !ok || password == "" {
+		s.hasher.VerifyDummy(password)
+		return nil, errInvalidCredentials
+	}
+	var u *ticketing.User
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var hash string
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, qSelectUserCredentials, email), &hash)
+		if errors.Is(err, pgx.ErrNoRows) {
+			s.hasher.VerifyDummy(password)
+			return errInvalidCredentials
+		}
+		if err != nil {
+			return err
+		}
+		ok, rehash, err := s.hasher.Verify(hash, password)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errInvalidCredentials
+		}
+		if rehash {
+			if hash, err = s.hasher.Hash(password); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, qUpdatePasswordHash, u.ID, hash)
+		}
+		return err
+	})
+	return u, translate(err, "user")
+}
+
+// FindUserByID implements ticketing.UserService.
+func (s *UserService) FindUserByID(ctx context.Context, id string) (*ticketing.User, error) {
+	var u *ticketing.User
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, qSelectUser, id))
+		return err
+	})
+	return u, translate(err, "user")
+}
+
+// FindUsers implements ticketing.UserService.
+func (s *UserService) FindUsers(ctx context.Context, f ticketing.UserFilter) ([]*ticketing.User, string, error) {
+	after, afterID, err := cursorArgs(f.Page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var email *string
+	if e := strings.ToLower(strings.TrimSpace(f.Email)); e != "" {
+		pattern := "%" + likeEscaper.Replace(e) + "%"
+		email = &pattern
+	}
+	size := f.Page.Size()
+	var users []*ticketing.User
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, qListUsers, after, afterID, f.Role, email, size+1)
+		if err != nil {
+			return err
+		}
+		users, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*ticketing.User, error) { return scanUser(r) })
+		return err
+	})
+	if err != nil {
+		return nil, "", translate(err, "user")
+	}
+	next := ""
+	if len(users) > size {
+		users = users[:size]
+		next = encodeCursor(users[size-1].CreatedAt, users[size-1].ID)
+	}
+	return users, next, nil
+}
+
+// likeEscaper escapes LIKE wildcards in user input.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// UpdateUser implements ticketing.UserService.
+func (s *UserService) UpdateUser(ctx context.Context, id string, upd ticketing.UserUpdate) (*ticketing.User, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	var u *ticketing.User
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		if upd.Role != nil && *upd.Role != ticketing.RoleAdmin {
+			if err := ensureAnotherAdmin(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, qUpdateUser, id, upd.Role, upd.Name, upd.Version))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return staleOrMissing(ctx, tx, id)
+		}
+		if err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, "user.update", "user", id, map[string]any{"role": upd.Role, "name": upd.Name, "version": u.Version})
+	})
+	return u, translate(err, "user")
+}
+
+// ensureAnotherAdmin refuses to demote id when it is the tenant's last admin.
+func ensureAnotherAdmin(ctx context.Context, tx pgx.Tx, id string) error {
+	rows, err := tx.Query(ctx, qLockAdmins)
+	if err != nil {
+		return err
+	}
+	admins, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	others := 0
+	for _, a := range admins {
+		if a != id {
+			others++
+		}
+	}
+	if others == 0 && len(admins) > 0 {
+		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeLastAdmin, "the last ADMIN of an organizer cannot be demoted; promote another user first")
+	}
+	return nil
+}
+
+// staleOrMissing explains why a versioned update matched no row.
+func staleOrMissing(ctx context.Context, tx pgx.Tx, id string) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, qUserExists, id).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return ticketing.NotFound("user")
+	}
+	return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeStaleVersion, "the user was changed since you read it; reload and retry")
+}
+
+// UpdateProfile implements ticketing.UserService.
+func (s *UserService) UpdateProfile(ctx context.Context, upd ticketing.ProfileUpdate) (*ticketing.User, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	actor, _ := ticketing.ActorFromContext(ctx)
+	var u *ticketing.User
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var newHash *string
+		if upd.Password != nil {
+			var current string
+			if err := tx.QueryRow(ctx, qSelectUserPasswordHash, actor.UserID).Scan(&current); err != nil {
+				return err
+			}
+			ok, _, err := s.hasher.Verify(current, upd.CurrentPassword)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeInvalidCredentials, "currentPassword is incorrect")
+			}
+			h, err := s.hasher.Hash(*upd.Password)
+			if err != nil {
+				return err
+			}
+			newHash = &h
+		}
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, qUpdateProfile, actor.UserID, upd.Name, newHash, upd.Version))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return staleOrMissing(ctx, tx, actor.UserID)
+		}
+		return err
+	})
+	return u, translate(err, "user")
+}
+
+// scanUser reads a user row, then any extra columns into extra.
+func scanUser(row pgx.Row, extra ...any) (*ticketing.User, error) {
+	var u ticketing.User
+	dest := append([]any{&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Role, &u.Version, &u.CreatedAt, &u.UpdatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// cursorArgs decodes an optional keyset cursor into query arguments.
+func cursorArgs(cursor string) (*time.Time, *string, error) {
+	if cursor == "" {
+		return nil, nil, nil
+	}
+	at, id, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &at, &id, nil
+}
