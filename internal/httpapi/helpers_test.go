@@ -43,8 +43,8 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	rdb := redistest.New(t)
 	buf := &syncBuffer{}
 	cfg := httpapi.Config{
-		PlatformDomain: "tickets.test",
-		PlatformAPIKey: testPlatformKey,
+		PlatformDomain:     "tickets.test",
+		PlatformAPIKey:     testPlatformKey,
 		TenantCacheTTL:     time.Minute,
 		AuthRateLimitIP:    1000,
 		AuthRateLimitEmail: 1000,

@@ -146,6 +146,12 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 		return invalid("refreshToken is required, in the body or the refresh_token cookie")
 	}
 	u, sess, err := s.deps.Sessions.RefreshSession(c.UserContext(), token)
+	if err != nil && sess.ID != "" {
+		// A replayed token ended its session: end its access tokens too.
+		if rerr := s.deps.Revocations.RevokeSessions(c.UserContext(), s.deps.Tokens.TTL(), sess.ID); rerr != nil {
+			return ticketing.Internal(rerr)
+		}
+	}
 	if err != nil {
 		return err
 	}

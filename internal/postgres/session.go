@@ -63,7 +63,7 @@ func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string
 	var (
 		u        *ticketing.User
 		sess     ticketing.Session
-		replayed bool
+		replayed string
 	)
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		var userID, sessionID string
@@ -71,7 +71,7 @@ func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Commit the revocation of a replayed token's session.
 			replayed, err = revokeIfReplayed(ctx, tx, hash)
-			if err == nil && !replayed {
+			if err == nil && replayed == "" {
 				err = errInvalidRefreshToken
 			}
 			return err
@@ -85,8 +85,8 @@ func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string
 		sess, err = s.issue(ctx, tx, userID, sessionID)
 		return err
 	})
-	if replayed {
-		return nil, ticketing.Session{}, errInvalidRefreshToken
+	if replayed != "" {
+		return nil, ticketing.Session{ID: replayed}, errInvalidRefreshToken
 	}
 	if err != nil {
 		return nil, ticketing.Session{}, translate(err, "session")
@@ -96,19 +96,22 @@ func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string
 
 // revokeIfReplayed handles a token that could not be rotated. One rotated
 // before and not yet revoked was replayed, perhaps by a thief: its whole
-// session is revoked. Unknown, expired and revoked tokens change nothing.
-func revokeIfReplayed(ctx context.Context, tx pgx.Tx, hash []byte) (bool, error) {
+// session is revoked and its id returned. Unknown, expired and revoked
+// tokens change nothing.
+func revokeIfReplayed(ctx context.Context, tx pgx.Tx, hash []byte) (string, error) {
 	var sessionID string
 	var rotated, revoked bool
 	err := tx.QueryRow(ctx, qSelectRefreshToken, hash).Scan(&sessionID, &rotated, &revoked)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (!rotated || revoked)) {
-		return false, nil
+		return "", nil
 	}
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	_, err = tx.Exec(ctx, qRevokeSession, sessionID)
-	return err == nil, err
+	if _, err = tx.Exec(ctx, qRevokeSession, sessionID); err != nil {
+		return "", err
+	}
+	return sessionID, nil
 }
 
 // EndSession implements ticketing.SessionService.

@@ -204,8 +204,10 @@ type SessionService interface {
 
 	// RefreshSession rotates a refresh token and returns the session's user
 	// and its new token. A token that was already rotated revokes the whole
-	// session (it was replayed, so it may be stolen). Unknown, expired,
-	// rotated and revoked tokens return KindUnauthorized (INVALID_TOKEN).
+	// session (it was replayed, so it may be stolen); the error then comes
+	// with the revoked Session's ID so that its access tokens can be revoked
+	// too. Unknown, expired, rotated and revoked tokens return
+	// KindUnauthorized (INVALID_TOKEN).
 	RefreshSession(ctx context.Context, refreshToken string) (*User, Session, error)
 
 	// EndSession revokes the session of a refresh token and returns its id;

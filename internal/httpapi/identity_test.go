@@ -1,0 +1,652 @@
+package httpapi_test
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/httpapi"
+	"github.com/ticketd-io/ticketd/internal/redistest"
+)
+
+// session is what signup, signin and refresh return.
+type session struct {
+	userID, access, refresh string
+	res                     response
+}
+
+func sessionOf(t *testing.T, res response) session {
+	t.Helper()
+	if res.status != 200 && res.status != 201 {
+		t.Fatalf("status %d: %s", res.status, res.raw)
+	}
+	return session{
+		userID:  res.body["user"].(map[string]any)["id"].(string),
+		access:  res.body["accessToken"].(string),
+		refresh: res.body["refreshToken"].(string),
+		res:     res,
+	}
+}
+
+func (a *testAPI) signup(slug, email string) session {
+	a.t.Helper()
+	return sessionOf(a.t, a.do(request{method: "POST", path: "/v1/auth/signup", host: slug + ".tickets.test",
+		body: map[string]string{"email": email, "password": "buyer-password-1", "name": "Buyer"}}))
+}
+
+func (a *testAPI) signin(slug, email, password string) session {
+	a.t.Helper()
+	return sessionOf(a.t, a.do(request{method: "POST", path: "/v1/auth/signin", host: slug + ".tickets.test",
+		body: map[string]string{"email": email, "password": password}}))
+}
+
+func (a *testAPI) signinAdmin(slug string) session {
+	a.t.Helper()
+	return a.signin(slug, "admin@"+slug+".test", adminPassword)
+}
+
+// as sends a request to a tenant's host with an access token.
+func (a *testAPI) as(token, slug, method, path string, body any) response {
+	a.t.Helper()
+	r := request{method: method, path: path, host: slug + ".tickets.test", body: body}
+	if token != "" {
+		r.headers = map[string]string{"Authorization": "Bearer " + token}
+	}
+	return a.do(r)
+}
+
+// TestRoleMatrix walks every registered route and checks what an anonymous
+// caller, a buyer, an admin, an admin of another organizer and the platform
+// key may do. A route missing from the table fails the test, so no route is
+// added without a decision.
+func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	tenant := api.createTenant("acme")
+	api.createTenant("globex")
+	buyer := api.signup("acme", "buyer@example.com")
+	admin := api.signinAdmin("acme")
+	otherAdmin := api.signinAdmin("globex")
+
+	// Outcomes per caller: A allowed (anything but 401/403), 1 = 401, 3 = 403.
+	// Columns: anonymous, USER, ADMIN, other organizer's ADMIN, platform key.
+	expected := map[string]string{
+		"GET /healthz":                                    "AAAAA",
+		"GET /readyz":                                     "AAAAA",
+		"GET /metrics":                                    "AAAAA",
+		"GET /api/openapi.json":                           "AAAAA",
+		"GET /api/docs":                                   "AAAAA",
+		"POST /v1/platform/tenants":                       "1111A",
+		"GET /v1/platform/tenants":                        "1111A",
+		"GET /v1/platform/tenants/:id":                    "1111A",
+		"PATCH /v1/platform/tenants/:id":                  "1111A",
+		"POST /v1/platform/tenants/:id/domains":           "1111A",
+		"DELETE /v1/platform/tenants/:id/domains/:domain": "1111A",
+		"GET /v1/health":                                  "AAAAA",
+		"POST /v1/auth/signup":                            "AAAAA",
+		"POST /v1/auth/signin":                            "AAAAA",
+		"POST /v1/auth/refresh":                           "AAAAA",
+		"POST /v1/auth/signout":                           "AAAAA",
+		"GET /v1/me":                                      "1AA11",
+		"PATCH /v1/me":                                    "1AA11",
+		"GET /v1/users":                                   "13A11",
+		"GET /v1/users/:id":                               "13A11",
+		"PATCH /v1/users/:id":                             "13A11",
+	}
+	callers := []struct {
+		name     string
+		token    string
+		platform bool
+	}{{"anonymous", "", false}, {"USER", buyer.access, false}, {"ADMIN", admin.access, false}, {"otherADMIN", otherAdmin.access, false}, {"platform", "", true}}
+
+	// Signout ends the caller's session, so it goes last.
+	routes := api.srv.App().GetRoutes(true)
+	last := func(r fiber.Route) int {
+		if strings.HasSuffix(r.Path, "/signout") {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(routes, func(a, b fiber.Route) int { return cmp.Compare(last(a), last(b)) })
+	seen := map[string]bool{}
+	for _, r := range routes {
+		if r.Method == "HEAD" {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		seen[key] = true
+		want, ok := expected[key]
+		if !ok {
+			t.Errorf("route %s has no row in the role matrix: decide who may call it (policies/policy.csv) and add it here", key)
+			continue
+		}
+		path := strings.NewReplacer(":id", map[bool]string{true: tenant["id"].(string), false: buyer.userID}[strings.HasPrefix(r.Path, "/v1/platform")], ":domain", "nothing.example").Replace(r.Path)
+		for i, c := range callers {
+			req := request{method: r.Method, path: path, host: "acme.tickets.test", platformKey: c.platform}
+			if c.token != "" {
+				req.headers = map[string]string{"Authorization": "Bearer " + c.token}
+			}
+			if r.Method == "POST" || r.Method == "PATCH" {
+				req.body = map[string]any{}
+			}
+			res := api.do(req)
+			// Denials come from authorize with these codes; a handler's own
+			// 401 (wrong password) means the route was allowed.
+			got := "A"
+			if code := res.body["code"]; code == "UNAUTHORIZED" || code == "INVALID_TOKEN" || code == "FORBIDDEN" {
+				got = map[int]string{401: "1", 403: "3"}[res.status]
+			}
+			if got != want[i:i+1] {
+				t.Errorf("%s as %s: status %d, want %s", key, c.name, res.status, map[string]string{"A": "allowed", "1": "401", "3": "403"}[want[i:i+1]])
+			}
+		}
+	}
+	for key := range expected {
+		if !seen[key] {
+			t.Errorf("the role matrix names %s, which is not a route", key)
+		}
+	}
+}
+
+func TestAccessTokensRejected(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	api.createTenant("globex")
+	buyer := api.signup("acme", "buyer@example.com")
+	otherTenant := api.signup("globex", "buyer@example.com")
+
+	mint := func(cfg auth.TokenConfig) string {
+		if cfg.Secret == "" {
+			cfg.Secret = testJWTSecret
+		}
+		if cfg.Issuer == "" {
+			cfg.Issuer = "ticketd-test"
+		}
+		if cfg.Audience == "" {
+			cfg.Audience = "ticketd-api"
+		}
+		if cfg.TTL == 0 {
+			cfg.TTL = 15 * time.Minute
+		}
+		tokens, err := auth.NewTokens(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, _ := auth.NewTokens(auth.TokenConfig{Secret: testJWTSecret, Issuer: "ticketd-test", Audience: "ticketd-api", TTL: time.Minute})
+		claims, err := server.Parse(buyer.access)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := tokens.Issue(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	parts := strings.Split(buyer.access, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	_ = json.Unmarshal(payload, &claims)
+	claims["role"] = "ADMIN"
+	forged, _ := json.Marshal(claims)
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT","kid":"`+auth.KeyID(testJWTSecret)+`"}`)) + "." + parts[1] + "."
+
+	cases := map[string]string{
+		"expired401":       mint(auth.TokenConfig{Now: func() time.Time { return time.Now().Add(-time.Hour) }}),
+		"wrongAudience401": mint(auth.TokenConfig{Audience: "another-api"}),
+		"wrongIssuer401":   mint(auth.TokenConfig{Issuer: "someone-else"}),
+		"wrongKey401":      mint(auth.TokenConfig{Secret: "another-secret-0123456789abcdef0123456789"}),
+		"tampered401":      parts[0] + "." + base64.RawURLEncoding.EncodeToString(forged) + "." + parts[2],
+		"algNone401":       none,
+		"garbage401":       "not.a.token",
+		"otherTenant401":   otherTenant.access,
+	}
+	for name, token := range cases {
+		t.Run(name, func(t *testing.T) {
+			assertError(t, api.as(token, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+			res := api.do(request{method: "GET", path: "/v1/me", host: "acme.tickets.test", headers: map[string]string{"Cookie": "access_token=" + token}})
+			assertError(t, res, 401, "INVALID_TOKEN")
+		})
+	}
+	t.Run("validToken200", func(t *testing.T) {
+		res := api.as(buyer.access, "acme", "GET", "/v1/me", nil)
+		if res.status != 200 || res.body["email"] != "buyer@example.com" || res.body["role"] != "USER" {
+			t.Fatalf("%d %s", res.status, res.raw)
+		}
+	})
+	t.Run("staleCookieOnPublicRouteIgnored200", func(t *testing.T) {
+		res := api.do(request{method: "GET", path: "/v1/health", host: "acme.tickets.test", headers: map[string]string{"Cookie": "access_token=" + cases["expired401"]}})
+		if res.status != 200 {
+			t.Fatalf("%d %s", res.status, res.raw)
+		}
+	})
+}
+
+func TestKeyRotation(t *testing.T) {
+	t.Parallel()
+	const oldSecret = "old-jwt-secret-0123456789abcdef0123456789"
+	api := newTestAPI(t, func(_ *httpapi.Config, d *httpapi.Deps) {
+		tokens, err := auth.NewTokens(auth.TokenConfig{Secret: testJWTSecret, PreviousSecrets: []string{oldSecret},
+			Issuer: "ticketd-test", Audience: "ticketd-api", TTL: 15 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Tokens = tokens
+	})
+	api.createTenant("acme")
+	buyer := api.signup("acme", "buyer@example.com")
+	current, _ := auth.NewTokens(auth.TokenConfig{Secret: testJWTSecret, Issuer: "ticketd-test", Audience: "ticketd-api", TTL: time.Minute})
+	claims, err := current.Parse(buyer.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := auth.NewTokens(auth.TokenConfig{Secret: oldSecret, Issuer: "ticketd-test", Audience: "ticketd-api", TTL: time.Minute})
+	oldToken, _, _ := old.Issue(claims)
+	if res := api.as(oldToken, "acme", "GET", "/v1/me", nil); res.status != 200 {
+		t.Fatalf("token of the previous key: %d %s", res.status, res.raw)
+	}
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	first := api.signup("acme", "buyer@example.com")
+	refresh := func(token string) response {
+		return api.as("", "acme", "POST", "/v1/auth/refresh", map[string]string{"refreshToken": token})
+	}
+
+	second := sessionOf(t, refresh(first.refresh))
+	if second.refresh == first.refresh || second.access == "" {
+		t.Fatal("refresh did not rotate the token")
+	}
+	third := sessionOf(t, refresh(second.refresh))
+	if res := api.as(third.access, "acme", "GET", "/v1/me", nil); res.status != 200 {
+		t.Fatalf("rotated session's access token: %d", res.status)
+	}
+
+	// first.refresh was rotated: presenting it again is a replay, which ends
+	// the whole session, including the newest refresh and access tokens.
+	assertError(t, refresh(first.refresh), 401, "INVALID_TOKEN")
+	assertError(t, refresh(third.refresh), 401, "INVALID_TOKEN")
+	assertError(t, api.as(third.access, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+
+	// Other sessions of the same user are untouched.
+	other := api.signin("acme", "buyer@example.com", "buyer-password-1")
+	sessionOf(t, refresh(other.refresh))
+
+	assertError(t, refresh("made-up-token"), 401, "INVALID_TOKEN")
+	assertError(t, api.as("", "acme", "POST", "/v1/auth/refresh", map[string]string{}), 400, "VALIDATION_FAILED")
+	t.Run("otherTenant401", func(t *testing.T) {
+		api.createTenant("globex")
+		fresh := api.signin("acme", "buyer@example.com", "buyer-password-1")
+		assertError(t, api.as("", "globex", "POST", "/v1/auth/refresh", map[string]string{"refreshToken": fresh.refresh}), 401, "INVALID_TOKEN")
+		sessionOf(t, refresh(fresh.refresh))
+	})
+}
+
+func TestConcurrentRefreshIssuesOneToken(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	const n = 6
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = api.as("", "acme", "POST", "/v1/auth/refresh", map[string]string{"refreshToken": s.refresh}).status
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, st := range statuses {
+		if st == 200 {
+			ok++
+		} else if st != 401 {
+			t.Fatalf("statuses %v", statuses)
+		}
+	}
+	if ok > 1 {
+		t.Fatalf("one refresh token was rotated %d times: %v", ok, statuses)
+	}
+}
+
+func TestSignout(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	res := api.as(s.access, "acme", "POST", "/v1/auth/signout", map[string]string{"refreshToken": s.refresh})
+	if res.status != 204 {
+		t.Fatalf("signout: %d %s", res.status, res.raw)
+	}
+	cleared := strings.Join(res.header.Values("Set-Cookie"), "\n")
+	if !strings.Contains(cleared, "access_token=;") || !strings.Contains(cleared, "refresh_token=;") {
+		t.Fatalf("cookies not cleared: %s", cleared)
+	}
+	assertError(t, api.as("", "acme", "POST", "/v1/auth/refresh", map[string]string{"refreshToken": s.refresh}), 401, "INVALID_TOKEN")
+	assertError(t, api.as(s.access, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+
+	t.Run("accessTokenOnly204", func(t *testing.T) {
+		s := api.signin("acme", "buyer@example.com", "buyer-password-1")
+		if res := api.as(s.access, "acme", "POST", "/v1/auth/signout", nil); res.status != 204 {
+			t.Fatalf("%d %s", res.status, res.raw)
+		}
+		assertError(t, api.as(s.access, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+		assertError(t, api.as("", "acme", "POST", "/v1/auth/refresh", map[string]string{"refreshToken": s.refresh}), 401, "INVALID_TOKEN")
+	})
+	t.Run("nothingToEndStill204", func(t *testing.T) {
+		if res := api.as("", "acme", "POST", "/v1/auth/signout", nil); res.status != 204 {
+			t.Fatalf("%d %s", res.status, res.raw)
+		}
+	})
+}
+
+func TestCookieSession(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.CookieSecure = true })
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	var access, refresh string
+	for _, line := range s.res.header.Values("Set-Cookie") {
+		lower := strings.ToLower(line)
+		if !strings.Contains(lower, "httponly") || !strings.Contains(lower, "samesite=lax") || !strings.Contains(lower, "secure") {
+			t.Errorf("cookie without HttpOnly, SameSite=Lax and Secure: %s", line)
+		}
+		name, rest, _ := strings.Cut(line, "=")
+		value, _, _ := strings.Cut(rest, ";")
+		switch name {
+		case "access_token":
+			access = value
+		case "refresh_token":
+			refresh = value
+			if !strings.Contains(line, "path=/v1/auth") {
+				t.Errorf("refresh cookie not scoped to /v1/auth: %s", line)
+			}
+		}
+	}
+	if access != s.access || refresh != s.refresh {
+		t.Fatal("cookies do not carry the session's tokens")
+	}
+	res := api.do(request{method: "GET", path: "/v1/me", host: "acme.tickets.test", headers: map[string]string{"Cookie": "access_token=" + access}})
+	if res.status != 200 {
+		t.Fatalf("me by cookie: %d %s", res.status, res.raw)
+	}
+	res = api.do(request{method: "POST", path: "/v1/auth/refresh", host: "acme.tickets.test", headers: map[string]string{"Cookie": "refresh_token=" + refresh}})
+	if res.status != 200 {
+		t.Fatalf("refresh by cookie: %d %s", res.status, res.raw)
+	}
+}
+
+func TestSignupValidation(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	api.createTenant("globex")
+	api.signup("acme", "buyer@example.com")
+	users, sessions := api.count("users"), api.count("refresh_tokens")
+
+	signup := func(slug string, body any) response {
+		return api.do(request{method: "POST", path: "/v1/auth/signup", host: slug + ".tickets.test", body: body})
+	}
+	cases := []struct {
+		name   string
+		body   any
+		status int
+		code   string
+		words  []string
+	}{
+		{"badEmail400", map[string]string{"email": "not-an-email", "password": "long-enough-1", "name": "B"}, 400, "VALIDATION_FAILED", []string{"email"}},
+		{"emailWithName400", map[string]string{"email": "Bob <bob@example.com>", "password": "long-enough-1", "name": "B"}, 400, "VALIDATION_FAILED", []string{"email"}},
+		{"shortPassword400", map[string]string{"email": "new@example.com", "password": "short", "name": "B"}, 400, "VALIDATION_FAILED", []string{"password"}},
+		{"missingName400", map[string]string{"email": "new@example.com", "password": "long-enough-1"}, 400, "VALIDATION_FAILED", []string{"name"}},
+		{"everything400", map[string]string{}, 400, "VALIDATION_FAILED", []string{"email", "password", "name"}},
+		{"roleNotAccepted400", map[string]string{"email": "new@example.com", "password": "long-enough-1", "name": "B", "role": "ADMIN"}, 400, "VALIDATION_FAILED", []string{"role"}},
+		{"duplicate409", map[string]string{"email": "buyer@example.com", "password": "long-enough-1", "name": "B"}, 409, "EMAIL_TAKEN", []string{"buyer@example.com"}},
+		{"duplicateOtherCase409", map[string]string{"email": " Buyer@Example.COM ", "password": "long-enough-1", "name": "B"}, 409, "EMAIL_TAKEN", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := signup("acme", c.body)
+			assertError(t, res, c.status, c.code)
+			for _, w := range c.words {
+				if !strings.Contains(messages(res), w) {
+					t.Errorf("messages %q do not mention %s", messages(res), w)
+				}
+			}
+		})
+	}
+	if api.count("users") != users || api.count("refresh_tokens") != sessions {
+		t.Fatal("failed signups wrote rows")
+	}
+	t.Run("sameEmailOtherTenant201", func(t *testing.T) {
+		s := api.signup("globex", "buyer@example.com")
+		if s.res.body["user"].(map[string]any)["role"] != "USER" {
+			t.Fatalf("signup role: %s", s.res.raw)
+		}
+	})
+}
+
+func TestSignin(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	api.createTenant("globex")
+	api.signup("acme", "buyer@example.com")
+	signin := func(slug, email, pw string) response {
+		return api.as("", slug, "POST", "/v1/auth/signin", map[string]string{"email": email, "password": pw})
+	}
+	wrongPassword := signin("acme", "buyer@example.com", "wrong-password")
+	unknown := signin("acme", "nobody@example.com", "buyer-password-1")
+	otherTenant := signin("globex", "buyer@example.com", "buyer-password-1")
+	for _, res := range []response{wrongPassword, unknown, otherTenant} {
+		assertError(t, res, 401, "INVALID_CREDENTIALS")
+		if messages(res) != messages(wrongPassword) {
+			t.Fatal("signin failures differ and reveal which accounts exist")
+		}
+	}
+	sessionOf(t, signin("acme", " BUYER@example.com", "buyer-password-1"))
+}
+
+func TestAuthRateLimit(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, func(c *httpapi.Config, d *httpapi.Deps) {
+		c.AuthRateLimitEmail = 3
+		c.AuthRateLimitIP = 5
+		d.AuthLimiter = redistest.New(t).NewRateLimiter("auth", time.Second)
+	})
+	api.createTenant("acme")
+	api.createTenant("globex")
+	signin := func(slug, email string) response {
+		return api.as("", slug, "POST", "/v1/auth/signin", map[string]string{"email": email, "password": "wrong-password"})
+	}
+	for range 3 {
+		assertError(t, signin("acme", "victim@example.com"), 401, "INVALID_CREDENTIALS")
+	}
+	res := signin("acme", "victim@example.com")
+	assertError(t, res, 429, "TOO_MANY_REQUESTS")
+	if ra := res.header.Get("Retry-After"); ra != "1" {
+		t.Fatalf("Retry-After %q, want 1", ra)
+	}
+	// The same email on another organizer has its own counter.
+	assertError(t, signin("globex", "victim@example.com"), 401, "INVALID_CREDENTIALS")
+	// The IP limit (5) catches a spray over many emails.
+	assertError(t, signin("acme", "a@example.com"), 401, "INVALID_CREDENTIALS")
+	assertError(t, signin("acme", "b@example.com"), 429, "TOO_MANY_REQUESTS")
+	assertError(t, api.as("", "acme", "POST", "/v1/auth/signup", map[string]string{"email": "c@example.com", "password": "long-enough-1", "name": "C"}), 429, "TOO_MANY_REQUESTS")
+
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		time.Sleep(250 * time.Millisecond)
+		res := signin("acme", "victim@example.com")
+		if res.status == 401 {
+			break
+		}
+		assertError(t, res, 429, "TOO_MANY_REQUESTS")
+		if time.Now().After(deadline) {
+			t.Fatal("the limit did not recover after its window")
+		}
+	}
+}
+
+func TestMe(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	other := api.signin("acme", "buyer@example.com", "buyer-password-1")
+
+	res := api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"name": "New Name", "version": 1})
+	if res.status != 200 || res.body["name"] != "New Name" || res.body["version"] != float64(2) {
+		t.Fatalf("rename: %d %s", res.status, res.raw)
+	}
+	assertError(t, api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"name": "Stale", "version": 1}), 409, "STALE_VERSION")
+	assertError(t, api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"password": "new-password-1"}), 400, "VALIDATION_FAILED")
+	assertError(t, api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"password": "new-password-1", "currentPassword": "wrong"}), 401, "INVALID_CREDENTIALS")
+	assertError(t, api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"role": "ADMIN"}), 400, "VALIDATION_FAILED")
+
+	res = api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"password": "new-password-1", "currentPassword": "buyer-password-1"})
+	if res.status != 200 {
+		t.Fatalf("change password: %d %s", res.status, res.raw)
+	}
+	// The password change ended the other session, not this one.
+	assertError(t, api.as(other.access, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+	assertError(t, api.as("", "acme", "POST", "/v1/auth/refresh", map[string]string{"refreshToken": other.refresh}), 401, "INVALID_TOKEN")
+	if res := api.as(s.access, "acme", "GET", "/v1/me", nil); res.status != 200 || res.body["role"] != "USER" {
+		t.Fatalf("own session after password change: %d %s", res.status, res.raw)
+	}
+	assertError(t, api.as("", "acme", "POST", "/v1/auth/signin", map[string]string{"email": "buyer@example.com", "password": "buyer-password-1"}), 401, "INVALID_CREDENTIALS")
+	api.signin("acme", "buyer@example.com", "new-password-1")
+}
+
+func TestAdminManagesUsers(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	api.createTenant("globex")
+	admin := api.signinAdmin("acme")
+	var buyers []session
+	for i := range 5 {
+		buyers = append(buyers, api.signup("acme", fmt.Sprintf("buyer%d@example.com", i)))
+	}
+	outsider := api.signup("globex", "outsider@example.com")
+
+	// Pagination returns every user exactly once.
+	seen := map[string]bool{}
+	cursor := ""
+	for range 10 {
+		path := "/v1/users?limit=2"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		res := api.as(admin.access, "acme", "GET", path, nil)
+		if res.status != 200 {
+			t.Fatalf("list: %d %s", res.status, res.raw)
+		}
+		for _, u := range res.body["data"].([]any) {
+			id := u.(map[string]any)["id"].(string)
+			if seen[id] {
+				t.Fatalf("user %s listed twice", id)
+			}
+			seen[id] = true
+		}
+		next, ok := res.body["nextCursor"].(string)
+		if !ok {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 6 || seen[outsider.userID] {
+		t.Fatalf("listed %d users (want 6 of this organizer only)", len(seen))
+	}
+	res := api.as(admin.access, "acme", "GET", "/v1/users?role=admin", nil)
+	if res.status != 200 || len(res.body["data"].([]any)) != 1 {
+		t.Fatalf("role filter: %d %s", res.status, res.raw)
+	}
+	res = api.as(admin.access, "acme", "GET", "/v1/users?email=BUYER3", nil)
+	if res.status != 200 || len(res.body["data"].([]any)) != 1 {
+		t.Fatalf("email filter: %d %s", res.status, res.raw)
+	}
+	if res := api.as(admin.access, "acme", "GET", "/v1/users?email=%25", nil); res.status != 200 || len(res.body["data"].([]any)) != 0 {
+		t.Fatalf("a %% in the email filter is a wildcard: %s", res.raw)
+	}
+	assertError(t, api.as(admin.access, "acme", "GET", "/v1/users?role=OWNER", nil), 400, "VALIDATION_FAILED")
+	assertError(t, api.as(admin.access, "acme", "GET", "/v1/users/"+outsider.userID, nil), 404, "NOT_FOUND")
+	assertError(t, api.as(admin.access, "acme", "PATCH", "/v1/users/"+outsider.userID, map[string]any{"name": "Hijack", "version": 1}), 404, "NOT_FOUND")
+
+	// Promote a buyer; their old session ends, so the new role applies at
+	// their next sign-in.
+	promoted := buyers[0]
+	res = api.as(admin.access, "acme", "PATCH", "/v1/users/"+promoted.userID, map[string]any{"role": "ADMIN", "version": 1})
+	if res.status != 200 || res.body["role"] != "ADMIN" || res.body["version"] != float64(2) {
+		t.Fatalf("promote: %d %s", res.status, res.raw)
+	}
+	assertError(t, api.as(promoted.access, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+	promotedAdmin := api.signin("acme", "buyer0@example.com", "buyer-password-1")
+	if res := api.as(promotedAdmin.access, "acme", "GET", "/v1/users", nil); res.status != 200 {
+		t.Fatalf("promoted admin lists users: %d", res.status)
+	}
+	assertError(t, api.as(admin.access, "acme", "PATCH", "/v1/users/"+promoted.userID, map[string]any{"name": "Stale", "version": 1}), 409, "STALE_VERSION")
+	for name, body := range map[string]any{
+		"noVersion400": map[string]any{"name": "X"},
+		"badRole400":   map[string]any{"role": "OWNER", "version": 2},
+		"nothing400":   map[string]any{"version": 2},
+		"email400":     map[string]any{"email": "x@example.com", "version": 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assertError(t, api.as(admin.access, "acme", "PATCH", "/v1/users/"+promoted.userID, body), 400, "VALIDATION_FAILED")
+		})
+	}
+
+	var audits int
+	if err := api.db.Admin.QueryRow(t.Context(), "SELECT count(*) FROM audit_log WHERE action = 'user.update' AND entity_id = $1 AND actor_id::text = $2 AND request_id <> ''",
+		promoted.userID, admin.userID).Scan(&audits); err != nil || audits != 1 {
+		t.Fatalf("audit rows for the promotion: %d (%v), want 1 naming the admin and the request", audits, err)
+	}
+}
+
+func TestLastAdminCannotBeDemoted(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	admin := api.signinAdmin("acme")
+	assertError(t, api.as(admin.access, "acme", "PATCH", "/v1/users/"+admin.userID, map[string]any{"role": "USER", "version": 1}), 409, "LAST_ADMIN")
+
+	// Two admins demoting each other at once: exactly one demotion wins.
+	second := api.signup("acme", "second@example.com")
+	if res := api.as(admin.access, "acme", "PATCH", "/v1/users/"+second.userID, map[string]any{"role": "ADMIN", "version": 1}); res.status != 200 {
+		t.Fatalf("promote: %d %s", res.status, res.raw)
+	}
+	secondAdmin := api.signin("acme", "second@example.com", "buyer-password-1")
+	statuses := make([]int, 2)
+	var wg sync.WaitGroup
+	demotions := []struct {
+		token, target string
+		version       int
+	}{{admin.access, secondAdmin.userID, 2}, {secondAdmin.access, admin.userID, 1}}
+	for i, d := range demotions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = api.as(d.token, "acme", "PATCH", "/v1/users/"+d.target, map[string]any{"role": "USER", "version": d.version}).status
+		}()
+	}
+	wg.Wait()
+	var admins int
+	if err := api.db.Admin.QueryRow(t.Context(), "SELECT count(*) FROM users WHERE role = 'ADMIN'").Scan(&admins); err != nil || admins != 1 {
+		t.Fatalf("statuses %v left %d admins (%v), want exactly 1", statuses, admins, err)
+	}
+}
