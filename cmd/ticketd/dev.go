@@ -41,12 +41,14 @@ ticketd dev
   API docs       %[1]s/api/docs
   health         %[1]s/healthz   %[1]s/readyz   %[1]s/metrics
   platform key   %[2]s
-  create a tenant:
+  create an organizer with its first admin:
     curl -s -X POST %[1]s/v1/platform/tenants \
       -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
-      -d '{"slug":"demo","name":"Demo Events","currency":"NGN"}'
-  then its storefront:
+      -d '{"slug":"demo","name":"Demo Events","currency":"NGN","admin":{"email":"admin@demo.test","password":"demo-admin-pass","name":"Demo Admin"}}'
+  then its storefront, and sign in as that admin:
     curl -s %[3]s/v1/health
+    curl -s -X POST %[3]s/v1/auth/signin -H 'Content-Type: application/json' \
+      -d '{"email":"admin@demo.test","password":"demo-admin-pass"}'
 
 `, base, key, demo)
 	return serve(ctx, cfg, stdout, nil)
