@@ -25,9 +25,13 @@ func devEnv(getenv func(string) string) func(string) string {
 	}
 }
 
-// dev migrates the database, prints where to go, and serves.
+// dev migrates the database, seeds it when it is empty, prints where to go,
+// and serves.
 func dev(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if err := migrate(ctx, cfg, []string{"up"}, stdout); err != nil {
+		return err
+	}
+	if err := seed(ctx, cfg, stdout, true); err != nil {
 		return err
 	}
 	key := "(the PLATFORM_API_KEY you set)"
@@ -41,15 +45,15 @@ ticketd dev
   API docs       %[1]s/api/docs
   health         %[1]s/healthz   %[1]s/readyz   %[1]s/metrics
   platform key   %[2]s
-  create an organizer with its first admin:
+  demo organizer %[3]s/v1/events   (admin: %[4]s / %[5]s)
+  sign in as the demo admin:
+    curl -s -X POST %[3]s/v1/auth/signin -H 'Content-Type: application/json' \
+      -d '{"email":"%[4]s","password":"%[5]s"}'
+  create another organizer with its first admin:
     curl -s -X POST %[1]s/v1/platform/tenants \
       -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
-      -d '{"slug":"demo","name":"Demo Events","currency":"NGN","admin":{"email":"admin@demo.test","password":"demo-admin-pass","name":"Demo Admin"}}'
-  then its storefront, and sign in as that admin:
-    curl -s %[3]s/v1/health
-    curl -s -X POST %[3]s/v1/auth/signin -H 'Content-Type: application/json' \
-      -d '{"email":"admin@demo.test","password":"demo-admin-pass"}'
+      -d '{"slug":"acme","name":"Acme Events","currency":"NGN","admin":{"email":"admin@acme.test","password":"acme-admin-pass","name":"Acme Admin"}}'
 
-`, base, key, demo)
+`, base, key, demo, demoAdminEmail, demoAdminPassword)
 	return serve(ctx, cfg, stdout, nil)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // venue time zones must resolve in minimal images without a zone database
 
 	"github.com/ticketd-io/ticketd/internal/config"
 )
@@ -22,7 +23,8 @@ const usage = `usage: ticketd <command>
 commands:
   serve                 serve the HTTP API (connects as the application role)
   migrate up|down|status  apply, roll back one, or list migrations (as the owner role)
-  dev                   migrate, then serve, with development defaults
+  seed                  create the demo organizer with venues and events on sale
+  dev                   migrate, seed an empty database, then serve, with development defaults
   version               print the version
 
 Configuration comes from environment variables; see README.md.`
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return serve(ctx, cfg, stdout, nil)
 	case "migrate":
 		return migrate(ctx, cfg, rest, stdout)
+	case "seed":
+		return seed(ctx, cfg, stdout, false)
 	case "dev":
 		return dev(ctx, cfg, stdout)
 	}

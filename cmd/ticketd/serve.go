@@ -68,6 +68,8 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 	}, httpapi.Deps{
 		Tenants:     postgres.NewTenantService(db, hasher),
 		Users:       postgres.NewUserService(db, hasher),
+		Venues:      postgres.NewVenueService(db),
+		Events:      postgres.NewEventService(db),
 		Sessions:    postgres.NewSessionService(db, cfg.RefreshTokenTTL),
 		Revocations: rdb.Sessions(),
 		Tokens:      tokens,

@@ -64,6 +64,8 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	deps := httpapi.Deps{
 		Tenants:     postgres.NewTenantService(db.App, hasher),
 		Users:       postgres.NewUserService(db.App, hasher),
+		Venues:      postgres.NewVenueService(db.App),
+		Events:      postgres.NewEventService(db.App),
 		Sessions:    postgres.NewSessionService(db.App, 24*time.Hour),
 		Revocations: rdb.Sessions(),
 		Tokens:      tokens,

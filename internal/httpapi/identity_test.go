@@ -101,6 +101,25 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /v1/users":                                   "13A11",
 		"GET /v1/users/:id":                               "13A11",
 		"PATCH /v1/users/:id":                             "13A11",
+
+		"POST /v1/venues":       "13A11",
+		"GET /v1/venues":        "13A11",
+		"GET /v1/venues/:id":    "13A11",
+		"PATCH /v1/venues/:id":  "13A11",
+		"DELETE /v1/venues/:id": "13A11",
+
+		"GET /v1/events":                   "AAAAA",
+		"GET /v1/events/:id":               "AAAAA",
+		"GET /v1/events/:id/ticket-types":  "AAAAA",
+		"POST /v1/events":                  "13A11",
+		"PATCH /v1/events/:id":             "13A11",
+		"DELETE /v1/events/:id":            "13A11",
+		"POST /v1/events/:id/publish":      "13A11",
+		"POST /v1/events/:id/cancel":       "13A11",
+		"POST /v1/events/:id/restore":      "13A11",
+		"POST /v1/events/:id/ticket-types": "13A11",
+		"PATCH /v1/ticket-types/:id":       "13A11",
+		"DELETE /v1/ticket-types/:id":      "13A11",
 	}
 	callers := []struct {
 		name     string

@@ -54,6 +54,25 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/v1/users", scopeTenant, s.listUsers},
 		{fiber.MethodGet, "/v1/users/:id", scopeTenant, s.getUser},
 		{fiber.MethodPatch, "/v1/users/:id", scopeTenant, s.updateUser},
+
+		{fiber.MethodPost, "/v1/venues", scopeTenant, s.createVenue},
+		{fiber.MethodGet, "/v1/venues", scopeTenant, s.listVenues},
+		{fiber.MethodGet, "/v1/venues/:id", scopeTenant, s.getVenue},
+		{fiber.MethodPatch, "/v1/venues/:id", scopeTenant, s.updateVenue},
+		{fiber.MethodDelete, "/v1/venues/:id", scopeTenant, s.deleteVenue},
+
+		{fiber.MethodGet, "/v1/events", scopeTenant, s.listEvents},
+		{fiber.MethodPost, "/v1/events", scopeTenant, s.createEvent},
+		{fiber.MethodGet, "/v1/events/:id", scopeTenant, s.getEvent},
+		{fiber.MethodPatch, "/v1/events/:id", scopeTenant, s.updateEvent},
+		{fiber.MethodDelete, "/v1/events/:id", scopeTenant, s.eventAction(s.deps.Events.DeleteEvent)},
+		{fiber.MethodPost, "/v1/events/:id/publish", scopeTenant, s.eventAction(s.deps.Events.PublishEvent)},
+		{fiber.MethodPost, "/v1/events/:id/cancel", scopeTenant, s.eventAction(s.deps.Events.CancelEvent)},
+		{fiber.MethodPost, "/v1/events/:id/restore", scopeTenant, s.eventAction(s.deps.Events.RestoreEvent)},
+		{fiber.MethodGet, "/v1/events/:id/ticket-types", scopeTenant, s.listTicketTypes},
+		{fiber.MethodPost, "/v1/events/:id/ticket-types", scopeTenant, s.createTicketType},
+		{fiber.MethodPatch, "/v1/ticket-types/:id", scopeTenant, s.updateTicketType},
+		{fiber.MethodDelete, "/v1/ticket-types/:id", scopeTenant, s.deleteTicketType},
 	}
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 type Deps struct {
 	Tenants     ticketing.TenantService
 	Users       ticketing.UserService
+	Venues      ticketing.VenueService
+	Events      ticketing.EventService
 	Sessions    ticketing.SessionService
 	Revocations ticketing.SessionRevocations
 	Tokens      *auth.Tokens

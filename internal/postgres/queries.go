@@ -31,7 +31,7 @@ func loadQueries() map[string]string {
 		var body strings.Builder
 		flush := func() {
 			if name != "" {
-				out[name] = strings.TrimSpace(body.String())
+				addQuery(out, name, strings.TrimSpace(body.String()))
 			}
 			body.Reset()
 		}
@@ -50,6 +50,24 @@ func loadQueries() map[string]string {
 		flush()
 	}
 	return out
+}
+
+// keysetDirections fill the {{after}} and {{order}} markers of a keyset
+// listing that can run in either direction; such a query X becomes X/asc
+// and X/desc.
+var keysetDirections = map[string]*strings.Replacer{
+	"asc":  strings.NewReplacer("{{after}}", ">", "{{order}}", "ASC"),
+	"desc": strings.NewReplacer("{{after}}", "<", "{{order}}", "DESC"),
+}
+
+func addQuery(out map[string]string, name, sql string) {
+	if !strings.Contains(sql, "{{order}}") {
+		out[name] = sql
+		return
+	}
+	for dir, r := range keysetDirections {
+		out[name+"/"+dir] = r.Replace(sql)
+	}
 }
 
 // query returns the named statement; it panics at package initialization

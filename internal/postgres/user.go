@@ -122,11 +122,7 @@ func (s *UserService) FindUsers(ctx context.Context, f ticketing.UserFilter) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	var email *string
-	if e := strings.ToLower(strings.TrimSpace(f.Email)); e != "" {
-		pattern := "%" + likeEscaper.Replace(e) + "%"
-		email = &pattern
-	}
+	email := likePattern(strings.ToLower(f.Email))
 	size := f.Page.Size()
 	var users []*ticketing.User
 	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {

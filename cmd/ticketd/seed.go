@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// The demo organizer's sign-in, printed by `ticketd seed` and `make run`.
+const (
+	demoSlug          = "demo"
+	demoAdminEmail    = "admin@demo.test"
+	demoAdminPassword = "demo-admin-pass"
+)
+
+// seed creates the demo organizer unless it exists: an admin, a seated hall
+// of 300 seats in three sections, an open-air ground, and one seated and one
+// general admission event, both published and on sale. With onlyIfEmpty it
+// does nothing when any organizer exists.
+func seed(ctx context.Context, cfg config.Config, stdout io.Writer, onlyIfEmpty bool) error {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tenants := postgres.NewTenantService(db, auth.DefaultHasher())
+	if onlyIfEmpty {
+		existing, _, err := tenants.FindTenants(ctx, ticketing.TenantFilter{Page: ticketing.Page{Limit: 1}})
+		if err != nil || len(existing) > 0 {
+			return err
+		}
+	}
+	tenant, admin, err := tenants.CreateTenant(ctx, ticketing.NewTenant{
+		Slug: demoSlug, Name: "Demo Events", Currency: "NGN",
+		Admin: ticketing.NewUser{Email: demoAdminEmail, Password: demoAdminPassword, Name: "Demo Admin"},
+	})
+	if e := ticketing.AsError(err); e != nil && e.Code == ticketing.CodeSlugTaken {
+		fmt.Fprintf(stdout, "seed: the %q organizer exists already; nothing to do\n", demoSlug)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ctx = ticketing.WithActor(ticketing.WithTenant(ctx, tenant), ticketing.Actor{UserID: admin.ID, Role: string(admin.Role)})
+	if err := seedCatalog(ctx, postgres.NewVenueService(db), postgres.NewEventService(db)); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	fmt.Fprintf(stdout, "seed: created the %q organizer; sign in at http://%s.%s:%d as %s / %s\n",
+		demoSlug, demoSlug, cfg.PlatformDomain, cfg.Port, demoAdminEmail, demoAdminPassword)
+	return nil
+}
+
+func seedCatalog(ctx context.Context, venues ticketing.VenueService, events ticketing.EventService) error {
+	rows := func(labels string, seats int) []ticketing.RowInput {
+		var out []ticketing.RowInput
+		for _, l := range labels {
+			out = append(out, ticketing.RowInput{Label: string(l), Count: seats})
+		}
+		return out
+	}
+	hall, err := venues.CreateVenue(ctx, ticketing.NewVenue{
+		Name: "Main Hall", Address: "1 Marina", City: "Lagos", Timezone: "Africa/Lagos",
+		Layout: &ticketing.LayoutInput{Sections: []ticketing.SectionInput{
+			{Name: "Orchestra", Rows: rows("ABCDEFGH", 20)},
+			{Name: "Mezzanine", Rows: rows("ABCDE", 16)},
+			{Name: "Balcony", Rows: rows("ABCD", 15)},
+		}},
+	})
+	if err != nil {
+		return err
+	}
+	grounds, err := venues.CreateVenue(ctx, ticketing.NewVenue{
+		Name: "Open Grounds", Address: "Tafawa Balewa Square", City: "Lagos", Timezone: "Africa/Lagos", Capacity: ptr(5000),
+	})
+	if err != nil {
+		return err
+	}
+	start := time.Now().UTC().Truncate(time.Hour).Add(30 * 24 * time.Hour)
+	salesOpen := time.Now().UTC().Add(-time.Hour)
+	symphony := []ticketing.NewTicketType{
+		{Name: "Orchestra", Kind: ticketing.Seated, Price: ptr[int64](1_500_000), Seats: ticketing.SeatSelection{Sections: []string{"Orchestra"}}},
+		{Name: "Mezzanine", Kind: ticketing.Seated, Price: ptr[int64](1_000_000), Seats: ticketing.SeatSelection{Sections: []string{"Mezzanine"}}},
+		{Name: "Balcony", Kind: ticketing.Seated, Price: ptr[int64](500_000), Seats: ticketing.SeatSelection{Sections: []string{"Balcony"}}},
+	}
+	festival := []ticketing.NewTicketType{
+		{Name: "General", Kind: ticketing.GeneralAdmission, Price: ptr[int64](500_000), Capacity: ptr(4500), MaxPerOrder: ptr(6)},
+		{Name: "VIP", Kind: ticketing.GeneralAdmission, Price: ptr[int64](2_000_000), Capacity: ptr(500), MaxPerOrder: ptr(4)},
+	}
+	for _, ev := range []struct {
+		event ticketing.NewEvent
+		types []ticketing.NewTicketType
+	}{
+		{ticketing.NewEvent{VenueID: hall.ID, Title: "Symphony Night", Description: "The Lagos Philharmonic plays Dvořák.",
+			StartsAt: start, EndsAt: start.Add(3 * time.Hour), SalesStartAt: &salesOpen, SalesEndAt: &start}, symphony},
+		{ticketing.NewEvent{VenueID: grounds.ID, Title: "Afrobeats Festival", Description: "A day of live music.",
+			StartsAt: start.Add(7 * 24 * time.Hour), EndsAt: start.Add(7*24*time.Hour + 10*time.Hour), SalesStartAt: &salesOpen,
+			SalesEndAt: ptr(start.Add(7 * 24 * time.Hour))}, festival},
+	} {
+		e, err := events.CreateEvent(ctx, ev.event)
+		if err != nil {
+			return err
+		}
+		for _, tt := range ev.types {
+			if _, err := events.CreateTicketType(ctx, e.ID, tt); err != nil {
+				return err
+			}
+		}
+		if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
