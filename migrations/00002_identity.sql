@@ -40,7 +40,7 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_tenant_session_idx ON refresh_tokens (tenant_id, session_id);
 CREATE INDEX refresh_tokens_tenant_user_idx ON refresh_tokens (tenant_id, user_id) WHERE revoked_at IS NULL;
 SELECT enable_tenant_rls('refresh_tokens');
-GRANT SELECT, INSERT, UPDATE ON refresh_tokens TO ticketing_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON refresh_tokens TO ticketing_app;
 
 -- The audit log names users by id; keep that honest now that users exist.
 ALTER TABLE audit_log ADD CONSTRAINT audit_log_actor_fk FOREIGN KEY (tenant_id, actor_id) REFERENCES users (tenant_id, id);

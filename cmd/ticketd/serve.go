@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 		Users:       postgres.NewUserService(db, hasher),
 		Venues:      postgres.NewVenueService(db),
 		Events:      postgres.NewEventService(db),
-		Sessions:    postgres.NewSessionService(db, cfg.RefreshTokenTTL),
+		Sessions:    postgres.NewSessionService(db, hasher, cfg.RefreshTokenTTL),
 		Revocations: rdb.Sessions(),
 		Tokens:      tokens,
 		Authz:       enforcer,

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +62,7 @@ func (h Hasher) Hash(password string) (string, error) {
 	}
 	salt := make([]byte, saltLen)
 	rand.Read(salt) // never fails: crypto/rand crashes the program rather than return an error
-	key := argon2.IDKey([]byte(password), salt, h.Iterations, h.Memory, h.Parallelism, keyLen)
+	key := idKey([]byte(password), salt, h.Iterations, h.Memory, h.Parallelism, keyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, h.Memory, h.Iterations, h.Parallelism,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
@@ -78,7 +79,7 @@ func (h Hasher) Verify(encoded, password string) (ok, needsRehash bool, err erro
 	if err != nil {
 		return false, false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, stored.Iterations, stored.Memory, stored.Parallelism, uint32(len(key)))
+	got := idKey([]byte(password), salt, stored.Iterations, stored.Memory, stored.Parallelism, uint32(len(key)))
 	if subtle.ConstantTimeCompare(got, key) != 1 {
 		return false, false, nil
 	}
@@ -88,6 +89,18 @@ func (h Hasher) Verify(encoded, password string) (ok, needsRehash bool, err erro
 // dummyHashes holds, per Hasher, the hash VerifyDummy checks against. Hasher
 // is a plain value, so the hash cannot live in it; keying by the parameters
 // makes one per configuration.
+// hashSlots bounds how many argon2id computations run at once. Each takes
+// Memory KiB and a core for tens of milliseconds; a flood of signins then
+// queues here instead of exhausting memory.
+var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// idKey is argon2.IDKey within a hash slot.
+func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
+	return argon2.IDKey(password, salt, time, memory, threads, keyLen)
+}
+
 var dummyHashes sync.Map // Hasher → *dummyHash
 
 type dummyHash struct {

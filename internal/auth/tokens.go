@@ -24,8 +24,9 @@ var errUnknownKey = errors.New("unknown key id")
 // 3.2: a shorter secret is weaker than the hash.
 const minSecretLen = 32
 
-// leeway absorbs clock skew between the instances that issue and check tokens.
-const leeway = 30 * time.Second
+// Leeway absorbs clock skew between the instances that issue and check
+// tokens: a token is accepted until Leeway after it expires.
+const Leeway = 30 * time.Second
 
 // Claims are what an access token asserts.
 type Claims struct {
@@ -137,7 +138,7 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithLeeway(leeway),
+		jwt.WithLeeway(Leeway),
 		jwt.WithTimeFunc(now),
 	)
 	return t, nil

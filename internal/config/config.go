@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/ticketd-io/ticketd/internal/redact"
 	"log/slog"
 	"net"
 	"net/url"
@@ -152,10 +153,10 @@ func (c Config) RequireServeSecrets() error {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int("port", c.Port),
-		slog.String("databaseURL", redactURL(c.DatabaseURL)),
-		slog.String("migrationsDatabaseURL", redactURL(c.MigrationsDatabaseURL)),
+		slog.String("databaseURL", redact.URL(c.DatabaseURL)),
+		slog.String("migrationsDatabaseURL", redact.URL(c.MigrationsDatabaseURL)),
 		slog.Int("dbMaxConns", int(c.DBMaxConns)),
-		slog.String("redisURL", redactURL(c.RedisURL)),
+		slog.String("redisURL", redact.URL(c.RedisURL)),
 		slog.String("redisKeyPrefix", c.RedisKeyPrefix),
 		slog.String("platformDomain", c.PlatformDomain),
 		slog.String("platformAPIKey", mask(c.PlatformAPIKey)),
@@ -182,15 +183,6 @@ func mask(secret string) string {
 		return ""
 	}
 	return "******"
-}
-
-// redactURL hides the password of a URL (and of a Redis URL's user info).
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Redacted()
 }
 
 // reader accumulates problems so that Load reports all of them at once.

@@ -70,7 +70,7 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 	role := authz.RoleAnonymous
 	if a, ok := ticketing.ActorFromContext(c.UserContext()); ok {
 		role = a.Role
-		if a.Role == ticketing.RoleSystem && a.Name == platformActor {
+		if a.Role == ticketing.RoleSystem && a.Name == ticketing.PlatformActor {
 			role = authz.RolePlatform
 		}
 	}

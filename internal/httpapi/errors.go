@@ -23,15 +23,16 @@ type errorBody struct {
 
 // statusByKind is the only mapping from application errors to HTTP status.
 var statusByKind = map[ticketing.Kind]int{
-	ticketing.KindInternal:        fiber.StatusInternalServerError,
-	ticketing.KindInvalid:         fiber.StatusBadRequest,
-	ticketing.KindUnauthorized:    fiber.StatusUnauthorized,
-	ticketing.KindForbidden:       fiber.StatusForbidden,
-	ticketing.KindNotFound:        fiber.StatusNotFound,
-	ticketing.KindConflict:        fiber.StatusConflict,
-	ticketing.KindUnprocessable:   fiber.StatusUnprocessableEntity,
-	ticketing.KindTooManyRequests: fiber.StatusTooManyRequests,
-	ticketing.KindUnavailable:     fiber.StatusServiceUnavailable,
+	ticketing.KindInternal:         fiber.StatusInternalServerError,
+	ticketing.KindInvalid:          fiber.StatusBadRequest,
+	ticketing.KindUnauthorized:     fiber.StatusUnauthorized,
+	ticketing.KindForbidden:        fiber.StatusForbidden,
+	ticketing.KindNotFound:         fiber.StatusNotFound,
+	ticketing.KindConflict:         fiber.StatusConflict,
+	ticketing.KindUnprocessable:    fiber.StatusUnprocessableEntity,
+	ticketing.KindTooManyRequests:  fiber.StatusTooManyRequests,
+	ticketing.KindUnavailable:      fiber.StatusServiceUnavailable,
+	ticketing.KindUnsupportedMedia: fiber.StatusUnsupportedMediaType,
 }
 
 // codeByStatus names the errors Fiber itself raises (unknown route, wrong

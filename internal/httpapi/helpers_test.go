@@ -18,6 +18,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
@@ -33,6 +34,7 @@ type testAPI struct {
 	t   *testing.T
 	srv *httpapi.Server
 	db  *pgtest.DB
+	rdb *redis.Client
 	log *syncBuffer
 }
 
@@ -66,7 +68,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		Users:       postgres.NewUserService(db.App, hasher),
 		Venues:      postgres.NewVenueService(db.App),
 		Events:      postgres.NewEventService(db.App),
-		Sessions:    postgres.NewSessionService(db.App, 24*time.Hour),
+		Sessions:    postgres.NewSessionService(db.App, hasher, 24*time.Hour),
 		Revocations: rdb.Sessions(),
 		Tokens:      tokens,
 		Authz:       enforcer,
@@ -85,7 +87,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testAPI{t: t, srv: srv, db: db, log: buf}
+	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf}
 }
 
 // request describes one call; host defaults to the platform apex.

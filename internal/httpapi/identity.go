@@ -50,11 +50,11 @@ func (s *Server) signup(c *fiber.Ctx) error {
 	if err := s.limitAuth(c, req.Email); err != nil {
 		return err
 	}
-	u, err := s.deps.Users.CreateUser(c.UserContext(), ticketing.NewUser{Email: req.Email, Password: req.Password, Name: req.Name})
+	u, sess, err := s.deps.Sessions.SignUp(c.UserContext(), ticketing.NewUser{Email: req.Email, Password: req.Password, Name: req.Name})
 	if err != nil {
 		return err
 	}
-	return s.startSession(c, fiber.StatusCreated, u)
+	return s.respondSession(c, fiber.StatusCreated, u, sess)
 }
 
 type signinRequest struct {
@@ -74,16 +74,11 @@ func (s *Server) signin(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.startSession(c, fiber.StatusOK, u)
-}
-
-// startSession opens a session for u and answers with its tokens.
-func (s *Server) startSession(c *fiber.Ctx, status int, u *ticketing.User) error {
 	sess, err := s.deps.Sessions.StartSession(c.UserContext(), u.ID)
 	if err != nil {
 		return err
 	}
-	return s.respondSession(c, status, u, sess)
+	return s.respondSession(c, fiber.StatusOK, u, sess)
 }
 
 // respondSession issues an access token for the session and sends both
@@ -148,8 +143,8 @@ func (s *Server) refresh(c *fiber.Ctx) error {
 	u, sess, err := s.deps.Sessions.RefreshSession(c.UserContext(), token)
 	if err != nil && sess.ID != "" {
 		// A replayed token ended its session: end its access tokens too.
-		if rerr := s.deps.Revocations.RevokeSessions(c.UserContext(), s.deps.Tokens.TTL(), sess.ID); rerr != nil {
-			return ticketing.Internal(rerr)
+		if rerr := s.revokeAccess(c, sess.ID); rerr != nil {
+			return rerr
 		}
 	}
 	if err != nil {
@@ -182,7 +177,7 @@ func (s *Server) signout(c *fiber.Ctx) error {
 		}
 		ended = append(ended, sid)
 	}
-	if err := s.deps.Revocations.RevokeSessions(c.UserContext(), s.deps.Tokens.TTL(), ended...); err != nil {
+	if err := s.revokeAccess(c, ended...); err != nil {
 		return err
 	}
 	s.clearCookies(c)
@@ -193,10 +188,16 @@ func (s *Server) signout(c *fiber.Ctx) error {
 // tenant+email, and refuses it with 429 and Retry-After past either limit.
 func (s *Server) limitAuth(c *fiber.Ctx, email string) error {
 	normalized, _ := ticketing.NormalizeEmail(email)
+	return s.limit(c, "email:"+normalized)
+}
+
+// limit counts a password attempt against the client's IP and subject (an
+// email, or the account changing its password).
+func (s *Server) limit(c *fiber.Ctx, subject string) error {
 	tenant := ticketing.TenantFromContext(c.UserContext())
 	wait, err := s.deps.AuthLimiter.Allow(c.UserContext(), tenant.ID,
-		redis.Limit{Subject: "ip:" + c.IP(), Max: s.cfg.AuthRateLimitIP},
-		redis.Limit{Subject: "email:" + normalized, Max: s.cfg.AuthRateLimitEmail},
+		redis.Limit{Subject: "ip:" + s.clientIP(c), Max: s.cfg.AuthRateLimitIP},
+		redis.Limit{Subject: subject, Max: s.cfg.AuthRateLimitEmail},
 	)
 	if err != nil {
 		return ticketing.Internal(err)
@@ -231,26 +232,40 @@ func (s *Server) updateMe(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	u, err := s.deps.Users.UpdateProfile(c.UserContext(), ticketing.ProfileUpdate{
+	if req.Password != nil {
+		// A stolen access token must not become a way to guess the password.
+		if err := s.limit(c, "password-change:"+actorOf(c).UserID); err != nil {
+			return err
+		}
+	}
+	u, ended, err := s.deps.Users.UpdateProfile(c.UserContext(), ticketing.ProfileUpdate{
 		Name: req.Name, Password: req.Password, CurrentPassword: req.CurrentPassword, Version: req.Version,
+		KeepSession: sessionOf(c),
 	})
 	if err != nil {
 		return err
 	}
-	if req.Password != nil {
-		if err := s.endUserSessions(c, u.ID, sessionOf(c)); err != nil {
-			return err
-		}
+	if err := s.revokeAccess(c, ended...); err != nil {
+		return err
 	}
 	return c.JSON(toUserResponse(u))
 }
 
-// endUserSessions revokes the user's sessions but keep, in Postgres (refresh
-// tokens) and in Redis (their access tokens).
-func (s *Server) endUserSessions(c *fiber.Ctx, userID, keep string) error {
-	ids, err := s.deps.Sessions.RevokeUserSessions(c.UserContext(), userID, keep)
-	if err != nil {
-		return err
+// revokeAccess puts ended sessions on the revocation list for as long as
+// any of their access tokens could still be accepted. Postgres has already
+// ended them, so a Redis failure is retried before it is reported.
+func (s *Server) revokeAccess(c *fiber.Ctx, sessionIDs ...string) error {
+	if len(sessionIDs) == 0 {
+		return nil
 	}
-	return s.deps.Revocations.RevokeSessions(c.UserContext(), s.deps.Tokens.TTL(), ids...)
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+		}
+		if err = s.deps.Revocations.RevokeSessions(c.UserContext(), s.deps.Tokens.TTL()+auth.Leeway, sessionIDs...); err == nil {
+			return nil
+		}
+	}
+	return ticketing.Internal(err)
 }

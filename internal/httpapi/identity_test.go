@@ -547,6 +547,11 @@ func TestMe(t *testing.T) {
 	if res := api.as(s.access, "acme", "GET", "/v1/me", nil); res.status != 200 || res.body["role"] != "USER" {
 		t.Fatalf("own session after password change: %d %s", res.status, res.raw)
 	}
+	var audits int
+	if err := api.db.Admin.QueryRow(t.Context(), "SELECT count(*) FROM audit_log WHERE action = 'user.profile.update' AND actor_id::text = $1 AND details->>'password' IS NULL",
+		s.userID).Scan(&audits); err != nil || audits != 2 {
+		t.Fatalf("audit rows of profile changes: %d (%v), want 2 without the password", audits, err)
+	}
 	assertError(t, api.as("", "acme", "POST", "/v1/auth/signin", map[string]string{"email": "buyer@example.com", "password": "buyer-password-1"}), 401, "INVALID_CREDENTIALS")
 	api.signin("acme", "buyer@example.com", "new-password-1")
 }
@@ -667,5 +672,66 @@ func TestLastAdminCannotBeDemoted(t *testing.T) {
 	var admins int
 	if err := api.db.Admin.QueryRow(t.Context(), "SELECT count(*) FROM users WHERE role = 'ADMIN'").Scan(&admins); err != nil || admins != 1 {
 		t.Fatalf("statuses %v left %d admins (%v), want exactly 1", statuses, admins, err)
+	}
+}
+
+// TestRateLimitSeesThroughForwardedFor: behind a trusted proxy the client is
+// the rightmost address the proxy saw, so entries a client prepends to
+// X-Forwarded-For do not buy fresh counters.
+func TestRateLimitSeesThroughForwardedFor(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, func(c *httpapi.Config, _ *httpapi.Deps) {
+		c.TrustedProxies = []string{"0.0.0.0/32", "10.0.0.0/8"}
+		c.AuthRateLimitIP = 3
+	})
+	api.createTenant("acme")
+	for i := range 5 {
+		res := api.do(request{method: "POST", path: "/v1/auth/signin", host: "acme.tickets.test",
+			body:    map[string]string{"email": fmt.Sprintf("user%d@example.com", i), "password": "wrong-password"},
+			headers: map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d, 203.0.113.7, 10.1.2.3", i)}})
+		want := 401
+		if i >= 3 {
+			want = 429
+		}
+		if res.status != want {
+			t.Fatalf("attempt %d: %d, want %d", i+1, res.status, want)
+		}
+	}
+	// Another client behind the same proxy has its own counter.
+	res := api.do(request{method: "POST", path: "/v1/auth/signin", host: "acme.tickets.test",
+		body:    map[string]string{"email": "other@example.com", "password": "wrong-password"},
+		headers: map[string]string{"X-Forwarded-For": "203.0.113.8"}})
+	assertError(t, res, 401, "INVALID_CREDENTIALS")
+}
+
+func TestPasswordChangeIsRateLimited(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.AuthRateLimitEmail = 3 })
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	for range 3 {
+		assertError(t, api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"password": "new-password-1", "currentPassword": "guess"}), 401, "INVALID_CREDENTIALS")
+	}
+	assertError(t, api.as(s.access, "acme", "PATCH", "/v1/me", map[string]any{"password": "new-password-1", "currentPassword": "buyer-password-1"}), 429, "TOO_MANY_REQUESTS")
+}
+
+// TestRevocationOutlivesTokenLeeway: a revoked session stays revoked for as
+// long as the parser would still accept its access tokens.
+func TestRevocationOutlivesTokenLeeway(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	parser, _ := auth.NewTokens(auth.TokenConfig{Secret: testJWTSecret, Issuer: "ticketd-test", Audience: "ticketd-api", TTL: time.Minute})
+	claims, err := parser.Parse(s.access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := api.as(s.access, "acme", "POST", "/v1/auth/signout", nil); res.status != 204 {
+		t.Fatalf("signout: %d", res.status)
+	}
+	ttl, err := api.rdb.PTTL(t.Context(), api.rdb.Key("session:revoked:"+claims.SessionID)).Result()
+	if err != nil || ttl < 15*time.Minute+auth.Leeway-5*time.Second {
+		t.Fatalf("revocation kept for %v (%v), want the token lifetime plus the parser's leeway", ttl, err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // aliases Fiber's buffers.
 func decodeJSON(c *fiber.Ctx, v any) error {
 	if ct := c.Get(fiber.HeaderContentType); ct != "" && !strings.HasPrefix(strings.ToLower(ct), fiber.MIMEApplicationJSON) {
-		return fiber.NewError(fiber.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return ticketing.Errorf(ticketing.KindUnsupportedMedia, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json")
 	}
 	body := bytes.TrimSpace(c.Body())
 	if len(body) == 0 || body[0] != '{' {

@@ -26,12 +26,12 @@ const HeaderRequestID = "X-Request-ID"
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// requestID adopts a well-formed X-Request-ID from the client or a proxy,
-// else makes one, and carries it in the response, the locals and the
-// request's context.
+// requestID adopts a well-formed X-Request-ID from a trusted proxy, else
+// makes one, and carries it in the response, the locals and the request's
+// context. Clients cannot choose it: it lands in the audit log.
 func (s *Server) requestID(c *fiber.Ctx) error {
 	id := c.Get(HeaderRequestID)
-	if requestIDPattern.MatchString(id) {
+	if c.IsProxyTrusted() && requestIDPattern.MatchString(id) {
 		id = utils.CopyString(id)
 	} else {
 		id = ticketing.NewID()
@@ -83,9 +83,10 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	status := c.Response().StatusCode()
 	route := routeOf(c)
+	method := methodLabel(c.Method())
 	latency := time.Since(start)
-	m.HTTPRequests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-	m.HTTPDuration.WithLabelValues(c.Method(), route).Observe(latency.Seconds())
+	m.HTTPRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.HTTPDuration.WithLabelValues(method, route).Observe(latency.Seconds())
 
 	level := slog.LevelInfo
 	if sc, _ := c.Locals(localScope).(scope); sc == scopeSystem && status < 400 {
@@ -97,13 +98,26 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	s.deps.Logger.LogAttrs(c.UserContext(), level, "request",
 		slog.String("requestId", requestIDOf(c)),
-		slog.String("method", c.Method()),
+		slog.String("method", method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Float64("latencyMs", float64(latency.Microseconds())/1000),
 		slog.String("tenant", tenant),
 	)
 	return nil
+}
+
+// methodLabel maps a request method to a constant string: Fiber's own
+// string aliases a buffer reused by the next request, and metric labels are
+// kept forever. Unknown methods share one label, bounding cardinality.
+func methodLabel(m string) string {
+	for _, known := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+		fiber.MethodDelete, fiber.MethodOptions, fiber.MethodConnect, fiber.MethodTrace} {
+		if m == known {
+			return known
+		}
+	}
+	return "OTHER"
 }
 
 // recoverPanic turns a panic into an internal error carrying the stack, which

@@ -23,12 +23,9 @@ func (s *Server) requirePlatformKey(c *fiber.Ctx) error {
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 		return errPlatformKey
 	}
-	c.SetUserContext(ticketing.WithActor(c.UserContext(), ticketing.SystemActor(platformActor)))
+	c.SetUserContext(ticketing.WithActor(c.UserContext(), ticketing.SystemActor(ticketing.PlatformActor)))
 	return c.Next()
 }
-
-// platformActor names the platform operator in the context and audit rows.
-const platformActor = "platform"
 
 var errPlatformKey = ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeUnauthorized,
 	"a valid platform API key is required as Authorization: Bearer <PLATFORM_API_KEY>")
@@ -75,6 +72,7 @@ func (s *Server) createTenant(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.tenants.purge() // this host may have been cached as unknown
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"tenant": toTenantResponse(t), "admin": toUserResponse(admin)})
 }
 

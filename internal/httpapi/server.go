@@ -6,6 +6,7 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,13 +47,32 @@ type Deps struct {
 	Events      ticketing.EventService
 	Sessions    ticketing.SessionService
 	Revocations ticketing.SessionRevocations
-	Tokens      *auth.Tokens
-	Authz       *authz.Enforcer
-	AuthLimiter *redis.RateLimiter
+	Tokens      AccessTokens
+	Authz       RoutePolicy
+	AuthLimiter RateLimiter
 	// Ready are the dependency checks of /readyz, by name.
 	Ready   map[string]func(context.Context) error
 	Metrics *telemetry.Metrics
 	Logger  *slog.Logger
+}
+
+// AccessTokens issues and checks access tokens (auth.Tokens).
+type AccessTokens interface {
+	Issue(c auth.Claims) (token string, expiresAt time.Time, err error)
+	Parse(token string) (auth.Claims, error)
+	TTL() time.Duration
+}
+
+// RoutePolicy decides which role may call which route (authz.Enforcer).
+type RoutePolicy interface {
+	Allowed(role, route, method string) (bool, error)
+	CheckCoverage(routes []authz.Route) error
+}
+
+// RateLimiter counts attempts against limits shared by every instance
+// (redis.RateLimiter); it returns how long to wait, zero when allowed.
+type RateLimiter interface {
+	Allow(ctx context.Context, tenantID string, limits ...redis.Limit) (time.Duration, error)
 }
 
 // Server is the HTTP API.
@@ -61,19 +81,19 @@ type Server struct {
 	cfg     Config
 	deps    Deps
 	tenants *tenantCache
+	proxies []netip.Prefix
 }
 
 // New builds the API with every route of routes(). It fails when the
 // authorization policy does not decide every route.
 func New(cfg Config, deps Deps) (*Server, error) {
-	s := &Server{cfg: cfg, deps: deps}
+	s := &Server{cfg: cfg, deps: deps, proxies: trustedProxies(cfg.TrustedProxies)}
 	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "ticketd",
 		ErrorHandler:            s.handleError,
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             fiber.HeaderXForwardedFor,
 		DisableStartupMessage:   true,
 		BodyLimit:               1 << 20,
 		ReadTimeout:             30 * time.Second,
@@ -89,9 +109,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 // App returns the Fiber application, for Listen and for tests.
 func (s *Server) App() *fiber.App { return s.app }
-
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Shutdown stops accepting connections and waits for in-flight requests
 // until ctx is done.

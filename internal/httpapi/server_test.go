@@ -74,8 +74,13 @@ func TestRequestIDAndSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	api := newTestAPI(t)
 	res := api.do(request{method: "GET", path: "/healthz", headers: map[string]string{"X-Request-ID": "edge-abc.123"}})
+	if res.status != 200 || res.header.Get("X-Request-ID") == "edge-abc.123" {
+		t.Fatalf("a client chose its request id (it lands in the audit log): %d %q", res.status, res.header.Get("X-Request-ID"))
+	}
+	proxied := newTestAPI(t, func(c *httpapi.Config, _ *httpapi.Deps) { c.TrustedProxies = []string{"0.0.0.0/32"} })
+	res = proxied.do(request{method: "GET", path: "/healthz", headers: map[string]string{"X-Request-ID": "edge-abc.123"}})
 	if res.status != 200 || res.header.Get("X-Request-ID") != "edge-abc.123" {
-		t.Fatalf("well-formed request id not adopted: %d %q", res.status, res.header.Get("X-Request-ID"))
+		t.Fatalf("well-formed request id of a trusted proxy not adopted: %d %q", res.status, res.header.Get("X-Request-ID"))
 	}
 	res = api.do(request{method: "GET", path: "/healthz", headers: map[string]string{"X-Request-ID": "bad id\" with spaces"}})
 	if !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(res.header.Get("X-Request-ID")) {

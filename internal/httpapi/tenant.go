@@ -81,6 +81,9 @@ type tenantCache struct {
 
 	mu      sync.Mutex
 	entries map[string]tenantEntry
+	// generation counts purges: an answer looked up before a purge is not
+	// cached after it, or a suspension could be undone by a slow lookup.
+	generation uint64
 }
 
 type tenantEntry struct {
@@ -105,6 +108,7 @@ func (tc *tenantCache) resolve(ctx context.Context, domain, slug string) (*ticke
 	now := time.Now()
 	tc.mu.Lock()
 	e, ok := tc.entries[key]
+	gen := tc.generation
 	tc.mu.Unlock()
 	outcome := "cache_hit"
 	if !ok || now.After(e.expires) {
@@ -118,7 +122,9 @@ func (tc *tenantCache) resolve(ctx context.Context, domain, slug string) (*ticke
 		if len(tc.entries) >= maxCachedTenants {
 			clear(tc.entries)
 		}
-		tc.entries[key] = e
+		if tc.generation == gen {
+			tc.entries[key] = e
+		}
 		tc.mu.Unlock()
 	}
 	if e.tenant == nil || !e.tenant.Active() {
@@ -133,5 +139,6 @@ func (tc *tenantCache) resolve(ctx context.Context, domain, slug string) (*ticke
 func (tc *tenantCache) purge() {
 	tc.mu.Lock()
 	clear(tc.entries)
+	tc.generation++
 	tc.mu.Unlock()
 }

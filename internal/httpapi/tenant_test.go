@@ -101,3 +101,14 @@ func TestSuspensionTakesEffectAtOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestNewTenantResolvesAtOnce(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	get := func() response { return api.do(request{method: "GET", path: "/v1/health", host: "newco.tickets.test"}) }
+	assertError(t, get(), 404, "TENANT_NOT_FOUND") // now cached as unknown
+	api.createTenant("newco")
+	if res := get(); res.status != 200 {
+		t.Fatalf("a tenant created on this instance is still unknown: %d", res.status)
+	}
+}

@@ -67,18 +67,12 @@ func (s *Server) updateUser(c *fiber.Ctx) error {
 		role := ticketing.Role(*req.Role)
 		upd.Role = &role
 	}
-	before, err := s.deps.Users.FindUserByID(c.UserContext(), id)
+	u, ended, err := s.deps.Users.UpdateUser(c.UserContext(), id, upd)
 	if err != nil {
 		return err
 	}
-	u, err := s.deps.Users.UpdateUser(c.UserContext(), id, upd)
-	if err != nil {
+	if err := s.revokeAccess(c, ended...); err != nil {
 		return err
-	}
-	if u.Role != before.Role {
-		if err := s.endUserSessions(c, u.ID, ""); err != nil {
-			return err
-		}
 	}
 	return c.JSON(toUserResponse(u))
 }

@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/ticketd-io/ticketd/internal/redact"
 	"io/fs"
 	"net/url"
 	"os"
@@ -105,7 +106,7 @@ func template(ctx context.Context, admin string) (string, error) {
 	name := "ticketd_tpl_" + migrationsHash()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return "", fmt.Errorf("connect to %s (set TEST_DATABASE_URL): %w", redact(admin), err)
+		return "", fmt.Errorf("connect to %s (set TEST_DATABASE_URL): %w", redact.URL(admin), err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtext('ticketd-pgtest-template'))"); err != nil {
@@ -195,12 +196,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return u.Redacted()
 }

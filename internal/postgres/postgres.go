@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ticketd-io/ticketd/internal/redact"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,7 +46,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: ping %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("postgres: ping %s: %w", redact.URL(url), err)
 	}
 	return &DB{Pool: pool}, nil
 }

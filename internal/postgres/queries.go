@@ -3,7 +3,6 @@ package postgres
 import (
 	"embed"
 	"fmt"
-	"net/url"
 	"strings"
 )
 
@@ -78,13 +77,4 @@ func query(name string) string {
 		panic(fmt.Sprintf("postgres: no query named %q in queries/*.sql", name))
 	}
 	return q
-}
-
-// redactURL hides the password of a connection URL for logs and errors.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return u.Redacted()
 }

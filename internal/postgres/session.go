@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,34 +13,80 @@ import (
 )
 
 var (
-	qInsertRefreshToken = query("InsertRefreshToken")
-	qRotateRefreshToken = query("RotateRefreshToken")
-	qSelectRefreshToken = query("SelectRefreshToken")
-	qRevokeSession      = query("RevokeSession")
-	qRevokeUserSessions = query("RevokeUserSessions")
+	qInsertRefreshToken        = query("InsertRefreshToken")
+	qRotateRefreshToken        = query("RotateRefreshToken")
+	qSelectRefreshToken        = query("SelectRefreshToken")
+	qSelectRefreshTokenOwner   = query("SelectRefreshTokenOwner")
+	qSelectSessionOwner        = query("SelectSessionOwner")
+	qShareLockUser             = query("ShareLockUser")
+	qLockUser                  = query("LockUser")
+	qDeleteExpiredRefreshToken = query("DeleteExpiredRefreshTokens")
+	qRevokeSession             = query("RevokeSession")
+	qRevokeUserSessions        = query("RevokeUserSessions")
 )
 
 // SessionService implements ticketing.SessionService with refresh tokens
 // stored as SHA-256 hashes: a leaked table yields no usable token.
+//
+// Refreshes share-lock the user's row and revocations lock it exclusively.
+// Without that, a revocation running while a refresh commits could miss the
+// token the refresh inserts, and a "signed out everywhere" session would
+// live on.
 type SessionService struct {
-	db  *DB
-	ttl time.Duration
+	db     *DB
+	hasher ticketing.PasswordHasher
+	ttl    time.Duration
 }
 
 var _ ticketing.SessionService = (*SessionService)(nil)
 
 // NewSessionService returns a SessionService whose refresh tokens live for
-// ttl after their last use.
-func NewSessionService(db *DB, ttl time.Duration) *SessionService {
-	return &SessionService{db: db, ttl: ttl}
+// ttl; hasher hashes the passwords of accounts created by SignUp.
+func NewSessionService(db *DB, hasher ticketing.PasswordHasher, ttl time.Duration) *SessionService {
+	return &SessionService{db: db, hasher: hasher, ttl: ttl}
 }
 
 var errInvalidRefreshToken = ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeInvalidToken, "the refresh token is invalid, expired or revoked; sign in again")
 
-// StartSession implements ticketing.SessionService.
+// SignUp implements ticketing.SessionService.
+func (s *SessionService) SignUp(ctx context.Context, n ticketing.NewUser) (*ticketing.User, ticketing.Session, error) {
+	n.Role = ticketing.RoleUser
+	if err := n.Validate(""); err != nil {
+		return nil, ticketing.Session{}, err
+	}
+	hash, err := s.hasher.Hash(n.Password)
+	if err != nil {
+		return nil, ticketing.Session{}, ticketing.Internal(err)
+	}
+	var (
+		u    *ticketing.User
+		sess ticketing.Session
+	)
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var err error
+		if u, err = insertUser(ctx, tx, n, hash); err != nil {
+			return err
+		}
+		sess, err = s.issue(ctx, tx, u.ID, ticketing.NewID())
+		return err
+	})
+	if err != nil {
+		return nil, ticketing.Session{}, translate(err, "user")
+	}
+	return u, sess, nil
+}
+
+// StartSession implements ticketing.SessionService. It also forgets the
+// user's long-expired tokens, which can no longer be replayed.
 func (s *SessionService) StartSession(ctx context.Context, userID string) (ticketing.Session, error) {
 	var sess ticketing.Session
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		if err := lockUser(ctx, tx, qShareLockUser, userID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, qDeleteExpiredRefreshToken, userID); err != nil {
+			return err
+		}
 		var err error
 		sess, err = s.issue(ctx, tx, userID, ticketing.NewID())
 		return err
@@ -66,8 +113,18 @@ func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string
 		replayed string
 	)
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var userID, sessionID string
-		err := tx.QueryRow(ctx, qRotateRefreshToken, hash).Scan(&userID, &sessionID)
+		var owner, sessionID string
+		err := tx.QueryRow(ctx, qSelectRefreshTokenOwner, hash).Scan(&owner, &sessionID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errInvalidRefreshToken
+		}
+		if err != nil {
+			return err
+		}
+		if err := lockUser(ctx, tx, qShareLockUser, owner); err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, qRotateRefreshToken, hash).Scan(&owner, &sessionID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Commit the revocation of a replayed token's session.
 			replayed, err = revokeIfReplayed(ctx, tx, hash)
@@ -79,10 +136,10 @@ func (s *SessionService) RefreshSession(ctx context.Context, refreshToken string
 		if err != nil {
 			return err
 		}
-		if u, err = scanUser(tx.QueryRow(ctx, qSelectUser, userID)); err != nil {
+		if u, err = scanUser(tx.QueryRow(ctx, qSelectUser, owner)); err != nil {
 			return err
 		}
-		sess, err = s.issue(ctx, tx, userID, sessionID)
+		sess, err = s.issue(ctx, tx, owner, sessionID)
 		return err
 	})
 	if replayed != "" {
@@ -118,16 +175,15 @@ func revokeIfReplayed(ctx context.Context, tx pgx.Tx, hash []byte) (string, erro
 func (s *SessionService) EndSession(ctx context.Context, refreshToken string) (string, error) {
 	var sessionID string
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var rotated, revoked bool
-		err := tx.QueryRow(ctx, qSelectRefreshToken, auth.HashRefreshToken(refreshToken)).Scan(&sessionID, &rotated, &revoked)
+		var owner string
+		err := tx.QueryRow(ctx, qSelectRefreshTokenOwner, auth.HashRefreshToken(refreshToken)).Scan(&owner, &sessionID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errInvalidRefreshToken
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, qRevokeSession, sessionID)
-		return err
+		return revokeSession(ctx, tx, owner, sessionID)
 	})
 	return sessionID, translate(err, "session")
 }
@@ -135,33 +191,55 @@ func (s *SessionService) EndSession(ctx context.Context, refreshToken string) (s
 // RevokeSession implements ticketing.SessionService.
 func (s *SessionService) RevokeSession(ctx context.Context, sessionID string) error {
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, qRevokeSession, sessionID)
-		return err
+		var owner string
+		err := tx.QueryRow(ctx, qSelectSessionOwner, sessionID).Scan(&owner)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // nothing to revoke
+		}
+		if err != nil {
+			return err
+		}
+		return revokeSession(ctx, tx, owner, sessionID)
 	})
 	return translate(err, "session")
 }
 
+func revokeSession(ctx context.Context, tx pgx.Tx, owner, sessionID string) error {
+	if err := lockUser(ctx, tx, qLockUser, owner); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, qRevokeSession, sessionID)
+	return err
+}
+
 // RevokeUserSessions implements ticketing.SessionService.
 func (s *SessionService) RevokeUserSessions(ctx context.Context, userID, keep string) ([]string, error) {
-	var keepArg *string
-	if keep != "" {
-		keepArg = &keep
-	}
 	var ids []string
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, qRevokeUserSessions, userID, keepArg)
-		if err != nil {
-			return err
-		}
-		all, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		seen := map[string]bool{}
-		for _, id := range all {
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-		}
+		var err error
+		ids, err = revokeUserSessions(ctx, tx, userID, keep)
 		return err
 	})
 	return ids, translate(err, "session")
+}
+
+// revokeUserSessions revokes, inside tx, every open session of the user but
+// keep, and returns their ids.
+func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID, keep string) ([]string, error) {
+	if err := lockUser(ctx, tx, qLockUser, userID); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, qRevokeUserSessions, userID, nullIfEmpty(keep))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	slices.Sort(ids)
+	return slices.Compact(ids), err
+}
+
+// lockUser takes q's lock (qShareLockUser or qLockUser) on the user's row.
+func lockUser(ctx context.Context, tx pgx.Tx, q, userID string) error {
+	var id string
+	return tx.QueryRow(ctx, q, userID).Scan(&id)
 }

@@ -24,9 +24,6 @@ var (
 	qResolveTenant   = query("ResolveTenant")
 )
 
-// platformActorName names the platform operator in audit rows.
-const platformActorName = "platform"
-
 // TenantService implements ticketing.TenantService. Every write is audited
 // in the tenant's own audit log, as the platform actor.
 type TenantService struct {
@@ -47,11 +44,15 @@ func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant)
 	if err := n.Validate(); err != nil {
 		return nil, nil, err
 	}
+	hash, err := s.hasher.Hash(n.Admin.Password)
+	if err != nil {
+		return nil, nil, ticketing.Internal(err)
+	}
 	var (
 		t     *ticketing.Tenant
 		admin *ticketing.User
 	)
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		t, err = scanTenant(tx.QueryRow(ctx, qInsertTenant, n.Slug, n.Name, n.Currency), false)
 		if isUniqueViolation(err, "tenants_slug_key") {
@@ -64,7 +65,7 @@ func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant)
 		if err != nil {
 			return err
 		}
-		if admin, err = insertUser(pctx, tx, s.hasher, n.Admin); err != nil {
+		if admin, err = insertUser(pctx, tx, n.Admin, hash); err != nil {
 			return err
 		}
 		return writeAudit(pctx, tx, "tenant.create", "tenant", t.ID,
@@ -119,23 +120,19 @@ func (s *TenantService) UpdateTenant(ctx context.Context, id string, u ticketing
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+	return s.change(ctx, id, func(tx pgx.Tx) error {
 		var got string
 		if err := tx.QueryRow(ctx, qUpdateTenant, id, u.Name, u.Status, u.Currency).Scan(&got); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, id, "tenant.update", u)
 	})
-	if err != nil {
-		return nil, translate(err, "tenant")
-	}
-	return s.FindTenantByID(ctx, id)
 }
 
 // AddTenantDomain implements ticketing.TenantService. The domain must have
 // been normalized with ticketing.NormalizeDomain.
 func (s *TenantService) AddTenantDomain(ctx context.Context, id, domain string) (*ticketing.Tenant, error) {
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+	return s.change(ctx, id, func(tx pgx.Tx) error {
 		if err := s.lockTenant(ctx, tx, id); err != nil {
 			return err
 		}
@@ -148,15 +145,11 @@ func (s *TenantService) AddTenantDomain(ctx context.Context, id, domain string) 
 		}
 		return s.audit(ctx, tx, id, "tenant.domain.add", map[string]string{"domain": domain})
 	})
-	if err != nil {
-		return nil, translate(err, "tenant")
-	}
-	return s.FindTenantByID(ctx, id)
 }
 
 // RemoveTenantDomain implements ticketing.TenantService.
 func (s *TenantService) RemoveTenantDomain(ctx context.Context, id, domain string) (*ticketing.Tenant, error) {
-	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+	return s.change(ctx, id, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, qDeleteTenantDom, domain, id)
 		if err != nil {
 			return err
@@ -166,10 +159,6 @@ func (s *TenantService) RemoveTenantDomain(ctx context.Context, id, domain strin
 		}
 		return s.audit(ctx, tx, id, "tenant.domain.remove", map[string]string{"domain": domain})
 	})
-	if err != nil {
-		return nil, translate(err, "tenant")
-	}
-	return s.FindTenantByID(ctx, id)
 }
 
 // ResolveTenant implements ticketing.TenantService.
@@ -178,6 +167,21 @@ func (s *TenantService) ResolveTenant(ctx context.Context, host, slug string) (*
 		return nil, ticketing.NotFound("tenant")
 	}
 	t, err := scanTenant(s.db.Pool.QueryRow(ctx, qResolveTenant, host, slug), false)
+	return t, translate(err, "tenant")
+}
+
+// change runs a platform write and reads the changed tenant back in the same
+// transaction, so that a committed change is never reported as a failure.
+func (s *TenantService) change(ctx context.Context, id string, write func(tx pgx.Tx) error) (*ticketing.Tenant, error) {
+	var t *ticketing.Tenant
+	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		var err error
+		t, err = scanTenant(tx.QueryRow(ctx, qSelectTenant, id), true)
+		return err
+	})
 	return t, translate(err, "tenant")
 }
 
@@ -190,7 +194,7 @@ func (s *TenantService) lockTenant(ctx context.Context, tx pgx.Tx, id string) er
 // enterTenant scopes the rest of tx to tenantID, acting as the platform,
 // and returns the context that names that actor.
 func (s *TenantService) enterTenant(ctx context.Context, tx pgx.Tx, tenantID string) (context.Context, error) {
-	pctx := ticketing.WithActor(ctx, ticketing.SystemActor(platformActorName))
+	pctx := ticketing.WithActor(ctx, ticketing.SystemActor(ticketing.PlatformActor))
 	return pctx, setTenant(pctx, tx, tenantID)
 }
 

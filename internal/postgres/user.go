@@ -42,22 +42,22 @@ func (s *UserService) CreateUser(ctx context.Context, n ticketing.NewUser) (*tic
 	if err := n.Validate(""); err != nil {
 		return nil, err
 	}
+	hash, err := s.hasher.Hash(n.Password)
+	if err != nil {
+		return nil, err
+	}
 	var u *ticketing.User
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		var err error
-		u, err = insertUser(ctx, tx, s.hasher, n)
+		u, err = insertUser(ctx, tx, n, hash)
 		return err
 	})
 	return u, translate(err, "user")
 }
 
-// insertUser hashes the password and inserts the account into the
-// transaction's tenant.
-func insertUser(ctx context.Context, tx pgx.Tx, hasher ticketing.PasswordHasher, n ticketing.NewUser) (*ticketing.User, error) {
-	hash, err := hasher.Hash(n.Password)
-	if err != nil {
-		return nil, err
-	}
+// insertUser inserts a validated account, whose password was hashed before
+// the transaction began, into the transaction's tenant.
+func insertUser(ctx context.Context, tx pgx.Tx, n ticketing.NewUser, hash string) (*ticketing.User, error) {
 	u, err := scanUser(tx.QueryRow(ctx, qInsertUser, n.Email, n.Name, n.Role, hash))
 	if isUniqueViolation(err, "users_tenant_email_key") {
 		return nil, ticketing.Errorf(ticketing.KindConflict, ticketing.CodeEmailTaken, "an account with email %s already exists", n.Email)
@@ -67,42 +67,48 @@ func insertUser(ctx context.Context, tx pgx.Tx, hasher ticketing.PasswordHasher,
 
 var errInvalidCredentials = ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeInvalidCredentials, "email or password is incorrect")
 
-// Authenticate implements ticketing.UserService. An unknown email costs the
-// same hashing time as a wrong password, so timing does not reveal accounts.
+// Authenticate implements ticketing.UserService. Hashing runs outside any
+// transaction so that no connection waits on it, and an unknown email costs
+// the same hashing time as a wrong password, so timing reveals no account.
 func (s *UserService) Authenticate(ctx context.Context, email, password string) (*ticketing.User, error) {
 	email, ok := ticketing.NormalizeEmail(email)
 	if !ok || password == "" {
 		s.hasher.VerifyDummy(password)
 		return nil, errInvalidCredentials
 	}
-	var u *ticketing.User
+	var (
+		u    *ticketing.User
+		hash string
+	)
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var hash string
 		var err error
 		u, err = scanUser(tx.QueryRow(ctx, qSelectUserCredentials, email), &hash)
-		if errors.Is(err, pgx.ErrNoRows) {
-			s.hasher.VerifyDummy(password)
-			return errInvalidCredentials
-		}
-		if err != nil {
-			return err
-		}
-		ok, rehash, err := s.hasher.Verify(hash, password)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errInvalidCredentials
-		}
-		if rehash {
-			if hash, err = s.hasher.Hash(password); err != nil {
-				return err
-			}
-			_, err = tx.Exec(ctx, qUpdatePasswordHash, u.ID, hash)
-		}
 		return err
 	})
-	return u, translate(err, "user")
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.hasher.VerifyDummy(password)
+		return nil, errInvalidCredentials
+	}
+	if err != nil {
+		return nil, translate(err, "user")
+	}
+	ok, rehash, err := s.hasher.Verify(hash, password)
+	if err != nil {
+		return nil, ticketing.Internal(err)
+	}
+	if !ok {
+		return nil, errInvalidCredentials
+	}
+	if rehash {
+		// Best effort: the signin succeeds whether or not the upgrade does.
+		if newHash, err := s.hasher.Hash(password); err == nil {
+			_ = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, qUpdatePasswordHash, u.ID, hash, newHash)
+				return err
+			})
+		}
+	}
+	return u, nil
 }
 
 // FindUserByID implements ticketing.UserService.
@@ -148,18 +154,24 @@ func (s *UserService) FindUsers(ctx context.Context, f ticketing.UserFilter) ([]
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // UpdateUser implements ticketing.UserService.
-func (s *UserService) UpdateUser(ctx context.Context, id string, upd ticketing.UserUpdate) (*ticketing.User, error) {
+func (s *UserService) UpdateUser(ctx context.Context, id string, upd ticketing.UserUpdate) (*ticketing.User, []string, error) {
 	if err := upd.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var u *ticketing.User
+	var (
+		u     *ticketing.User
+		ended []string
+	)
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		if upd.Role != nil && *upd.Role != ticketing.RoleAdmin {
 			if err := ensureAnotherAdmin(ctx, tx, id); err != nil {
 				return err
 			}
 		}
-		var err error
+		before, err := scanUser(tx.QueryRow(ctx, qSelectUser, id))
+		if err != nil {
+			return err
+		}
 		u, err = scanUser(tx.QueryRow(ctx, qUpdateUser, id, upd.Role, upd.Name, upd.Version))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return staleOrMissing(ctx, tx, id)
@@ -167,9 +179,18 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd ticketing.U
 		if err != nil {
 			return err
 		}
+		if u.Role != before.Role {
+			// The new role applies from the user's next sign-in.
+			if ended, err = revokeUserSessions(ctx, tx, id, ""); err != nil {
+				return err
+			}
+		}
 		return writeAudit(ctx, tx, "user.update", "user", id, map[string]any{"role": upd.Role, "name": upd.Name, "version": u.Version})
 	})
-	return u, translate(err, "user")
+	if err != nil {
+		return nil, nil, translate(err, "user")
+	}
+	return u, ended, nil
 }
 
 // ensureAnotherAdmin refuses to demote id when it is the tenant's last admin.
@@ -206,41 +227,64 @@ func staleOrMissing(ctx context.Context, tx pgx.Tx, id string) error {
 	return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeStaleVersion, "the user was changed since you read it; reload and retry")
 }
 
-// UpdateProfile implements ticketing.UserService.
-func (s *UserService) UpdateProfile(ctx context.Context, upd ticketing.ProfileUpdate) (*ticketing.User, error) {
+// UpdateProfile implements ticketing.UserService. The current password is
+// checked and the new one hashed outside any transaction; the change then
+// applies only if the password did not change meanwhile.
+func (s *UserService) UpdateProfile(ctx context.Context, upd ticketing.ProfileUpdate) (*ticketing.User, []string, error) {
 	if err := upd.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	actor, _ := ticketing.ActorFromContext(ctx)
-	var u *ticketing.User
+	var oldHash, newHash *string
+	if upd.Password != nil {
+		var current string
+		err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, qSelectUserPasswordHash, actor.UserID).Scan(&current)
+		})
+		if err != nil {
+			return nil, nil, translate(err, "user")
+		}
+		ok, _, err := s.hasher.Verify(current, upd.CurrentPassword)
+		if err != nil {
+			return nil, nil, ticketing.Internal(err)
+		}
+		if !ok {
+			return nil, nil, ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeInvalidCredentials, "currentPassword is incorrect")
+		}
+		h, err := s.hasher.Hash(*upd.Password)
+		if err != nil {
+			return nil, nil, ticketing.Internal(err)
+		}
+		oldHash, newHash = &current, &h
+	}
+	var (
+		u     *ticketing.User
+		ended []string
+	)
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var newHash *string
-		if upd.Password != nil {
-			var current string
-			if err := tx.QueryRow(ctx, qSelectUserPasswordHash, actor.UserID).Scan(&current); err != nil {
-				return err
-			}
-			ok, _, err := s.hasher.Verify(current, upd.CurrentPassword)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return ticketing.Errorf(ticketing.KindUnauthorized, ticketing.CodeInvalidCredentials, "currentPassword is incorrect")
-			}
-			h, err := s.hasher.Hash(*upd.Password)
-			if err != nil {
-				return err
-			}
-			newHash = &h
-		}
 		var err error
-		u, err = scanUser(tx.QueryRow(ctx, qUpdateProfile, actor.UserID, upd.Name, newHash, upd.Version))
+		u, err = scanUser(tx.QueryRow(ctx, qUpdateProfile, actor.UserID, upd.Name, newHash, upd.Version, oldHash))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return staleOrMissing(ctx, tx, actor.UserID)
+			if err := staleOrMissing(ctx, tx, actor.UserID); ticketing.ErrorKind(err) == ticketing.KindNotFound {
+				return err
+			}
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeStaleVersion, "your account was changed meanwhile; reload and retry")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		if newHash != nil {
+			if ended, err = revokeUserSessions(ctx, tx, actor.UserID, upd.KeepSession); err != nil {
+				return err
+			}
+		}
+		return writeAudit(ctx, tx, "user.profile.update", "user", actor.UserID,
+			map[string]any{"name": upd.Name, "passwordChanged": newHash != nil, "version": u.Version})
 	})
-	return u, translate(err, "user")
+	if err != nil {
+		return nil, nil, translate(err, "user")
+	}
+	return u, ended, nil
 }
 
 // scanUser reads a user row, then any extra columns into extra.

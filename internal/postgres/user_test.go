@@ -46,7 +46,7 @@ func TestConcurrentDemotionsKeepOneAdmin(t *testing.T) {
 			defer wg.Done()
 			<-start
 			actx := ticketing.WithActor(ctx, ticketing.Actor{UserID: ids[(i+1)%n], Role: string(ticketing.RoleAdmin)})
-			_, errs[i] = users.UpdateUser(actx, id, ticketing.UserUpdate{Role: &role, Version: 1})
+			_, _, errs[i] = users.UpdateUser(actx, id, ticketing.UserUpdate{Role: &role, Version: 1})
 		}()
 	}
 	close(start)

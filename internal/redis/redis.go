@@ -6,7 +6,7 @@ package redis
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"github.com/ticketd-io/ticketd/internal/redact"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -32,7 +32,7 @@ func Open(ctx context.Context, rawURL, prefix string) (*Client, error) {
 	defer cancel()
 	if err := c.Ready(pingCtx); err != nil {
 		_ = c.Close()
-		return nil, fmt.Errorf("redis: ping %s: %w", redact(rawURL), err)
+		return nil, fmt.Errorf("redis: ping %s: %w", redact.URL(rawURL), err)
 	}
 	return c, nil
 }
@@ -44,11 +44,3 @@ func (c *Client) Ready(ctx context.Context) error {
 
 // Key returns the application key for name.
 func (c *Client) Key(name string) string { return c.Prefix + name }
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return u.Redacted()
-}

@@ -26,6 +26,10 @@ type Actor struct {
 // RoleSystem is the role of non-human actors (workers, the platform API).
 const RoleSystem = "SYSTEM"
 
+// PlatformActor names the platform operator, who acts through the platform
+// API key, in contexts and audit rows.
+const PlatformActor = "platform"
+
 // SystemActor returns a named system actor.
 func SystemActor(name string) Actor { return Actor{Role: RoleSystem, Name: name} }
 

@@ -12,15 +12,16 @@ type Kind int
 
 // Error kinds returned by the services of this module.
 const (
-	KindInternal        Kind = iota // unexpected failure; clients see "Internal Server Error"
-	KindInvalid                     // malformed or invalid input (400)
-	KindUnauthorized                // missing or bad credentials (401)
-	KindForbidden                   // authenticated but not allowed (403)
-	KindNotFound                    // missing, or belongs to another tenant (404)
-	KindConflict                    // state or uniqueness conflict (409)
-	KindUnprocessable               // well-formed but not possible now (422)
-	KindTooManyRequests             // rate limited (429)
-	KindUnavailable                 // a dependency is down (503)
+	KindInternal         Kind = iota // unexpected failure; clients see "Internal Server Error"
+	KindInvalid                      // malformed or invalid input (400)
+	KindUnauthorized                 // missing or bad credentials (401)
+	KindForbidden                    // authenticated but not allowed (403)
+	KindNotFound                     // missing, or belongs to another tenant (404)
+	KindConflict                     // state or uniqueness conflict (409)
+	KindUnprocessable                // well-formed but not possible now (422)
+	KindTooManyRequests              // rate limited (429)
+	KindUnavailable                  // a dependency is down (503)
+	KindUnsupportedMedia             // a body in a format the API does not read (415)
 )
 
 // Machine-readable codes shared by several packages. Packages may use their own

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TenantStatus is the lifecycle state of an organizer.
@@ -71,7 +72,7 @@ func (n *NewTenant) Validate() error {
 	n.Currency = strings.ToUpper(strings.TrimSpace(n.Currency))
 	var p Problems
 	p.Addf(!ValidSlug(n.Slug), "slug must be 3-40 lowercase letters, digits or inner hyphens and not reserved (%s)", strings.Join(reservedSlugs, ", "))
-	validateName(&p, n.Name)
+	validateName(&p, "name", n.Name)
 	validateCurrency(&p, n.Currency)
 	n.Admin.Role = RoleAdmin
 	n.Admin.validate(&p, "admin.")
@@ -92,8 +93,7 @@ func (u *TenantUpdate) Validate() error {
 		p.Addf(true, "at least one of name, status or currency must be given")
 	}
 	if u.Name != nil {
-		*u.Name = strings.TrimSpace(*u.Name)
-		validateName(&p, *u.Name)
+		validateName(&p, "name", trimPtr(u.Name))
 	}
 	if u.Status != nil {
 		p.Addf(*u.Status != TenantActive && *u.Status != TenantSuspended, "status must be one of active, suspended")
@@ -105,8 +105,9 @@ func (u *TenantUpdate) Validate() error {
 	return p.Err()
 }
 
-func validateName(p *Problems, name string) {
-	p.Addf(name == "" || len([]rune(name)) > 120, "name must be 1-120 characters")
+// validateName checks the name of a tenant or a person.
+func validateName(p *Problems, field, name string) {
+	p.Addf(name == "" || utf8.RuneCountInString(name) > 120, "%s must be 1-120 characters", field)
 }
 
 func validateCurrency(p *Problems, c string) {

@@ -84,7 +84,7 @@ func (n *NewUser) validate(p *Problems, prefix string) {
 	}
 	p.Addf(!ok, "%semail must be a valid email address", prefix)
 	validatePassword(p, prefix+"password", n.Password)
-	p.Addf(n.Name == "" || utf8.RuneCountInString(n.Name) > 120, "%sname must be 1-120 characters", prefix)
+	validateName(p, prefix+"name", n.Name)
 	p.Addf(!n.Role.Valid(), "%srole must be USER or ADMIN", prefix)
 }
 
@@ -109,20 +109,21 @@ func (u *UserUpdate) Validate() error {
 		p.Addf(!u.Role.Valid(), "role must be USER or ADMIN")
 	}
 	if u.Name != nil {
-		*u.Name = strings.TrimSpace(*u.Name)
-		p.Addf(*u.Name == "" || utf8.RuneCountInString(*u.Name) > 120, "name must be 1-120 characters")
+		validateName(&p, "name", trimPtr(u.Name))
 	}
 	p.Addf(u.Version < 1, "version is required: send the version you last read")
 	return p.Err()
 }
 
 // ProfileUpdate is a user's change to their own account. Changing the
-// password requires the current one. Version, when set, must match.
+// password requires the current one and ends every session but
+// KeepSession. Version, when set, must match.
 type ProfileUpdate struct {
 	Name            *string
 	Password        *string
 	CurrentPassword string
 	Version         *int
+	KeepSession     string
 }
 
 // Validate normalizes the update and reports every problem with it.
@@ -130,8 +131,7 @@ func (u *ProfileUpdate) Validate() error {
 	var p Problems
 	p.Addf(u.Name == nil && u.Password == nil, "at least one of name or password must be given")
 	if u.Name != nil {
-		*u.Name = strings.TrimSpace(*u.Name)
-		p.Addf(*u.Name == "" || utf8.RuneCountInString(*u.Name) > 120, "name must be 1-120 characters")
+		validateName(&p, "name", trimPtr(u.Name))
 	}
 	if u.Password != nil {
 		validatePassword(&p, "password", *u.Password)
@@ -178,14 +178,17 @@ type UserService interface {
 	FindUsers(ctx context.Context, f UserFilter) ([]*User, string, error)
 
 	// UpdateUser applies an admin's change, audited as the context's actor.
+	// A role change ends the user's sessions in the same transaction; their
+	// ids are returned so that their access tokens can be revoked too.
 	// Returns KindNotFound, KindConflict (STALE_VERSION) for a stale version
 	// and KindConflict (LAST_ADMIN) for demoting the tenant's last admin.
-	UpdateUser(ctx context.Context, id string, u UserUpdate) (*User, error)
+	UpdateUser(ctx context.Context, id string, u UserUpdate) (*User, []string, error)
 
-	// UpdateProfile changes the context actor's own account. Returns
+	// UpdateProfile changes the context actor's own account, audited. A new
+	// password ends the other sessions, whose ids are returned. Returns
 	// KindUnauthorized (INVALID_CREDENTIALS) for a wrong current password and
 	// KindConflict (STALE_VERSION) for a stale version.
-	UpdateProfile(ctx context.Context, u ProfileUpdate) (*User, error)
+	UpdateProfile(ctx context.Context, u ProfileUpdate) (*User, []string, error)
 }
 
 // Session is a signed-in session: its id, carried by access tokens, and its
@@ -199,6 +202,10 @@ type Session struct {
 
 // SessionService keeps refresh-token sessions of the context's tenant.
 type SessionService interface {
+	// SignUp creates an account (see UserService.CreateUser) and opens its
+	// first session in one transaction: a failed signup leaves nothing.
+	SignUp(ctx context.Context, n NewUser) (*User, Session, error)
+
 	// StartSession opens a session for the user.
 	StartSession(ctx context.Context, userID string) (Session, error)
 

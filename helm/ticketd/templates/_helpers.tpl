@@ -38,7 +38,7 @@ app.kubernetes.io/part-of: ticketd
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* Secret with PLATFORM_API_KEY, DATABASE_URL and REDIS_URL. */}}
+{{/* Secret with PLATFORM_API_KEY, JWT_SECRET, DATABASE_URL and REDIS_URL. */}}
 {{- define "ticketd.secretName" -}}
 {{- .Values.secrets.existingSecret | default (include "ticketd.fullname" .) }}
 {{- end }}
@@ -61,6 +61,9 @@ app.kubernetes.io/part-of: ticketd
 {{- if lt (len .Values.secrets.platformApiKey) 16 }}
 {{- fail "secrets.platformApiKey must be at least 16 characters (or set secrets.existingSecret)" }}
 {{- end }}
+{{- if lt (len .Values.secrets.jwtSecret) 32 }}
+{{- fail "secrets.jwtSecret must be at least 32 characters (or set secrets.existingSecret)" }}
+{{- end }}
 {{- if not .Values.secrets.databaseUrl }}
 {{- fail "secrets.databaseUrl is required (or set secrets.existingSecret)" }}
 {{- end }}
@@ -80,6 +83,11 @@ app.kubernetes.io/part-of: ticketd
     secretKeyRef:
       name: {{ include "ticketd.secretName" . }}
       key: PLATFORM_API_KEY
+- name: JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: JWT_SECRET
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:

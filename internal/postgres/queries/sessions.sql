@@ -22,3 +22,22 @@ WHERE session_id = $1 AND revoked_at IS NULL;
 UPDATE refresh_tokens SET revoked_at = now()
 WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR session_id <> $2)
 RETURNING session_id;
+
+-- name: SelectRefreshTokenOwner
+SELECT user_id, session_id FROM refresh_tokens WHERE token_hash = $1;
+
+-- name: SelectSessionOwner
+SELECT user_id FROM refresh_tokens WHERE session_id = $1 LIMIT 1;
+
+-- name: ShareLockUser
+-- Refreshes share-lock the user and revocations lock it exclusively, so a
+-- revocation never misses a token that a concurrent refresh inserts.
+SELECT id FROM users WHERE id = $1 FOR SHARE;
+
+-- name: LockUser
+SELECT id FROM users WHERE id = $1 FOR UPDATE;
+
+-- name: DeleteExpiredRefreshTokens
+-- Expired tokens can no longer be replayed, so they need not be kept for
+-- reuse detection.
+DELETE FROM refresh_tokens WHERE user_id = $1 AND expires_at < now() - interval '1 day';

@@ -12,7 +12,7 @@ SELECT id, tenant_id, email, name, role, version, created_at, updated_at, passwo
 FROM users WHERE email = $1;
 
 -- name: SelectUserPasswordHash
-SELECT password_hash FROM users WHERE id = $1 FOR UPDATE;
+SELECT password_hash FROM users WHERE id = $1;
 
 -- name: ListUsers
 -- Keyset pagination on (created_at, id), like ListTenants; $3 an optional
@@ -40,18 +40,20 @@ WHERE id = $1 AND version = $4
 RETURNING id, tenant_id, email, name, role, version, created_at, updated_at;
 
 -- name: UpdateProfile
+-- $5, when set, is the password hash the new one ($3) was checked against:
+-- a password changed meanwhile makes the update match nothing.
 UPDATE users
 SET name          = COALESCE($2, name),
     password_hash = COALESCE($3, password_hash),
     version       = version + 1,
     updated_at    = now()
-WHERE id = $1 AND ($4::integer IS NULL OR version = $4)
+WHERE id = $1 AND ($4::integer IS NULL OR version = $4) AND ($5::text IS NULL OR password_hash = $5)
 RETURNING id, tenant_id, email, name, role, version, created_at, updated_at;
 
 -- name: UpdatePasswordHash
 -- A rehash with current parameters; not a change the user made, so the
--- version stays.
-UPDATE users SET password_hash = $2 WHERE id = $1;
+-- version stays. It applies only over the hash it replaces.
+UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2;
 
 -- name: UserExists
 SELECT EXISTS (SELECT 1 FROM users WHERE id = $1);
