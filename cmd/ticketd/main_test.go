@@ -106,3 +106,39 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		t.Errorf("log lacks the masked configuration or the shutdown:\n%s", log)
 	}
 }
+
+func TestSeedCreatesTheDemoOnceAndOnlyIntoAnEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	cfg, err := config.Load(env(map[string]string{"DATABASE_URL": db.AppURL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := seed(context.Background(), cfg, &out, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "admin@demo.test / demo-admin-pass") {
+		t.Fatalf("seed does not print the demo credentials: %s", out.String())
+	}
+	var published, seats, seatedTypes, gaTypes int
+	err = db.Admin.QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM events WHERE status = 'published' AND sales_start_at < now() AND sales_end_at > now()),
+		(SELECT count(*) FROM seats),
+		(SELECT count(*) FROM ticket_types WHERE kind = 'seated'),
+		(SELECT count(*) FROM ticket_types WHERE kind = 'general_admission')`).Scan(&published, &seats, &seatedTypes, &gaTypes)
+	if err != nil || published != 2 || seats != 300 || seatedTypes != 3 || gaTypes != 2 {
+		t.Fatalf("seeded %d events on sale, %d seats, %d seated and %d GA types (%v); want 2, 300, 3, 2", published, seats, seatedTypes, gaTypes, err)
+	}
+	out.Reset()
+	if err := seed(context.Background(), cfg, &out, false); err != nil || !strings.Contains(out.String(), "exists already") {
+		t.Fatalf("a second seed: %v %q", err, out.String())
+	}
+	if err := seed(context.Background(), cfg, &out, true); err != nil {
+		t.Fatal(err)
+	}
+	var tenants int
+	if err := db.Admin.QueryRow(context.Background(), "SELECT count(*) FROM tenants").Scan(&tenants); err != nil || tenants != 1 {
+		t.Fatalf("%d tenants after seeding three times", tenants)
+	}
+}

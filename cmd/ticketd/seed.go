@@ -81,7 +81,13 @@ func seedCatalog(ctx context.Context, venues ticketing.VenueService, events tick
 	if err != nil {
 		return err
 	}
-	start := time.Now().UTC().Truncate(time.Hour).Add(30 * 24 * time.Hour)
+	// 19:00 in Lagos, thirty days from now.
+	lagos, err := time.LoadLocation("Africa/Lagos")
+	if err != nil {
+		return err
+	}
+	day := time.Now().In(lagos).AddDate(0, 0, 30)
+	start := time.Date(day.Year(), day.Month(), day.Day(), 19, 0, 0, 0, lagos)
 	salesOpen := time.Now().UTC().Add(-time.Hour)
 	symphony := []ticketing.NewTicketType{
 		{Name: "Orchestra", Kind: ticketing.Seated, Price: ptr[int64](1_500_000), Seats: ticketing.SeatSelection{Sections: []string{"Orchestra"}}},
@@ -98,9 +104,9 @@ func seedCatalog(ctx context.Context, venues ticketing.VenueService, events tick
 	}{
 		{ticketing.NewEvent{VenueID: hall.ID, Title: "Symphony Night", Description: "The Lagos Philharmonic plays Dvořák.",
 			StartsAt: start, EndsAt: start.Add(3 * time.Hour), SalesStartAt: &salesOpen, SalesEndAt: &start}, symphony},
-		{ticketing.NewEvent{VenueID: grounds.ID, Title: "Afrobeats Festival", Description: "A day of live music.",
-			StartsAt: start.Add(7 * 24 * time.Hour), EndsAt: start.Add(7*24*time.Hour + 10*time.Hour), SalesStartAt: &salesOpen,
-			SalesEndAt: ptr(start.Add(7 * 24 * time.Hour))}, festival},
+		{ticketing.NewEvent{VenueID: grounds.ID, Title: "Afrobeats Festival", Description: "A night of live music.",
+			StartsAt: start.AddDate(0, 0, 7), EndsAt: start.AddDate(0, 0, 7).Add(6 * time.Hour), SalesStartAt: &salesOpen,
+			SalesEndAt: ptr(start.AddDate(0, 0, 7))}, festival},
 	} {
 		e, err := events.CreateEvent(ctx, ev.event)
 		if err != nil {
