@@ -526,33 +526,7 @@ func TestEventPaginationUnderConcurrentInserts(t *testing.T) {
 			c.call("POST", "/v1/events", eventBody(id(v), (i*3)%11))
 		}
 	}()
-	seen := map[string]bool{}
-	cursor := ""
-	for pages := 0; ; pages++ {
-		if pages > 100 {
-			t.Fatal("pagination does not end")
-		}
-		path := "/v1/events?limit=4"
-		if cursor != "" {
-			path += "&cursor=" + cursor
-		}
-		res := c.call("GET", path, nil)
-		if res.status != 200 {
-			t.Fatalf("page: %d %s", res.status, res.raw)
-		}
-		for _, e := range res.body["data"].([]any) {
-			eid := e.(map[string]any)["id"].(string)
-			if seen[eid] {
-				t.Fatalf("event %s listed twice", eid)
-			}
-			seen[eid] = true
-		}
-		next, ok := res.body["nextCursor"].(string)
-		if !ok {
-			break
-		}
-		cursor = next
-	}
+	seen := walkPages(t, "/v1/events?limit=4", "id", func(path string) response { return c.call("GET", path, nil) })
 	<-done
 	for eid := range before {
 		if !seen[eid] {

@@ -212,11 +212,7 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data := make([]eventResponse, 0, len(events))
-	for _, e := range events {
-		data = append(data, toEventResponse(e))
-	}
-	return c.JSON(listResponse(data, next))
+	return c.JSON(listOf(events, toEventResponse, next))
 }
 
 func ptr(s string) *string { return &s }

@@ -217,3 +217,37 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// walkPages follows nextCursor from path (which has its query string) with
+// get, fails on a row listed twice, and returns the values of field of
+// every row listed.
+func walkPages(t *testing.T, path, field string, get func(path string) response) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 100 {
+			t.Fatal("pagination does not end")
+		}
+		p := path
+		if cursor != "" {
+			p += "&cursor=" + cursor
+		}
+		res := get(p)
+		if res.status != 200 {
+			t.Fatalf("GET %s: %d %s", p, res.status, res.raw)
+		}
+		for _, row := range res.body["data"].([]any) {
+			v := row.(map[string]any)[field].(string)
+			if seen[v] {
+				t.Fatalf("%s listed twice", v)
+			}
+			seen[v] = true
+		}
+		next, ok := res.body["nextCursor"].(string)
+		if !ok {
+			return seen
+		}
+		cursor = next
+	}
+}

@@ -569,30 +569,9 @@ func TestAdminManagesUsers(t *testing.T) {
 	outsider := api.signup("globex", "outsider@example.com")
 
 	// Pagination returns every user exactly once.
-	seen := map[string]bool{}
-	cursor := ""
-	for range 10 {
-		path := "/v1/users?limit=2"
-		if cursor != "" {
-			path += "&cursor=" + cursor
-		}
-		res := api.as(admin.access, "acme", "GET", path, nil)
-		if res.status != 200 {
-			t.Fatalf("list: %d %s", res.status, res.raw)
-		}
-		for _, u := range res.body["data"].([]any) {
-			id := u.(map[string]any)["id"].(string)
-			if seen[id] {
-				t.Fatalf("user %s listed twice", id)
-			}
-			seen[id] = true
-		}
-		next, ok := res.body["nextCursor"].(string)
-		if !ok {
-			break
-		}
-		cursor = next
-	}
+	seen := walkPages(t, "/v1/users?limit=2", "id", func(path string) response {
+		return api.as(admin.access, "acme", "GET", path, nil)
+	})
 	if len(seen) != 6 || seen[outsider.userID] {
 		t.Fatalf("listed %d users (want 6 of this organizer only)", len(seen))
 	}

@@ -68,9 +68,13 @@ func pathID(c *fiber.Ctx, what string) (string, error) {
 	return strings.Clone(id), nil
 }
 
-// listResponse is the shape of every list: the page and the cursor of the
-// next one, null on the last page.
-func listResponse(data any, next string) fiber.Map {
+// listOf is the shape of every list: the page, converted for the API, and
+// the cursor of the next page, null on the last.
+func listOf[T, R any](items []T, convert func(T) R, next string) fiber.Map {
+	data := make([]R, 0, len(items))
+	for _, it := range items {
+		data = append(data, convert(it))
+	}
 	var cursor any
 	if next != "" {
 		cursor = next

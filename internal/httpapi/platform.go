@@ -77,11 +77,11 @@ func (s *Server) createTenant(c *fiber.Ctx) error {
 }
 
 func (s *Server) listTenants(c *fiber.Ctx) error {
-	limit, err := queryInt(c, "limit")
+	page, err := pageOf(c)
 	if err != nil {
 		return err
 	}
-	f := ticketing.TenantFilter{Page: ticketing.Page{Limit: limit, Cursor: c.Query("cursor")}}
+	f := ticketing.TenantFilter{Page: page}
 	if st := c.Query("status"); st != "" {
 		status := ticketing.TenantStatus(st)
 		if status != ticketing.TenantActive && status != ticketing.TenantSuspended {
@@ -93,11 +93,7 @@ func (s *Server) listTenants(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data := make([]tenantResponse, 0, len(tenants))
-	for _, t := range tenants {
-		data = append(data, toTenantResponse(t))
-	}
-	return c.JSON(listResponse(data, next))
+	return c.JSON(listOf(tenants, toTenantResponse, next))
 }
 
 func (s *Server) getTenant(c *fiber.Ctx) error {

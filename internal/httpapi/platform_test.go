@@ -160,33 +160,9 @@ func TestListTenantsPaginates(t *testing.T) {
 		api.createTenant(slug)
 		want[slug] = true
 	}
-	seen := map[string]bool{}
-	cursor := ""
-	for pages := 0; ; pages++ {
-		if pages > 5 {
-			t.Fatal("pagination does not end")
-		}
-		path := "/v1/platform/tenants?limit=3"
-		if cursor != "" {
-			path += "&cursor=" + cursor
-		}
-		res := api.do(request{method: "GET", path: path, platformKey: true})
-		if res.status != 200 {
-			t.Fatalf("list: %d %s", res.status, res.raw)
-		}
-		for _, d := range res.body["data"].([]any) {
-			slug := d.(map[string]any)["slug"].(string)
-			if seen[slug] {
-				t.Fatalf("%s listed twice", slug)
-			}
-			seen[slug] = true
-		}
-		next, ok := res.body["nextCursor"].(string)
-		if !ok {
-			break
-		}
-		cursor = next
-	}
+	seen := walkPages(t, "/v1/platform/tenants?limit=3", "slug", func(path string) response {
+		return api.do(request{method: "GET", path: path, platformKey: true})
+	})
 	if len(seen) != len(want) {
 		t.Fatalf("listed %v, want %v", seen, want)
 	}

@@ -9,11 +9,11 @@ import (
 )
 
 func (s *Server) listUsers(c *fiber.Ctx) error {
-	limit, err := queryInt(c, "limit")
+	page, err := pageOf(c)
 	if err != nil {
 		return err
 	}
-	f := ticketing.UserFilter{Email: strings.Clone(c.Query("email")), Page: ticketing.Page{Limit: limit, Cursor: strings.Clone(c.Query("cursor"))}}
+	f := ticketing.UserFilter{Email: strings.Clone(c.Query("email")), Page: page}
 	if r := c.Query("role"); r != "" {
 		role := ticketing.Role(strings.ToUpper(r))
 		if !role.Valid() {
@@ -25,11 +25,7 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data := make([]userResponse, 0, len(users))
-	for _, u := range users {
-		data = append(data, toUserResponse(u))
-	}
-	return c.JSON(listResponse(data, next))
+	return c.JSON(listOf(users, toUserResponse, next))
 }
 
 func (s *Server) getUser(c *fiber.Ctx) error {

@@ -133,11 +133,7 @@ func (s *Server) listVenues(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data := make([]venueResponse, 0, len(venues))
-	for _, v := range venues {
-		data = append(data, toVenueResponse(v))
-	}
-	return c.JSON(listResponse(data, next))
+	return c.JSON(listOf(venues, toVenueResponse, next))
 }
 
 func (s *Server) getVenue(c *fiber.Ctx) error {

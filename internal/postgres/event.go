@@ -108,11 +108,7 @@ func (s *EventService) FindEvents(ctx context.Context, f ticketing.EventFilter) 
 	if err != nil {
 		return nil, "", translate(err, "event")
 	}
-	next := ""
-	if len(events) > size {
-		events = events[:size]
-		next = encodeCursor(events[size-1].StartsAt, events[size-1].ID)
-	}
+	events, next := trimPage(events, size, func(x *ticketing.Event) (time.Time, string) { return x.StartsAt, x.ID })
 	return events, next, nil
 }
 

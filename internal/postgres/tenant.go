@@ -106,12 +106,7 @@ func (s *TenantService) FindTenants(ctx context.Context, f ticketing.TenantFilte
 	if err := rows.Err(); err != nil {
 		return nil, "", translate(err, "tenant")
 	}
-	next := ""
-	if len(out) > size {
-		out = out[:size]
-		last := out[size-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
-	}
+	out, next := trimPage(out, size, func(x *ticketing.Tenant) (time.Time, string) { return x.CreatedAt, x.ID })
 	return out, next, nil
 }
 

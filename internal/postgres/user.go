@@ -142,11 +142,7 @@ func (s *UserService) FindUsers(ctx context.Context, f ticketing.UserFilter) ([]
 	if err != nil {
 		return nil, "", translate(err, "user")
 	}
-	next := ""
-	if len(users) > size {
-		users = users[:size]
-		next = encodeCursor(users[size-1].CreatedAt, users[size-1].ID)
-	}
+	users, next := trimPage(users, size, func(x *ticketing.User) (time.Time, string) { return x.CreatedAt, x.ID })
 	return users, next, nil
 }
 
@@ -295,6 +291,17 @@ func scanUser(row pgx.Row, extra ...any) (*ticketing.User, error) {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// trimPage cuts a keyset query's size+1 rows to size and returns the cursor
+// of the next page: the key of its last row, or "" when there is no more.
+func trimPage[T any](rows []T, size int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(rows) <= size {
+		return rows, ""
+	}
+	rows = rows[:size]
+	at, id := key(rows[size-1])
+	return rows, encodeCursor(at, id)
 }
 
 // cursorArgs decodes an optional keyset cursor into query arguments.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -129,11 +130,7 @@ func (s *VenueService) FindVenues(ctx context.Context, page ticketing.Page) ([]*
 	if err != nil {
 		return nil, "", translate(err, "venue")
 	}
-	next := ""
-	if len(venues) > size {
-		venues = venues[:size]
-		next = encodeCursor(venues[size-1].CreatedAt, venues[size-1].ID)
-	}
+	venues, next := trimPage(venues, size, func(x *ticketing.Venue) (time.Time, string) { return x.CreatedAt, x.ID })
 	return venues, next, nil
 }
 
