@@ -5,13 +5,14 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/ticketd-io/ticketd/internal/redact"
 	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ticketd-io/ticketd/internal/redact"
 )
 
 // Defaults that work on a developer machine with Postgres and Redis local.

@@ -15,7 +15,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/ticketd-io/ticketd/internal/redact"
 	"io/fs"
 	"net/url"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redact"
 	"github.com/ticketd-io/ticketd/migrations"
 )
 

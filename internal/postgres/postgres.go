@@ -7,13 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ticketd-io/ticketd/internal/redact"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ticketd-io/ticketd/internal/redact"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 

@@ -6,10 +6,11 @@ package redis
 import (
 	"context"
 	"fmt"
-	"github.com/ticketd-io/ticketd/internal/redact"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ticketd-io/ticketd/internal/redact"
 )
 
 // Client is a go-redis client with the key prefix every key of this process
