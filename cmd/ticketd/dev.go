@@ -26,7 +26,7 @@ func devEnv(getenv func(string) string) func(string) string {
 }
 
 // dev migrates the database, seeds it when it is empty, prints where to go,
-// and serves.
+// and runs the API and the worker in one process.
 func dev(ctx context.Context, cfg config.Config, stdout io.Writer) error {
 	if err := migrate(ctx, cfg, []string{"up"}, stdout); err != nil {
 		return err
@@ -55,5 +55,10 @@ ticketd dev
       -d '{"slug":"acme","name":"Acme Events","currency":"NGN","admin":{"email":"admin@acme.test","password":"acme-admin-pass","name":"Acme Admin"}}'
 
 `, base, key, demo, demoAdminEmail, demoAdminPassword)
-	return serve(ctx, cfg, stdout, nil)
+	a, err := openApp(ctx, cfg, stdout, "dev")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.serveAndWork(ctx)
 }

@@ -22,9 +22,12 @@ const usage = `usage: ticketd <command>
 
 commands:
   serve                 serve the HTTP API (connects as the application role)
+  work                  run the background worker (booking expiry, sweeps)
+  inventory check|rebuild --event ID [--tenant SLUG]
+                        compare an event's Redis inventory with Postgres, or rebuild it
   migrate up|down|status  apply, roll back one, or list migrations (as the owner role)
   seed                  create the demo organizer with venues and events on sale
-  dev                   migrate, seed an empty database, then serve, with development defaults
+  dev                   migrate, seed an empty database, then serve and work, with development defaults
   version               print the version
 
 Configuration comes from environment variables; see README.md.`
@@ -69,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return migrate(ctx, cfg, rest, stdout)
 	case "seed":
 		return seed(ctx, cfg, stdout, false)
+	case "work":
+		return work(ctx, cfg, stdout)
+	case "inventory":
+		return inventoryCommand(ctx, cfg, rest, stdout)
 	case "dev":
 		return dev(ctx, cfg, stdout)
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/postgres"
-	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
@@ -25,23 +24,17 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 	if err := cfg.RequireServeSecrets(); err != nil {
 		return err
 	}
-	logger := newLogger(stdout, cfg.LogLevel)
-	logger.Info("starting", "command", "serve", "version", version, "config", cfg)
-
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	a, err := openApp(ctx, cfg, stdout, "serve")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.CheckRuntimeRole(ctx); err != nil {
-		return fmt.Errorf("refusing to start: %w", err)
-	}
-	rdb, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisKeyPrefix)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer a.close()
+	return a.serve(ctx, listening)
+}
 
+// serve runs the HTTP API of a until ctx is cancelled.
+func (a *app) serve(ctx context.Context, listening chan<- string) error {
+	cfg, logger, db, rdb := a.cfg, a.logger, a.db, a.rdb
 	tokens, err := auth.NewTokens(auth.TokenConfig{
 		Secret: cfg.JWTSecret, PreviousSecrets: cfg.JWTPreviousSecrets,
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.JWTExpiresIn,
@@ -53,7 +46,6 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 	if err != nil {
 		return err
 	}
-	hasher := auth.DefaultHasher()
 	metrics := telemetry.New(version)
 	metrics.RegisterPool(db.Pool)
 	srv, err := httpapi.New(httpapi.Config{
@@ -66,11 +58,13 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 		AuthRateLimitEmail: cfg.AuthRateLimitEmail,
 		Version:            version,
 	}, httpapi.Deps{
-		Tenants:     postgres.NewTenantService(db, hasher),
-		Users:       postgres.NewUserService(db, hasher),
+		Tenants:     a.tenants,
+		Users:       postgres.NewUserService(db, a.hasher),
 		Venues:      postgres.NewVenueService(db),
 		Events:      postgres.NewEventService(db),
-		Sessions:    postgres.NewSessionService(db, hasher, cfg.RefreshTokenTTL),
+		Bookings:    a.bookings,
+		Stock:       a.bookings,
+		Sessions:    postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL),
 		Revocations: rdb.Sessions(),
 		Tokens:      tokens,
 		Authz:       enforcer,

@@ -50,6 +50,10 @@ type Config struct {
 	AuthRateLimitIP       int
 	AuthRateLimitEmail    int
 	AuthRateLimitWindow   time.Duration
+	WorkerQueue           string
+	WorkerConcurrency     int
+	SweepInterval         time.Duration
+	SaleCacheTTL          time.Duration
 	ShutdownTimeout       time.Duration
 	LogLevel              slog.Level
 }
@@ -76,6 +80,10 @@ func Load(getenv func(string) string) (Config, error) {
 		AuthRateLimitIP:       r.int("AUTH_RATE_LIMIT_IP", 30, 1, 100000),
 		AuthRateLimitEmail:    r.int("AUTH_RATE_LIMIT_EMAIL", 10, 1, 100000),
 		AuthRateLimitWindow:   r.duration("AUTH_RATE_LIMIT_WINDOW", time.Minute),
+		WorkerQueue:           r.str("WORKER_QUEUE", "ticketd"),
+		WorkerConcurrency:     r.int("WORKER_CONCURRENCY", 10, 1, 1000),
+		SweepInterval:         r.duration("SWEEP_INTERVAL", time.Minute),
+		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
 	}
 	c.PublicURL = strings.TrimSuffix(r.str("PUBLIC_URL", fmt.Sprintf("http://%s:%d", c.PlatformDomain, c.Port)), "/")
 	c.DatabaseURL = r.str("DATABASE_URL", "")
@@ -131,6 +139,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AuthRateLimitWindow < time.Second || c.AuthRateLimitWindow > 24*time.Hour {
 		r.fail("AUTH_RATE_LIMIT_WINDOW must be between 1s and 24h")
 	}
+	if c.SweepInterval < time.Second || c.SweepInterval > time.Hour {
+		r.fail("SWEEP_INTERVAL must be between 1s and 1h")
+	}
+	if c.SaleCacheTTL < 0 || c.SaleCacheTTL > time.Minute {
+		r.fail("SALE_CACHE_TTL must be between 0s and 1m")
+	}
 	return c, r.err()
 }
 
@@ -175,6 +189,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("authRateLimitIP", c.AuthRateLimitIP),
 		slog.Int("authRateLimitEmail", c.AuthRateLimitEmail),
 		slog.String("authRateLimitWindow", c.AuthRateLimitWindow.String()),
+		slog.String("workerQueue", c.WorkerQueue),
+		slog.Int("workerConcurrency", c.WorkerConcurrency),
+		slog.String("sweepInterval", c.SweepInterval.String()),
+		slog.String("saleCacheTTL", c.SaleCacheTTL.String()),
 		slog.String("logLevel", c.LogLevel.String()),
 	)
 }

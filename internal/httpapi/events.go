@@ -252,6 +252,9 @@ func (s *Server) updateEvent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.stockChanged(c, id); err != nil {
+		return err
+	}
 	return c.JSON(toEventResponse(e))
 }
 
@@ -271,8 +274,20 @@ func (s *Server) eventAction(action func(ctx context.Context, id string, version
 		if err != nil {
 			return err
 		}
+		if err := s.stockChanged(c, id); err != nil {
+			return err
+		}
 		return c.JSON(toEventResponse(e))
 	}
+}
+
+// stockChanged tells the inventory that an event's catalog changed, so that
+// holds and availability follow the new ticket types, prices and windows.
+func (s *Server) stockChanged(c *fiber.Ctx, eventID string) error {
+	if err := s.deps.Stock.EventChanged(c.UserContext(), eventID); err != nil {
+		return ticketing.Internal(err)
+	}
+	return nil
 }
 
 // optionalVersion reads {"version": n} from the body or ?version=n.
@@ -326,6 +341,9 @@ func (s *Server) createTicketType(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.stockChanged(c, eventID); err != nil {
+		return err
+	}
 	return c.Status(fiber.StatusCreated).JSON(toTicketTypeResponse(tt))
 }
 
@@ -371,6 +389,9 @@ func (s *Server) updateTicketType(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.stockChanged(c, tt.EventID); err != nil {
+		return err
+	}
 	return c.JSON(toTicketTypeResponse(tt))
 }
 
@@ -383,7 +404,11 @@ func (s *Server) deleteTicketType(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Events.DeleteTicketType(c.UserContext(), id, version); err != nil {
+	eventID, err := s.deps.Events.DeleteTicketType(c.UserContext(), id, version)
+	if err != nil {
+		return err
+	}
+	if err := s.stockChanged(c, eventID); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -15,7 +15,9 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
+	"github.com/ticketd-io/ticketd/internal/booking"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
+	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/redis"
@@ -31,11 +33,13 @@ const (
 
 // testAPI is the real API on a fresh database and Redis namespace.
 type testAPI struct {
-	t   *testing.T
-	srv *httpapi.Server
-	db  *pgtest.DB
-	rdb *redis.Client
-	log *syncBuffer
+	t        *testing.T
+	srv      *httpapi.Server
+	db       *pgtest.DB
+	rdb      *redis.Client
+	log      *syncBuffer
+	stock    *inventory.Store
+	bookings *booking.Service
 }
 
 // newTestAPI builds the API; configure may change its configuration.
@@ -63,7 +67,13 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		t.Fatal(err)
 	}
 	hasher := auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
+	logger := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store := postgres.NewBookingStore(db.App)
+	stock := inventory.New(rdb.Client, rdb.Prefix, store)
+	bookings := booking.New(store, stock, noScheduler{}, logger, 0)
 	deps := httpapi.Deps{
+		Bookings:    bookings,
+		Stock:       bookings,
 		Tenants:     postgres.NewTenantService(db.App, hasher),
 		Users:       postgres.NewUserService(db.App, hasher),
 		Venues:      postgres.NewVenueService(db.App),
@@ -78,7 +88,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 			"redis":    rdb.Ready,
 		},
 		Metrics: telemetry.New("test"),
-		Logger:  slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  logger,
 	}
 	for _, f := range configure {
 		f(&cfg, &deps)
@@ -87,8 +97,14 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf}
+	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings}
 }
+
+// noScheduler drops expiry tasks: API tests expire bookings by calling the
+// service, and the worker's own tests run asynq.
+type noScheduler struct{}
+
+func (noScheduler) ScheduleExpiry(context.Context, string, string, time.Time) error { return nil }
 
 // request describes one call; host defaults to the platform apex.
 type request struct {

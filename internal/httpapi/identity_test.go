@@ -120,6 +120,13 @@ func TestRoleMatrix(t *testing.T) {
 		"POST /v1/events/:id/ticket-types": "13A11",
 		"PATCH /v1/ticket-types/:id":       "13A11",
 		"DELETE /v1/ticket-types/:id":      "13A11",
+
+		"GET /v1/events/:id/availability": "AAAAA",
+		"GET /v1/events/:id/seats":        "AAAAA",
+		"POST /v1/bookings":               "1AA11",
+		"GET /v1/bookings":                "1AA11",
+		"GET /v1/bookings/:id":            "1AA11",
+		"POST /v1/bookings/:id/cancel":    "1AA11",
 	}
 	callers := []struct {
 		name     string

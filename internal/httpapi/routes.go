@@ -73,6 +73,13 @@ func (s *Server) routes() []route {
 		{fiber.MethodPost, "/v1/events/:id/ticket-types", scopeTenant, s.createTicketType},
 		{fiber.MethodPatch, "/v1/ticket-types/:id", scopeTenant, s.updateTicketType},
 		{fiber.MethodDelete, "/v1/ticket-types/:id", scopeTenant, s.deleteTicketType},
+		{fiber.MethodGet, "/v1/events/:id/availability", scopeTenant, s.availability},
+		{fiber.MethodGet, "/v1/events/:id/seats", scopeTenant, s.seatMap},
+
+		{fiber.MethodPost, "/v1/bookings", scopeTenant, s.createBooking},
+		{fiber.MethodGet, "/v1/bookings", scopeTenant, s.listBookings},
+		{fiber.MethodGet, "/v1/bookings/:id", scopeTenant, s.getBooking},
+		{fiber.MethodPost, "/v1/bookings/:id/cancel", scopeTenant, s.cancelBooking},
 	}
 }
 

@@ -41,10 +41,14 @@ type Config struct {
 
 // Deps are the services behind the handlers.
 type Deps struct {
-	Tenants     ticketing.TenantService
-	Users       ticketing.UserService
-	Venues      ticketing.VenueService
-	Events      ticketing.EventService
+	Tenants  ticketing.TenantService
+	Users    ticketing.UserService
+	Venues   ticketing.VenueService
+	Events   ticketing.EventService
+	Bookings ticketing.BookingService
+	// Stock forgets what is known of an event's stock after the catalog of
+	// the event changed (booking.Service).
+	Stock       StockInvalidator
 	Sessions    ticketing.SessionService
 	Revocations ticketing.SessionRevocations
 	Tokens      AccessTokens
@@ -73,6 +77,11 @@ type RoutePolicy interface {
 // (redis.RateLimiter); it returns how long to wait, zero when allowed.
 type RateLimiter interface {
 	Allow(ctx context.Context, tenantID string, limits ...redis.Limit) (time.Duration, error)
+}
+
+// StockInvalidator is told when an event's ticket types or state change.
+type StockInvalidator interface {
+	EventChanged(ctx context.Context, eventID string) error
 }
 
 // Server is the HTTP API.

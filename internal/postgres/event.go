@@ -418,6 +418,9 @@ func (s *EventService) UpdateTicketType(ctx context.Context, id string, u ticket
 		if err := checkVersion(t.Version, &u.Version, "ticket type"); err != nil {
 			return err
 		}
+		if t.Held, err = heldQuantity(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := u.Apply(t); err != nil {
 			return err
 		}
@@ -446,9 +449,9 @@ func (s *EventService) replaceSeats(ctx context.Context, tx pgx.Tx, e *ticketing
 	if err != nil {
 		return err
 	}
-	if t.Sold > 0 {
+	if t.Sold+t.Held > 0 {
 		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSalesConflict,
-			"%d tickets of %q were sold; its seats cannot be replaced", t.Sold, t.Name)
+			"%d tickets of %q were sold and %d are held; its seats cannot be replaced", t.Sold, t.Name, t.Held)
 	}
 	if _, err := tx.Exec(ctx, qDeleteTicketTypeSeats, t.ID); err != nil {
 		return err
@@ -467,12 +470,14 @@ func (s *EventService) lockEventOfTicketType(ctx context.Context, tx pgx.Tx, id 
 }
 
 // DeleteTicketType implements ticketing.EventService.
-func (s *EventService) DeleteTicketType(ctx context.Context, id string, version *int) error {
+func (s *EventService) DeleteTicketType(ctx context.Context, id string, version *int) (string, error) {
+	var eventID string
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		e, err := s.lockEventOfTicketType(ctx, tx, id)
 		if err != nil {
 			return err
 		}
+		eventID = e.ID
 		t, err := scanTicketType(tx.QueryRow(ctx, qLockTicketType, id))
 		if err != nil {
 			return err
@@ -480,8 +485,11 @@ func (s *EventService) DeleteTicketType(ctx context.Context, id string, version 
 		if err := checkVersion(t.Version, version, "ticket type"); err != nil {
 			return err
 		}
-		if t.Sold > 0 {
-			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSalesConflict, "%d tickets of %q were sold; it cannot be deleted", t.Sold, t.Name)
+		if t.Held, err = heldQuantity(ctx, tx, id); err != nil {
+			return err
+		}
+		if t.Sold+t.Held > 0 {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSalesConflict, "%d tickets of %q were sold and %d are held; it cannot be deleted", t.Sold, t.Name, t.Held)
 		}
 		if e.Status == ticketing.EventPublished && len(e.TicketTypes) == 1 {
 			return invalidState("a published event keeps at least one ticket type")
@@ -491,7 +499,7 @@ func (s *EventService) DeleteTicketType(ctx context.Context, id string, version 
 		}
 		return writeAudit(ctx, tx, "ticket_type.delete", "ticket_type", id, map[string]any{"eventId": e.ID, "name": t.Name})
 	})
-	return translate(err, "ticket type")
+	return eventID, translate(err, "ticket type")
 }
 
 // loadEvent reads an event with its venue through q (qSelectEvent, which

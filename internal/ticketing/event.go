@@ -242,14 +242,17 @@ const (
 
 // TicketType is what a buyer picks: a price and either a capacity or seats.
 type TicketType struct {
-	ID           string
-	EventID      string
-	Name         string
-	Kind         TicketKind
-	Price        int64 // minor units of Currency
-	Currency     string
-	Capacity     int
-	Sold         int
+	ID       string
+	EventID  string
+	Name     string
+	Kind     TicketKind
+	Price    int64 // minor units of Currency
+	Currency string
+	Capacity int
+	Sold     int
+	// Held is what live pending bookings hold; storage fills it in where a
+	// change must respect it.
+	Held         int
 	MaxPerOrder  int
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
@@ -358,7 +361,7 @@ func (u *TicketTypeUpdate) Apply(t *TicketType) error {
 		t.Price = *u.Price
 	}
 	if u.Capacity != nil {
-		c.Addf(*u.Capacity < t.Sold, "capacity %d is below the %d tickets already sold", *u.Capacity, t.Sold)
+		c.Addf(*u.Capacity < t.Sold+t.Held, "capacity %d is below the %d tickets sold and %d held", *u.Capacity, t.Sold, t.Held)
 		t.Capacity = *u.Capacity
 	}
 	if len(c) > 0 {
@@ -414,6 +417,7 @@ type EventService interface {
 	FindTicketTypes(ctx context.Context, eventID string, staff bool) ([]*TicketType, error)
 	// UpdateTicketType applies u (see TicketTypeUpdate.Apply for conflicts).
 	UpdateTicketType(ctx context.Context, id string, u TicketTypeUpdate) (*TicketType, error)
-	// DeleteTicketType deletes a ticket type that has sold nothing.
-	DeleteTicketType(ctx context.Context, id string, version *int) error
+	// DeleteTicketType deletes a ticket type that has sold and holds
+	// nothing, and returns its event's id.
+	DeleteTicketType(ctx context.Context, id string, version *int) (string, error)
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/booking"
+	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redis"
+	"github.com/ticketd-io/ticketd/internal/worker"
+)
+
+// app holds the connections and services every long-running command
+// shares: serve, work and dev.
+type app struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	db       *postgres.DB
+	rdb      *redis.Client
+	hasher   auth.Hasher
+	tenants  *postgres.TenantService
+	stock    *inventory.Store
+	bookings *booking.Service
+	tasks    *worker.Client
+}
+
+// openApp connects to Postgres (refusing a role that could bypass
+// row-level security) and Redis, and builds the services.
+func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command string) (*app, error) {
+	logger := newLogger(stdout, cfg.LogLevel)
+	logger.Info("starting", "command", command, "version", version, "config", cfg)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckRuntimeRole(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	rdb, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisKeyPrefix)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &app{cfg: cfg, logger: logger, db: db, rdb: rdb, hasher: auth.DefaultHasher()}
+	a.tenants = postgres.NewTenantService(db, a.hasher)
+	store := postgres.NewBookingStore(db)
+	a.stock = inventory.New(rdb.Client, rdb.Prefix, store)
+	a.tasks = worker.NewClient(rdb.Client, cfg.WorkerQueue)
+	a.bookings = booking.New(store, a.stock, a.tasks, logger, cfg.SaleCacheTTL)
+	return a, nil
+}
+
+func (a *app) close() {
+	_ = a.rdb.Close()
+	a.db.Close()
+}
+
+// work processes background tasks until ctx is done.
+func (a *app) work(ctx context.Context) error {
+	return worker.Run(ctx, a.rdb.Client, worker.Config{
+		Queue: a.cfg.WorkerQueue, Concurrency: a.cfg.WorkerConcurrency, SweepInterval: a.cfg.SweepInterval,
+	}, &worker.Handlers{Bookings: a.bookings, Tenants: a.tenants, Logger: a.logger}, a.tasks)
+}

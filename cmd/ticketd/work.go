@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/ticketd-io/ticketd/internal/config"
+)
+
+// work runs the background worker until ctx is cancelled.
+func work(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	a, err := openApp(ctx, cfg, stdout, "work")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return a.work(ctx)
+}
+
+// serveAndWork runs the API and the worker in one process, as `ticketd dev`
+// does; when either stops, so does the other.
+func (a *app) serveAndWork(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, 2)
+	)
+	for i, run := range []func(context.Context) error{
+		func(ctx context.Context) error { return a.serve(ctx, nil) },
+		a.work,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cancel()
+			errs[i] = run(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

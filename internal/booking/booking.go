@@ -1,0 +1,397 @@
+// Package booking sells tickets: it checks a request against the catalog,
+// holds the tickets in Redis (the fast gate), records the pending booking in
+// Postgres (the truth), schedules its expiry, and releases the hold on every
+// path that ends a booking. It implements ticketing.BookingService.
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// Store is the Postgres side of bookings (postgres.BookingStore).
+type Store interface {
+	SaleInfo(ctx context.Context, eventID string) (*ticketing.Sale, error)
+	InsertBooking(ctx context.Context, b *ticketing.Booking, idempotencyKey string) error
+	FindBooking(ctx context.Context, id, userID string) (*ticketing.Booking, error)
+	FindBookings(ctx context.Context, f ticketing.BookingFilter) ([]*ticketing.Booking, string, error)
+	CancelBooking(ctx context.Context, id, userID string) (*ticketing.Booking, error)
+	ExpireBooking(ctx context.Context, id string) (string, error)
+	ExpireDue(ctx context.Context, limit int) ([]postgres.ExpiredBooking, error)
+	FailBooking(ctx context.Context, id, reason string) error
+}
+
+// Inventory is the Redis side (inventory.Store).
+type Inventory interface {
+	Hold(ctx context.Context, ev inventory.Event, h inventory.Hold) error
+	Release(ctx context.Context, ev inventory.Event, holdID string) (bool, error)
+	Availability(ctx context.Context, ev inventory.Event) (map[string]inventory.Stock, error)
+	SeatStatuses(ctx context.Context, ev inventory.Event) (map[string]inventory.SeatStatus, error)
+	Drop(ctx context.Context, ev inventory.Event) error
+}
+
+// Scheduler schedules the expiry of a booking (the asynq client).
+type Scheduler interface {
+	ScheduleExpiry(ctx context.Context, tenantID, bookingID string, at time.Time) error
+}
+
+// Service implements ticketing.BookingService.
+type Service struct {
+	store     Store
+	inventory Inventory
+	scheduler Scheduler
+	logger    *slog.Logger
+	now       func() time.Time
+
+	sales     sync.Map // tenant|event → saleEntry
+	saleGroup singleflight.Group
+	saleTTL   time.Duration
+}
+
+var _ ticketing.BookingService = (*Service)(nil)
+
+// New returns a Service. Catalog data used to check requests is cached per
+// process for saleTTL (a change reaches other instances within it; Postgres
+// refuses bookings of an event that stopped selling regardless).
+func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, saleTTL time.Duration) *Service {
+	return &Service{store: store, inventory: inv, scheduler: scheduler, logger: logger, now: time.Now, saleTTL: saleTTL}
+}
+
+type saleEntry struct {
+	sale    *ticketing.Sale
+	expires time.Time
+}
+
+// sale returns the cached sale information of an event, loading it once per
+// TTL however many requests ask at once.
+func (s *Service) sale(ctx context.Context, eventID string) (*ticketing.Sale, error) {
+	key := ticketing.TenantFromContext(ctx).ID + "|" + eventID
+	if e, ok := s.sales.Load(key); ok && s.now().Before(e.(saleEntry).expires) {
+		return e.(saleEntry).sale, nil
+	}
+	v, err, _ := s.saleGroup.Do(key, func() (any, error) {
+		sale, err := s.store.SaleInfo(ctx, eventID)
+		if err != nil {
+			return nil, err
+		}
+		s.sales.Store(key, saleEntry{sale: sale, expires: s.now().Add(s.saleTTL)})
+		return sale, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*ticketing.Sale), nil
+}
+
+// EventChanged forgets what this process knows of an event's stock: the
+// cached catalog and the Redis inventory, which the next request rebuilds
+// from Postgres. Catalog writes call it.
+func (s *Service) EventChanged(ctx context.Context, eventID string) error {
+	tenant := ticketing.TenantFromContext(ctx)
+	s.sales.Delete(tenant.ID + "|" + eventID)
+	return s.inventory.Drop(ctx, inventory.Event{TenantID: tenant.ID, EventID: eventID})
+}
+
+// visibleSale returns the sale of an event buyers may see, else NotFound.
+func (s *Service) visibleSale(ctx context.Context, eventID string) (*ticketing.Sale, error) {
+	if !ticketing.ValidID(eventID) {
+		return nil, ticketing.NotFound("event")
+	}
+	sale, err := s.sale(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	if !sale.Visible() {
+		return nil, ticketing.NotFound("event")
+	}
+	return sale, nil
+}
+
+// idempotencyNamespace derives booking ids from idempotency keys.
+var idempotencyNamespace = uuid.MustParse("5b0f4f57-8d53-4a43-9b8e-0d4c8f1c6a21")
+
+// CreateBooking implements ticketing.BookingService.
+func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*ticketing.Booking, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	tenant := ticketing.TenantFromContext(ctx)
+	actor, _ := ticketing.ActorFromContext(ctx)
+	id := ticketing.NewID()
+	if n.IdempotencyKey != "" {
+		// The same key of the same user always names the same booking, so a
+		// retry finds it, and two racing retries share one hold.
+		id = uuid.NewSHA1(idempotencyNamespace, []byte(tenant.ID+"|"+actor.UserID+"|"+n.IdempotencyKey)).String()
+		if b, err := s.store.FindBooking(ctx, id, actor.UserID); err == nil {
+			return b, nil
+		} else if ticketing.ErrorKind(err) != ticketing.KindNotFound {
+			return nil, err
+		}
+	}
+	sale, err := s.visibleSale(ctx, n.EventID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	b, hold, err := price(sale, n, now)
+	if err != nil {
+		return nil, err
+	}
+	b.ID, hold.ID, b.UserID = id, id, actor.UserID
+	ev := inventory.Event{TenantID: tenant.ID, EventID: n.EventID}
+	if err := s.hold(ctx, ev, sale, hold); err != nil {
+		return nil, err
+	}
+	if err := s.store.InsertBooking(ctx, b, n.IdempotencyKey); err != nil {
+		if errors.Is(err, postgres.ErrBookingExists) {
+			// A concurrent retry with the same key won; its hold is ours.
+			return s.store.FindBooking(ctx, id, actor.UserID)
+		}
+		s.release(ctx, ev, id)
+		return nil, err
+	}
+	// Fence: if Redis lost the hold between the hold and the commit (a flush
+	// or failover, rebuilt from Postgres before the booking existed there),
+	// holding again with the same id restores it, or finds the tickets gone.
+	if err := s.hold(ctx, ev, sale, hold); err != nil {
+		if ferr := s.store.FailBooking(ctx, id, "inventory lost while booking"); ferr != nil {
+			s.logger.ErrorContext(ctx, "failing a booking whose hold was lost", "booking", id, "error", ferr.Error())
+		}
+		return nil, err
+	}
+	if err := s.scheduler.ScheduleExpiry(ctx, tenant.ID, id, b.ExpiresAt); err != nil {
+		// The periodic sweep and the lazy expiry in Redis still end it.
+		s.logger.WarnContext(ctx, "scheduling booking expiry", "booking", id, "error", err.Error())
+	}
+	return b, nil
+}
+
+// price checks a request against the sale and returns the booking it makes
+// (without ids) and the hold to place.
+func price(sale *ticketing.Sale, n ticketing.NewBooking, now time.Time) (*ticketing.Booking, inventory.Hold, error) {
+	e := sale.Event
+	b := &ticketing.Booking{EventID: e.ID, Status: ticketing.BookingPending, Currency: e.Currency,
+		ExpiresAt: now.Add(time.Duration(e.HoldMinutes) * time.Minute).UTC().Truncate(time.Millisecond)}
+	hold := inventory.Hold{ExpiresAt: b.ExpiresAt}
+	var p ticketing.Problems
+	counts := map[string]int{}
+	for i, it := range n.Items {
+		t, ok := sale.TicketTypes[it.TicketTypeID]
+		switch {
+		case !ok:
+			p.Addf(true, "items[%d].ticketTypeId is not a ticket type of this event", i)
+			continue
+		case t.Kind == ticketing.Seated:
+			p.Addf(true, "items[%d]: %q is seated; choose seats instead of a quantity", i, t.Name)
+			continue
+		}
+		counts[t.ID] += it.Quantity
+		hold.Items = append(hold.Items, inventory.Item{TicketTypeID: t.ID, Quantity: it.Quantity})
+		b.Items = append(b.Items, ticketing.BookingItem{TicketTypeID: t.ID, Quantity: it.Quantity, UnitPrice: t.Price})
+	}
+	seatItem := map[string]int{} // ticket type id → index in b.Items
+	for i, seatID := range n.Seats {
+		idx, ok := sale.SeatIndex[seatID]
+		if !ok {
+			p.Addf(true, "seats[%d] is not a seat sold for this event", i)
+			continue
+		}
+		t := sale.TicketTypes[sale.Seats[idx].TicketTypeID]
+		counts[t.ID]++
+		j, ok := seatItem[t.ID]
+		if !ok {
+			j = len(b.Items)
+			seatItem[t.ID] = j
+			b.Items = append(b.Items, ticketing.BookingItem{TicketTypeID: t.ID, UnitPrice: t.Price})
+		}
+		b.Items[j].Quantity++
+		b.Items[j].SeatIDs = append(b.Items[j].SeatIDs, seatID)
+		hold.Seats = append(hold.Seats, seatID)
+	}
+	if err := p.Err(); err != nil {
+		return nil, hold, err
+	}
+	for ttID, c := range counts {
+		t := sale.TicketTypes[ttID]
+		if err := sale.CheckOpen(t, now); err != nil {
+			return nil, hold, err
+		}
+		p.Addf(c > t.MaxPerOrder, "at most %d tickets of %q per order", t.MaxPerOrder, t.Name)
+	}
+	if err := p.Err(); err != nil {
+		return nil, hold, err
+	}
+	for _, it := range b.Items {
+		b.Total += int64(it.Quantity) * it.UnitPrice
+	}
+	return b, hold, nil
+}
+
+// hold places a hold and turns a refusal into the API's conflict errors,
+// naming the ticket types and seats.
+func (s *Service) hold(ctx context.Context, ev inventory.Event, sale *ticketing.Sale, h inventory.Hold) error {
+	err := s.inventory.Hold(ctx, ev, h)
+	var u *inventory.Unavailable
+	if !errors.As(err, &u) {
+		if err != nil {
+			return ticketing.Internal(err)
+		}
+		return nil
+	}
+	var msgs []string
+	for _, id := range u.SoldOut {
+		if t, ok := sale.TicketTypes[id]; ok {
+			msgs = append(msgs, fmt.Sprintf("%q does not have enough tickets left", t.Name))
+		}
+	}
+	var seats []string
+	for _, id := range u.Seats {
+		if idx, ok := sale.SeatIndex[id]; ok {
+			seats = append(seats, sale.Seats[idx].Section+" "+sale.Seats[idx].Label)
+		}
+	}
+	if len(seats) > 0 {
+		msgs = append(msgs, "seats no longer available: "+strings.Join(seats, ", "))
+	}
+	code := ticketing.CodeSeatUnavailable
+	if len(u.SoldOut) > 0 {
+		code = ticketing.CodeSoldOut
+	}
+	return &ticketing.Error{Kind: ticketing.KindConflict, Code: code, Messages: msgs}
+}
+
+// release returns a hold's tickets; failures are logged, because the hold
+// also expires by itself.
+func (s *Service) release(ctx context.Context, ev inventory.Event, holdID string) {
+	if _, err := s.inventory.Release(ctx, ev, holdID); err != nil {
+		s.logger.WarnContext(ctx, "releasing a hold", "hold", holdID, "error", err.Error())
+	}
+}
+
+// ownerFilter is the user whose bookings the actor may see: themselves, or
+// anyone ("") for staff.
+func ownerFilter(ctx context.Context) string {
+	a, _ := ticketing.ActorFromContext(ctx)
+	if a.Role == string(ticketing.RoleAdmin) || a.Role == ticketing.RoleSystem {
+		return ""
+	}
+	return a.UserID
+}
+
+// FindBookingByID implements ticketing.BookingService.
+func (s *Service) FindBookingByID(ctx context.Context, id string) (*ticketing.Booking, error) {
+	return s.store.FindBooking(ctx, id, ownerFilter(ctx))
+}
+
+// FindBookings implements ticketing.BookingService.
+func (s *Service) FindBookings(ctx context.Context, f ticketing.BookingFilter) ([]*ticketing.Booking, string, error) {
+	if owner := ownerFilter(ctx); owner != "" {
+		f.UserID = owner
+	}
+	return s.store.FindBookings(ctx, f)
+}
+
+// CancelBooking implements ticketing.BookingService.
+func (s *Service) CancelBooking(ctx context.Context, id string) (*ticketing.Booking, error) {
+	b, err := s.store.CancelBooking(ctx, id, ownerFilter(ctx))
+	if err != nil {
+		return nil, err
+	}
+	s.release(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: b.EventID}, id)
+	return b, nil
+}
+
+// ExpireBooking implements ticketing.BookingService.
+func (s *Service) ExpireBooking(ctx context.Context, id string) error {
+	eventID, err := s.store.ExpireBooking(ctx, id)
+	if err != nil || eventID == "" {
+		return err
+	}
+	_, err = s.inventory.Release(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: eventID}, id)
+	return err
+}
+
+// SweepExpired expires every due booking of the context's tenant, in
+// batches, and releases their holds; it returns how many it expired.
+func (s *Service) SweepExpired(ctx context.Context) (int, error) {
+	tenantID := ticketing.TenantFromContext(ctx).ID
+	total := 0
+	for {
+		due, err := s.store.ExpireDue(ctx, 500)
+		if err != nil {
+			return total, err
+		}
+		for _, d := range due {
+			s.release(ctx, inventory.Event{TenantID: tenantID, EventID: d.EventID}, d.ID)
+		}
+		total += len(due)
+		if len(due) < 500 {
+			return total, nil
+		}
+	}
+}
+
+// Availability implements ticketing.BookingService.
+func (s *Service) Availability(ctx context.Context, eventID string) ([]ticketing.Stock, error) {
+	sale, err := s.visibleSale(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	stock, err := s.inventory.Availability(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: eventID})
+	if err != nil {
+		return nil, ticketing.Internal(err)
+	}
+	var out []ticketing.Stock
+	for _, t := range orderedTypes(sale) {
+		st := stock[t.ID]
+		out = append(out, ticketing.Stock{TicketTypeID: t.ID, Capacity: st.Capacity, Sold: st.Sold, Held: st.Held, Available: st.Available})
+	}
+	return out, nil
+}
+
+// orderedTypes lists a sale's ticket types in the order they were created,
+// for stable output.
+func orderedTypes(sale *ticketing.Sale) []*ticketing.TicketType {
+	out := make([]*ticketing.TicketType, 0, len(sale.TicketTypes))
+	for _, t := range sale.TicketTypes {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *ticketing.TicketType) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// SeatMap implements ticketing.BookingService.
+func (s *Service) SeatMap(ctx context.Context, eventID string) ([]ticketing.SeatState, error) {
+	sale, err := s.visibleSale(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	statuses, err := s.inventory.SeatStatuses(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: eventID})
+	if err != nil {
+		return nil, ticketing.Internal(err)
+	}
+	out := make([]ticketing.SeatState, len(sale.Seats))
+	for i, st := range sale.Seats {
+		out[i] = ticketing.SeatState{ID: st.ID, Label: st.Label, Section: st.Section, Row: st.Row, TicketTypeID: st.TicketTypeID,
+			Price: sale.TicketTypes[st.TicketTypeID].Price, Status: string(statuses[st.ID])}
+	}
+	return out, nil
+}

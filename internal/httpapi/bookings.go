@@ -1,0 +1,181 @@
+package httpapi
+
+import (
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// HeaderIdempotencyKey makes a retried booking request return the first
+// booking instead of holding tickets twice.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+type bookingRequest struct {
+	EventID string `json:"eventId"`
+	Items   []struct {
+		TicketTypeID string `json:"ticketTypeId"`
+		Quantity     int    `json:"quantity"`
+	} `json:"items"`
+	Seats []string `json:"seats"`
+	// The original ticket app's shorthand for one ticket type.
+	TicketTypeID string `json:"ticketTypeId"`
+	Quantity     int    `json:"quantity"`
+}
+
+type bookingItemResponse struct {
+	TicketTypeID string   `json:"ticketTypeId"`
+	Quantity     int      `json:"quantity"`
+	UnitPrice    int64    `json:"unitPrice"`
+	Seats        []string `json:"seats,omitempty"`
+}
+
+type bookingResponse struct {
+	ID        string                `json:"id"`
+	EventID   string                `json:"eventId"`
+	UserID    string                `json:"userId"`
+	Status    string                `json:"status"`
+	ExpiresAt time.Time             `json:"expiresAt"`
+	Items     []bookingItemResponse `json:"items"`
+	Total     int64                 `json:"total"`
+	Currency  string                `json:"currency"`
+	CreatedAt time.Time             `json:"createdAt"`
+	UpdatedAt time.Time             `json:"updatedAt"`
+}
+
+func toBookingResponse(b *ticketing.Booking) bookingResponse {
+	r := bookingResponse{ID: b.ID, EventID: b.EventID, UserID: b.UserID, Status: string(b.Status),
+		ExpiresAt: b.ExpiresAt.UTC(), Items: []bookingItemResponse{}, Total: b.Total, Currency: b.Currency,
+		CreatedAt: b.CreatedAt.UTC(), UpdatedAt: b.UpdatedAt.UTC()}
+	// A pending booking whose hold ran out is expired, whether or not the
+	// worker has recorded it yet.
+	if b.Status == ticketing.BookingPending && !b.ExpiresAt.After(time.Now()) {
+		r.Status = string(ticketing.BookingExpired)
+	}
+	for _, it := range b.Items {
+		r.Items = append(r.Items, bookingItemResponse{TicketTypeID: it.TicketTypeID, Quantity: it.Quantity, UnitPrice: it.UnitPrice, Seats: it.SeatIDs})
+	}
+	return r
+}
+
+func (s *Server) createBooking(c *fiber.Ctx) error {
+	var req bookingRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	n := ticketing.NewBooking{EventID: req.EventID, Seats: req.Seats, IdempotencyKey: strings.Clone(c.Get(HeaderIdempotencyKey))}
+	for _, it := range req.Items {
+		n.Items = append(n.Items, ticketing.ItemRequest{TicketTypeID: it.TicketTypeID, Quantity: it.Quantity})
+	}
+	if req.TicketTypeID != "" {
+		if len(req.Items) > 0 {
+			return invalid("send items, or the ticketTypeId and quantity shorthand, not both")
+		}
+		n.Items = []ticketing.ItemRequest{{TicketTypeID: req.TicketTypeID, Quantity: req.Quantity}}
+	}
+	b, err := s.deps.Bookings.CreateBooking(c.UserContext(), n)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(toBookingResponse(b))
+}
+
+func (s *Server) listBookings(c *fiber.Ctx) error {
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	f := ticketing.BookingFilter{EventID: strings.Clone(c.Query("eventId")), UserID: strings.Clone(c.Query("userId")), Page: page}
+	var p ticketing.Problems
+	p.Addf(f.EventID != "" && !ticketing.ValidID(f.EventID), "eventId must be an event id")
+	p.Addf(f.UserID != "" && !ticketing.ValidID(f.UserID), "userId must be a user id")
+	if st := c.Query("status"); st != "" {
+		status := ticketing.BookingStatus(strings.Clone(st))
+		p.Addf(!status.Valid(), "status must be pending, confirmed, expired, cancelled, failed or review")
+		f.Status = &status
+	}
+	if err := p.Err(); err != nil {
+		return err
+	}
+	bookings, next, err := s.deps.Bookings.FindBookings(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(bookings, toBookingResponse, next))
+}
+
+func (s *Server) getBooking(c *fiber.Ctx) error {
+	id, err := pathID(c, "booking")
+	if err != nil {
+		return err
+	}
+	b, err := s.deps.Bookings.FindBookingByID(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(toBookingResponse(b))
+}
+
+func (s *Server) cancelBooking(c *fiber.Ctx) error {
+	id, err := pathID(c, "booking")
+	if err != nil {
+		return err
+	}
+	b, err := s.deps.Bookings.CancelBooking(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(toBookingResponse(b))
+}
+
+type stockResponse struct {
+	TicketTypeID string `json:"ticketTypeId"`
+	Capacity     int    `json:"capacity"`
+	Sold         int    `json:"sold"`
+	Held         int    `json:"held"`
+	Available    int    `json:"available"`
+}
+
+func (s *Server) availability(c *fiber.Ctx) error {
+	id, err := pathID(c, "event")
+	if err != nil {
+		return err
+	}
+	stock, err := s.deps.Bookings.Availability(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	out := make([]stockResponse, 0, len(stock))
+	for _, st := range stock {
+		out = append(out, stockResponse(st))
+	}
+	return c.JSON(fiber.Map{"ticketTypes": out})
+}
+
+type seatStateResponse struct {
+	ID           string `json:"id"`
+	Label        string `json:"label"`
+	Section      string `json:"section"`
+	Row          string `json:"row"`
+	TicketTypeID string `json:"ticketTypeId"`
+	Price        int64  `json:"price"`
+	Status       string `json:"status"`
+}
+
+func (s *Server) seatMap(c *fiber.Ctx) error {
+	id, err := pathID(c, "event")
+	if err != nil {
+		return err
+	}
+	seats, err := s.deps.Bookings.SeatMap(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	out := make([]seatStateResponse, len(seats))
+	for i, st := range seats {
+		out[i] = seatStateResponse(st)
+	}
+	return c.JSON(fiber.Map{"data": out})
+}

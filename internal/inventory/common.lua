@@ -1,0 +1,83 @@
+-- Shared head of the inventory scripts: every script but load.lua and
+-- unlock.lua is this file followed by its own body (see scripts.go).
+--
+-- All keys of one event share one hash tag and come in through KEYS, in this
+-- order, so the scripts run unchanged on Redis Cluster:
+local K_META, K_KIND, K_CAP, K_AVAIL, K_SOLD, K_SEATS, K_SEATTYPE, K_HOLDS, K_HOLDINFO =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+
+-- Answer of any script that finds the event not loaded (meta missing).
+local NOT_LOADED = -1
+-- Expired holds reclaimed per call on the hot path, to bound its cost.
+local LAZY_LIMIT = 100
+
+-- now_ms is Redis server time, so every API instance agrees on expiry.
+-- Redis 7 replicates script effects, which makes TIME before writes safe.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- fields splits a holdinfo value: "<nGA>\n(<ticketTypeId>\n<qty>\n)*(<seatId>\n)*"
+-- without the trailing newline.
+local function fields(info)
+  local f = {}
+  for s in string.gmatch(info, '[^\n]+') do
+    f[#f + 1] = s
+  end
+  return f
+end
+
+-- settle ends hold id once: sell moves its tickets and seats to sold,
+-- otherwise they return to available. Seats change only where they are still
+-- held by this hold (compare-and-set). Returns whether the hold existed.
+local function settle(id, sell)
+  local info = redis.call('HGET', K_HOLDINFO, id)
+  redis.call('ZREM', K_HOLDS, id)
+  if not info then
+    return false
+  end
+  redis.call('HDEL', K_HOLDINFO, id)
+  local f = fields(info)
+  local n = tonumber(f[1])
+  local target, state = K_AVAIL, 'a'
+  if sell then
+    target, state = K_SOLD, 's'
+  end
+  for i = 0, n - 1 do
+    local tt = f[2 + 2 * i]
+    if redis.call('HEXISTS', K_CAP, tt) == 1 then
+      redis.call('HINCRBY', target, tt, f[3 + 2 * i])
+    end
+  end
+  local tag = 'h:' .. id
+  for j = 2 + 2 * n, #f do
+    local seat = f[j]
+    if redis.call('HGET', K_SEATS, seat) == tag then
+      redis.call('HSET', K_SEATS, seat, state)
+      local tt = redis.call('HGET', K_SEATTYPE, seat)
+      if tt then
+        redis.call('HINCRBY', target, tt, 1)
+      end
+    end
+  end
+  return true
+end
+
+-- reclaim frees up to limit holds whose expiry is before now and returns how
+-- many it freed.
+local function reclaim(now, limit)
+  local ids = redis.call('ZRANGEBYSCORE', K_HOLDS, '-inf', string.format('(%d', now), 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    settle(id, false)
+  end
+  return #ids
+end
+
+-- more is 1 when a lazy reclaim hit its limit, so expired holds may remain.
+local function more(reclaimed)
+  if reclaimed >= LAZY_LIMIT then
+    return 1
+  end
+  return 0
+end

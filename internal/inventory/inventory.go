@@ -1,0 +1,478 @@
+// Package inventory is the fast gate of ticket sales: per event, Redis holds
+// the available, held and sold stock of every ticket type and the state of
+// every seat, changed only by Lua scripts that check a whole request before
+// writing any of it. Postgres stays the truth: when an event's keys are
+// missing, they are rebuilt from a Loader under a lock.
+//
+// Key layout, one hash tag per event so that every script works on Redis
+// Cluster (<p> is the Store's prefix, {t:e} the tenant and event ids):
+//
+//	<p>inv:{t:e}:meta      string: Redis time (ms) of the load; exists once loaded
+//	<p>inv:{t:e}:kind      hash ticketTypeId → "g" (general admission) | "s" (seated)
+//	<p>inv:{t:e}:cap       hash ticketTypeId → capacity
+//	<p>inv:{t:e}:avail     hash ticketTypeId → available (free seats for seated types)
+//	<p>inv:{t:e}:sold      hash ticketTypeId → sold
+//	<p>inv:{t:e}:seats     hash seatId → "a" | "s" | "h:<holdId>"
+//	<p>inv:{t:e}:seattype  hash seatId → ticketTypeId
+//	<p>inv:{t:e}:holds     zset holdId scored by expiry (Unix ms)
+//	<p>inv:{t:e}:holdinfo  hash holdId → "<nGA>\n(<ticketTypeId>\n<qty>\n)*(<seatId>\n)*"
+//	<p>inv:{t:e}:lock      string: rebuild lock, owner token with a TTL
+//
+// At rest, for every ticket type, available + held + sold = capacity, where
+// held counts the quantities and seats of live holds; Verify checks it.
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// MaxHoldSize is the most GA items plus seats one hold may have; it bounds
+// how long a hold script blocks Redis.
+const MaxHoldSize = 100
+
+// reclaimBatch is how many expired holds one explicit reclaim script frees.
+const reclaimBatch = 1000
+
+var (
+	// ErrInvalidHold is returned by Hold for a malformed request: no id, no
+	// expiry, no items, too many items, a non-positive quantity, a seat twice
+	// or an id with a newline.
+	ErrInvalidHold = errors.New("inventory: invalid hold")
+	// ErrNotLoaded is returned when an event's keys are missing and could not
+	// be rebuilt in time (another instance holds the rebuild lock, or the
+	// Loader keeps failing).
+	ErrNotLoaded = errors.New("inventory: event not loaded")
+)
+
+// Event scopes the keys of one event of one tenant.
+type Event struct{ TenantID, EventID string }
+
+// Item is a general-admission quantity of one ticket type.
+type Item struct {
+	TicketTypeID string
+	Quantity     int
+}
+
+// Hold is one buyer's hold: its id (the booking id), expiry, GA items and
+// seat ids.
+type Hold struct {
+	ID        string
+	ExpiresAt time.Time
+	Items     []Item
+	Seats     []string
+}
+
+// TicketTypeStock is a ticket type as a rebuild loads it. The capacity and
+// sold count of a seated type are recounted from its seats.
+type TicketTypeStock struct {
+	ID       string
+	Seated   bool
+	Capacity int
+	Sold     int
+}
+
+// SeatStock is a seat of a seated ticket type; Sold when a ticket was issued
+// for it.
+type SeatStock struct {
+	ID, TicketTypeID string
+	Sold             bool
+}
+
+// Snapshot is the truth of one event, read from Postgres: stock and the holds
+// of unexpired pending bookings.
+type Snapshot struct {
+	TicketTypes []TicketTypeStock
+	Seats       []SeatStock
+	Holds       []Hold
+}
+
+// Loader reads a Snapshot (implemented by Postgres elsewhere).
+type Loader interface {
+	LoadInventory(ctx context.Context, ev Event) (*Snapshot, error)
+}
+
+// Unavailable is the error of a refused hold: the GA ticket types short of
+// stock and the seats not available.
+type Unavailable struct {
+	SoldOut []string
+	Seats   []string
+}
+
+// Error lists what was not available.
+func (u *Unavailable) Error() string {
+	var b strings.Builder
+	b.WriteString("inventory: unavailable")
+	if len(u.SoldOut) > 0 {
+		b.WriteString(": sold out: ")
+		b.WriteString(strings.Join(u.SoldOut, ", "))
+	}
+	if len(u.Seats) > 0 {
+		if len(u.SoldOut) > 0 {
+			b.WriteString(";")
+		} else {
+			b.WriteString(":")
+		}
+		b.WriteString(" seats: ")
+		b.WriteString(strings.Join(u.Seats, ", "))
+	}
+	return b.String()
+}
+
+// Stock is availability of one ticket type. Held = Capacity - Available - Sold.
+type Stock struct {
+	Capacity, Available, Held, Sold int
+}
+
+// SeatStatus is the state of one seat.
+type SeatStatus string
+
+// Seat states.
+const (
+	// SeatAvailable is a seat nobody holds or bought.
+	SeatAvailable SeatStatus = "available"
+	// SeatHeld is a seat in a live hold.
+	SeatHeld SeatStatus = "held"
+	// SeatSold is a seat with a ticket.
+	SeatSold SeatStatus = "sold"
+)
+
+// Store keeps the inventory of events in Redis.
+type Store struct {
+	c      goredis.UniversalClient
+	prefix string
+	loader Loader
+}
+
+// New returns a Store on client, a single node or a cluster client; prefix
+// starts every key (it may be ""); loader rebuilds events whose keys are
+// missing.
+func New(client goredis.UniversalClient, prefix string, loader Loader) *Store {
+	return &Store{c: client, prefix: prefix, loader: loader}
+}
+
+// keySet holds the keys of one event: data are the KEYS of the scripts, in
+// the order of common.lua.
+type keySet struct {
+	data []string
+	lock string
+}
+
+var keyNames = [...]string{"meta", "kind", "cap", "avail", "sold", "seats", "seattype", "holds", "holdinfo"}
+
+func (s *Store) keys(ev Event) (keySet, error) {
+	if ev.TenantID == "" || ev.EventID == "" || strings.ContainsAny(ev.TenantID+ev.EventID, "{}") {
+		// A brace would move the hash tag and split the event across slots.
+		return keySet{}, fmt.Errorf("inventory: bad event %q/%q", ev.TenantID, ev.EventID)
+	}
+	base := s.prefix + "inv:{" + ev.TenantID + ":" + ev.EventID + "}:"
+	ks := keySet{data: make([]string, len(keyNames)), lock: base + "lock"}
+	for i, n := range keyNames {
+		ks.data[i] = base + n
+	}
+	return ks, nil
+}
+
+// notLoaded is the status every script answers when meta is missing.
+const notLoaded = -1
+
+// run runs a script that answers {status, ...}; when the event is not loaded
+// it rebuilds the event from the Loader and runs the script again.
+func (s *Store) run(ctx context.Context, ev Event, ks keySet, script *goredis.Script, args ...any) ([]any, error) {
+	deadline := time.Now().Add(loadWait)
+	for {
+		res, err := script.Run(ctx, s.c, ks.data, args...).Slice()
+		if err != nil {
+			return nil, err
+		}
+		if status(res) != notLoaded {
+			return res, nil
+		}
+		if time.Now().After(deadline) {
+			// Dropped again after every rebuild for seconds: give up.
+			return nil, ErrNotLoaded
+		}
+		if err := s.load(ctx, ev, ks, false); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Hold holds every item and seat of h, or nothing: when anything is short it
+// returns *Unavailable naming all of it. It is idempotent: when h.ID is
+// already held it returns nil and changes nothing. Expired holds are
+// reclaimed first.
+func (s *Store) Hold(ctx context.Context, ev Event, h Hold) error {
+	items, seats, err := normalize(h)
+	if err != nil {
+		return err
+	}
+	ks, err := s.keys(ev)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 3+2*len(items)+len(seats))
+	args = append(args, h.ID, strconv.FormatInt(h.ExpiresAt.UnixMilli(), 10), strconv.Itoa(len(items)))
+	for _, it := range items {
+		args = append(args, it.TicketTypeID, strconv.Itoa(it.Quantity))
+	}
+	for _, seat := range seats {
+		args = append(args, seat)
+	}
+	for reclaimed := false; ; reclaimed = true {
+		res, err := s.run(ctx, ev, ks, holdScript, args...)
+		if err != nil {
+			return fmt.Errorf("inventory: hold %s: %w", h.ID, err)
+		}
+		if status(res) != 0 {
+			return nil
+		}
+		if more := asInt(res, 1); more == 1 && !reclaimed {
+			// The lazy reclaim stopped at its limit: free every expired
+			// hold, then try once more before refusing.
+			if _, err := s.Reclaim(ctx, ev); err != nil {
+				return err
+			}
+			continue
+		}
+		return unavailable(res)
+	}
+}
+
+// normalize checks h and merges GA items of the same ticket type.
+func normalize(h Hold) ([]Item, []string, error) {
+	switch {
+	case h.ID == "" || strings.Contains(h.ID, "\n"):
+		return nil, nil, fmt.Errorf("%w: bad id %q", ErrInvalidHold, h.ID)
+	case h.ExpiresAt.IsZero():
+		return nil, nil, fmt.Errorf("%w: no expiry", ErrInvalidHold)
+	case len(h.Items)+len(h.Seats) == 0:
+		return nil, nil, fmt.Errorf("%w: nothing to hold", ErrInvalidHold)
+	case len(h.Items)+len(h.Seats) > MaxHoldSize:
+		return nil, nil, fmt.Errorf("%w: %d items and seats, at most %d", ErrInvalidHold, len(h.Items)+len(h.Seats), MaxHoldSize)
+	}
+	items := make([]Item, 0, len(h.Items))
+	index := make(map[string]int, len(h.Items))
+	for _, it := range h.Items {
+		if it.Quantity <= 0 || !goodID(it.TicketTypeID) {
+			return nil, nil, fmt.Errorf("%w: item %q × %d", ErrInvalidHold, it.TicketTypeID, it.Quantity)
+		}
+		if i, ok := index[it.TicketTypeID]; ok {
+			items[i].Quantity += it.Quantity
+			continue
+		}
+		index[it.TicketTypeID] = len(items)
+		items = append(items, it)
+	}
+	seen := make(map[string]bool, len(h.Seats))
+	for _, seat := range h.Seats {
+		if !goodID(seat) || seen[seat] {
+			return nil, nil, fmt.Errorf("%w: seat %q", ErrInvalidHold, seat)
+		}
+		seen[seat] = true
+	}
+	return items, h.Seats, nil
+}
+
+// goodID reports whether id can be stored in a holdinfo value, whose fields
+// are separated by newlines.
+func goodID(id string) bool {
+	return id != "" && !strings.Contains(id, "\n")
+}
+
+// unavailable builds the error of a refused hold from the hold script's
+// answer {0, more, nTypes, types..., seats...}.
+func unavailable(res []any) error {
+	n := asInt(res, 2)
+	u := &Unavailable{}
+	for i := 3; i < len(res); i++ {
+		v, _ := res[i].(string)
+		if i < 3+n {
+			u.SoldOut = append(u.SoldOut, v)
+		} else {
+			u.Seats = append(u.Seats, v)
+		}
+	}
+	return u
+}
+
+// Release returns the inventory of a hold once: true only for the call that
+// released it; false when the hold is unknown, already released or reclaimed.
+func (s *Store) Release(ctx context.Context, ev Event, holdID string) (bool, error) {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return false, err
+	}
+	res, err := s.run(ctx, ev, ks, releaseScript, holdID)
+	if err != nil {
+		return false, fmt.Errorf("inventory: release %s: %w", holdID, err)
+	}
+	return status(res) == 1, nil
+}
+
+// Confirm turns a hold into sold tickets and seats, once: false when the hold
+// no longer exists (expired and reclaimed, released, or confirmed before).
+func (s *Store) Confirm(ctx context.Context, ev Event, holdID string) (bool, error) {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return false, err
+	}
+	res, err := s.run(ctx, ev, ks, confirmScript, holdID)
+	if err != nil {
+		return false, fmt.Errorf("inventory: confirm %s: %w", holdID, err)
+	}
+	return status(res) == 1, nil
+}
+
+// Reclaim releases every hold whose ExpiresAt has passed by Redis server
+// time and returns how many it released. An event that is not loaded has
+// nothing to reclaim.
+func (s *Store) Reclaim(ctx context.Context, ev Event) (int, error) {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for {
+		res, err := reclaimScript.Run(ctx, s.c, ks.data, reclaimBatch).Slice()
+		if err != nil {
+			return total, fmt.Errorf("inventory: reclaim: %w", err)
+		}
+		total += asInt(res, 0)
+		if asInt(res, 1) == 0 {
+			return total, nil
+		}
+	}
+}
+
+// Availability returns the stock of every ticket type of the event by id,
+// after reclaiming expired holds.
+func (s *Store) Availability(ctx context.Context, ev Event) (map[string]Stock, error) {
+	res, err := s.reclaimedRead(ctx, ev, availabilityScript)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: availability: %w", err)
+	}
+	capacity, avail, sold := pairs(res[2]), pairs(res[3]), pairs(res[4])
+	out := make(map[string]Stock, len(capacity))
+	for tt, c := range capacity {
+		st := Stock{Capacity: atoi(c), Available: atoi(avail[tt]), Sold: atoi(sold[tt])}
+		st.Held = st.Capacity - st.Available - st.Sold
+		out[tt] = st
+	}
+	return out, nil
+}
+
+// SeatStatuses returns the state of every seat of the event by id, after
+// reclaiming expired holds.
+func (s *Store) SeatStatuses(ctx context.Context, ev Event) (map[string]SeatStatus, error) {
+	res, err := s.reclaimedRead(ctx, ev, seatsScript)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: seat statuses: %w", err)
+	}
+	seats := pairs(res[2])
+	out := make(map[string]SeatStatus, len(seats))
+	for seat, v := range seats {
+		out[seat] = seatStatus(v)
+	}
+	return out, nil
+}
+
+func seatStatus(v string) SeatStatus {
+	switch {
+	case v == "a":
+		return SeatAvailable
+	case v == "s":
+		return SeatSold
+	default:
+		return SeatHeld
+	}
+}
+
+// reclaimedRead runs a read script that answers {1, more, ...}; when its
+// lazy reclaim stopped at the limit, it reclaims everything and reads again.
+func (s *Store) reclaimedRead(ctx context.Context, ev Event, script *goredis.Script) ([]any, error) {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.run(ctx, ev, ks, script)
+	if err != nil || asInt(res, 1) == 0 {
+		return res, err
+	}
+	if _, err := s.Reclaim(ctx, ev); err != nil {
+		return nil, err
+	}
+	return s.run(ctx, ev, ks, script)
+}
+
+// Holds returns the ids of the live holds of the event, without loading it
+// when its keys are missing; it is for reconciliation and tests.
+func (s *Store) Holds(ctx context.Context, ev Event) ([]string, error) {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := holdsScript.Run(ctx, s.c, ks.data).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("inventory: holds: %w", err)
+	}
+	return ids, nil
+}
+
+// Rebuild replaces the event's keys with a fresh load from the Loader, under
+// the rebuild lock.
+func (s *Store) Rebuild(ctx context.Context, ev Event) error {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return err
+	}
+	return s.load(ctx, ev, ks, true)
+}
+
+// Drop deletes the event's keys, so that the next use loads it again; it
+// follows a change of the event's ticket types. The rebuild lock is left to
+// its owner and its TTL.
+func (s *Store) Drop(ctx context.Context, ev Event) error {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return err
+	}
+	if err := s.c.Del(ctx, ks.data...).Err(); err != nil {
+		return fmt.Errorf("inventory: drop: %w", err)
+	}
+	return nil
+}
+
+// status is the first element of a script's answer.
+func status(res []any) int { return asInt(res, 0) }
+
+func asInt(res []any, i int) int {
+	if i >= len(res) {
+		return 0
+	}
+	n, _ := res[i].(int64)
+	return int(n)
+}
+
+// pairs turns an HGETALL answer inside a script's answer into a map.
+func pairs(v any) map[string]string {
+	list, _ := v.([]any)
+	m := make(map[string]string, len(list)/2)
+	for i := 0; i+1 < len(list); i += 2 {
+		k, _ := list[i].(string)
+		val, _ := list[i+1].(string)
+		m[k] = val
+	}
+	return m
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

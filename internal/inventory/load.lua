@@ -1,0 +1,77 @@
+-- Writes an event's inventory, computed in Go from a Postgres snapshot, all
+-- at once, and only if meta is still missing (another loader may have won).
+-- KEYS: as in common.lua.
+-- ARGV: metaValue,
+--   nTypes, (ticketTypeId, kind "g"|"s", capacity, available, sold) * nTypes,
+--   nSeats, (seatId, ticketTypeId, state "a"|"s"|"h:<holdId>") * nSeats,
+--   nHolds, (holdId, expiresAt ms, holdinfo) * nHolds.
+-- Returns 1 when written, 0 when meta already existed.
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+-- Clear what a partial loss (eviction) may have left behind.
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+
+-- Commands take their arguments in chunks: unpack has a stack limit.
+local CHUNK = 1000
+local function flush(cmd, key, args)
+  if #args > 0 then
+    redis.call(cmd, key, unpack(args))
+  end
+end
+local function writer(cmd, key)
+  local args = {}
+  return function(a, b)
+    if a == nil then
+      flush(cmd, key, args)
+      return
+    end
+    args[#args + 1] = a
+    args[#args + 1] = b
+    if #args >= 2 * CHUNK then
+      flush(cmd, key, args)
+      args = {}
+    end
+  end
+end
+
+local kind, cap, avail, sold = writer('HSET', KEYS[2]), writer('HSET', KEYS[3]), writer('HSET', KEYS[4]), writer('HSET', KEYS[5])
+local i = 2
+local nTypes = tonumber(ARGV[i])
+for _ = 1, nTypes do
+  local tt = ARGV[i + 1]
+  kind(tt, ARGV[i + 2])
+  cap(tt, ARGV[i + 3])
+  avail(tt, ARGV[i + 4])
+  sold(tt, ARGV[i + 5])
+  i = i + 5
+end
+kind()
+cap()
+avail()
+sold()
+
+i = i + 1
+local seats, seattype = writer('HSET', KEYS[6]), writer('HSET', KEYS[7])
+local nSeats = tonumber(ARGV[i])
+for _ = 1, nSeats do
+  seats(ARGV[i + 1], ARGV[i + 3])
+  seattype(ARGV[i + 1], ARGV[i + 2])
+  i = i + 3
+end
+seats()
+seattype()
+
+i = i + 1
+local holds, holdinfo = writer('ZADD', KEYS[8]), writer('HSET', KEYS[9])
+local nHolds = tonumber(ARGV[i])
+for _ = 1, nHolds do
+  holds(ARGV[i + 2], ARGV[i + 1])
+  holdinfo(ARGV[i + 1], ARGV[i + 3])
+  i = i + 3
+end
+holds()
+holdinfo()
+
+redis.call('SET', KEYS[1], ARGV[1])
+return 1

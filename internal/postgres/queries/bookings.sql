@@ -1,0 +1,109 @@
+-- name: SelectSaleEvent
+SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
+       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.status, e.published_at,
+       e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
+       v.name, v.address, v.city, v.timezone, v.capacity
+FROM events e JOIN venues v ON v.id = e.venue_id
+WHERE e.id = $1;
+
+-- name: SelectSaleSeats
+SELECT t.seat_id::text, t.ticket_type_id::text, s.label, s.section, s.row_label
+FROM ticket_type_seats t JOIN seats s ON s.id = t.seat_id
+WHERE t.event_id = $1
+ORDER BY s.position;
+
+-- name: InsertBooking
+-- Only while the event sells: published and not deleted. No row means the
+-- event stopped selling after the request was checked.
+INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
+SELECT $1, app_tenant(), $2, $3, $4, $5, $6, $7
+WHERE EXISTS (SELECT 1 FROM events WHERE id = $2 AND status = 'published' AND deleted_at IS NULL)
+RETURNING created_at, updated_at;
+
+-- name: InsertBookingItems
+INSERT INTO booking_items (tenant_id, booking_id, event_id, ticket_type_id, quantity, unit_price)
+SELECT app_tenant(), $1, $2, i.ticket_type_id, i.quantity, i.unit_price
+FROM unnest($3::uuid[], $4::integer[], $5::bigint[]) AS i(ticket_type_id, quantity, unit_price);
+
+-- name: InsertBookingSeats
+INSERT INTO booking_seats (tenant_id, booking_id, event_id, seat_id)
+SELECT app_tenant(), $1, $2, seat_id FROM unnest($3::uuid[]) AS seat_id;
+
+-- name: SelectBooking
+-- $2, when set, restricts to that user's bookings.
+SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at
+FROM bookings WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2);
+
+-- name: SelectBookingItems
+SELECT i.booking_id::text, i.ticket_type_id::text, i.quantity, i.unit_price,
+       COALESCE((SELECT array_agg(bs.seat_id::text ORDER BY s.position)
+                 FROM booking_seats bs JOIN seats s ON s.id = bs.seat_id
+                 JOIN ticket_type_seats tts ON tts.event_id = bs.event_id AND tts.seat_id = bs.seat_id
+                 WHERE bs.booking_id = i.booking_id AND tts.ticket_type_id = i.ticket_type_id), '{}')
+FROM booking_items i
+WHERE i.booking_id = ANY($1::uuid[])
+ORDER BY i.booking_id, i.ticket_type_id;
+
+-- name: ListBookings
+-- Newest first, keyset on (created_at, id) descending. $3 user, $4 event,
+-- $5 status, $6 the page size plus one.
+SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at
+FROM bookings
+WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+  AND ($3::uuid IS NULL OR user_id = $3)
+  AND ($4::uuid IS NULL OR event_id = $4)
+  AND ($5::text IS NULL OR status = $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $6;
+
+-- name: CancelBooking
+-- A pending booking whose hold has not run out; $2, when set, must own it.
+UPDATE bookings SET status = 'cancelled', version = version + 1, updated_at = now()
+WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND status = 'pending' AND expires_at > now()
+RETURNING id;
+
+-- name: ExpireBooking
+UPDATE bookings SET status = 'expired', version = version + 1, updated_at = now()
+WHERE id = $1 AND status = 'pending' AND expires_at <= now()
+RETURNING event_id::text;
+
+-- name: ExpireDueBookings
+UPDATE bookings SET status = 'expired', version = version + 1, updated_at = now()
+WHERE id IN (SELECT id FROM bookings WHERE status = 'pending' AND expires_at <= now()
+             ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id::text, event_id::text;
+
+-- name: FailBooking
+UPDATE bookings SET status = 'failed', failure_reason = $2, version = version + 1, updated_at = now()
+WHERE id = $1 AND status = 'pending';
+
+-- name: DeactivateBookingSeats
+-- A booking that no longer holds its seats frees them for others.
+UPDATE booking_seats SET active = false WHERE booking_id = ANY($1::uuid[]) AND active;
+
+-- name: SelectStock
+SELECT id::text, kind = 'seated', capacity, sold FROM ticket_types WHERE event_id = $1;
+
+-- name: SelectStockSeats
+SELECT t.seat_id::text, t.ticket_type_id::text,
+       EXISTS (SELECT 1 FROM tickets k WHERE k.event_id = t.event_id AND k.seat_id = t.seat_id)
+FROM ticket_type_seats t WHERE t.event_id = $1;
+
+-- name: SelectLiveHolds
+-- The holds of pending bookings whose time has not run out.
+SELECT b.id::text, b.expires_at,
+       COALESCE((SELECT array_agg(i.ticket_type_id::text ORDER BY i.ticket_type_id)
+                 FROM booking_items i JOIN ticket_types t ON t.id = i.ticket_type_id
+                 WHERE i.booking_id = b.id AND t.kind = 'general_admission'), '{}'),
+       COALESCE((SELECT array_agg(i.quantity ORDER BY i.ticket_type_id)
+                 FROM booking_items i JOIN ticket_types t ON t.id = i.ticket_type_id
+                 WHERE i.booking_id = b.id AND t.kind = 'general_admission'), '{}'),
+       COALESCE((SELECT array_agg(s.seat_id::text) FROM booking_seats s WHERE s.booking_id = b.id AND s.active), '{}')
+FROM bookings b
+WHERE b.event_id = $1 AND b.status = 'pending' AND b.expires_at > now();
+
+-- name: HeldQuantity
+-- Tickets of a ticket type that unexpired pending bookings hold.
+SELECT COALESCE(sum(i.quantity), 0)
+FROM booking_items i JOIN bookings b ON b.id = i.booking_id
+WHERE i.ticket_type_id = $1 AND b.status = 'pending' AND b.expires_at > now();

@@ -1,0 +1,208 @@
+package ticketing
+
+import (
+	"context"
+	"time"
+)
+
+// BookingStatus is the lifecycle state of a booking.
+type BookingStatus string
+
+// Booking statuses: pending → confirmed | expired | cancelled | failed; any
+// → review when an admin flags it.
+const (
+	BookingPending   BookingStatus = "pending"
+	BookingConfirmed BookingStatus = "confirmed"
+	BookingExpired   BookingStatus = "expired"
+	BookingCancelled BookingStatus = "cancelled"
+	BookingFailed    BookingStatus = "failed"
+	BookingReview    BookingStatus = "review"
+)
+
+// Valid reports whether s is a booking status.
+func (s BookingStatus) Valid() bool {
+	switch s {
+	case BookingPending, BookingConfirmed, BookingExpired, BookingCancelled, BookingFailed, BookingReview:
+		return true
+	}
+	return false
+}
+
+// Error codes of bookings.
+const (
+	CodeSoldOut         = "SOLD_OUT"
+	CodeSeatUnavailable = "SEAT_UNAVAILABLE"
+	CodeSalesClosed     = "SALES_CLOSED"
+)
+
+// MaxTicketsPerBooking bounds one booking, whatever the ticket types allow.
+const MaxTicketsPerBooking = 100
+
+// Booking is a buyer's claim on tickets: held while pending, theirs once
+// confirmed.
+type Booking struct {
+	ID        string
+	EventID   string
+	UserID    string
+	Status    BookingStatus
+	Items     []BookingItem
+	Total     int64
+	Currency  string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// BookingItem is the tickets of one ticket type in a booking. Seated types
+// list their seats; Quantity is then the number of seats.
+type BookingItem struct {
+	TicketTypeID string
+	Quantity     int
+	UnitPrice    int64
+	SeatIDs      []string
+}
+
+// ItemRequest asks for general admission tickets of one ticket type.
+type ItemRequest struct {
+	TicketTypeID string
+	Quantity     int
+}
+
+// NewBooking is a buyer's request for tickets of one event.
+type NewBooking struct {
+	EventID string
+	Items   []ItemRequest
+	Seats   []string
+	// IdempotencyKey, when set, makes retries of the same request by the
+	// same user return the same booking.
+	IdempotencyKey string
+}
+
+// Validate checks the shape of the request; the catalog decides the rest.
+func (n *NewBooking) Validate() error {
+	var p Problems
+	p.Addf(!ValidID(n.EventID), "eventId must be an event id")
+	p.Addf(len(n.Items) == 0 && len(n.Seats) == 0, "items or seats must ask for at least one ticket")
+	total := len(n.Seats)
+	seenTypes := map[string]bool{}
+	for i, it := range n.Items {
+		p.Addf(!ValidID(it.TicketTypeID), "items[%d].ticketTypeId must be a ticket type id", i)
+		p.Addf(seenTypes[it.TicketTypeID], "items[%d].ticketTypeId appears twice; add up the quantities", i)
+		seenTypes[it.TicketTypeID] = true
+		p.Addf(it.Quantity < 1, "items[%d].quantity must be at least 1", i)
+		total += max(it.Quantity, 0)
+	}
+	seenSeats := map[string]bool{}
+	for i, s := range n.Seats {
+		p.Addf(!ValidID(s), "seats[%d] must be a seat id", i)
+		p.Addf(seenSeats[s], "seats[%d] appears twice", i)
+		seenSeats[s] = true
+	}
+	p.Addf(total > MaxTicketsPerBooking, "a booking holds at most %d tickets", MaxTicketsPerBooking)
+	p.Addf(len(n.IdempotencyKey) > 200, "Idempotency-Key must be at most 200 characters")
+	return p.Err()
+}
+
+// BookingFilter selects bookings in listings. Buyers always see only their
+// own; staff may filter by user.
+type BookingFilter struct {
+	EventID string
+	UserID  string
+	Status  *BookingStatus
+	Page    Page
+}
+
+// Stock is the availability of one ticket type.
+type Stock struct {
+	TicketTypeID string
+	Capacity     int
+	Sold         int
+	Held         int
+	Available    int
+}
+
+// SeatState is one seat of an event's seat map.
+type SeatState struct {
+	ID           string
+	Label        string
+	Section      string
+	Row          string
+	TicketTypeID string
+	Price        int64
+	Status       string // available, held or sold
+}
+
+// BookingService sells tickets of the context's tenant to the context's
+// actor.
+type BookingService interface {
+	// CreateBooking holds the tickets and records a pending booking that
+	// expires after the event's hold minutes. Returns KindConflict (SOLD_OUT,
+	// SEAT_UNAVAILABLE) when the tickets are not available, KindUnprocessable
+	// (SALES_CLOSED) outside the sales window, KindNotFound for an event the
+	// buyer cannot see, and KindInvalid for bad input.
+	CreateBooking(ctx context.Context, n NewBooking) (*Booking, error)
+
+	// FindBookingByID returns a booking of the actor (any booking for staff).
+	FindBookingByID(ctx context.Context, id string) (*Booking, error)
+
+	// FindBookings lists bookings of the actor (any for staff), newest first.
+	FindBookings(ctx context.Context, f BookingFilter) ([]*Booking, string, error)
+
+	// CancelBooking cancels a pending booking of the actor (any for staff)
+	// and releases its tickets exactly once. Returns KindConflict
+	// (INVALID_STATE) for a booking that is no longer pending.
+	CancelBooking(ctx context.Context, id string) (*Booking, error)
+
+	// ExpireBooking expires a pending booking whose hold has run out and
+	// releases its tickets; it does nothing to any other booking.
+	ExpireBooking(ctx context.Context, id string) error
+
+	// Availability returns the stock of each ticket type of a visible event.
+	Availability(ctx context.Context, eventID string) ([]Stock, error)
+
+	// SeatMap returns the seats of a visible event with their status.
+	SeatMap(ctx context.Context, eventID string) ([]SeatState, error)
+}
+
+// Sale is what selling tickets of an event needs to know about it: the
+// event, its ticket types and the seats each seated type sells.
+type Sale struct {
+	Event       *Event
+	TicketTypes map[string]*TicketType
+	// Seats are the event's sellable seats, in layout order.
+	Seats     []SaleSeat
+	SeatIndex map[string]int // seat id → index in Seats
+}
+
+// SaleSeat is a seat of a seated ticket type.
+type SaleSeat struct {
+	ID           string
+	TicketTypeID string
+	Label        string
+	Section      string
+	Row          string
+}
+
+// Visible reports whether buyers may see the event: published or
+// cancelled, and not deleted.
+func (s *Sale) Visible() bool {
+	return s.Event.DeletedAt == nil && s.Event.Status != EventDraft
+}
+
+// CheckOpen reports why tickets of the ticket type cannot be sold at now.
+func (s *Sale) CheckOpen(t *TicketType, now time.Time) error {
+	e := s.Event
+	switch {
+	case e.Status == EventCancelled:
+		return Errorf(KindUnprocessable, CodeSalesClosed, "the event is cancelled")
+	case e.SalesStartAt == nil || now.Before(*e.SalesStartAt):
+		return Errorf(KindUnprocessable, CodeSalesClosed, "sales for this event have not opened")
+	case e.SalesEndAt != nil && !now.Before(*e.SalesEndAt):
+		return Errorf(KindUnprocessable, CodeSalesClosed, "sales for this event have closed")
+	case t.SalesStartAt != nil && now.Before(*t.SalesStartAt):
+		return Errorf(KindUnprocessable, CodeSalesClosed, "sales of %q have not opened", t.Name)
+	case t.SalesEndAt != nil && !now.Before(*t.SalesEndAt):
+		return Errorf(KindUnprocessable, CodeSalesClosed, "sales of %q have closed", t.Name)
+	}
+	return nil
+}

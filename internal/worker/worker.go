@@ -1,0 +1,194 @@
+// Package worker runs the background work of ticketd on asynq: expiring
+// bookings when their holds run out, and a periodic sweep that catches any
+// expiry whose task was lost. Every handler is idempotent, so a task that
+// runs twice, or after the sweep already did its work, changes nothing.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// Task types.
+const (
+	TypeExpireBooking = "booking:expire"
+	TypeSweepBookings = "bookings:sweep"
+)
+
+// actorName names the worker in audit rows and logs.
+const actorName = "worker"
+
+// Client enqueues tasks.
+type Client struct {
+	c     *asynq.Client
+	queue string
+}
+
+// NewClient enqueues on queue through rdb (which it does not close).
+func NewClient(rdb goredis.UniversalClient, queue string) *Client {
+	return &Client{c: asynq.NewClientFromRedisClient(rdb), queue: queue}
+}
+
+type expirePayload struct {
+	TenantID  string `json:"tenantId"`
+	BookingID string `json:"bookingId"`
+}
+
+// ScheduleExpiry enqueues the expiry of a booking at its expiry time. The
+// task id is derived from the booking, so scheduling twice is harmless.
+func (c *Client) ScheduleExpiry(ctx context.Context, tenantID, bookingID string, at time.Time) error {
+	payload, err := json.Marshal(expirePayload{TenantID: tenantID, BookingID: bookingID})
+	if err != nil {
+		return err
+	}
+	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeExpireBooking, payload),
+		asynq.Queue(c.queue), asynq.TaskID("booking-expire:"+bookingID), asynq.ProcessAt(at),
+		asynq.MaxRetry(10), asynq.Timeout(30*time.Second))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+// EnqueueSweep enqueues the sweep of the current interval once, however
+// many workers ask: the task id names the interval's slot.
+func (c *Client) EnqueueSweep(ctx context.Context, now time.Time, interval time.Duration) error {
+	slot := now.UnixNano() / int64(interval)
+	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(TypeSweepBookings, nil),
+		asynq.Queue(c.queue), asynq.TaskID(fmt.Sprintf("bookings-sweep:%d:%d", interval.Milliseconds(), slot)),
+		asynq.Retention(interval), asynq.MaxRetry(1), asynq.Timeout(5*time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+// Bookings is what the handlers need of the booking service.
+type Bookings interface {
+	ExpireBooking(ctx context.Context, id string) error
+	SweepExpired(ctx context.Context) (int, error)
+}
+
+// Tenants lists the tenants the sweep visits.
+type Tenants interface {
+	FindTenants(ctx context.Context, f ticketing.TenantFilter) ([]*ticketing.Tenant, string, error)
+}
+
+// Handlers processes tasks.
+type Handlers struct {
+	Bookings Bookings
+	Tenants  Tenants
+	Logger   *slog.Logger
+}
+
+// Mux routes task types to handlers.
+func (h *Handlers) Mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeExpireBooking, h.expireBooking)
+	mux.HandleFunc(TypeSweepBookings, h.sweepBookings)
+	return mux
+}
+
+// asTenant is the context in which the worker acts for a tenant.
+func asTenant(ctx context.Context, tenantID string) context.Context {
+	ctx = ticketing.WithTenant(ctx, &ticketing.Tenant{ID: tenantID, Status: ticketing.TenantActive})
+	return ticketing.WithActor(ctx, ticketing.SystemActor(actorName))
+}
+
+func (h *Handlers) expireBooking(ctx context.Context, t *asynq.Task) error {
+	var p expirePayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.BookingID) {
+		return fmt.Errorf("worker: bad %s payload: %w", TypeExpireBooking, asynq.SkipRetry)
+	}
+	return h.Bookings.ExpireBooking(asTenant(ctx, p.TenantID), p.BookingID)
+}
+
+// sweepBookings expires the due bookings of every tenant. A failure in one
+// tenant does not stop the others.
+func (h *Handlers) sweepBookings(ctx context.Context, _ *asynq.Task) error {
+	var errs []error
+	page := ticketing.Page{Limit: ticketing.MaxPageSize}
+	for {
+		tenants, next, err := h.Tenants.FindTenants(ctx, ticketing.TenantFilter{Page: page})
+		if err != nil {
+			return err
+		}
+		for _, t := range tenants {
+			n, err := h.Bookings.SweepExpired(asTenant(ctx, t.ID))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tenant %s: %w", t.Slug, err))
+			}
+			if n > 0 {
+				h.Logger.InfoContext(ctx, "expired bookings", "tenant", t.Slug, "count", n)
+			}
+		}
+		if next == "" {
+			return errors.Join(errs...)
+		}
+		page.Cursor = next
+	}
+}
+
+// Config configures a worker.
+type Config struct {
+	Queue         string
+	Concurrency   int
+	SweepInterval time.Duration
+}
+
+// Run processes tasks until ctx is done, and enqueues a sweep every
+// SweepInterval. Several workers may run; their sweeps deduplicate.
+func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handlers, client *Client) error {
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Queues:          map[string]int{cfg.Queue: 1},
+		Concurrency:     cfg.Concurrency,
+		ShutdownTimeout: 10 * time.Second,
+		RetryDelayFunc:  backoff,
+		Logger:          asynqLogger{h.Logger},
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			h.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err.Error())
+		}),
+	})
+	if err := srv.Start(h.Mux()); err != nil {
+		return fmt.Errorf("worker: start: %w", err)
+	}
+	tick := time.NewTicker(cfg.SweepInterval)
+	defer tick.Stop()
+	for {
+		if err := client.EnqueueSweep(ctx, time.Now(), cfg.SweepInterval); err != nil && ctx.Err() == nil {
+			h.Logger.WarnContext(ctx, "enqueueing the sweep", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			srv.Shutdown()
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// backoff is capped exponential with jitter: 1s, 2s, 4s… up to 5 minutes.
+func backoff(n int, _ error, _ *asynq.Task) time.Duration {
+	d := time.Second << min(n, 9)
+	d = min(d, 5*time.Minute)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// asynqLogger sends asynq's own logging to slog.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }

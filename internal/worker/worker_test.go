@@ -1,0 +1,122 @@
+package worker_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/ticketd-io/ticketd/internal/auth"
+	"github.com/ticketd-io/ticketd/internal/booking"
+	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/pgtest"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+	"github.com/ticketd-io/ticketd/internal/worker"
+)
+
+type noScheduler struct{}
+
+func (noScheduler) ScheduleExpiry(context.Context, string, string, time.Time) error { return nil }
+
+// TestWorkerExpiresBookings runs a real asynq worker: a booking's expiry
+// task ends it when its hold runs out, and the periodic sweep ends one whose
+// task was lost; both return the tickets.
+func TestWorkerExpiresBookings(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	rdb := redistest.New(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hasher := auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
+	tenants := postgres.NewTenantService(db.App, hasher)
+	store := postgres.NewBookingStore(db.App)
+	stock := inventory.New(rdb.Client, rdb.Prefix, store)
+	bookings := booking.New(store, stock, noScheduler{}, logger, 0)
+
+	tenant, admin, err := tenants.CreateTenant(t.Context(), ticketing.NewTenant{Slug: "acme", Name: "Acme", Currency: "NGN",
+		Admin: ticketing.NewUser{Email: "admin@acme.test", Password: "password-1", Name: "A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ticketing.WithActor(ticketing.WithTenant(t.Context(), tenant), ticketing.Actor{UserID: admin.ID, Role: string(admin.Role)})
+	capacity := 10
+	venue, err := postgres.NewVenueService(db.App).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos", Capacity: &capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := postgres.NewEventService(db.App)
+	open, start := time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour)
+	e, err := events.CreateEvent(ctx, ticketing.NewEvent{VenueID: venue.ID, Title: "Show", StartsAt: start, EndsAt: start.Add(time.Hour), SalesStartAt: &open, SalesEndAt: &start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	price := int64(100)
+	tt, err := events.CreateTicketType(ctx, e.ID, ticketing.NewTicketType{Name: "GA", Kind: ticketing.GeneralAdmission, Price: &price, Capacity: &capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	book := func() *ticketing.Booking {
+		b, err := bookings.CreateBooking(ctx, ticketing.NewBooking{EventID: e.ID, Items: []ticketing.ItemRequest{{TicketTypeID: tt.ID, Quantity: 2}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	byTask, bySweep := book(), book()
+
+	queue := "test-" + rdb.Prefix[len("test:"):len(rdb.Prefix)-1]
+	client := worker.NewClient(rdb.Client, queue)
+	t.Cleanup(func() { _ = asynq.NewInspectorFromRedisClient(rdb.Client).DeleteQueue(queue, true) })
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Second},
+			&worker.Handlers{Bookings: bookings, Tenants: tenants, Logger: logger}, client)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	// The first booking's hold runs out in a second, and its task is due
+	// then; the second ran out already and has no task: the sweep finds it.
+	if _, err := db.Admin.Exec(t.Context(), "UPDATE bookings SET expires_at = now() + interval '1 second' WHERE id = $1", byTask.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Admin.Exec(t.Context(), "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", bySweep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ScheduleExpiry(ctx, tenant.ID, byTask.ID, time.Now().Add(1100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.ScheduleExpiry(ctx, tenant.ID, byTask.ID, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("scheduling the same expiry again must be harmless: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var expired int
+		if err := db.Admin.QueryRow(t.Context(), "SELECT count(*) FROM bookings WHERE status = 'expired'").Scan(&expired); err != nil {
+			t.Fatal(err)
+		}
+		stockNow, err := stock.Availability(ctx, inventory.Event{TenantID: tenant.ID, EventID: e.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if expired == 2 && stockNow[tt.ID].Available == capacity && stockNow[tt.ID].Held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %d bookings expired, stock %+v", expired, stockNow[tt.ID])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
