@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -140,5 +141,49 @@ func TestSeedCreatesTheDemoOnceAndOnlyIntoAnEmptyDatabase(t *testing.T) {
 	var tenants int
 	if err := db.Admin.QueryRow(context.Background(), "SELECT count(*) FROM tenants").Scan(&tenants); err != nil || tenants != 1 {
 		t.Fatalf("%d tenants after seeding three times", tenants)
+	}
+}
+
+func TestInventoryCheckFindsDriftAndRebuildRepairs(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	rdb := redistest.New(t)
+	vars := map[string]string{"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "REDIS_KEY_PREFIX": rdb.Prefix}
+	cfg, err := config.Load(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seed(context.Background(), cfg, io.Discard, true); err != nil {
+		t.Fatal(err)
+	}
+	var eventID string
+	if err := db.Admin.QueryRow(context.Background(), "SELECT id::text FROM events WHERE title = 'Symphony Night'").Scan(&eventID); err != nil {
+		t.Fatal(err)
+	}
+	check := func(cmd string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"inventory", cmd, "--event", eventID}, env(vars), &out)
+		return out.String(), err
+	}
+	if out, err := check("check"); err != nil || !strings.Contains(out, "inventory: consistent") {
+		t.Fatalf("check of a fresh event: %v\n%s", err, out)
+	}
+	// Damage Redis: one more seat than exists is "available".
+	keys, err := rdb.Keys(context.Background(), rdb.Prefix+"inv:*:avail").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("avail keys %v (%v)", keys, err)
+	}
+	fields, err := rdb.HKeys(context.Background(), keys[0]).Result()
+	if err != nil || len(fields) == 0 {
+		t.Fatal(err)
+	}
+	if err := rdb.HIncrBy(context.Background(), keys[0], fields[0], 1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := check("check"); !errors.Is(err, errInventoryDrift) || !strings.Contains(out, fields[0]) {
+		t.Fatalf("check of damaged inventory: %v\n%s", err, out)
+	}
+	if out, err := check("rebuild"); err != nil || !strings.Contains(out, "inventory: consistent") {
+		t.Fatalf("rebuild: %v\n%s", err, out)
 	}
 }

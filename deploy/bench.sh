@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The flash-sale benchmark of issue 5 (`make bench`; method and results in docs/benchmarks.md).
+#
+#   deploy/bench.sh [ticketbench flags...]
+#
+# Builds bin/ticketd and bin/ticketbench, creates a throwaway database ticketd_bench_<timestamp>
+# next to the one MIGRATIONS_DATABASE_URL names, migrates it, starts `ticketd serve` on a free port
+# with its own REDIS_KEY_PREFIX and WORKER_QUEUE, runs ticketbench against it, then measures the
+# raw rate of the Redis hold script (BenchmarkHoldGA). On exit, whatever happened, it stops the
+# server, drops the database and unlinks the Redis keys of its own prefix and queue (never FLUSHDB).
+# Output, the server log and the JSON report stay in .local/bench/<timestamp>/.
+#
+# Needs: go, psql, redis-cli, curl; Postgres and Redis at MIGRATIONS_DATABASE_URL and REDIS_URL
+# (defaults as in README.md; deploy/local-services.sh ensure starts local ones).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+GO=${GO:-go}
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+for tool in "$GO" psql redis-cli curl; do
+  command -v "$tool" >/dev/null || die "$tool is needed"
+done
+
+BASE_URL=${MIGRATIONS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+STAMP=$(date -u +%Y%m%d%H%M%S)_$$
+DB=ticketd_bench_$STAMP
+PREFIX="ticketd_bench_$STAMP:"
+QUEUE="ticketd_bench_$STAMP"
+OUT="$ROOT/.local/bench/$STAMP"
+mkdir -p "$OUT"
+
+# with_db URL NAME -> URL with its database replaced by NAME (the query string is kept)
+with_db() {
+  local url=$1 name=$2 query='' before rest
+  before=${url%%\?*}
+  [[ $url == *\?* ]] && query="?${url#*\?}"
+  rest=${before#*://}
+  [[ $rest == */* ]] && before=${before%/*}
+  printf '%s/%s%s' "$before" "$name" "$query"
+}
+
+# free_port -> a TCP port of 127.0.0.1 that nothing listens on
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf '%s' "$port"
+      return
+    fi
+  done
+  die "no free port found"
+}
+
+SERVER_PID=''
+cleanup() {
+  local rc=$?
+  set +e
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "stopping ticketd (pid $SERVER_PID)"
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null
+  fi
+  log "dropping database $DB"
+  psql -q "$(with_db "$BASE_URL" postgres)" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
+  log "unlinking Redis keys under $PREFIX and of queue $QUEUE"
+  for pattern in "$PREFIX*" "asynq:{$QUEUE}:*"; do
+    redis-cli -u "$REDIS_URL" --scan --pattern "$pattern" --count 1000 |
+      xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink >/dev/null
+  done
+  redis-cli -u "$REDIS_URL" srem asynq:queues "$QUEUE" >/dev/null
+  log "output in ${OUT#"$ROOT"/}"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building bin/ticketd and bin/ticketbench"
+"$GO" build -o bin/ticketd ./cmd/ticketd
+"$GO" build -o bin/ticketbench ./cmd/ticketbench
+
+PORT=$(free_port)
+export MIGRATIONS_DATABASE_URL
+MIGRATIONS_DATABASE_URL=$(with_db "$BASE_URL" "$DB")
+export REDIS_URL PORT
+export REDIS_KEY_PREFIX=$PREFIX WORKER_QUEUE=$QUEUE
+export PLATFORM_API_KEY="bench-platform-key-$STAMP"
+export JWT_SECRET
+JWT_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export JWT_EXPIRES_IN=1h LOG_LEVEL=warn
+export AUTH_RATE_LIMIT_IP=100000 AUTH_RATE_LIMIT_EMAIL=100000
+unset DATABASE_URL # derived from MIGRATIONS_DATABASE_URL, so it names the bench database
+
+log "migrating $DB"
+bin/ticketd migrate up >"$OUT/migrate.log" 2>&1 || { cat "$OUT/migrate.log" >&2; die "migrate up failed"; }
+
+log "starting ticketd serve on port $PORT"
+bin/ticketd serve >"$OUT/ticketd.log" 2>&1 &
+SERVER_PID=$!
+for i in $(seq 60); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/ticketd.log" >&2; die "ticketd exited"; }
+  [[ $i == 60 ]] && die "ticketd not ready after 30 s"
+  sleep 0.5
+done
+
+{
+  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "machine $(nproc) cores, $(uname -sr), $("$GO" env GOVERSION)"
+} | tee "$OUT/summary.txt"
+
+BENCH_RC=0
+bin/ticketbench -url "http://127.0.0.1:$PORT" -ticketd bin/ticketd -json "$OUT/bench.json" "$@" |
+  tee -a "$OUT/summary.txt" || BENCH_RC=$?
+echo "ticketd after the run: $(ps -o cputime=,rss= -p "$SERVER_PID" | awk '{print "CPU time " $1 ", RSS " int($2/1024) " MiB"}')" |
+  tee -a "$OUT/summary.txt"
+if grep -Eq '"level":"(ERROR|error)"' "$OUT/ticketd.log"; then
+  echo "ticketd logged errors (first 5, full log in $OUT/ticketd.log):" | tee -a "$OUT/summary.txt"
+  grep -E '"level":"(ERROR|error)"' "$OUT/ticketd.log" | head -5 | tee -a "$OUT/summary.txt"
+fi
+
+echo | tee -a "$OUT/summary.txt"
+echo "== raw Redis rate of the hold script: go test -run '^\$' -bench BenchmarkHoldGA -benchtime 3s ./internal/inventory/" |
+  tee -a "$OUT/summary.txt"
+HOLD_RC=0
+"$GO" test -run '^$' -bench BenchmarkHoldGA -benchtime 3s ./internal/inventory/ 2>&1 | tee "$OUT/holdga.txt" |
+  tee -a "$OUT/summary.txt" || HOLD_RC=$?
+NS=$(awk '/^BenchmarkHoldGA/ {for (i = 1; i < NF; i++) if ($(i + 1) == "ns/op") print $i}' "$OUT/holdga.txt" | head -1)
+if [[ -n $NS ]] && command -v jq >/dev/null && [[ -s $OUT/bench.json ]]; then
+  jq -r --argjson ns "$NS" '(1e9 / $ns) as $raw |
+    "hold script: \($raw | floor) holds/s raw",
+    (.phases[] | select(.phase == "closed") |
+      "closed loop: \(.holdsPerSecond | floor) holds/s = \(.holdsPerSecond / $raw * 100 | floor)% of it; \(.attemptsPerSecond | floor) attempts/s = \(.attemptsPerSecond / $raw * 100 | floor)% of it")' \
+    "$OUT/bench.json" | tee -a "$OUT/summary.txt"
+elif [[ -z $NS ]]; then
+  echo "BenchmarkHoldGA gave no result (exit $HOLD_RC): not written yet?" | tee -a "$OUT/summary.txt"
+fi
+exit "$BENCH_RC"
