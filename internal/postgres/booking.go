@@ -12,29 +12,33 @@ import (
 )
 
 var (
-	qSelectSaleEvent         = query("SelectSaleEvent")
-	qSelectSaleSeats         = query("SelectSaleSeats")
-	qInsertBooking           = query("InsertBooking")
-	qInsertBookingItems      = query("InsertBookingItems")
-	qInsertBookingSeats      = query("InsertBookingSeats")
-	qSelectBooking           = query("SelectBooking")
-	qSelectBookingItems      = query("SelectBookingItems")
-	qListBookings            = query("ListBookings")
-	qCancelBooking           = query("CancelBooking")
-	qExpireBooking           = query("ExpireBooking")
-	qExpireDueBookings       = query("ExpireDueBookings")
-	qFailBooking             = query("FailBooking")
-	qDeactivateBookingSeats  = query("DeactivateBookingSeats")
-	qSelectStock             = query("SelectStock")
-	qSelectStockSeats        = query("SelectStockSeats")
-	qSelectLiveHolds         = query("SelectLiveHolds")
-	qHeldQuantity            = query("HeldQuantity")
-	bookingSeatsActiveKey    = "booking_seats_active_key"
-	bookingIdempotencyKey    = "bookings_idempotency_key"
-	bookingPrimaryKey        = "bookings_pkey"
-	errEventStoppedSelling   = ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeSalesClosed, "the event is no longer on sale")
-	errBookingNotPendingKind = ticketing.KindConflict
+	qSelectSaleEvent        = query("SelectSaleEvent")
+	qSelectSaleSeats        = query("SelectSaleSeats")
+	qInsertBooking          = query("InsertBooking")
+	qInsertBookingItems     = query("InsertBookingItems")
+	qInsertBookingSeats     = query("InsertBookingSeats")
+	qSelectBooking          = query("SelectBooking")
+	qSelectBookingItems     = query("SelectBookingItems")
+	qListBookings           = query("ListBookings")
+	qCancelBooking          = query("CancelBooking")
+	qExpireBooking          = query("ExpireBooking")
+	qExpireDueBookings      = query("ExpireDueBookings")
+	qFailBooking            = query("FailBooking")
+	qDeactivateBookingSeats = query("DeactivateBookingSeats")
+	qSelectStock            = query("SelectStock")
+	qSelectStockSeats       = query("SelectStockSeats")
+	qSelectLiveHolds        = query("SelectLiveHolds")
+	qHeldQuantity           = query("HeldQuantity")
 )
+
+// Constraints whose violations InsertBooking explains.
+const (
+	bookingSeatsActiveKey = "booking_seats_active_key"
+	bookingIdempotencyKey = "bookings_idempotency_key"
+	bookingPrimaryKey     = "bookings_pkey"
+)
+
+var errEventStoppedSelling = ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeSalesClosed, "the event is no longer on sale")
 
 // BookingStore keeps bookings in Postgres: the truth behind the Redis holds.
 type BookingStore struct{ db *DB }
@@ -177,7 +181,7 @@ func (s *BookingStore) CancelBooking(ctx context.Context, id, userID string) (*t
 			if ferr != nil {
 				return ferr
 			}
-			return ticketing.Errorf(errBookingNotPendingKind, ticketing.CodeInvalidState, "the booking is %s; only a pending booking can be cancelled", displayStatus(existing))
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a pending booking can be cancelled", displayStatus(existing))
 		}
 		if err != nil {
 			return err
@@ -310,7 +314,7 @@ func (s *BookingStore) LoadInventory(ctx context.Context, ev inventory.Event) (*
 	return snap, translate(err, "event")
 }
 
-// HeldQuantity returns how many tickets of a ticket type live pending
+// heldQuantity returns how many tickets of a ticket type live pending
 // bookings hold, inside a catalog transaction.
 func heldQuantity(ctx context.Context, tx pgx.Tx, ticketTypeID string) (int, error) {
 	var n int
