@@ -31,3 +31,9 @@ build:
 ## clean-services: stop what deploy/local-services.sh started
 clean-services:
 	@deploy/local-services.sh stop
+
+## bench: the flash-sale benchmark against a throwaway database (docs/benchmarks.md);
+## flags for ticketbench go in BENCH_FLAGS, e.g. make bench BENCH_FLAGS='-phases closed'
+.PHONY: bench
+bench: services
+	GO=$(GO) deploy/bench.sh $(BENCH_FLAGS)

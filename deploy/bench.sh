@@ -44,12 +44,17 @@ with_db() {
   printf '%s/%s%s' "$before" "$name" "$query"
 }
 
-# free_port -> a TCP port of 127.0.0.1 that nothing listens on
+# free_port -> a TCP port that no socket uses, below the ephemeral range (from which outgoing
+# connections take their local ports, which would make binding it fail a moment later)
 free_port() {
-  local port
+  local port low=32768
+  [[ -r /proc/sys/net/ipv4/ip_local_port_range ]] && read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  ((low > 11000)) || low=32768
   for _ in $(seq 100); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    port=$((10000 + RANDOM % (low - 10000)))
+    if command -v ss >/dev/null; then
+      [[ -z $(ss -Htan "( sport = :$port )") ]] && { printf '%s' "$port"; return; }
+    elif ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       printf '%s' "$port"
       return
     fi
@@ -70,7 +75,7 @@ cleanup() {
   psql -q "$(with_db "$BASE_URL" postgres)" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
   log "unlinking Redis keys under $PREFIX and of queue $QUEUE"
   for pattern in "$PREFIX*" "asynq:{$QUEUE}:*"; do
-    redis-cli -u "$REDIS_URL" --scan --pattern "$pattern" --count 1000 |
+    redis-cli -u "$REDIS_URL" --scan --pattern "$pattern" |
       xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink >/dev/null
   done
   redis-cli -u "$REDIS_URL" srem asynq:queues "$QUEUE" >/dev/null

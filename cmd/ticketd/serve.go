@@ -7,7 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strconv"
+	"time"
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
@@ -65,7 +68,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Bookings:    a.bookings,
 		Stock:       a.bookings,
 		Sessions:    postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL),
-		Revocations: rdb.Sessions(),
+		Revocations: rdb.Sessions(time.Second),
 		Tokens:      tokens,
 		Authz:       enforcer,
 		AuthLimiter: rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
@@ -80,6 +83,9 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		return err
 	}
 
+	if cfg.PprofAddr != "" {
+		startPprof(ctx, cfg.PprofAddr, logger)
+	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -104,6 +110,27 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// startPprof serves the Go profiler on addr (keep it on a private address)
+// until ctx is done: profile before optimising.
+func startPprof(ctx context.Context, addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		logger.Info("pprof listening", "addr", addr)
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("pprof", "error", err.Error())
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
 }
 
 // newLogger writes JSON lines at level and above.

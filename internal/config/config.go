@@ -54,6 +54,7 @@ type Config struct {
 	WorkerConcurrency     int
 	SweepInterval         time.Duration
 	SaleCacheTTL          time.Duration
+	PprofAddr             string
 	ShutdownTimeout       time.Duration
 	LogLevel              slog.Level
 }
@@ -84,6 +85,7 @@ func Load(getenv func(string) string) (Config, error) {
 		WorkerConcurrency:     r.int("WORKER_CONCURRENCY", 10, 1, 1000),
 		SweepInterval:         r.duration("SWEEP_INTERVAL", time.Minute),
 		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
+		PprofAddr:             r.str("PPROF_ADDR", ""),
 	}
 	c.PublicURL = strings.TrimSuffix(r.str("PUBLIC_URL", fmt.Sprintf("http://%s:%d", c.PlatformDomain, c.Port)), "/")
 	c.DatabaseURL = r.str("DATABASE_URL", "")
@@ -193,6 +195,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("workerConcurrency", c.WorkerConcurrency),
 		slog.String("sweepInterval", c.SweepInterval.String()),
 		slog.String("saleCacheTTL", c.SaleCacheTTL.String()),
+		slog.String("pprofAddr", c.PprofAddr),
 		slog.String("logLevel", c.LogLevel.String()),
 	)
 }

@@ -79,7 +79,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		Venues:      postgres.NewVenueService(db.App),
 		Events:      postgres.NewEventService(db.App),
 		Sessions:    postgres.NewSessionService(db.App, hasher, 24*time.Hour),
-		Revocations: rdb.Sessions(),
+		Revocations: rdb.Sessions(0),
 		Tokens:      tokens,
 		Authz:       enforcer,
 		AuthLimiter: rdb.NewRateLimiter("auth", time.Minute),

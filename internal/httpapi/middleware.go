@@ -92,6 +92,9 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if sc, _ := c.Locals(localScope).(scope); sc == scopeSystem && status < 400 {
 		level = slog.LevelDebug // probes and scrapes would drown the log
 	}
+	if !s.deps.Logger.Enabled(c.UserContext(), level) {
+		return nil
+	}
 	tenant := ""
 	if t := ticketing.TenantFromContext(c.UserContext()); t != nil {
 		tenant = t.Slug

@@ -36,6 +36,8 @@ const (
 	bookingSeatsActiveKey = "booking_seats_active_key"
 	bookingIdempotencyKey = "bookings_idempotency_key"
 	bookingPrimaryKey     = "bookings_pkey"
+	// bookingItemsBookingFKey fails when the booking row was not written.
+	bookingItemsBookingFKey = "booking_items_tenant_id_booking_id_fkey"
 )
 
 var errEventStoppedSelling = ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeSalesClosed, "the event is no longer on sale")
@@ -85,46 +87,51 @@ func (s *BookingStore) SaleInfo(ctx context.Context, eventID string) (*ticketing
 	return sale, nil
 }
 
-// InsertBooking records a pending booking with its items and seats in one
-// transaction. It returns ErrBookingExists for a booking id or idempotency
-// key already used, SEAT_UNAVAILABLE when another pending booking holds one
-// of the seats, and SALES_CLOSED when the event stopped selling.
+// InsertBooking records a pending booking with its items and seats. It is
+// the hot path of an on-sale, so every statement goes to the server in one
+// round trip, as one implicit transaction: if any fails, none applies. It
+// returns ErrBookingExists for a booking id or idempotency key already
+// used, SEAT_UNAVAILABLE when another pending booking holds one of the
+// seats, and SALES_CLOSED when the event stopped selling.
 func (s *BookingStore) InsertBooking(ctx context.Context, b *ticketing.Booking, idempotencyKey string) error {
 	actor, _ := ticketing.ActorFromContext(ctx)
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, qInsertBooking, b.ID, b.EventID, actor.UserID, b.Total, b.Currency, b.ExpiresAt,
-			nullIfEmpty(idempotencyKey)).Scan(&b.CreatedAt, &b.UpdatedAt)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errEventStoppedSelling
-		}
-		if isUniqueViolation(err, bookingPrimaryKey) || isUniqueViolation(err, bookingIdempotencyKey) {
-			return ErrBookingExists
-		}
-		if err != nil {
-			return err
-		}
-		types := make([]string, len(b.Items))
-		quantities := make([]int32, len(b.Items))
-		prices := make([]int64, len(b.Items))
-		var seats []string
-		for i, it := range b.Items {
-			types[i], quantities[i], prices[i] = it.TicketTypeID, int32(it.Quantity), it.UnitPrice
-			seats = append(seats, it.SeatIDs...)
-		}
-		if _, err := tx.Exec(ctx, qInsertBookingItems, b.ID, b.EventID, types, quantities, prices); err != nil {
-			return err
-		}
-		if len(seats) > 0 {
-			_, err := tx.Exec(ctx, qInsertBookingSeats, b.ID, b.EventID, seats)
-			if isUniqueViolation(err, bookingSeatsActiveKey) {
-				return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSeatUnavailable, "a seat you chose was just taken by another buyer")
-			}
-			return err
-		}
+	tenant := ticketing.TenantFromContext(ctx)
+	types := make([]string, len(b.Items))
+	quantities := make([]int32, len(b.Items))
+	prices := make([]int64, len(b.Items))
+	var seats []string
+	for i, it := range b.Items {
+		types[i], quantities[i], prices[i] = it.TicketTypeID, int32(it.Quantity), it.UnitPrice
+		seats = append(seats, it.SeatIDs...)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(qSetTenant, tenant.ID, actor.UserID, actor.Role)
+	batch.Queue(qInsertBooking, b.ID, b.EventID, actor.UserID, b.Total, b.Currency, b.ExpiresAt, nullIfEmpty(idempotencyKey))
+	batch.Queue(qInsertBookingItems, b.ID, b.EventID, types, quantities, prices)
+	if len(seats) > 0 {
+		batch.Queue(qInsertBookingSeats, b.ID, b.EventID, seats)
+	}
+	br := s.db.Pool.SendBatch(ctx, batch)
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&b.CreatedAt, &b.UpdatedAt)
+	}
+	for i := 2; err == nil && i < batch.Len(); i++ {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err == nil:
 		return nil
-	})
-	if errors.Is(err, ErrBookingExists) {
-		return err
+	case errors.Is(err, pgx.ErrNoRows), isViolation(err, codeForeignKeyViolation, bookingItemsBookingFKey):
+		// The conditional insert wrote no booking: the event stopped selling.
+		return errEventStoppedSelling
+	case isUniqueViolation(err, bookingPrimaryKey), isUniqueViolation(err, bookingIdempotencyKey):
+		return ErrBookingExists
+	case isUniqueViolation(err, bookingSeatsActiveKey):
+		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSeatUnavailable, "a seat you chose was just taken by another buyer")
 	}
 	return translate(err, "booking")
 }

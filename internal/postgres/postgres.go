@@ -168,8 +168,14 @@ func pgError(err error) *pgconn.PgError {
 
 // isUniqueViolation reports whether err violates the named unique constraint.
 func isUniqueViolation(err error, constraint string) bool {
+	return isViolation(err, codeUniqueViolation, constraint)
+}
+
+// isViolation reports whether err is the PostgreSQL error code on the named
+// constraint.
+func isViolation(err error, code, constraint string) bool {
 	pe := pgError(err)
-	return pe != nil && pe.Code == codeUniqueViolation && pe.ConstraintName == constraint
+	return pe != nil && pe.Code == code && pe.ConstraintName == constraint
 }
 
 // translate turns driver errors into application errors: no rows and rows of
