@@ -115,7 +115,7 @@ for i in $(seq 60); do
 done
 
 {
-  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([[ -z $(git status --porcelain 2>/dev/null) ]] || echo ' (with uncommitted changes)')"
   echo "machine $(nproc) cores, $(uname -sr), $("$GO" env GOVERSION)"
 } | tee "$OUT/summary.txt"
 
@@ -140,7 +140,7 @@ if [[ -n $NS ]] && command -v jq >/dev/null && [[ -s $OUT/bench.json ]]; then
   jq -r --argjson ns "$NS" '(1e9 / $ns) as $raw |
     "hold script: \($raw | floor) holds/s raw",
     (.phases[] | select(.phase == "closed") |
-      "closed loop: \(.holdsPerSecond | floor) holds/s = \(.holdsPerSecond / $raw * 100 | floor)% of it; \(.attemptsPerSecond | floor) attempts/s = \(.attemptsPerSecond / $raw * 100 | floor)% of it")' \
+      "closed loop: \(.attemptsPerSecond | floor) attempts/s = \(.attemptsPerSecond / $raw * 100 | floor)% of it; \(.holdsPerSecond | floor) holds/s = \(.holdsPerSecond / $raw * 100 | floor)% of it (GA alone \(.gaHoldsPerSecond | floor)/s = \(.gaHoldsPerSecond / $raw * 100 | floor)%)")' \
     "$OUT/bench.json" | tee -a "$OUT/summary.txt"
 elif [[ -z $NS ]]; then
   echo "BenchmarkHoldGA gave no result (exit $HOLD_RC): not written yet?" | tee -a "$OUT/summary.txt"

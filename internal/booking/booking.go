@@ -37,6 +37,7 @@ type Store interface {
 // Inventory is the Redis side (inventory.Store).
 type Inventory interface {
 	Hold(ctx context.Context, ev inventory.Event, h inventory.Hold) error
+	Reassert(ctx context.Context, ev inventory.Event, h inventory.Hold) error
 	Release(ctx context.Context, ev inventory.Event, holdID string) (bool, error)
 	Availability(ctx context.Context, ev inventory.Event) (map[string]inventory.Stock, error)
 	SeatStatuses(ctx context.Context, ev inventory.Event) (map[string]inventory.SeatStatus, error)
@@ -152,7 +153,7 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	}
 	b.ID, hold.ID, b.UserID = id, id, actor.UserID
 	ev := inventory.Event{TenantID: tenant.ID, EventID: n.EventID}
-	if err := s.hold(ctx, ev, sale, hold); err != nil {
+	if err := s.explainHold(sale, s.inventory.Hold(ctx, ev, hold)); err != nil {
 		return nil, err
 	}
 	if err := s.store.InsertBooking(ctx, b, n.IdempotencyKey); err != nil {
@@ -166,7 +167,7 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	// Fence: if Redis lost the hold between the hold and the commit (a flush
 	// or failover, rebuilt from Postgres before the booking existed there),
 	// holding again with the same id restores it, or finds the tickets gone.
-	if err := s.hold(ctx, ev, sale, hold); err != nil {
+	if err := s.explainHold(sale, s.inventory.Reassert(ctx, ev, hold)); err != nil {
 		if ferr := s.store.FailBooking(ctx, id, "inventory lost while booking"); ferr != nil {
 			s.logger.ErrorContext(ctx, "failing a booking whose hold was lost", "booking", id, "error", ferr.Error())
 		}
@@ -240,10 +241,9 @@ func price(sale *ticketing.Sale, n ticketing.NewBooking, now time.Time) (*ticket
 	return b, hold, nil
 }
 
-// hold places a hold and turns a refusal into the API's conflict errors,
+// explainHold turns the refusal of a hold into the API's conflict errors,
 // naming the ticket types and seats.
-func (s *Service) hold(ctx context.Context, ev inventory.Event, sale *ticketing.Sale, h inventory.Hold) error {
-	err := s.inventory.Hold(ctx, ev, h)
+func (s *Service) explainHold(sale *ticketing.Sale, err error) error {
 	var u *inventory.Unavailable
 	if !errors.As(err, &u) {
 		if err != nil {

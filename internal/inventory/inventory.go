@@ -49,6 +49,11 @@ var (
 	// be rebuilt in time (another instance holds the rebuild lock, or the
 	// Loader keeps failing).
 	ErrNotLoaded = errors.New("inventory: event not loaded")
+	// ErrOvercommitted is returned by a rebuild that finds more live holds
+	// in Postgres than tickets: bookings whose holds a previous rebuild
+	// left out are still deciding. Hold waits it out; Reassert, which such
+	// a booking calls, gives up instead.
+	ErrOvercommitted = errors.New("inventory: more holds than tickets")
 )
 
 // Event scopes the keys of one event of one tenant.
@@ -185,6 +190,13 @@ const notLoaded = -1
 // run runs a script that answers {status, ...}; when the event is not loaded
 // it rebuilds the event from the Loader and runs the script again.
 func (s *Store) run(ctx context.Context, ev Event, ks keySet, script *goredis.Script, args ...any) ([]any, error) {
+	return s.runWaiting(ctx, ev, ks, true, script, args...)
+}
+
+// runWaiting is run; with wait, a rebuild that finds Postgres overcommitted
+// is retried until the deciding bookings resolve, else ErrOvercommitted is
+// returned at once.
+func (s *Store) runWaiting(ctx context.Context, ev Event, ks keySet, wait bool, script *goredis.Script, args ...any) ([]any, error) {
 	deadline := time.Now().Add(loadWait)
 	for {
 		res, err := script.Run(ctx, s.c, ks.data, args...).Slice()
@@ -198,9 +210,26 @@ func (s *Store) run(ctx context.Context, ev Event, ks keySet, script *goredis.Sc
 			// Dropped again after every rebuild for seconds: give up.
 			return nil, ErrNotLoaded
 		}
-		if err := s.load(ctx, ev, ks, false); err != nil {
+		err = s.load(ctx, ev, ks, false)
+		switch {
+		case errors.Is(err, ErrOvercommitted) && wait:
+			if err := sleep(ctx, loadPoll); err != nil {
+				return nil, err
+			}
+		case err != nil:
 			return nil, err
 		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -209,6 +238,27 @@ func (s *Store) run(ctx context.Context, ev Event, ks keySet, script *goredis.Sc
 // already held it returns nil and changes nothing. Expired holds are
 // reclaimed first.
 func (s *Store) Hold(ctx context.Context, ev Event, h Hold) error {
+	return s.hold(ctx, ev, h, true)
+}
+
+// Reassert holds h again after its booking was written to Postgres: a no-op
+// while Redis kept the hold, and a fresh hold if Redis lost it meanwhile.
+// Unlike Hold it does not wait for a rebuild that finds Postgres holding
+// more than there is, because the booking calling it is the one that must
+// give way: the bookings whose holds Redis has are already answered.
+func (s *Store) Reassert(ctx context.Context, ev Event, h Hold) error {
+	err := s.hold(ctx, ev, h, false)
+	if errors.Is(err, ErrOvercommitted) {
+		u := &Unavailable{Seats: h.Seats}
+		for _, it := range h.Items {
+			u.SoldOut = append(u.SoldOut, it.TicketTypeID)
+		}
+		return u
+	}
+	return err
+}
+
+func (s *Store) hold(ctx context.Context, ev Event, h Hold, wait bool) error {
 	items, seats, err := normalize(h)
 	if err != nil {
 		return err
@@ -226,7 +276,7 @@ func (s *Store) Hold(ctx context.Context, ev Event, h Hold) error {
 		args = append(args, seat)
 	}
 	for reclaimed := false; ; reclaimed = true {
-		res, err := s.run(ctx, ev, ks, holdScript, args...)
+		res, err := s.runWaiting(ctx, ev, ks, wait, holdScript, args...)
 		if err != nil {
 			return fmt.Errorf("inventory: hold %s: %w", h.ID, err)
 		}

@@ -680,7 +680,10 @@ func TestConcurrentFirstUse(t *testing.T) {
 	mustVerify(t, s, ev)
 }
 
-func TestLoadSkipsConflictingHolds(t *testing.T) {
+// TestLoadRefusesOvercommitAndSkipsStrangers: holds that name no stock of
+// the event are skipped; holds that do not fit mean Postgres holds more than
+// there is (bookings still deciding), and the rebuild refuses to guess.
+func TestLoadRefusesOvercommitAndSkipsStrangers(t *testing.T) {
 	ctx := context.Background()
 	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 5, Sold: 1}}}
 	db.seated("vip", "s", 3, "s3")
@@ -692,6 +695,16 @@ func TestLoadSkipsConflictingHolds(t *testing.T) {
 		"ok":     {ID: "ok", ExpiresAt: later(), Items: []Item{{"ga", 4}}, Seats: []string{"s1"}},
 	}
 	s := newStore(t, db)
+	if err := s.Rebuild(ctx, ev); !errors.Is(err, ErrOvercommitted) {
+		t.Fatalf("rebuild of an overcommitted snapshot: %v", err)
+	}
+	err := s.Reassert(ctx, ev, db.holds["big"])
+	var u *Unavailable
+	if !errors.As(err, &u) || len(u.SoldOut) != 1 {
+		t.Fatalf("Reassert against an overcommitted snapshot: %v, want Unavailable", err)
+	}
+	delete(db.holds, "big")
+	delete(db.holds, "sold")
 	if err := s.Rebuild(ctx, ev); err != nil {
 		t.Fatal(err)
 	}

@@ -162,8 +162,15 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 			continue
 		}
 		items, seats, err := normalize(h)
-		if err != nil || !fits(items, seats, types, seatState) {
-			continue
+		if err != nil || !wellFormed(items, seats, types, seatState) {
+			continue // not a hold of this event's stock: nothing to keep
+		}
+		if !fits(items, seats, types, seatState) {
+			// Postgres records more holds than there are tickets: a booking
+			// committed after an earlier rebuild left its hold out, and its
+			// fence has not failed it yet. Which holds to keep is not ours
+			// to guess; wait for that booking to give up.
+			return nil, fmt.Errorf("%w: hold %s does not fit", ErrOvercommitted, h.ID)
 		}
 		seen[h.ID] = true
 		for _, it := range items {
@@ -196,13 +203,28 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 // fits reports whether a snapshot hold can be granted from what is left.
 func fits(items []Item, seats []string, types map[string]*typeState, seatState map[string]string) bool {
 	for _, it := range items {
-		tt := types[it.TicketTypeID]
-		if tt == nil || tt.kind != "g" || tt.avail < it.Quantity {
+		if types[it.TicketTypeID].avail < it.Quantity {
 			return false
 		}
 	}
 	for _, seat := range seats {
 		if seatState[seat] != "a" {
+			return false
+		}
+	}
+	return true
+}
+
+// wellFormed reports whether a snapshot hold names general admission types
+// and seats of the event.
+func wellFormed(items []Item, seats []string, types map[string]*typeState, seatState map[string]string) bool {
+	for _, it := range items {
+		if tt := types[it.TicketTypeID]; tt == nil || tt.kind != "g" {
+			return false
+		}
+	}
+	for _, seat := range seats {
+		if seatState[seat] == "" {
 			return false
 		}
 	}

@@ -43,10 +43,17 @@ const (
 var errEventStoppedSelling = ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeSalesClosed, "the event is no longer on sale")
 
 // BookingStore keeps bookings in Postgres: the truth behind the Redis holds.
-type BookingStore struct{ db *DB }
+type BookingStore struct {
+	db      *DB
+	inserts groupCommit
+}
 
 // NewBookingStore returns a BookingStore on db.
-func NewBookingStore(db *DB) *BookingStore { return &BookingStore{db: db} }
+func NewBookingStore(db *DB) *BookingStore {
+	s := &BookingStore{db: db}
+	s.inserts = groupCommit{flushers: maxInsertFlushers, write: s.writeBatch}
+	return s
+}
 
 // ErrBookingExists is returned by InsertBooking when a booking with the same
 // id (the same idempotency key) exists already.
@@ -85,55 +92,6 @@ func (s *BookingStore) SaleInfo(ctx context.Context, eventID string) (*ticketing
 		sale.SeatIndex[st.ID] = i
 	}
 	return sale, nil
-}
-
-// InsertBooking records a pending booking with its items and seats. It is
-// the hot path of an on-sale, so every statement goes to the server in one
-// round trip, as one implicit transaction: if any fails, none applies. It
-// returns ErrBookingExists for a booking id or idempotency key already
-// used, SEAT_UNAVAILABLE when another pending booking holds one of the
-// seats, and SALES_CLOSED when the event stopped selling.
-func (s *BookingStore) InsertBooking(ctx context.Context, b *ticketing.Booking, idempotencyKey string) error {
-	actor, _ := ticketing.ActorFromContext(ctx)
-	tenant := ticketing.TenantFromContext(ctx)
-	types := make([]string, len(b.Items))
-	quantities := make([]int32, len(b.Items))
-	prices := make([]int64, len(b.Items))
-	var seats []string
-	for i, it := range b.Items {
-		types[i], quantities[i], prices[i] = it.TicketTypeID, int32(it.Quantity), it.UnitPrice
-		seats = append(seats, it.SeatIDs...)
-	}
-	batch := &pgx.Batch{}
-	batch.Queue(qSetTenant, tenant.ID, actor.UserID, actor.Role)
-	batch.Queue(qInsertBooking, b.ID, b.EventID, actor.UserID, b.Total, b.Currency, b.ExpiresAt, nullIfEmpty(idempotencyKey))
-	batch.Queue(qInsertBookingItems, b.ID, b.EventID, types, quantities, prices)
-	if len(seats) > 0 {
-		batch.Queue(qInsertBookingSeats, b.ID, b.EventID, seats)
-	}
-	br := s.db.Pool.SendBatch(ctx, batch)
-	_, err := br.Exec()
-	if err == nil {
-		err = br.QueryRow().Scan(&b.CreatedAt, &b.UpdatedAt)
-	}
-	for i := 2; err == nil && i < batch.Len(); i++ {
-		_, err = br.Exec()
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, pgx.ErrNoRows), isViolation(err, codeForeignKeyViolation, bookingItemsBookingFKey):
-		// The conditional insert wrote no booking: the event stopped selling.
-		return errEventStoppedSelling
-	case isUniqueViolation(err, bookingPrimaryKey), isUniqueViolation(err, bookingIdempotencyKey):
-		return ErrBookingExists
-	case isUniqueViolation(err, bookingSeatsActiveKey):
-		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSeatUnavailable, "a seat you chose was just taken by another buyer")
-	}
-	return translate(err, "booking")
 }
 
 // FindBooking returns a booking with its items; userID, when not empty,
