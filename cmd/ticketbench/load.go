@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// attempt is what happened to one booking attempt.
+type attempt struct {
+	latency time.Duration // from the send (open loop: the scheduled send) to the answer
+	done    time.Duration // when the answer came, since the phase began
+	status  int           // HTTP status; statusNoAnswer or statusDropped
+	seat    int           // index of the seat asked for, or -1 for one GA ticket
+	code    string        // error code of a refusal, or why no answer came
+}
+
+const (
+	statusNoAnswer = 0  // the request failed or timed out
+	statusDropped  = -1 // open loop: not sent, the in-flight cap was reached
+)
+
+// fire sends one attempt of a random buyer: one GA ticket, or with
+// probability seatShare one seat.
+func (s *setup) fire(sl *sale) attempt {
+	a := attempt{seat: -1}
+	body := sl.gaBody
+	if s.o.SeatShare > 0 && rand.Float64() < s.o.SeatShare {
+		a.seat = sl.pickSeat(s.o.SeatPick == "free")
+		body = sl.seatBodies[a.seat]
+	}
+	a.status, a.code = s.c.book(sl.uri, s.buyers[rand.IntN(len(s.buyers))], body)
+	if a.seat >= 0 && (a.status == 201 || a.code == "SEAT_UNAVAILABLE") {
+		sl.taken[a.seat].Store(true)
+	}
+	return a
+}
+
+// pickSeat returns a random seat, or with free the first seat from a random
+// one on that the tool has not seen taken (any, once all are). Buyers with a
+// seat map choose among free seats; picking blindly instead makes the last
+// seats sell at the pace of a coupon collector, not of the server.
+func (sl *sale) pickSeat(free bool) int {
+	r := rand.IntN(len(sl.seatBodies))
+	if !free {
+		return r
+	}
+	for k := range len(sl.taken) {
+		if j := (r + k) % len(sl.taken); !sl.taken[j].Load() {
+			return j
+		}
+	}
+	return r
+}
+
+// closedLoop fires n attempts from conns goroutines, each sending its next
+// attempt when the previous one is answered: the classic flash-sale crowd
+// that clicks again as soon as the page answers.
+func closedLoop(ctx context.Context, s *setup, sl *sale, n, conns int) *phaseReport {
+	res := make([]attempt, n)
+	var next atomic.Int64
+	cpu0 := cpuTime()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t := time.Now()
+				a := s.fire(sl)
+				a.done = time.Since(start)
+				a.latency = time.Since(t)
+				res[i] = a
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	p := summarize("closed", sl, res[:min(int(next.Load()), n)], elapsed, cpuTime()-cpu0)
+	p.Connections = conns
+	return p
+}
+
+// openLoop offers rate attempts per second for d, by the wall clock: attempt
+// i is due at i/rate after the start and is sent then (or as soon after as
+// the sending goroutine runs) without waiting for earlier answers. Its
+// latency counts from when it was due, so time spent queued anywhere, in the
+// server or in this process, is measured. An attempt due while maxInFlight
+// are unanswered is dropped and counted.
+func openLoop(ctx context.Context, s *setup, sl *sale, rate float64, d time.Duration, maxInFlight int) *phaseReport {
+	total := int(rate * d.Seconds())
+	res := make([]attempt, total)
+	due := func(i int) time.Duration { return time.Duration(float64(i) / rate * float64(time.Second)) }
+	slots := make(chan struct{}, maxInFlight)
+	cpu0 := cpuTime()
+	start := time.Now()
+	var wg sync.WaitGroup
+	i := 0
+	for i < total && ctx.Err() == nil {
+		for n := min(total, int(time.Since(start).Seconds()*rate)+1); i < n; i++ {
+			at := due(i)
+			select {
+			case slots <- struct{}{}:
+				idx := i
+				wg.Go(func() {
+					a := s.fire(sl)
+					a.done = time.Since(start)
+					a.latency = a.done - at
+					res[idx] = a
+					<-slots
+				})
+			default:
+				res[i] = attempt{status: statusDropped, seat: -1, done: at}
+			}
+		}
+		time.Sleep(time.Until(start.Add(due(i))))
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	p := summarize("open", sl, res[:i], elapsed, cpuTime()-cpu0)
+	p.OfferedRate, p.DurationSeconds, p.MaxInFlight = rate, d.Seconds(), maxInFlight
+	return p
+}
+
+// cpuTime is the CPU time this process has used, user and system: the load
+// generator shares the machine with what it measures.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,211 @@
+// Command ticketbench is the flash-sale load generator of ticketd (issue 5).
+//
+// Against a running `ticketd serve` it provisions a fresh organizer through
+// the platform API, signs up buyers, and runs two phases, each on a fresh
+// event with one general-admission and one seated ticket type:
+//
+//   - closed loop: a fixed number of connections fire a fixed number of
+//     booking attempts as fast as the server answers;
+//   - open loop: attempts are sent at a constant rate by the wall clock,
+//     whether or not earlier ones were answered, and latency is measured from
+//     each attempt's scheduled send time, so a slow server cannot hide behind
+//     a waiting load generator.
+//
+// After each phase it checks the invariants (no oversell, what the server
+// holds is what the tool was told it got) and, with -ticketd, runs
+// `ticketd inventory check`. `make bench` runs it against a throwaway
+// database; see docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the flags of ticketbench.
+type options struct {
+	URL               string
+	APIKey            string
+	Buyers            int
+	SignupConcurrency int
+	GACapacity        int
+	Seats             int
+	SeatShare         float64
+	SeatPick          string
+	Connections       int
+	Attempts          int
+	Rate              float64
+	Duration          time.Duration
+	MaxInFlight       int
+	Timeout           time.Duration
+	Phases            string
+	Ticketd           string
+	JSON              string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "ticketbench:", err)
+		os.Exit(1)
+	}
+}
+
+// errInvariant makes the process exit non-zero after printing the report.
+var errInvariant = errors.New("an invariant does not hold (see the report)")
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("ticketbench", flag.ContinueOnError)
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of ticketd (http only)")
+	fs.StringVar(&o.APIKey, "api-key", os.Getenv("PLATFORM_API_KEY"), "platform API key (default $PLATFORM_API_KEY)")
+	fs.IntVar(&o.Buyers, "buyers", 256, "buyers to sign up; each attempt uses a random one's token")
+	fs.IntVar(&o.SignupConcurrency, "signup-concurrency", 4, "concurrent signups (each hashes a password on the server)")
+	fs.IntVar(&o.GACapacity, "ga", 5000, "capacity of the general-admission ticket type")
+	fs.IntVar(&o.Seats, "seats", 500, "seats of the seated ticket type")
+	fs.Float64Var(&o.SeatShare, "seat-share", 0.1, "share of attempts that book one seat (the rest book one GA ticket)")
+	fs.StringVar(&o.SeatPick, "seat-pick", "random", "how a seated attempt picks its seat: random (any seat of the section) or free (a random one not yet answered 201 or SEAT_UNAVAILABLE, as a buyer looking at the seat map would)")
+	fs.IntVar(&o.Connections, "c", 256, "closed loop: concurrent connections")
+	fs.IntVar(&o.Attempts, "n", 50000, "closed loop: booking attempts in total")
+	fs.Float64Var(&o.Rate, "rate", 4000, "open loop: offered attempts per second")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "open loop: how long to offer the rate")
+	fs.IntVar(&o.MaxInFlight, "max-in-flight", 2048, "open loop: attempts in flight at most; a send due beyond it is dropped and counted")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.StringVar(&o.Phases, "phases", "closed,open", "phases to run, comma-separated: closed, open")
+	fs.StringVar(&o.Ticketd, "ticketd", "", "path of the ticketd binary: run `ticketd inventory check` after each phase (with this process's environment)")
+	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file (- for stdout)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	c, err := newClient(o.URL, max(o.Connections, o.MaxInFlight), o.Timeout)
+	if err != nil {
+		return err
+	}
+	rep := report{
+		Started: time.Now().UTC(), URL: o.URL, GOOS: runtime.GOOS, NumCPU: runtime.NumCPU(),
+		GoVersion: runtime.Version(), Flags: map[string]string{},
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name != "api-key" {
+			rep.Flags[f.Name] = f.Value.String()
+		}
+	})
+	t0 := time.Now()
+	s, err := provision(ctx, c, o)
+	if err != nil {
+		return err
+	}
+	rep.Tenant = s.slug
+	rep.ProvisionSeconds = time.Since(t0).Seconds()
+	fmt.Fprintf(stdout, "ticketbench: organizer %s, %d buyers signed up in %.1f s\n", s.slug, len(s.buyers), rep.ProvisionSeconds)
+	for _, phase := range strings.Split(o.Phases, ",") {
+		sale, err := s.newSale(phase)
+		if err != nil {
+			return err
+		}
+		// Buyers read the event before an on-sale, which loads its
+		// inventory into Redis: the phase measures selling, not that load.
+		t := time.Now()
+		if err := c.call("GET", "/v1/events/"+sale.EventID+"/availability", "", nil, nil, 200); err != nil {
+			return err
+		}
+		firstRead := time.Since(t)
+		warm(c, max(o.Connections, min(o.MaxInFlight, 256)))
+		var p *phaseReport
+		if phase == "closed" {
+			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
+		} else {
+			p = openLoop(ctx, s, sale, o.Rate, o.Duration, o.MaxInFlight)
+		}
+		p.FirstReadMs = float64(firstRead) / float64(time.Millisecond)
+		p.check(ctx, s, sale, o.Ticketd)
+		p.print(stdout)
+		rep.Phases = append(rep.Phases, p)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if o.JSON != "" {
+		if err := rep.writeJSON(o.JSON, stdout); err != nil {
+			return err
+		}
+	}
+	for _, p := range rep.Phases {
+		if !p.InvariantsHold {
+			return errInvariant
+		}
+	}
+	return ctx.Err()
+}
+
+func (o options) validate() error {
+	var bad []string
+	if len(o.APIKey) < 16 {
+		bad = append(bad, "-api-key (or PLATFORM_API_KEY) must be the platform API key")
+	}
+	if o.Buyers < 1 || o.SignupConcurrency < 1 || o.Connections < 1 || o.MaxInFlight < 1 {
+		bad = append(bad, "-buyers, -signup-concurrency, -c and -max-in-flight must be positive")
+	}
+	if o.GACapacity < 1 || o.Seats < 1 || o.Seats > 50000 {
+		bad = append(bad, "-ga must be positive and -seats between 1 and 50000")
+	}
+	if o.SeatShare < 0 || o.SeatShare > 1 {
+		bad = append(bad, "-seat-share must be between 0 and 1")
+	}
+	if o.SeatPick != "random" && o.SeatPick != "free" {
+		bad = append(bad, "-seat-pick must be random or free")
+	}
+	if o.Attempts < 1 || o.Rate <= 0 || o.Duration <= 0 || o.Timeout <= 0 {
+		bad = append(bad, "-n, -rate, -duration and -timeout must be positive")
+	}
+	for _, p := range strings.Split(o.Phases, ",") {
+		if p != "closed" && p != "open" {
+			bad = append(bad, "-phases must list closed and/or open")
+			break
+		}
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// report is everything one run measured, as written by -json.
+type report struct {
+	Started          time.Time         `json:"started"`
+	URL              string            `json:"url"`
+	GOOS             string            `json:"goos"`
+	NumCPU           int               `json:"numCPU"`
+	GoVersion        string            `json:"goVersion"`
+	Flags            map[string]string `json:"flags"` // every flag but the API key
+	Tenant           string            `json:"tenant"`
+	ProvisionSeconds float64           `json:"provisionSeconds"`
+	Phases           []*phaseReport    `json:"phases"`
+}
+
+func (r *report) writeJSON(path string, stdout io.Writer) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
