@@ -405,3 +405,27 @@ func TestKeyID(t *testing.T) {
 		t.Errorf("len(KeyID) = %d, want 16", len(KeyID(secret)))
 	}
 }
+
+// TestParseRemembersOnlyUntilExpiry: a verified token is not checked again
+// while it is valid, and the memory never outlives its expiry.
+func TestParseRemembersOnlyUntilExpiry(t *testing.T) {
+	now := t0
+	tok := newTokens(t, TokenConfig{Now: func() time.Time { return now }})
+	token := issue(t, tok, alice)
+	for range 3 {
+		if c, err := tok.Parse(token); err != nil || c.UserID != alice.UserID {
+			t.Fatalf("Parse = %+v, %v", c, err)
+		}
+	}
+	if len(tok.verified) != 1 {
+		t.Fatalf("%d tokens remembered, want 1", len(tok.verified))
+	}
+	now = t0.Add(ttl + Leeway + time.Second)
+	if _, err := tok.Parse(token); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a remembered token after its expiry: %v, want ErrInvalidToken", err)
+	}
+	tampered := token[:len(token)-2] + "xx"
+	if _, err := tok.Parse(tampered); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a tampered token: %v", err)
+	}
+}
