@@ -38,6 +38,9 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	// Keep connections open between bursts: an on-sale starts with a burst,
+	// and opening connections then is what its first requests would wait on.
+	cfg.MinConns = min(cfg.MaxConns, 8)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)

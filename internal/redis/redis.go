@@ -28,6 +28,15 @@ func Open(ctx context.Context, rawURL, prefix string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: parse url: %w", err)
 	}
+	// Every request of an on-sale makes a Redis round trip or two, from
+	// hundreds of concurrent requests: a pool of the default size (ten per
+	// CPU) makes them queue for a connection.
+	if opts.PoolSize == 0 {
+		opts.PoolSize = 64
+	}
+	if opts.MinIdleConns == 0 {
+		opts.MinIdleConns = 16
+	}
 	c := &Client{Client: goredis.NewClient(opts), Prefix: prefix}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
