@@ -14,9 +14,6 @@ import (
 var (
 	qSelectSaleEvent        = query("SelectSaleEvent")
 	qSelectSaleSeats        = query("SelectSaleSeats")
-	qInsertBooking          = query("InsertBooking")
-	qInsertBookingItems     = query("InsertBookingItems")
-	qInsertBookingSeats     = query("InsertBookingSeats")
 	qSelectBooking          = query("SelectBooking")
 	qSelectBookingItems     = query("SelectBookingItems")
 	qListBookings           = query("ListBookings")

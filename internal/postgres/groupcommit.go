@@ -24,6 +24,12 @@ const (
 	insertTimeout     = 10 * time.Second
 )
 
+var (
+	qInsertBookings         = query("InsertBookings")
+	qInsertManyBookingItems = query("InsertManyBookingItems")
+	qInsertManyBookingSeats = query("InsertManyBookingSeats")
+)
+
 // insertRequest is one booking waiting to be written.
 type insertRequest struct {
 	booking        *ticketing.Booking
@@ -106,66 +112,119 @@ func (s *BookingStore) writeBatch(batch []*insertRequest) {
 	}
 }
 
-// send writes the bookings of batch, each after scoping row-level security
-// to its tenant and buyer, as one implicit transaction in one round trip.
+// send writes the bookings of batch as one implicit transaction in one
+// round trip: per tenant, the tenant's scope, then all its bookings, all
+// their items and all their seats as one statement each.
 func (s *BookingStore) send(ctx context.Context, batch []*insertRequest) error {
-	pb := &pgx.Batch{}
+	byTenant := map[string][]*insertRequest{}
+	var tenants []string
 	for _, r := range batch {
-		queueBooking(pb, r)
+		if _, ok := byTenant[r.tenantID]; !ok {
+			tenants = append(tenants, r.tenantID)
+		}
+		byTenant[r.tenantID] = append(byTenant[r.tenantID], r)
+	}
+	pb := &pgx.Batch{}
+	for _, t := range tenants {
+		queueTenantBookings(pb, t, byTenant[t])
 	}
 	br := s.db.Pool.SendBatch(ctx, pb)
-	var err error
-	for _, r := range batch {
-		if _, err = br.Exec(); err != nil {
-			break
-		}
-		if err = br.QueryRow().Scan(&r.booking.CreatedAt, &r.booking.UpdatedAt); err != nil {
-			break
-		}
-		for range statementsAfterInsert(r) {
-			if _, err = br.Exec(); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
+	err := readTenantBookings(br, tenants, byTenant)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// queueBooking queues the statements of one booking: the tenant, the
-// booking (written only while its event sells), its items and its seats.
-func queueBooking(pb *pgx.Batch, r *insertRequest) {
-	b := r.booking
-	types := make([]string, len(b.Items))
-	quantities := make([]int32, len(b.Items))
-	prices := make([]int64, len(b.Items))
-	var seats []string
-	for i, it := range b.Items {
-		types[i], quantities[i], prices[i] = it.TicketTypeID, int32(it.Quantity), it.UnitPrice
-		seats = append(seats, it.SeatIDs...)
+// queueTenantBookings queues the statements that write one tenant's
+// bookings of a batch. Row-level security sees the tenant, and the system
+// actor "booking" (each row names its buyer).
+func queueTenantBookings(pb *pgx.Batch, tenantID string, rs []*insertRequest) {
+	n := len(rs)
+	ids, events, users := make([]string, n), make([]string, n), make([]string, n)
+	totals, currencies, expires, keys := make([]int64, n), make([]string, n), make([]time.Time, n), make([]*string, n)
+	var itBooking, itEvent, itType []string
+	var itQty []int32
+	var itPrice []int64
+	var stBooking, stEvent, stSeat []string
+	for i, r := range rs {
+		b := r.booking
+		ids[i], events[i], users[i] = b.ID, b.EventID, r.actor.UserID
+		totals[i], currencies[i], expires[i], keys[i] = b.Total, b.Currency, b.ExpiresAt, nullIfEmpty(r.idempotencyKey)
+		for _, it := range b.Items {
+			itBooking, itEvent, itType = append(itBooking, b.ID), append(itEvent, b.EventID), append(itType, it.TicketTypeID)
+			itQty, itPrice = append(itQty, int32(it.Quantity)), append(itPrice, it.UnitPrice)
+			for _, seat := range it.SeatIDs {
+				stBooking, stEvent, stSeat = append(stBooking, b.ID), append(stEvent, b.EventID), append(stSeat, seat)
+			}
+		}
 	}
-	pb.Queue(qSetTenant, r.tenantID, r.actor.UserID, r.actor.Role)
-	pb.Queue(qInsertBooking, b.ID, b.EventID, r.actor.UserID, b.Total, b.Currency, b.ExpiresAt, nullIfEmpty(r.idempotencyKey))
-	pb.Queue(qInsertBookingItems, b.ID, b.EventID, types, quantities, prices)
-	if len(seats) > 0 {
-		pb.Queue(qInsertBookingSeats, b.ID, b.EventID, seats)
+	pb.Queue(qSetTenant, tenantID, "", ticketing.RoleSystem)
+	pb.Queue(qInsertBookings, ids, events, users, totals, currencies, expires, keys)
+	pb.Queue(qInsertManyBookingItems, itBooking, itEvent, itType, itQty, itPrice)
+	if len(stSeat) > 0 {
+		pb.Queue(qInsertManyBookingSeats, stBooking, stEvent, stSeat)
 	}
 }
 
-// statementsAfterInsert is how many statements follow the booking insert
-// in queueBooking: the items, and the seats if any.
-func statementsAfterInsert(r *insertRequest) []struct{} {
-	for _, it := range r.booking.Items {
-		if len(it.SeatIDs) > 0 {
-			return make([]struct{}, 2)
+// readTenantBookings reads the results queueTenantBookings queued, filling
+// in the bookings' timestamps.
+func readTenantBookings(br pgx.BatchResults, tenants []string, byTenant map[string][]*insertRequest) error {
+	for _, t := range tenants {
+		rs := byTenant[t]
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]*ticketing.Booking, len(rs))
+		for _, r := range rs {
+			byID[r.booking.ID] = r.booking
+		}
+		written := 0
+		for rows.Next() {
+			var id string
+			var created, updated time.Time
+			if err := rows.Scan(&id, &created, &updated); err != nil {
+				rows.Close()
+				return err
+			}
+			if b := byID[id]; b != nil {
+				b.CreatedAt, b.UpdatedAt = created, updated
+				written++
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if written != len(rs) {
+			return pgx.ErrNoRows // an event stopped selling: let each booking be explained alone
+		}
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if hasSeats(r) {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+				break
+			}
 		}
 	}
-	return make([]struct{}, 1)
+	return nil
+}
+
+func hasSeats(r *insertRequest) bool {
+	for _, it := range r.booking.Items {
+		if len(it.SeatIDs) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // explain turns the error of a single booking's insert into the answer.

@@ -12,23 +12,6 @@ FROM ticket_type_seats t JOIN seats s ON s.id = t.seat_id
 WHERE t.event_id = $1
 ORDER BY s.position;
 
--- name: InsertBooking
--- Only while the event sells: published and not deleted. No row means the
--- event stopped selling after the request was checked.
-INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
-SELECT $1, app_tenant(), $2, $3, $4, $5, $6, $7
-WHERE EXISTS (SELECT 1 FROM events WHERE id = $2 AND status = 'published' AND deleted_at IS NULL)
-RETURNING created_at, updated_at;
-
--- name: InsertBookingItems
-INSERT INTO booking_items (tenant_id, booking_id, event_id, ticket_type_id, quantity, unit_price)
-SELECT app_tenant(), $1, $2, i.ticket_type_id, i.quantity, i.unit_price
-FROM unnest($3::uuid[], $4::integer[], $5::bigint[]) AS i(ticket_type_id, quantity, unit_price);
-
--- name: InsertBookingSeats
-INSERT INTO booking_seats (tenant_id, booking_id, event_id, seat_id)
-SELECT app_tenant(), $1, $2, seat_id FROM unnest($3::uuid[]) AS seat_id;
-
 -- name: SelectBooking
 -- $2, when set, restricts to that user's bookings.
 SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at
@@ -107,3 +90,25 @@ WHERE b.event_id = $1 AND b.status = 'pending' AND b.expires_at > now();
 SELECT COALESCE(sum(i.quantity), 0)
 FROM booking_items i JOIN bookings b ON b.id = i.booking_id
 WHERE i.ticket_type_id = $1 AND b.status = 'pending' AND b.expires_at > now();
+
+-- name: InsertBookings
+-- Many bookings of one tenant, written together by the group commit; a
+-- booking whose event stopped selling is not written (and then its items
+-- fail their foreign key, failing the batch).
+INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
+SELECT b.id, app_tenant(), b.event_id, b.user_id, b.total, b.currency, b.expires_at, b.idempotency_key
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::text[])
+     AS b(id, event_id, user_id, total, currency, expires_at, idempotency_key)
+WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = b.event_id AND e.status = 'published' AND e.deleted_at IS NULL)
+RETURNING id::text, created_at, updated_at;
+
+-- name: InsertManyBookingItems
+INSERT INTO booking_items (tenant_id, booking_id, event_id, ticket_type_id, quantity, unit_price)
+SELECT app_tenant(), i.booking_id, i.event_id, i.ticket_type_id, i.quantity, i.unit_price
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::integer[], $5::bigint[])
+     AS i(booking_id, event_id, ticket_type_id, quantity, unit_price);
+
+-- name: InsertManyBookingSeats
+INSERT INTO booking_seats (tenant_id, booking_id, event_id, seat_id)
+SELECT app_tenant(), s.booking_id, s.event_id, s.seat_id
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS s(booking_id, event_id, seat_id);

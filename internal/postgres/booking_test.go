@@ -1,0 +1,115 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ticketd-io/ticketd/internal/pgtest"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+// TestGroupCommitAnswersEachBooking writes many bookings at once, so that
+// the group commit batches them, with a few that must fail: one for an
+// event that stopped selling and two for the same seat. Each booking gets
+// its own answer, and the good ones are not failed for the bad ones' sake.
+func TestGroupCommitAnswersEachBooking(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	tenant := mustTenant(t, db, "acme")
+	var adminID string
+	if err := db.Admin.QueryRow(t.Context(), "SELECT id::text FROM users WHERE email = 'admin@acme.test'").Scan(&adminID); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), tenant), ticketing.Actor{UserID: adminID, Role: string(ticketing.RoleAdmin)})
+	venue, err := postgres.NewVenueService(db.App).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos",
+		Layout: &ticketing.LayoutInput{Sections: []ticketing.SectionInput{{Name: "S", Rows: []ticketing.RowInput{{Label: "A", Count: 50}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := postgres.NewEventService(db.App)
+	open, start := time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour)
+	price, capacity := int64(100), 40
+	mkEvent := func() (string, string, string) {
+		e, err := events.CreateEvent(ctx, ticketing.NewEvent{VenueID: venue.ID, Title: "Show", StartsAt: start, EndsAt: start.Add(time.Hour), SalesStartAt: &open, SalesEndAt: &start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ga, err := events.CreateTicketType(ctx, e.ID, ticketing.NewTicketType{Name: "GA", Kind: ticketing.GeneralAdmission, Price: &price, Capacity: &capacity})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seated, err := events.CreateTicketType(ctx, e.ID, ticketing.NewTicketType{Name: "Seats", Kind: ticketing.Seated, Price: &price, Seats: ticketing.SeatSelection{Seats: []string{"A-1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		return e.ID, ga.ID, seated.ID
+	}
+	live, ga, seated := mkEvent()
+	stopped, stoppedGA, _ := mkEvent()
+	if _, err := events.CancelEvent(ctx, stopped, nil); err != nil {
+		t.Fatal(err)
+	}
+	seat := venue.Layout.Sections[0].Rows[0].Seats[0].ID
+
+	store := postgres.NewBookingStore(db.App)
+	booking := func(eventID, ticketTypeID string, seats ...string) *ticketing.Booking {
+		it := ticketing.BookingItem{TicketTypeID: ticketTypeID, Quantity: 1, UnitPrice: price, SeatIDs: seats}
+		return &ticketing.Booking{ID: ticketing.NewID(), EventID: eventID, Status: ticketing.BookingPending, Items: []ticketing.BookingItem{it},
+			Total: price, Currency: "NGN", ExpiresAt: time.Now().Add(10 * time.Minute)}
+	}
+	var bookings []*ticketing.Booking
+	for range 30 {
+		bookings = append(bookings, booking(live, ga))
+	}
+	closed := booking(stopped, stoppedGA)
+	seatA, seatB := booking(live, seated, seat), booking(live, seated, seat)
+	bookings = append(bookings, closed, seatA, seatB)
+
+	errs := make([]error, len(bookings))
+	var wg sync.WaitGroup
+	startLine := make(chan struct{})
+	for i, b := range bookings {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-startLine
+			errs[i] = store.InsertBooking(ctx, b, "")
+		}()
+	}
+	close(startLine)
+	wg.Wait()
+
+	for i := range 30 {
+		if errs[i] != nil {
+			t.Fatalf("booking %d of a live event: %v", i, errs[i])
+		}
+		if bookings[i].CreatedAt.IsZero() {
+			t.Fatalf("booking %d was written without its timestamps", i)
+		}
+	}
+	if e := ticketing.AsError(errs[30]); e == nil || e.Code != ticketing.CodeSalesClosed {
+		t.Fatalf("booking of a cancelled event: %v, want SALES_CLOSED", errs[30])
+	}
+	seatErrs := []error{errs[31], errs[32]}
+	won := 0
+	for _, err := range seatErrs {
+		if err == nil {
+			won++
+		} else if e := ticketing.AsError(err); e == nil || e.Code != ticketing.CodeSeatUnavailable {
+			t.Fatalf("a booking of a taken seat: %v, want SEAT_UNAVAILABLE", err)
+		}
+	}
+	var written, items, seats int
+	if err := db.Admin.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM booking_items), (SELECT count(*) FROM booking_seats)").Scan(&written, &items, &seats); err != nil {
+		t.Fatal(err)
+	}
+	if won != 1 || written != 31 || items != 31 || seats != 1 {
+		t.Fatalf("%d seat bookings won; %d bookings, %d items, %d seats written; want 1, 31, 31, 1", won, written, items, seats)
+	}
+}
