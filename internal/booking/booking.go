@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -133,9 +134,11 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	actor, _ := ticketing.ActorFromContext(ctx)
 	id := ticketing.NewID()
 	if n.IdempotencyKey != "" {
-		// The same key of the same user always names the same booking, so a
-		// retry finds it, and two racing retries share one hold.
-		id = uuid.NewSHA1(idempotencyNamespace, []byte(tenant.ID+"|"+actor.UserID+"|"+n.IdempotencyKey)).String()
+		// The same key of the same user with the same request always names
+		// the same booking, so a retry finds it and two racing retries share
+		// one hold. The same key with another request names another booking,
+		// which Postgres refuses (one booking per key): its hold is its own.
+		id = uuid.NewSHA1(idempotencyNamespace, []byte(tenant.ID+"|"+actor.UserID+"|"+n.IdempotencyKey+"|"+fingerprint(n))).String()
 		if b, err := s.store.FindBooking(ctx, id, actor.UserID); err == nil {
 			return b, nil
 		} else if ticketing.ErrorKind(err) != ticketing.KindNotFound {
@@ -157,11 +160,15 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		return nil, err
 	}
 	if err := s.store.InsertBooking(ctx, b, n.IdempotencyKey); err != nil {
-		if errors.Is(err, postgres.ErrBookingExists) {
-			// A concurrent retry with the same key won; its hold is ours.
-			return s.store.FindBooking(ctx, id, actor.UserID)
+		if existing, ferr := s.store.FindBooking(ctx, id, actor.UserID); ferr == nil {
+			// A concurrent retry of the same request won; its hold is ours.
+			return existing, nil
 		}
 		s.release(ctx, ev, id)
+		if errors.Is(err, postgres.ErrBookingExists) {
+			return nil, ticketing.Errorf(ticketing.KindConflict, "IDEMPOTENCY_KEY_REUSED",
+				"this Idempotency-Key was used for a different booking request; use a new key")
+		}
 		return nil, err
 	}
 	// Schedule the expiry while the fence runs: the two are independent, and
@@ -180,9 +187,25 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		if ferr := s.store.FailBooking(ctx, id, "inventory lost while booking"); ferr != nil {
 			s.logger.ErrorContext(ctx, "failing a booking whose hold was lost", "booking", id, "error", ferr.Error())
 		}
+		// A fence that failed on a Redis error may have left the hold in
+		// place; the failed booking no longer needs it.
+		s.release(ctx, ev, id)
 		return nil, fenceErr
 	}
 	return b, nil
+}
+
+// fingerprint is a canonical form of a booking request, so that the same
+// request sent twice gives the same booking id.
+func fingerprint(n ticketing.NewBooking) string {
+	items := make([]string, 0, len(n.Items))
+	for _, it := range n.Items {
+		items = append(items, it.TicketTypeID+"x"+strconv.Itoa(it.Quantity))
+	}
+	seats := slices.Clone(n.Seats)
+	slices.Sort(items)
+	slices.Sort(seats)
+	return n.EventID + "|" + strings.Join(items, ",") + "|" + strings.Join(seats, ",")
 }
 
 // price checks a request against the sale and returns the booking it makes

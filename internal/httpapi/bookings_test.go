@@ -304,10 +304,33 @@ func TestBookingIdempotencyKey(t *testing.T) {
 	if res := s.book(s.buyers[1], s.gaBody(1), "Idempotency-Key", "order-42"); res.status != 201 || res.body["id"] == first.body["id"] {
 		t.Fatalf("another user's key: %d %s", res.status, res.raw)
 	}
+	// The same key with another request is refused, and holds nothing.
+	assertError(t, s.book(buyer, s.gaBody(1), "Idempotency-Key", "order-42"), 409, "IDEMPOTENCY_KEY_REUSED")
 	if st := s.stockOf(s.ga); st["held"] != float64(6) {
 		t.Fatalf("held %v, want 2+3+1", st["held"])
 	}
 	s.checkInvariants()
+}
+
+// TestBookedTicketTypesStayForTheRecord: once any booking names a ticket
+// type, even one that expired, the type cannot be deleted or re-seated; the
+// admin is told why (409), not given a 500.
+func TestBookedTicketTypesStayForTheRecord(t *testing.T) {
+	t.Parallel()
+	s := newSale(t, 10, 10, 1)
+	res := s.book(s.buyers[0], map[string]any{"eventId": s.event, "seats": []string{s.seats[0]}, "items": []any{map[string]any{"ticketTypeId": s.ga, "quantity": 1}}})
+	if res.status != 201 {
+		t.Fatalf("book: %d %s", res.status, res.raw)
+	}
+	if _, err := s.db.Admin.Exec(t.Context(), "UPDATE bookings SET expires_at = now() - interval '1 second'"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ticketing.WithActor(ticketing.WithTenant(t.Context(), &ticketing.Tenant{ID: s.tenantID()}), ticketing.SystemActor("test"))
+	if _, err := s.bookings.SweepExpired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertError(t, s.call("DELETE", "/v1/ticket-types/"+s.ga, nil), 409, "SALES_CONFLICT")
+	assertError(t, s.call("PATCH", "/v1/ticket-types/"+s.seated, map[string]any{"version": 1, "seats": []string{s.seats[5]}}), 409, "SALES_CONFLICT")
 }
 
 func TestCancelBookingReleasesOnce(t *testing.T) {

@@ -296,6 +296,15 @@ func TestTicketTypeValidation(t *testing.T) {
 		t.Fatalf("free seated type: %v", tt)
 	}
 	assertError(t, c.call("PATCH", "/v1/venues/"+id(hall), map[string]any{"version": 1, "layout": sketchLayout}), 409, "LAYOUT_IN_USE")
+
+	// Capacity follows the venue: a smaller venue or a move there is refused.
+	big := c.venue(nil)
+	bigEvent := c.event(id(big))
+	c.gaType(id(bigEvent), 900)
+	assertError(t, c.call("PATCH", "/v1/venues/"+id(big), map[string]any{"version": 1, "capacity": 50}), 409, "CAPACITY_EXCEEDED")
+	small := c.mustCall(201, "POST", "/v1/venues", map[string]any{"name": "Small", "timezone": "Africa/Lagos", "capacity": 100})
+	assertError(t, c.call("PATCH", "/v1/events/"+id(bigEvent), map[string]any{"version": 1, "venueId": id(small)}), 409, "CAPACITY_EXCEEDED")
+	c.mustCall(200, "PATCH", "/v1/venues/"+id(big), map[string]any{"version": 1, "capacity": 900})
 	assertError(t, c.call("PATCH", "/v1/events/"+id(e), map[string]any{"version": 1, "venueId": id(other)}), 409, "LAYOUT_IN_USE")
 }
 

@@ -283,9 +283,13 @@ func (s *Server) eventAction(action func(ctx context.Context, id string, version
 
 // stockChanged tells the inventory that an event's catalog changed, so that
 // holds and availability follow the new ticket types, prices and windows.
+// The change is committed already: a failure here is logged, not returned,
+// or a client's retry would meet its own new version as a conflict. Redis
+// then follows at the next rebuild (`ticketd inventory rebuild`).
 func (s *Server) stockChanged(c *fiber.Ctx, eventID string) error {
 	if err := s.deps.Stock.EventChanged(c.UserContext(), eventID); err != nil {
-		return ticketing.Internal(err)
+		s.deps.Logger.ErrorContext(c.UserContext(), "inventory not refreshed after a catalog change",
+			"event", eventID, "error", err.Error())
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,8 @@ var (
 	qInsertTicketTypeSeats  = query("InsertTicketTypeSeats")
 	qDeleteTicketTypeSeats  = query("DeleteTicketTypeSeats")
 	qCountSeatedTicketTypes = query("CountSeatedTicketTypes")
+	qTicketTypeHasBookings  = query("TicketTypeHasBookings")
+	qSelectVenueCapacity    = query("SelectVenueCapacity")
 )
 
 // EventService implements ticketing.EventService. Every change to an event
@@ -133,6 +136,15 @@ func (s *EventService) UpdateEvent(ctx context.Context, id string, u ticketing.E
 			if seated > 0 {
 				return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeLayoutInUse,
 					"seated ticket types sell seats of the current venue; delete them before moving the event")
+			}
+			// The new venue must hold what the event sells.
+			if err := tx.QueryRow(ctx, qSelectVenueCapacity, e.VenueID).Scan(&e.Venue.Capacity); errors.Is(err, pgx.ErrNoRows) {
+				return errUnknownVenue
+			} else if err != nil {
+				return err
+			}
+			if err := checkVenueCapacity(e, "", 0); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -453,11 +465,27 @@ func (s *EventService) replaceSeats(ctx context.Context, tx pgx.Tx, e *ticketing
 		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSalesConflict,
 			"%d tickets of %q were sold and %d are held; its seats cannot be replaced", t.Sold, t.Name, t.Held)
 	}
+	if err := refuseIfBooked(ctx, tx, t, "its seats cannot be replaced; create another seated ticket type"); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, qDeleteTicketTypeSeats, t.ID); err != nil {
 		return err
 	}
 	t.Capacity = len(seats)
 	return insertTicketTypeSeats(ctx, tx, e, t.ID, seats)
+}
+
+// refuseIfBooked refuses a change to a ticket type that any booking, even
+// an expired one, names: bookings keep their ticket types and seats.
+func refuseIfBooked(ctx context.Context, tx pgx.Tx, t *ticketing.TicketType, consequence string) error {
+	var booked bool
+	if err := tx.QueryRow(ctx, qTicketTypeHasBookings, t.ID).Scan(&booked); err != nil {
+		return err
+	}
+	if booked {
+		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSalesConflict, "%q has bookings; %s", t.Name, consequence)
+	}
+	return nil
 }
 
 // lockEventOfTicketType locks the (open) event a ticket type belongs to.
@@ -490,6 +518,9 @@ func (s *EventService) DeleteTicketType(ctx context.Context, id string, version 
 		}
 		if t.Sold+t.Held > 0 {
 			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSalesConflict, "%d tickets of %q were sold and %d are held; it cannot be deleted", t.Sold, t.Name, t.Held)
+		}
+		if err := refuseIfBooked(ctx, tx, t, "it cannot be deleted; close its sales window instead"); err != nil {
+			return err
 		}
 		if e.Status == ticketing.EventPublished && len(e.TicketTypes) == 1 {
 			return invalidState("a published event keeps at least one ticket type")

@@ -10,15 +10,16 @@ import (
 )
 
 var (
-	qInsertVenue = query("InsertVenue")
-	qInsertSeats = query("InsertSeats")
-	qSelectVenue = query("SelectVenue")
-	qLockVenue   = query("LockVenue")
-	qSelectSeats = query("SelectSeats")
-	qListVenues  = query("ListVenues")
-	qUpdateVenue = query("UpdateVenue")
-	qDeleteSeats = query("DeleteSeats")
-	qDeleteVenue = query("DeleteVenue")
+	qInsertVenue  = query("InsertVenue")
+	qInsertSeats  = query("InsertSeats")
+	qSelectVenue  = query("SelectVenue")
+	qLockVenue    = query("LockVenue")
+	qSelectSeats  = query("SelectSeats")
+	qListVenues   = query("ListVenues")
+	qUpdateVenue  = query("UpdateVenue")
+	qDeleteSeats  = query("DeleteSeats")
+	qDeleteVenue  = query("DeleteVenue")
+	qLargestEvent = query("LargestEventAtVenue")
 )
 
 // codeForeignKeyViolation is raised when a delete would orphan a reference.
@@ -156,6 +157,16 @@ func (s *VenueService) UpdateVenue(ctx context.Context, id string, u ticketing.V
 		setIf(&v.City, u.City)
 		setIf(&v.Timezone, u.Timezone)
 		setIf(&v.Capacity, u.Capacity)
+		if u.Capacity != nil {
+			var largest int
+			if err := tx.QueryRow(ctx, qLargestEvent, id).Scan(&largest); err != nil {
+				return err
+			}
+			if largest > *u.Capacity {
+				return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeCapacityExceeded,
+					"an event at this venue sells %d tickets, more than a capacity of %d", largest, *u.Capacity)
+			}
+		}
 		if u.Built != nil {
 			if _, err := tx.Exec(ctx, qDeleteSeats, id); err != nil {
 				if pe := pgError(err); pe != nil && pe.Code == codeForeignKeyViolation {

@@ -93,13 +93,15 @@ WHERE i.ticket_type_id = $1 AND b.status = 'pending' AND b.expires_at > now();
 
 -- name: InsertBookings
 -- Many bookings of one tenant, written together by the group commit; a
--- booking whose event stopped selling is not written (and then its items
--- fail their foreign key, failing the batch).
+-- booking whose event stopped selling (unpublished, deleted, or outside its
+-- sales window, whatever an instance's cached catalog says) is not written,
+-- and then its items fail their foreign key, failing the batch.
 INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
 SELECT b.id, app_tenant(), b.event_id, b.user_id, b.total, b.currency, b.expires_at, b.idempotency_key
 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::text[])
      AS b(id, event_id, user_id, total, currency, expires_at, idempotency_key)
-WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = b.event_id AND e.status = 'published' AND e.deleted_at IS NULL)
+WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = b.event_id AND e.status = 'published' AND e.deleted_at IS NULL
+              AND e.sales_start_at <= now() AND (e.sales_end_at IS NULL OR e.sales_end_at > now()))
 RETURNING id::text, created_at, updated_at;
 
 -- name: InsertManyBookingItems

@@ -118,3 +118,17 @@ DELETE FROM ticket_type_seats WHERE ticket_type_id = $1;
 
 -- name: CountSeatedTicketTypes
 SELECT count(*) FROM ticket_types WHERE event_id = $1 AND kind = 'seated';
+
+-- name: TicketTypeHasBookings
+-- Bookings of any status keep their ticket type and seats for the record.
+SELECT EXISTS (SELECT 1 FROM booking_items WHERE ticket_type_id = $1);
+
+-- name: SelectVenueCapacity
+SELECT capacity FROM venues WHERE id = $1;
+
+-- name: LargestEventAtVenue
+-- The most tickets the ticket types of any one event at the venue hold.
+SELECT COALESCE(max(total), 0)
+FROM (SELECT sum(t.capacity) AS total
+      FROM ticket_types t JOIN events e ON e.id = t.event_id
+      WHERE e.venue_id = $1 GROUP BY e.id) per_event;
