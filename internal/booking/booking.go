@@ -39,6 +39,7 @@ type Store interface {
 type Inventory interface {
 	Hold(ctx context.Context, ev inventory.Event, h inventory.Hold) error
 	Reassert(ctx context.Context, ev inventory.Event, h inventory.Hold) error
+	HeldNow(ctx context.Context, evs []inventory.Event, holdIDs []string) ([]bool, error)
 	Release(ctx context.Context, ev inventory.Event, holdID string) (bool, error)
 	Availability(ctx context.Context, ev inventory.Event) (map[string]inventory.Stock, error)
 	SeatStatuses(ctx context.Context, ev inventory.Event) (map[string]inventory.SeatStatus, error)
@@ -61,6 +62,7 @@ type Service struct {
 	sales     sync.Map // tenant|event → saleEntry
 	saleGroup singleflight.Group
 	saleTTL   time.Duration
+	fences    fenceBatcher
 }
 
 var _ ticketing.BookingService = (*Service)(nil)
@@ -69,7 +71,9 @@ var _ ticketing.BookingService = (*Service)(nil)
 // process for saleTTL (a change reaches other instances within it; Postgres
 // refuses bookings of an event that stopped selling regardless).
 func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, saleTTL time.Duration) *Service {
-	return &Service{store: store, inventory: inv, scheduler: scheduler, logger: logger, now: time.Now, saleTTL: saleTTL}
+	s := &Service{store: store, inventory: inv, scheduler: scheduler, logger: logger, now: time.Now, saleTTL: saleTTL}
+	s.fences.heldNow = inv.HeldNow
+	return s
 }
 
 type saleEntry struct {
@@ -178,7 +182,10 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	// Fence: if Redis lost the hold between the hold and the commit (a flush
 	// or failover, rebuilt from Postgres before the booking existed there),
 	// holding again with the same id restores it, or finds the tickets gone.
-	fenceErr := s.explainHold(sale, s.inventory.Reassert(ctx, ev, hold))
+	var fenceErr error
+	if !s.fences.held(ev, id) {
+		fenceErr = s.explainHold(sale, s.inventory.Reassert(ctx, ev, hold))
+	}
 	if err := <-scheduled; err != nil {
 		// The periodic sweep and the lazy expiry in Redis still end it.
 		s.logger.WarnContext(ctx, "scheduling booking expiry", "booking", id, "error", err.Error())
