@@ -22,12 +22,13 @@ type layoutRequest struct {
 	} `json:"sections"`
 }
 
-// toInput converts the request, reporting rows whose seats are neither a
+// toInput converts the request, refusing rows whose seats are neither a
 // count nor a list of labels.
-func (l *layoutRequest) toInput(p *ticketing.Problems) *ticketing.LayoutInput {
+func (l *layoutRequest) toInput() (*ticketing.LayoutInput, error) {
 	if l == nil {
-		return nil
+		return nil, nil
 	}
+	var p ticketing.Problems
 	in := &ticketing.LayoutInput{}
 	for i, s := range l.Sections {
 		sec := ticketing.SectionInput{Name: s.Name}
@@ -40,7 +41,7 @@ func (l *layoutRequest) toInput(p *ticketing.Problems) *ticketing.LayoutInput {
 		}
 		in.Sections = append(in.Sections, sec)
 	}
-	return in
+	return in, p.Err()
 }
 
 type createVenueRequest struct {
@@ -110,9 +111,8 @@ func (s *Server) createVenue(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	var p ticketing.Problems
-	layout := req.Layout.toInput(&p)
-	if err := p.Err(); err != nil {
+	layout, err := req.Layout.toInput()
+	if err != nil {
 		return err
 	}
 	v, err := s.deps.Venues.CreateVenue(c.UserContext(), ticketing.NewVenue{
@@ -167,9 +167,8 @@ func (s *Server) updateVenue(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	var p ticketing.Problems
-	layout := req.Layout.toInput(&p)
-	if err := p.Err(); err != nil {
+	layout, err := req.Layout.toInput()
+	if err != nil {
 		return err
 	}
 	v, err := s.deps.Venues.UpdateVenue(c.UserContext(), id, ticketing.VenueUpdate{
