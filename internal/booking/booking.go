@@ -62,7 +62,7 @@ type Service struct {
 	sales     sync.Map // tenant|event → saleEntry
 	saleGroup singleflight.Group
 	saleTTL   time.Duration
-	fences    fenceBatcher
+	fences    *fences
 }
 
 var _ ticketing.BookingService = (*Service)(nil)
@@ -72,7 +72,7 @@ var _ ticketing.BookingService = (*Service)(nil)
 // refuses bookings of an event that stopped selling regardless).
 func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, saleTTL time.Duration) *Service {
 	s := &Service{store: store, inventory: inv, scheduler: scheduler, logger: logger, now: time.Now, saleTTL: saleTTL}
-	s.fences.heldNow = inv.HeldNow
+	s.fences = newFences(inv.HeldNow)
 	return s
 }
 
@@ -164,9 +164,11 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		return nil, err
 	}
 	if err := s.store.InsertBooking(ctx, b, n.IdempotencyKey); err != nil {
-		if existing, ferr := s.store.FindBooking(ctx, id, actor.UserID); ferr == nil {
-			// A concurrent retry of the same request won; its hold is ours.
-			return existing, nil
+		if n.IdempotencyKey != "" {
+			if existing, ferr := s.store.FindBooking(ctx, id, actor.UserID); ferr == nil {
+				// A concurrent retry of the same request won; its hold is ours.
+				return existing, nil
+			}
 		}
 		s.release(ctx, ev, id)
 		if errors.Is(err, postgres.ErrBookingExists) {
@@ -192,7 +194,11 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	}
 	if fenceErr != nil {
 		if ferr := s.store.FailBooking(ctx, id, "inventory lost while booking"); ferr != nil {
+			// The booking stays pending, so it keeps whatever hold it has and
+			// expires like any other: a pending row without its hold would
+			// make the next rebuild find Postgres overcommitted.
 			s.logger.ErrorContext(ctx, "failing a booking whose hold was lost", "booking", id, "error", ferr.Error())
+			return nil, fenceErr
 		}
 		// A fence that failed on a Redis error may have left the hold in
 		// place; the failed booking no longer needs it.

@@ -2,8 +2,8 @@ package booking
 
 import (
 	"context"
-	"sync"
 
+	"github.com/ticketd-io/ticketd/internal/batch"
 	"github.com/ticketd-io/ticketd/internal/inventory"
 )
 
@@ -23,54 +23,31 @@ type fenceRequest struct {
 	done   chan bool
 }
 
-// fenceBatcher queues checks and runs at most maxFenceFlushers at once.
-type fenceBatcher struct {
-	heldNow func(ctx context.Context, evs []inventory.Event, holdIDs []string) ([]bool, error)
+// fences batches the checks of whether Redis holds a hold now.
+type fences struct {
+	group batch.Group[*fenceRequest]
+}
 
-	mu      sync.Mutex
-	pending []*fenceRequest
-	running int
+func newFences(heldNow func(ctx context.Context, evs []inventory.Event, holdIDs []string) ([]bool, error)) *fences {
+	f := &fences{}
+	f.group = batch.Group[*fenceRequest]{Flushers: maxFenceFlushers, Max: maxFenceBatch, Run: func(b []*fenceRequest) {
+		evs := make([]inventory.Event, len(b))
+		ids := make([]string, len(b))
+		for i, r := range b {
+			evs[i], ids[i] = r.ev, r.holdID
+		}
+		held, err := heldNow(context.Background(), evs, ids)
+		for i, r := range b {
+			r.done <- err == nil && held[i]
+		}
+	}}
+	return f
 }
 
 // held reports whether Redis holds holdID now; false also when Redis could
 // not be asked, which sends the caller to the full Reassert.
-func (f *fenceBatcher) held(ev inventory.Event, holdID string) bool {
+func (f *fences) held(ev inventory.Event, holdID string) bool {
 	r := &fenceRequest{ev: ev, holdID: holdID, done: make(chan bool, 1)}
-	f.mu.Lock()
-	f.pending = append(f.pending, r)
-	flush := f.running < maxFenceFlushers
-	if flush {
-		f.running++
-	}
-	f.mu.Unlock()
-	if flush {
-		f.flush()
-	}
+	f.group.Add(r)
 	return <-r.done
-}
-
-func (f *fenceBatcher) flush() {
-	for {
-		f.mu.Lock()
-		n := min(len(f.pending), maxFenceBatch)
-		if n == 0 {
-			f.running--
-			f.mu.Unlock()
-			return
-		}
-		batch := make([]*fenceRequest, n)
-		copy(batch, f.pending)
-		f.pending = f.pending[n:]
-		f.mu.Unlock()
-
-		evs := make([]inventory.Event, n)
-		ids := make([]string, n)
-		for i, r := range batch {
-			evs[i], ids[i] = r.ev, r.holdID
-		}
-		held, err := f.heldNow(context.Background(), evs, ids)
-		for i, r := range batch {
-			r.done <- err == nil && held[i]
-		}
-	}
 }

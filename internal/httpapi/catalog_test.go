@@ -74,14 +74,6 @@ func (c *catalog) gaType(eventID string, capacity int) map[string]any {
 		map[string]any{"name": "General", "kind": "general_admission", "price": 500000, "capacity": capacity, "maxPerOrder": 6})
 }
 
-// published makes a published event with one general admission type.
-func (c *catalog) published(venueID string) map[string]any {
-	c.t.Helper()
-	e := c.event(venueID)
-	c.gaType(e["id"].(string), 100)
-	return c.mustCall(200, "POST", "/v1/events/"+e["id"].(string)+"/publish", nil)
-}
-
 func id(m map[string]any) string { return m["id"].(string) }
 
 func TestVenueLayout(t *testing.T) {

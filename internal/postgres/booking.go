@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ticketd-io/ticketd/internal/batch"
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -42,13 +43,13 @@ var errEventStoppedSelling = ticketing.Errorf(ticketing.KindUnprocessable, ticke
 // BookingStore keeps bookings in Postgres: the truth behind the Redis holds.
 type BookingStore struct {
 	db      *DB
-	inserts groupCommit
+	inserts batch.Group[*insertRequest]
 }
 
 // NewBookingStore returns a BookingStore on db.
 func NewBookingStore(db *DB) *BookingStore {
 	s := &BookingStore{db: db}
-	s.inserts = groupCommit{flushers: maxInsertFlushers, write: s.writeBatch}
+	s.inserts = batch.Group[*insertRequest]{Flushers: maxInsertFlushers, Max: maxInsertBatch, Run: s.writeBatch}
 	return s
 }
 

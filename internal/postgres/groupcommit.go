@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,57 +38,16 @@ type insertRequest struct {
 	done           chan error
 }
 
-// groupCommit queues requests and runs at most flushers writers.
-type groupCommit struct {
-	flushers int
-	write    func(batch []*insertRequest)
-
-	mu      sync.Mutex
-	pending []*insertRequest
-	running int
-}
-
-// do queues r and returns its result.
-func (g *groupCommit) do(r *insertRequest) error {
-	g.mu.Lock()
-	g.pending = append(g.pending, r)
-	flush := g.running < g.flushers
-	if flush {
-		g.running++
-	}
-	g.mu.Unlock()
-	if flush {
-		g.flush()
-	}
-	return <-r.done
-}
-
-// flush writes queued batches until the queue is empty.
-func (g *groupCommit) flush() {
-	for {
-		g.mu.Lock()
-		n := min(len(g.pending), maxInsertBatch)
-		if n == 0 {
-			g.running--
-			g.mu.Unlock()
-			return
-		}
-		batch := make([]*insertRequest, n)
-		copy(batch, g.pending)
-		g.pending = g.pending[n:]
-		g.mu.Unlock()
-		g.write(batch)
-	}
-}
-
 // InsertBooking records a pending booking with its items and seats, all or
 // nothing. It returns ErrBookingExists for a booking id or idempotency key
 // already used, SEAT_UNAVAILABLE when another pending booking holds one of
 // the seats, and SALES_CLOSED when the event stopped selling.
 func (s *BookingStore) InsertBooking(ctx context.Context, b *ticketing.Booking, idempotencyKey string) error {
 	actor, _ := ticketing.ActorFromContext(ctx)
-	return s.inserts.do(&insertRequest{booking: b, idempotencyKey: idempotencyKey,
-		tenantID: ticketing.TenantFromContext(ctx).ID, actor: actor, done: make(chan error, 1)})
+	r := &insertRequest{booking: b, idempotencyKey: idempotencyKey,
+		tenantID: ticketing.TenantFromContext(ctx).ID, actor: actor, done: make(chan error, 1)}
+	s.inserts.Add(r)
+	return <-r.done
 }
 
 // writeBatch writes a batch in one implicit transaction. If anything fails
