@@ -119,8 +119,12 @@ done
   echo "machine $(nproc) cores, $(uname -sr), $("$GO" env GOVERSION)"
 } | tee "$OUT/summary.txt"
 
+PPROF_FLAGS=()
+# With PPROF_ADDR set, ticketd serves pprof there and ticketbench profiles the start of each phase.
+[[ -n ${PPROF_ADDR:-} ]] && PPROF_FLAGS=(-pprof "http://$PPROF_ADDR" -pprof-dir "$OUT")
+
 BENCH_RC=0
-bin/ticketbench -url "http://127.0.0.1:$PORT" -ticketd bin/ticketd -json "$OUT/bench.json" "$@" |
+bin/ticketbench -url "http://127.0.0.1:$PORT" -ticketd bin/ticketd -json "$OUT/bench.json" "${PPROF_FLAGS[@]}" "$@" |
   tee -a "$OUT/summary.txt" || BENCH_RC=$?
 echo "ticketd after the run: $(ps -o cputime=,rss= -p "$SERVER_PID" | awk '{print "CPU time " $1 ", RSS " int($2/1024) " MiB"}')" |
   tee -a "$OUT/summary.txt"

@@ -97,30 +97,42 @@ func openLoop(ctx context.Context, s *setup, sl *sale, rate float64, d time.Dura
 	total := int(rate * d.Seconds())
 	res := make([]attempt, total)
 	due := func(i int) time.Duration { return time.Duration(float64(i) / rate * float64(time.Second)) }
-	slots := make(chan struct{}, maxInFlight)
+	// maxInFlight senders wait for due attempts: starting a goroutine per
+	// attempt would cost the load generator CPU that the server needs.
+	type job struct {
+		idx int
+		at  time.Duration
+	}
+	jobs := make(chan job, maxInFlight)
+	var inFlight atomic.Int64
 	cpu0 := cpuTime()
 	start := time.Now()
 	var wg sync.WaitGroup
+	for range maxInFlight {
+		wg.Go(func() {
+			for j := range jobs {
+				a := s.fire(sl)
+				a.done = time.Since(start)
+				a.latency = a.done - j.at
+				res[j.idx] = a
+				inFlight.Add(-1)
+			}
+		})
+	}
 	i := 0
 	for i < total && ctx.Err() == nil {
 		for n := min(total, int(time.Since(start).Seconds()*rate)+1); i < n; i++ {
 			at := due(i)
-			select {
-			case slots <- struct{}{}:
-				idx := i
-				wg.Go(func() {
-					a := s.fire(sl)
-					a.done = time.Since(start)
-					a.latency = a.done - at
-					res[idx] = a
-					<-slots
-				})
-			default:
+			if inFlight.Add(1) > int64(maxInFlight) {
+				inFlight.Add(-1)
 				res[i] = attempt{status: statusDropped, seat: -1, done: at}
+				continue
 			}
+			jobs <- job{idx: i, at: at}
 		}
 		time.Sleep(time.Until(start.Add(due(i))))
 	}
+	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
 	p := summarize("open", sl, res[:i], elapsed, cpuTime()-cpu0)

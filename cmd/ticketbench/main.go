@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,10 @@ type options struct {
 	Phases            string
 	Ticketd           string
 	JSON              string
+	Pprof             string
+	PprofSeconds      float64
+	PprofDir          string
+	CPUProfile        string
 }
 
 func main() {
@@ -90,6 +95,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Phases, "phases", "closed,open", "phases to run, comma-separated: closed, open")
 	fs.StringVar(&o.Ticketd, "ticketd", "", "path of the ticketd binary: run `ticketd inventory check` after each phase (with this process's environment)")
 	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file (- for stdout)")
+	fs.StringVar(&o.Pprof, "pprof", "", "base URL of ticketd's pprof server (its PPROF_ADDR, e.g. http://127.0.0.1:6061): take a CPU profile and an execution trace of the first -pprof-seconds of each phase")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of ticketbench itself (the phases, not provisioning) to this file")
+	fs.Float64Var(&o.PprofSeconds, "pprof-seconds", 2, "with -pprof: how many seconds of each phase to profile")
+	fs.StringVar(&o.PprofDir, "pprof-dir", ".", "with -pprof: directory of the files <phase>.cpu.pprof and <phase>.trace")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,6 +126,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	rep.Tenant = s.slug
 	rep.ProvisionSeconds = time.Since(t0).Seconds()
 	fmt.Fprintf(stdout, "ticketbench: organizer %s, %d buyers signed up in %.1f s\n", s.slug, len(s.buyers), rep.ProvisionSeconds)
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, phase := range strings.Split(o.Phases, ",") {
 		sale, err := s.newSale(phase)
 		if err != nil {
@@ -130,6 +150,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		firstRead := time.Since(t)
 		warm(c, max(o.Connections, min(o.MaxInFlight, 256)))
+		profiled := profile(o, phase, stdout)
 		var p *phaseReport
 		if phase == "closed" {
 			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
@@ -137,6 +158,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			p = openLoop(ctx, s, sale, o.Rate, o.Duration, o.MaxInFlight)
 		}
 		p.FirstReadMs = float64(firstRead) / float64(time.Millisecond)
+		profiled()
 		p.check(ctx, s, sale, o.Ticketd)
 		p.print(stdout)
 		rep.Phases = append(rep.Phases, p)
@@ -173,6 +195,9 @@ func (o options) validate() error {
 	}
 	if o.SeatPick != "random" && o.SeatPick != "free" {
 		bad = append(bad, "-seat-pick must be random or free")
+	}
+	if o.PprofSeconds <= 0 {
+		bad = append(bad, "-pprof-seconds must be positive")
 	}
 	if o.Attempts < 1 || o.Rate <= 0 || o.Duration <= 0 || o.Timeout <= 0 {
 		bad = append(bad, "-n, -rate, -duration and -timeout must be positive")

@@ -61,3 +61,16 @@ func TestPickSeatFreeSkipsTakenSeats(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorCode(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"statusCode":409,"code":"SOLD_OUT","message":["x"],"requestId":"r"}`: "SOLD_OUT",
+		`{"statusCode":500,"message":["x"]}`:                                   "(no error code)",
+		`{"code":""}`:                                                          "(no error code)",
+		`not json`:                                                             "(no error code)",
+	} {
+		if got := errorCode([]byte(body)); got != want {
+			t.Errorf("errorCode(%s) = %q, want %q", body, got, want)
+		}
+	}
+}

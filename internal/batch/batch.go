@@ -1,9 +1,13 @@
 // Package batch combines concurrent calls into batches, as a group commit
 // does: a caller queues its item; when fewer than Flushers are running it
-// becomes one and runs every queued item, Max at a time, until the queue is
+// starts one, which runs every queued item, Max at a time, until the queue is
 // empty. Under light load a batch is one item and nothing waits; under load
 // one round trip serves many callers. Items carry their own way to answer
 // (typically a buffered channel).
+//
+// A flusher is a goroutine of its own, not the caller's: under a sustained
+// load the queue may not empty for seconds, and a caller that flushed it
+// would answer its own request only then.
 package batch
 
 import "sync"
@@ -20,9 +24,8 @@ type Group[T any] struct {
 	running int
 }
 
-// Add queues item, and runs batches until the queue is empty when fewer
-// than Flushers are running. It returns when item is queued or run; the
-// caller then waits for item's own answer.
+// Add queues item, and starts a flusher when fewer than Flushers are
+// running. It returns at once; the caller then waits for item's own answer.
 func (g *Group[T]) Add(item T) {
 	g.mu.Lock()
 	g.pending = append(g.pending, item)
@@ -32,7 +35,7 @@ func (g *Group[T]) Add(item T) {
 	}
 	g.mu.Unlock()
 	if flush {
-		g.flush()
+		go g.flush()
 	}
 }
 

@@ -30,7 +30,6 @@ type Store interface {
 	FindBooking(ctx context.Context, id, userID string) (*ticketing.Booking, error)
 	FindBookings(ctx context.Context, f ticketing.BookingFilter) ([]*ticketing.Booking, string, error)
 	CancelBooking(ctx context.Context, id, userID string) (*ticketing.Booking, error)
-	ExpireBooking(ctx context.Context, id string) (string, error)
 	ExpireDue(ctx context.Context, limit int) ([]postgres.ExpiredBooking, error)
 	FailBooking(ctx context.Context, id, reason string) error
 }
@@ -46,9 +45,10 @@ type Inventory interface {
 	Drop(ctx context.Context, ev inventory.Event) error
 }
 
-// Scheduler schedules the expiry of a booking (the asynq client).
+// Scheduler makes sure the tenant's bookings due at a time are expired then
+// (the asynq client: one task per tenant and second).
 type Scheduler interface {
-	ScheduleExpiry(ctx context.Context, tenantID, bookingID string, at time.Time) error
+	ScheduleExpiry(ctx context.Context, tenantID string, at time.Time) error
 }
 
 // Service implements ticketing.BookingService.
@@ -180,7 +180,7 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	// Schedule the expiry while the fence runs: the two are independent, and
 	// an expiry task of a booking that fails its fence finds nothing to do.
 	scheduled := make(chan error, 1)
-	go func() { scheduled <- s.scheduler.ScheduleExpiry(ctx, tenant.ID, id, b.ExpiresAt) }()
+	go func() { scheduled <- s.scheduler.ScheduleExpiry(ctx, tenant.ID, b.ExpiresAt) }()
 	// Fence: if Redis lost the hold between the hold and the commit (a flush
 	// or failover, rebuilt from Postgres before the booking existed there),
 	// holding again with the same id restores it, or finds the tickets gone.
@@ -353,16 +353,6 @@ func (s *Service) CancelBooking(ctx context.Context, id string) (*ticketing.Book
 	}
 	s.release(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: b.EventID}, id)
 	return b, nil
-}
-
-// ExpireBooking implements ticketing.BookingService.
-func (s *Service) ExpireBooking(ctx context.Context, id string) error {
-	eventID, err := s.store.ExpireBooking(ctx, id)
-	if err != nil || eventID == "" {
-		return err
-	}
-	_, err = s.inventory.Release(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: eventID}, id)
-	return err
 }
 
 // SweepExpired expires every due booking of the context's tenant, in

@@ -541,11 +541,11 @@ func TestExpiryReleasesOnce(t *testing.T) {
 	}
 	ctx := ticketing.WithActor(ticketing.WithTenant(t.Context(), &ticketing.Tenant{ID: ev.TenantID}), ticketing.SystemActor("test"))
 	var wg sync.WaitGroup
-	for _, id := range bookings {
+	for range bookings {
 		for range 2 {
 			wg.Add(3)
-			go func() { defer wg.Done(); _ = s.bookings.ExpireBooking(ctx, id) }()
-			go func() { defer wg.Done(); _, _ = s.bookings.SweepExpired(ctx) }()
+			go func() { defer wg.Done(); _, _ = s.bookings.SweepExpired(ctx) }() // the booking:expire task of its slot
+			go func() { defer wg.Done(); _, _ = s.bookings.SweepExpired(ctx) }() // the periodic sweep
 			go func() { defer wg.Done(); _, _ = s.stock.Reclaim(ctx, ev) }()
 		}
 	}

@@ -104,7 +104,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 // service, and the worker's own tests run asynq.
 type noScheduler struct{}
 
-func (noScheduler) ScheduleExpiry(context.Context, string, string, time.Time) error { return nil }
+func (noScheduler) ScheduleExpiry(context.Context, string, time.Time) error { return nil }
 
 // request describes one call; host defaults to the platform apex.
 type request struct {

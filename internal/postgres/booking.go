@@ -19,7 +19,6 @@ var (
 	qSelectBookingItems     = query("SelectBookingItems")
 	qListBookings           = query("ListBookings")
 	qCancelBooking          = query("CancelBooking")
-	qExpireBooking          = query("ExpireBooking")
 	qExpireDueBookings      = query("ExpireDueBookings")
 	qFailBooking            = query("FailBooking")
 	qDeactivateBookingSeats = query("DeactivateBookingSeats")
@@ -169,25 +168,6 @@ func displayStatus(b *ticketing.Booking) ticketing.BookingStatus {
 		return ticketing.BookingExpired
 	}
 	return b.Status
-}
-
-// ExpireBooking moves a pending booking whose hold ran out to expired and
-// frees its seats. It returns the event id, or "" when the booking was not
-// due (or already handled): exactly one caller sees each expiry.
-func (s *BookingStore) ExpireBooking(ctx context.Context, id string) (string, error) {
-	var eventID string
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, qExpireBooking, id).Scan(&eventID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, qDeactivateBookingSeats, []string{id})
-		return err
-	})
-	return eventID, translate(err, "booking")
 }
 
 // ExpiredBooking names a booking that ExpireDue expired.

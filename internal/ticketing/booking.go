@@ -153,10 +153,6 @@ type BookingService interface {
 	// (INVALID_STATE) for a booking that is no longer pending.
 	CancelBooking(ctx context.Context, id string) (*Booking, error)
 
-	// ExpireBooking expires a pending booking whose hold has run out and
-	// releases its tickets; it does nothing to any other booking.
-	ExpireBooking(ctx context.Context, id string) error
-
 	// Availability returns the stock of each ticket type of a visible event.
 	Availability(ctx context.Context, eventID string) ([]Stock, error)
 

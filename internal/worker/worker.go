@@ -1,6 +1,6 @@
 // Package worker runs the background work of ticketd on asynq: expiring
-// bookings when their holds run out, and a periodic sweep that catches any
-// expiry whose task was lost. Every handler is idempotent, so a task that
+// bookings when their holds run out (one task per tenant and second of
+// expiry), and a periodic sweep that catches any expiry whose task was lost. Every handler is idempotent, so a task that
 // runs twice, or after the sweep already did its work, changes nothing.
 package worker
 
@@ -11,18 +11,20 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
 // Task types.
 const (
-	TypeExpireBooking = "booking:expire"
-	TypeSweepBookings = "bookings:sweep"
+	TypeExpireBookings = "booking:expire"
+	TypeSweepBookings  = "bookings:sweep"
 )
 
 // actorName names the worker in audit rows and logs.
@@ -32,32 +34,84 @@ const actorName = "worker"
 type Client struct {
 	c     *asynq.Client
 	queue string
+	now   func() time.Time
+
+	mu        sync.Mutex
+	scheduled map[expirySlot]bool // slots whose expiry task this client enqueued
+	pruned    time.Time
+	flight    singleflight.Group
 }
 
 // NewClient enqueues on queue through rdb (which it does not close).
 func NewClient(rdb goredis.UniversalClient, queue string) *Client {
-	return &Client{c: asynq.NewClientFromRedisClient(rdb), queue: queue}
+	return &Client{c: asynq.NewClientFromRedisClient(rdb), queue: queue, now: time.Now, scheduled: map[expirySlot]bool{}}
+}
+
+// ExpirySlot is the granularity of expiry tasks: the bookings of a tenant
+// whose holds run out within the same slot share one task, due at the end of
+// the slot plus ExpiryGrace.
+const (
+	ExpirySlot  = time.Second
+	ExpiryGrace = time.Second
+)
+
+type expirySlot struct {
+	tenantID string
+	end      int64 // Unix seconds
 }
 
 type expirePayload struct {
-	TenantID  string `json:"tenantId"`
-	BookingID string `json:"bookingId"`
+	TenantID string    `json:"tenantId"`
+	DueBy    time.Time `json:"dueBy"`
 }
 
-// ScheduleExpiry enqueues the expiry of a booking at its expiry time. The
-// task id is derived from the booking, so scheduling twice is harmless.
-func (c *Client) ScheduleExpiry(ctx context.Context, tenantID, bookingID string, at time.Time) error {
-	payload, err := json.Marshal(expirePayload{TenantID: tenantID, BookingID: bookingID})
-	if err != nil {
-		return err
-	}
-	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeExpireBooking, payload),
-		asynq.Queue(c.queue), asynq.TaskID("booking-expire:"+bookingID), asynq.ProcessAt(at),
-		asynq.MaxRetry(10), asynq.Timeout(30*time.Second))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
+// ScheduleExpiry makes sure that an expiry task of the tenant runs after at:
+// the task of at's slot, which expires every booking of the tenant that is
+// due by then. During an on-sale thousands of bookings a second share one
+// task, so scheduling costs a Redis round trip per tenant and slot, not per
+// booking: the client remembers the slots it enqueued, and the task id names
+// the slot, so other processes enqueueing it too change nothing. The grace
+// covers clocks that disagree a little (Postgres decides what is due).
+func (c *Client) ScheduleExpiry(ctx context.Context, tenantID string, at time.Time) error {
+	slot := expirySlot{tenantID: tenantID, end: at.Truncate(ExpirySlot).Add(ExpirySlot).Unix()}
+	c.mu.Lock()
+	done := c.scheduled[slot]
+	c.mu.Unlock()
+	if done {
 		return nil
 	}
+	key := fmt.Sprintf("booking-expire:%s:%d", tenantID, slot.end)
+	_, err, _ := c.flight.Do(key, func() (any, error) {
+		dueBy := time.Unix(slot.end, 0).UTC()
+		payload, err := json.Marshal(expirePayload{TenantID: tenantID, DueBy: dueBy})
+		if err != nil {
+			return nil, err
+		}
+		_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeExpireBookings, payload),
+			asynq.Queue(c.queue), asynq.TaskID(key), asynq.ProcessAt(dueBy.Add(ExpiryGrace)),
+			asynq.MaxRetry(10), asynq.Timeout(5*time.Minute))
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return nil, err
+		}
+		c.remember(slot)
+		return nil, nil
+	})
 	return err
+}
+
+// remember records an enqueued slot and forgets the slots that ended.
+func (c *Client) remember(slot expirySlot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.scheduled[slot] = true
+	if now := c.now(); now.Sub(c.pruned) > time.Minute {
+		for s := range c.scheduled {
+			if s.end < now.Unix() {
+				delete(c.scheduled, s)
+			}
+		}
+		c.pruned = now
+	}
 }
 
 // EnqueueSweep enqueues the sweep of the current interval once, however
@@ -75,7 +129,6 @@ func (c *Client) EnqueueSweep(ctx context.Context, now time.Time, interval time.
 
 // Bookings is what the handlers need of the booking service.
 type Bookings interface {
-	ExpireBooking(ctx context.Context, id string) error
 	SweepExpired(ctx context.Context) (int, error)
 }
 
@@ -94,7 +147,7 @@ type Handlers struct {
 // Mux routes task types to handlers.
 func (h *Handlers) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(TypeExpireBooking, h.expireBooking)
+	mux.HandleFunc(TypeExpireBookings, h.expireBookings)
 	mux.HandleFunc(TypeSweepBookings, h.sweepBookings)
 	return mux
 }
@@ -105,12 +158,17 @@ func asTenant(ctx context.Context, tenantID string) context.Context {
 	return ticketing.WithActor(ctx, ticketing.SystemActor(actorName))
 }
 
-func (h *Handlers) expireBooking(ctx context.Context, t *asynq.Task) error {
+// expireBookings expires the due bookings of the task's tenant.
+func (h *Handlers) expireBookings(ctx context.Context, t *asynq.Task) error {
 	var p expirePayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.BookingID) {
-		return fmt.Errorf("worker: bad %s payload: %w", TypeExpireBooking, asynq.SkipRetry)
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) {
+		return fmt.Errorf("worker: bad %s payload: %w", TypeExpireBookings, asynq.SkipRetry)
 	}
-	return h.Bookings.ExpireBooking(asTenant(ctx, p.TenantID), p.BookingID)
+	n, err := h.Bookings.SweepExpired(asTenant(ctx, p.TenantID))
+	if n > 0 {
+		h.Logger.InfoContext(ctx, "expired bookings", "tenant", p.TenantID, "count", n, "dueBy", p.DueBy)
+	}
+	return err
 }
 
 // sweepBookings expires the due bookings of every tenant. A failure in one

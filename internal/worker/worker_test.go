@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/booking"
@@ -21,11 +22,11 @@ import (
 
 type noScheduler struct{}
 
-func (noScheduler) ScheduleExpiry(context.Context, string, string, time.Time) error { return nil }
+func (noScheduler) ScheduleExpiry(context.Context, string, time.Time) error { return nil }
 
-// TestWorkerExpiresBookings runs a real asynq worker: a booking's expiry
-// task ends it when its hold runs out, and the periodic sweep ends one whose
-// task was lost; both return the tickets.
+// TestWorkerExpiresBookings runs a real asynq worker: the expiry task of a
+// booking's slot ends it when its hold runs out, and the periodic sweep ends
+// one whose task was lost; both return the tickets.
 func TestWorkerExpiresBookings(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
@@ -77,7 +78,9 @@ func TestWorkerExpiresBookings(t *testing.T) {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Second},
+		// The sweep runs when the worker starts, then not for an hour: only
+		// the slot's task can expire the booking due later.
+		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Hour},
 			&worker.Handlers{Bookings: bookings, Tenants: tenants, Logger: logger}, client)
 	}()
 	defer func() {
@@ -87,19 +90,25 @@ func TestWorkerExpiresBookings(t *testing.T) {
 		}
 	}()
 
-	// The first booking's hold runs out in a second, and its task is due
-	// then; the second ran out already and has no task: the sweep finds it.
-	if _, err := db.Admin.Exec(t.Context(), "UPDATE bookings SET expires_at = now() + interval '1 second' WHERE id = $1", byTask.ID); err != nil {
+	// The first booking's hold runs out in three seconds, and its slot's
+	// task is due then; the second ran out already and has no task: the
+	// sweep at the worker's start finds it.
+	var due time.Time
+	if err := db.Admin.QueryRow(t.Context(), "UPDATE bookings SET expires_at = now() + interval '3 seconds' WHERE id = $1 RETURNING expires_at", byTask.ID).Scan(&due); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Admin.Exec(t.Context(), "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", bySweep.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := client.ScheduleExpiry(ctx, tenant.ID, byTask.ID, time.Now().Add(1100*time.Millisecond)); err != nil {
+	if err := client.ScheduleExpiry(ctx, tenant.ID, due); err != nil {
 		t.Fatal(err)
 	}
-	if err := client.ScheduleExpiry(ctx, tenant.ID, byTask.ID, time.Now().Add(time.Hour)); err != nil {
-		t.Fatalf("scheduling the same expiry again must be harmless: %v", err)
+	// Another process scheduling the same slot enqueues nothing new.
+	if err := worker.NewClient(rdb.Client, queue).ScheduleExpiry(ctx, tenant.ID, due); err != nil {
+		t.Fatalf("scheduling the same slot again must be harmless: %v", err)
+	}
+	if n := tasksOf(t, rdb.Client, queue, worker.TypeExpireBookings); n != 1 {
+		t.Fatalf("%d expiry tasks queued, want 1 for the slot", n)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -112,6 +121,9 @@ func TestWorkerExpiresBookings(t *testing.T) {
 			t.Fatal(err)
 		}
 		if expired == 2 && stockNow[tt.ID].Available == capacity && stockNow[tt.ID].Held == 0 {
+			if time.Now().Before(due) {
+				t.Fatalf("the booking due at %s expired early", due)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
@@ -119,4 +131,20 @@ func TestWorkerExpiresBookings(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// tasksOf counts the scheduled tasks of a type in a queue.
+func tasksOf(t *testing.T, rdb redis.UniversalClient, queue, taskType string) int {
+	t.Helper()
+	tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListScheduledTasks(queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		if task.Type == taskType {
+			n++
+		}
+	}
+	return n
 }

@@ -45,11 +45,6 @@ UPDATE bookings SET status = 'cancelled', version = version + 1, updated_at = no
 WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND status = 'pending' AND expires_at > now()
 RETURNING id;
 
--- name: ExpireBooking
-UPDATE bookings SET status = 'expired', version = version + 1, updated_at = now()
-WHERE id = $1 AND status = 'pending' AND expires_at <= now()
-RETURNING event_id::text;
-
 -- name: ExpireDueBookings
 UPDATE bookings SET status = 'expired', version = version + 1, updated_at = now()
 WHERE id IN (SELECT id FROM bookings WHERE status = 'pending' AND expires_at <= now()
