@@ -43,12 +43,15 @@ type bookingResponse struct {
 	Currency  string                `json:"currency"`
 	CreatedAt time.Time             `json:"createdAt"`
 	UpdatedAt time.Time             `json:"updatedAt"`
+	// FailureReason and ReviewNote are set on failed and reviewed bookings.
+	FailureReason string `json:"failureReason,omitempty"`
+	ReviewNote    string `json:"reviewNote,omitempty"`
 }
 
 func toBookingResponse(b *ticketing.Booking) bookingResponse {
 	r := bookingResponse{ID: b.ID, EventID: b.EventID, UserID: b.UserID, Status: string(b.Status),
 		ExpiresAt: b.ExpiresAt.UTC(), Items: []bookingItemResponse{}, Total: b.Total, Currency: b.Currency,
-		CreatedAt: b.CreatedAt.UTC(), UpdatedAt: b.UpdatedAt.UTC()}
+		CreatedAt: b.CreatedAt.UTC(), UpdatedAt: b.UpdatedAt.UTC(), FailureReason: b.FailureReason, ReviewNote: b.ReviewNote}
 	// A pending booking whose hold ran out is expired, whether or not the
 	// worker has recorded it yet.
 	if b.Status == ticketing.BookingPending && !b.ExpiresAt.After(time.Now()) {

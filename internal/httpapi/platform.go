@@ -40,6 +40,10 @@ type tenantResponse struct {
 	Domains   []string  `json:"domains"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// PaystackSubaccount receives the tenant's payments less the
+	// platform fee (PlatformFeeBps basis points); "" when not set.
+	PaystackSubaccount string `json:"paystackSubaccount"`
+	PlatformFeeBps     int    `json:"platformFeeBps"`
 }
 
 func toTenantResponse(t *ticketing.Tenant) tenantResponse {
@@ -50,6 +54,7 @@ func toTenantResponse(t *ticketing.Tenant) tenantResponse {
 	return tenantResponse{
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Status: string(t.Status), Currency: t.Currency,
 		Domains: domains, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
+		PaystackSubaccount: t.PaystackSubaccount, PlatformFeeBps: t.PlatformFeeBps,
 	}
 }
 
@@ -109,9 +114,11 @@ func (s *Server) getTenant(c *fiber.Ctx) error {
 }
 
 type updateTenantRequest struct {
-	Name     *string `json:"name"`
-	Status   *string `json:"status"`
-	Currency *string `json:"currency"`
+	Name               *string `json:"name"`
+	Status             *string `json:"status"`
+	Currency           *string `json:"currency"`
+	PaystackSubaccount *string `json:"paystackSubaccount"`
+	PlatformFeeBps     *int    `json:"platformFeeBps"`
 }
 
 func (s *Server) updateTenant(c *fiber.Ctx) error {
@@ -123,7 +130,7 @@ func (s *Server) updateTenant(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	u := ticketing.TenantUpdate{Name: req.Name, Currency: req.Currency}
+	u := ticketing.TenantUpdate{Name: req.Name, Currency: req.Currency, PaystackSubaccount: req.PaystackSubaccount, PlatformFeeBps: req.PlatformFeeBps}
 	if req.Status != nil {
 		st := ticketing.TenantStatus(*req.Status)
 		u.Status = &st

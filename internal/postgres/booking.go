@@ -267,7 +267,7 @@ func heldQuantity(ctx context.Context, tx pgx.Tx, ticketTypeID string) (int, err
 
 func scanBooking(row pgx.Row) (*ticketing.Booking, error) {
 	var b ticketing.Booking
-	err := row.Scan(&b.ID, &b.EventID, &b.UserID, &b.Status, &b.Total, &b.Currency, &b.ExpiresAt, &b.CreatedAt, &b.UpdatedAt)
+	err := row.Scan(&b.ID, &b.EventID, &b.UserID, &b.Status, &b.Total, &b.Currency, &b.ExpiresAt, &b.CreatedAt, &b.UpdatedAt, &b.FailureReason, &b.ReviewNote)
 	if err != nil {
 		return nil, err
 	}

@@ -200,7 +200,7 @@ func TestEveryTenantTableIsForcedUnderRLS(t *testing.T) {
 		FROM pg_class c
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
 		WHERE c.relkind IN ('r', 'p') AND c.relnamespace = 'public'::regnamespace
-		  AND c.relname <> 'tenant_domains'`)
+		  AND c.relname NOT IN ('tenant_domains', 'payment_routes')`) // routing tables: a key to its tenant, read before any tenant is known
 	if err != nil {
 		t.Fatal(err)
 	}

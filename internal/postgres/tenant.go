@@ -117,7 +117,7 @@ func (s *TenantService) UpdateTenant(ctx context.Context, id string, u ticketing
 	}
 	return s.change(ctx, id, func(tx pgx.Tx) error {
 		var got string
-		if err := tx.QueryRow(ctx, qUpdateTenant, id, u.Name, u.Status, u.Currency).Scan(&got); err != nil {
+		if err := tx.QueryRow(ctx, qUpdateTenant, id, u.Name, u.Status, u.Currency, u.PaystackSubaccount, u.PlatformFeeBps).Scan(&got); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, id, "tenant.update", u)
@@ -219,7 +219,7 @@ func writeAudit(ctx context.Context, tx pgx.Tx, action, entity, entityID string,
 // tenant's domains.
 func scanTenant(row pgx.Row, withDomains bool) (*ticketing.Tenant, error) {
 	var t ticketing.Tenant
-	dest := []any{&t.ID, &t.Slug, &t.Name, &t.Status, &t.Currency, &t.CreatedAt, &t.UpdatedAt}
+	dest := []any{&t.ID, &t.Slug, &t.Name, &t.Status, &t.Currency, &t.CreatedAt, &t.UpdatedAt, &t.PaystackSubaccount, &t.PlatformFeeBps}
 	if withDomains {
 		dest = append(dest, &t.Domains)
 	}

@@ -24,6 +24,17 @@ type Metrics struct {
 	// TenantResolutions counts tenant resolutions by outcome: cache_hit,
 	// lookup (found in Postgres) or not_found (unknown or suspended).
 	TenantResolutions *prometheus.CounterVec
+	// PaymentsInitialized counts payment attempts opened at Paystack.
+	PaymentsInitialized prometheus.Counter
+	// Payments counts verified payments by outcome: confirmed, failed,
+	// already_paid, amount_mismatch, late_sold_out, booking_closed.
+	Payments *prometheus.CounterVec
+	// RefundsQueued counts refunds owed for charges that could not become
+	// tickets.
+	RefundsQueued prometheus.Counter
+	// Webhooks counts Paystack webhooks by result: accepted, duplicate,
+	// bad_signature, forbidden_ip.
+	Webhooks *prometheus.CounterVec
 }
 
 // New registers the metric families, the Go and process collectors and
@@ -49,6 +60,22 @@ func New(version string) *Metrics {
 			Help: "Tenant resolutions, by outcome (cache_hit, lookup, not_found).",
 		}, []string{"outcome"}),
 	}
+	m.PaymentsInitialized = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketd_payments_initialized_total",
+		Help: "Payment attempts opened at Paystack.",
+	})
+	m.Payments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketd_payments_total",
+		Help: "Verified payments, by outcome (confirmed, failed, already_paid, amount_mismatch, late_sold_out, booking_closed).",
+	}, []string{"outcome"})
+	m.RefundsQueued = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketd_refunds_queued_total",
+		Help: "Refunds owed for successful charges that could not become tickets.",
+	})
+	m.Webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketd_paystack_webhooks_total",
+		Help: "Paystack webhooks received, by result (accepted, duplicate, bad_signature, forbidden_ip).",
+	}, []string{"result"})
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "ticketd_build_info",
 		Help: "Always 1; labelled with the running version.",
@@ -56,6 +83,7 @@ func New(version string) *Metrics {
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	m.Registry.MustRegister(
 		m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.TenantResolutions, buildInfo,
+		m.PaymentsInitialized, m.Payments, m.RefundsQueued, m.Webhooks,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

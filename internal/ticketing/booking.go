@@ -51,6 +51,11 @@ type Booking struct {
 	ExpiresAt time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// FailureReason says why a failed booking failed (a code such as
+	// LATE_PAYMENT_SOLD_OUT, or a sentence).
+	FailureReason string
+	// ReviewNote says why a booking is under review.
+	ReviewNote string
 }
 
 // BookingItem is the tickets of one ticket type in a booking. Seated types

@@ -33,6 +33,11 @@ type Tenant struct {
 	Domains   []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// PaystackSubaccount (ACCT_...) receives the tenant's payments, less
+	// the platform fee of PlatformFeeBps basis points; "" pays the
+	// platform account.
+	PaystackSubaccount string
+	PlatformFeeBps     int
 }
 
 // Active reports whether the tenant may serve requests.
@@ -84,14 +89,25 @@ type TenantUpdate struct {
 	Name     *string
 	Status   *TenantStatus
 	Currency *string
+	// PaystackSubaccount is "" (none) or a subaccount code ACCT_...;
+	// PlatformFeeBps the platform's share of each payment in basis points.
+	PaystackSubaccount *string
+	PlatformFeeBps     *int
 }
+
+var subaccountPattern = regexp.MustCompile(`^ACCT_[A-Za-z0-9]+$`)
 
 // Validate normalizes the update and reports every problem with it.
 func (u *TenantUpdate) Validate() error {
 	var p Problems
-	if u.Name == nil && u.Status == nil && u.Currency == nil {
-		p.Addf(true, "at least one of name, status or currency must be given")
+	if u.Name == nil && u.Status == nil && u.Currency == nil && u.PaystackSubaccount == nil && u.PlatformFeeBps == nil {
+		p.Addf(true, "at least one of name, status, currency, paystackSubaccount or platformFeeBps must be given")
 	}
+	if u.PaystackSubaccount != nil {
+		*u.PaystackSubaccount = strings.TrimSpace(*u.PaystackSubaccount)
+		p.Addf(*u.PaystackSubaccount != "" && !subaccountPattern.MatchString(*u.PaystackSubaccount), "paystackSubaccount must be a Paystack subaccount code (ACCT_...) or empty")
+	}
+	p.Addf(u.PlatformFeeBps != nil && (*u.PlatformFeeBps < 0 || *u.PlatformFeeBps > 10000), "platformFeeBps must be between 0 and 10000")
 	if u.Name != nil {
 		validateName(&p, "name", trimPtr(u.Name))
 	}

@@ -14,7 +14,7 @@ ORDER BY s.position;
 
 -- name: SelectBooking
 -- $2, when set, restricts to that user's bookings.
-SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at
+SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at, failure_reason, review_note
 FROM bookings WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2);
 
 -- name: SelectBookingItems
@@ -30,7 +30,7 @@ ORDER BY i.booking_id, i.ticket_type_id;
 -- name: ListBookings
 -- Newest first, keyset on (created_at, id) descending. $3 user, $4 event,
 -- $5 status, $6 the page size plus one.
-SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at
+SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at, failure_reason, review_note
 FROM bookings
 WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
   AND ($3::uuid IS NULL OR user_id = $3)

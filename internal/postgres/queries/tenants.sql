@@ -1,10 +1,10 @@
 -- name: InsertTenant
 INSERT INTO tenants (slug, name, currency)
 VALUES ($1, $2, $3)
-RETURNING id, slug, name, status, currency, created_at, updated_at;
+RETURNING id, slug, name, status, currency, created_at, updated_at, paystack_subaccount, platform_fee_bps;
 
 -- name: SelectTenant
-SELECT t.id, t.slug, t.name, t.status, t.currency, t.created_at, t.updated_at,
+SELECT t.id, t.slug, t.name, t.status, t.currency, t.created_at, t.updated_at, t.paystack_subaccount, t.platform_fee_bps,
        COALESCE((SELECT array_agg(d.domain ORDER BY d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id), '{}')
 FROM tenants t
 WHERE t.id = $1;
@@ -13,7 +13,7 @@ WHERE t.id = $1;
 -- Keyset pagination on (created_at, id); $1/$2 are the last row of the
 -- previous page (NULL for the first page), $3 an optional status, $4 the
 -- page size plus one.
-SELECT t.id, t.slug, t.name, t.status, t.currency, t.created_at, t.updated_at,
+SELECT t.id, t.slug, t.name, t.status, t.currency, t.created_at, t.updated_at, t.paystack_subaccount, t.platform_fee_bps,
        COALESCE((SELECT array_agg(d.domain ORDER BY d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id), '{}')
 FROM tenants t
 WHERE ($1::timestamptz IS NULL OR (t.created_at, t.id) > ($1, $2::uuid))
@@ -26,6 +26,8 @@ UPDATE tenants
 SET name       = COALESCE($2, name),
     status     = COALESCE($3, status),
     currency   = COALESCE($4, currency),
+    paystack_subaccount = COALESCE($5, paystack_subaccount),
+    platform_fee_bps    = COALESCE($6, platform_fee_bps),
     updated_at = now()
 WHERE id = $1
 RETURNING id;
@@ -38,7 +40,7 @@ DELETE FROM tenant_domains WHERE domain = $1 AND tenant_id = $2;
 
 -- name: ResolveTenant
 -- The tenant of a custom domain ($1) wins over the tenant of a slug ($2).
-SELECT id, slug, name, status, currency, created_at, updated_at
+SELECT id, slug, name, status, currency, created_at, updated_at, paystack_subaccount, platform_fee_bps
 FROM (
   SELECT t.*, 0 AS precedence
   FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id

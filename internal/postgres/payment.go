@@ -1,0 +1,497 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+var (
+	qLockBookingForPayment          = query("LockBookingForPayment")
+	qSelectBuyerEmail               = query("SelectBuyerEmail")
+	qSelectOpenPayment              = query("SelectOpenPayment")
+	qNextPaymentAttempt             = query("NextPaymentAttempt")
+	qInsertPayment                  = query("InsertPayment")
+	qInsertPaymentRoute             = query("InsertPaymentRoute")
+	qSetPaymentCheckout             = query("SetPaymentCheckout")
+	qSelectPaymentByReference       = query("SelectPaymentByReference")
+	qLockPaymentByReference         = query("LockPaymentByReference")
+	qRecordPaymentOutcome           = query("RecordPaymentOutcome")
+	qSelectTenantOfReference        = query("SelectTenantOfReference")
+	qConfirmBooking                 = query("ConfirmBooking")
+	qFailBookingWithReason          = query("FailBookingWithReason")
+	qReviewBookingWithNote          = query("ReviewBookingWithNote")
+	qAddSold                        = query("AddSold")
+	qInsertTickets                  = query("InsertTickets")
+	qReactivateBookingSeats         = query("ReactivateBookingSeats")
+	qInsertRefund                   = query("InsertRefund")
+	qSelectRefund                   = query("SelectRefund")
+	qUpdateRefund                   = query("UpdateRefund")
+	qListPayments                   = query("ListPayments")
+	qSelectStalePayments            = query("SelectStalePayments")
+	qSelectOpenPaymentsOfDueBooking = query("SelectOpenPaymentsOfDueBookings")
+	qInsertWebhookEvent             = query("InsertWebhookEvent")
+)
+
+const codeCheckViolation = "23514"
+
+// PaymentStore keeps payment attempts, refunds and webhook events.
+type PaymentStore struct{ db *DB }
+
+// NewPaymentStore returns a PaymentStore on db.
+func NewPaymentStore(db *DB) *PaymentStore { return &PaymentStore{db: db} }
+
+func scanPayment(row pgx.Row) (*ticketing.Payment, error) {
+	var (
+		p                    ticketing.Payment
+		paystackID, paidAmt  *int64
+		paidCurrency         *string
+		paidAt, verifiedAt   *time.Time
+		createdAt, updatedAt time.Time
+	)
+	err := row.Scan(&p.ID, &p.BookingID, &p.Attempt, &p.Reference, &p.Amount, &p.Currency, &p.Status,
+		&p.AuthorizationURL, &p.AccessCode, &paystackID, &paidAmt, &paidCurrency, &p.GatewayResponse, &p.Channel,
+		&paidAt, &verifiedAt, &p.Outcome, &createdAt, &updatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if paystackID != nil {
+		p.PaystackID = uint64(*paystackID)
+	}
+	if paidAmt != nil {
+		p.PaidAmount = *paidAmt
+	}
+	if paidCurrency != nil {
+		p.PaidCurrency = *paidCurrency
+	}
+	p.PaidAt, p.VerifiedAt, p.CreatedAt, p.UpdatedAt = paidAt, verifiedAt, createdAt, updatedAt
+	return &p, nil
+}
+
+// OpenedPayment is what OpenPayment found or created.
+type OpenedPayment struct {
+	Payment *ticketing.Payment
+	Booking *ticketing.Booking
+	Email   string // the buyer's
+	Created bool
+}
+
+// OpenPayment returns the open attempt of a pending booking (or the attempt
+// made with idempotencyKey), or records a new one with the next reference.
+// userID, when set, must own the booking. The booking row is locked, so two
+// concurrent calls open one attempt.
+func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string) (*OpenedPayment, error) {
+	var out OpenedPayment
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		b, err := scanBooking(tx.QueryRow(ctx, qLockBookingForPayment, bookingID, nullIfEmpty(userID)))
+		if err != nil {
+			return err
+		}
+		out.Booking = b
+		if err := tx.QueryRow(ctx, qSelectBuyerEmail, b.UserID).Scan(&out.Email); err != nil {
+			return err
+		}
+		p, err := scanPayment(tx.QueryRow(ctx, qSelectOpenPayment, bookingID, nullIfEmpty(idempotencyKey)))
+		if err == nil {
+			out.Payment = p
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if st := displayStatus(b); st != ticketing.BookingPending {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a pending booking can be paid", st)
+		}
+		var attempt int
+		if err := tx.QueryRow(ctx, qNextPaymentAttempt, bookingID).Scan(&attempt); err != nil {
+			return err
+		}
+		ref := ticketing.PaymentReference(bookingID, attempt)
+		if out.Payment, err = scanPayment(tx.QueryRow(ctx, qInsertPayment, bookingID, attempt, ref, b.Total, b.Currency, nullIfEmpty(idempotencyKey))); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, qInsertPaymentRoute, ref); err != nil {
+			return err
+		}
+		out.Created = true
+		return writeAudit(ctx, tx, "payment.open", "payment", ref, map[string]any{"bookingId": bookingID, "amount": b.Total, "currency": b.Currency})
+	})
+	if err != nil {
+		return nil, translate(err, "booking")
+	}
+	return &out, nil
+}
+
+// SetCheckout records where the buyer pays an open attempt.
+func (s *PaymentStore) SetCheckout(ctx context.Context, paymentID, authorizationURL, accessCode string) error {
+	return translate(s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, qSetPaymentCheckout, paymentID, authorizationURL, accessCode)
+		return err
+	}), "payment")
+}
+
+// PaymentByReference returns a payment of the context's tenant.
+func (s *PaymentStore) PaymentByReference(ctx context.Context, reference string) (*ticketing.Payment, error) {
+	var p *ticketing.Payment
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) (err error) {
+		p, err = scanPayment(tx.QueryRow(ctx, qSelectPaymentByReference, reference))
+		return err
+	})
+	return p, translate(err, "payment")
+}
+
+// TenantOfReference returns the tenant a payment reference belongs to, from
+// the routing table (no tenant scope is needed to read it).
+func (s *PaymentStore) TenantOfReference(ctx context.Context, reference string) (string, error) {
+	var id string
+	err := s.db.Pool.QueryRow(ctx, qSelectTenantOfReference, reference).Scan(&id)
+	return id, translate(err, "payment")
+}
+
+// MarkUnpaid records a verification that found no payment: failed, or
+// abandoned (which Paystack may still turn into a success later). A settled
+// attempt is left alone.
+func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, error) {
+	var p *ticketing.Payment
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) (err error) {
+		if p, err = scanPayment(tx.QueryRow(ctx, qLockPaymentByReference, reference)); err != nil {
+			return err
+		}
+		if p.Status != ticketing.PaymentInitialized && p.Status != ticketing.PaymentAbandoned {
+			return nil
+		}
+		now := time.Now()
+		if err := recordOutcome(ctx, tx, p, status, c, now, ""); err != nil {
+			return err
+		}
+		p.Status, p.GatewayResponse, p.VerifiedAt = status, c.GatewayResponse, &now
+		return nil
+	})
+	return p, translate(err, "payment")
+}
+
+func recordOutcome(ctx context.Context, tx pgx.Tx, p *ticketing.Payment, status ticketing.PaymentStatus, c ticketing.Charge, at time.Time, outcome string) error {
+	var paystackID, paidAmount *int64
+	var paidCurrency *string
+	if c.PaystackID != 0 {
+		id := int64(c.PaystackID)
+		paystackID = &id
+	}
+	if status == ticketing.PaymentSuccess {
+		paidAmount, paidCurrency = &c.Amount, &c.Currency
+	}
+	_, err := tx.Exec(ctx, qRecordPaymentOutcome, p.ID, status, paystackID, paidAmount, paidCurrency,
+		c.GatewayResponse, c.Channel, c.PaidAt, at, outcome)
+	return err
+}
+
+// SettleMode says how Settle treats a booking whose hold ran out.
+type SettleMode int
+
+// Settle modes.
+const (
+	// SettleNormal confirms a live booking and asks for a hold
+	// (Settlement.NeedHold) when the booking's hold ran out.
+	SettleNormal SettleMode = iota
+	// SettleLateHeld confirms a booking whose hold ran out: the caller holds
+	// its tickets again.
+	SettleLateHeld
+	// SettleLateSoldOut fails a booking whose hold ran out and whose tickets
+	// could not be held again, and owes the buyer a refund.
+	SettleLateSoldOut
+)
+
+// Settlement is what a successful charge did.
+type Settlement struct {
+	Payment *ticketing.Payment
+	Booking *ticketing.Booking
+	// Confirmed: the booking is confirmed with its tickets, by this charge.
+	Confirmed bool
+	// Outcome is why the charge did not confirm the booking (a code), or "".
+	Outcome string
+	// RefundID names the refund the charge is owed, or "".
+	RefundID string
+	// AlreadySettled: the charge was settled before; nothing changed.
+	AlreadySettled bool
+	// NeedHold: the booking's hold ran out; nothing changed. Hold its
+	// tickets again and settle with SettleLateHeld, or SettleLateSoldOut.
+	NeedHold bool
+}
+
+var errNeedHold = errors.New("postgres: settlement needs a hold")
+
+// Settle applies a successful charge, in one transaction: the payment
+// becomes success, and the booking is confirmed with its sold counts and
+// tickets, or put under review (amount or currency differ), or failed with
+// a refund owed (paid too late for what is left, or paid twice). A charge
+// is settled once, however many verifications race.
+func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing.Charge, mode SettleMode) (*Settlement, error) {
+	var out *Settlement
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		out = &Settlement{}
+		p, err := scanPayment(tx.QueryRow(ctx, qLockPaymentByReference, reference))
+		if err != nil {
+			return err
+		}
+		out.Payment = p
+		b, err := scanBooking(tx.QueryRow(ctx, qLockBookingForPayment, p.BookingID, nil))
+		if err != nil {
+			return err
+		}
+		if err := loadItems(ctx, tx, []*ticketing.Booking{b}); err != nil {
+			return err
+		}
+		out.Booking = b
+		if p.Status == ticketing.PaymentSuccess || p.Status == ticketing.PaymentReversed {
+			out.AlreadySettled = true
+			return nil
+		}
+		now := time.Now()
+		live := b.Status == ticketing.BookingPending && b.ExpiresAt.After(now)
+		late := b.Status == ticketing.BookingExpired || (b.Status == ticketing.BookingPending && !live)
+		switch {
+		case b.Status == ticketing.BookingConfirmed:
+			out.Outcome = ticketing.CodeAlreadyPaid
+		case c.Amount != p.Amount || !strings.EqualFold(c.Currency, p.Currency):
+			out.Outcome = ticketing.CodeAmountMismatch
+			note := "charged " + formatMoney(c.Amount, c.Currency) + ", expected " + formatMoney(p.Amount, p.Currency) + " (payment " + reference + ")"
+			if _, err := tx.Exec(ctx, qReviewBookingWithNote, b.ID, note); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, qDeactivateBookingSeats, []string{b.ID}); err != nil {
+				return err
+			}
+			b.Status, b.ReviewNote = ticketing.BookingReview, note
+		case b.Status != ticketing.BookingPending && b.Status != ticketing.BookingExpired:
+			out.Outcome = ticketing.CodeBookingClosed
+		case live || (late && mode == SettleLateHeld):
+			ok, err := confirm(ctx, tx, b, late)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out.Confirmed = true
+				b.Status = ticketing.BookingConfirmed
+				break
+			}
+			out.Outcome = ticketing.CodeLatePaymentSoldOut
+			if err := failBooking(ctx, tx, b, out.Outcome); err != nil {
+				return err
+			}
+		case mode == SettleNormal:
+			out.NeedHold = true
+			return errNeedHold
+		default: // late, SettleLateSoldOut
+			out.Outcome = ticketing.CodeLatePaymentSoldOut
+			if err := failBooking(ctx, tx, b, out.Outcome); err != nil {
+				return err
+			}
+		}
+		if err := recordOutcome(ctx, tx, p, ticketing.PaymentSuccess, c, now, out.Outcome); err != nil {
+			return err
+		}
+		p.Status, p.Outcome, p.PaidAmount, p.PaidCurrency, p.VerifiedAt = ticketing.PaymentSuccess, out.Outcome, c.Amount, c.Currency, &now
+		if out.Outcome != "" && out.Outcome != ticketing.CodeAmountMismatch {
+			// Paid for nothing: the whole charge goes back.
+			if err := tx.QueryRow(ctx, qInsertRefund, p.ID, b.ID, c.Amount, c.Currency, out.Outcome).Scan(&out.RefundID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		return writeAudit(ctx, tx, "payment.settle", "payment", reference, map[string]any{
+			"bookingId": b.ID, "confirmed": out.Confirmed, "outcome": out.Outcome, "amount": c.Amount, "currency": c.Currency})
+	})
+	if errors.Is(err, errNeedHold) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, translate(err, "payment")
+	}
+	return out, nil
+}
+
+// confirm records the sale of a booking's tickets. It returns false, with
+// nothing written, when Postgres refuses it: a ticket type would sell beyond
+// its capacity, or a seat is sold or held by another booking (only possible
+// for a late payment).
+func confirm(ctx context.Context, tx pgx.Tx, b *ticketing.Booking, late bool) (bool, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	err = func() error {
+		if late {
+			if _, err := sp.Exec(ctx, qReactivateBookingSeats, b.ID); err != nil {
+				return err
+			}
+		}
+		for _, it := range b.Items {
+			if _, err := sp.Exec(ctx, qAddSold, it.TicketTypeID, it.Quantity); err != nil {
+				return err
+			}
+			seats := it.SeatIDs
+			if seats == nil {
+				seats = []string{}
+			}
+			if _, err := sp.Exec(ctx, qInsertTickets, b.ID, b.EventID, it.TicketTypeID, seats, it.Quantity); err != nil {
+				return err
+			}
+		}
+		_, err := sp.Exec(ctx, qConfirmBooking, b.ID)
+		return err
+	}()
+	if err == nil {
+		return true, sp.Commit(ctx)
+	}
+	if rerr := sp.Rollback(ctx); rerr != nil {
+		return false, rerr
+	}
+	if pe := pgError(err); pe != nil && (pe.Code == codeCheckViolation || pe.Code == codeUniqueViolation) {
+		return false, nil
+	}
+	return false, err
+}
+
+func failBooking(ctx context.Context, tx pgx.Tx, b *ticketing.Booking, reason string) error {
+	if _, err := tx.Exec(ctx, qFailBookingWithReason, b.ID, reason); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, qDeactivateBookingSeats, []string{b.ID}); err != nil {
+		return err
+	}
+	b.Status, b.FailureReason = ticketing.BookingFailed, reason
+	return nil
+}
+
+// formatMoney writes minor units with their currency, e.g. "NGN 1500.00".
+func formatMoney(amount int64, currency string) string {
+	return fmt.Sprintf("%s %d.%02d", currency, amount/100, abs(amount%100))
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// Refund is a refund owed, with what asking Paystack for it needs.
+type Refund struct {
+	ID, PaymentID, BookingID, Reference string
+	Amount                              int64
+	Currency, Reason, Status            string
+}
+
+// FindRefund returns a refund of the context's tenant.
+func (s *PaymentStore) FindRefund(ctx context.Context, id string) (*Refund, error) {
+	var r Refund
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, qSelectRefund, id).Scan(&r.ID, &r.PaymentID, &r.BookingID, &r.Reference, &r.Amount, &r.Currency, &r.Reason, &r.Status)
+	})
+	if err != nil {
+		return nil, translate(err, "refund")
+	}
+	return &r, nil
+}
+
+// UpdateRefund records what Paystack said of a refund.
+func (s *PaymentStore) UpdateRefund(ctx context.Context, id, status string, paystackID uint64, lastError string) error {
+	var pid *int64
+	if paystackID != 0 {
+		v := int64(paystackID)
+		pid = &v
+	}
+	return translate(s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, qUpdateRefund, id, status, pid, lastError)
+		return err
+	}), "refund")
+}
+
+// FindPayments lists payments, newest first.
+func (s *PaymentStore) FindPayments(ctx context.Context, f ticketing.PaymentFilter) ([]*ticketing.Payment, string, error) {
+	after, afterID, err := cursorArgs(f.Page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	size := f.Page.Size()
+	var out []*ticketing.Payment
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, qListPayments, after, afterID, nullIfEmpty(string(f.Status)), nullIfEmpty(f.BookingID), nullIfEmpty(f.Reference), size+1)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*ticketing.Payment, error) { return scanPayment(r) })
+		return err
+	})
+	if err != nil {
+		return nil, "", translate(err, "payment")
+	}
+	out, next := trimPage(out, size, func(p *ticketing.Payment) (time.Time, string) { return p.CreatedAt, p.ID })
+	return out, next, nil
+}
+
+// StaleReferences returns open attempts of the context's tenant older than
+// age; DueReferences the open attempts of bookings whose hold ran out.
+func (s *PaymentStore) StaleReferences(ctx context.Context, age time.Duration, limit int) ([]string, error) {
+	return s.references(ctx, qSelectStalePayments, age.Seconds(), limit)
+}
+
+// DueReferences returns the open attempts of pending bookings whose hold ran
+// out, for the expiry to verify before it expires them.
+func (s *PaymentStore) DueReferences(ctx context.Context, limit int) ([]string, error) {
+	return s.references(ctx, qSelectOpenPaymentsOfDueBooking, limit)
+}
+
+func (s *PaymentStore) references(ctx context.Context, q string, args ...any) ([]string, error) {
+	var refs []string
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		refs, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return refs, translate(err, "payment")
+}
+
+// ReviewBooking puts a booking under review with a note, freeing any seats
+// it held (a confirmed booking keeps its tickets).
+func (s *PaymentStore) ReviewBooking(ctx context.Context, id, note string) (*ticketing.Booking, error) {
+	var b *ticketing.Booking
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		prev, err := scanBooking(tx.QueryRow(ctx, qLockBookingForPayment, id, nil))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, qReviewBookingWithNote, id, note); err != nil {
+			return err
+		}
+		if prev.Status == ticketing.BookingPending {
+			if _, err := tx.Exec(ctx, qDeactivateBookingSeats, []string{id}); err != nil {
+				return err
+			}
+		}
+		if b, err = scanBooking(tx.QueryRow(ctx, qSelectBooking, id, nil)); err != nil {
+			return err
+		}
+		if err := loadItems(ctx, tx, []*ticketing.Booking{b}); err != nil {
+			return err
+		}
+		b.Status = ticketing.BookingReview
+		return writeAudit(ctx, tx, "booking.review", "booking", id, map[string]any{"note": note, "from": prev.Status})
+	})
+	return b, translate(err, "booking")
+}
+
+// RecordWebhook stores an accepted webhook once; first is false for a
+// redelivery of a body stored before.
+func (s *PaymentStore) RecordWebhook(ctx context.Context, bodySHA256, event, reference string, payload []byte) (first bool, err error) {
+	err = s.db.Pool.QueryRow(ctx, qInsertWebhookEvent, bodySHA256, event, reference, payload).Scan(&first)
+	return first, translate(err, "webhook event")
+}

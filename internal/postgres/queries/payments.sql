@@ -1,0 +1,139 @@
+-- name: LockBookingForPayment
+-- The booking a payment is about, locked against a concurrent expiry,
+-- cancellation or settlement. $2, when set, must own it.
+SELECT b.id, b.event_id, b.user_id, b.status, b.total, b.currency, b.expires_at, b.created_at, b.updated_at,
+       b.failure_reason, b.review_note
+FROM bookings b WHERE b.id = $1 AND ($2::uuid IS NULL OR b.user_id = $2)
+FOR UPDATE;
+
+-- name: SelectBuyerEmail
+SELECT email FROM users WHERE id = $1;
+
+
+-- name: SelectOpenPayment
+SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
+       paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
+       created_at, updated_at
+FROM payments WHERE booking_id = $1 AND (status = 'initialized' OR ($2::text IS NOT NULL AND idempotency_key = $2))
+ORDER BY attempt DESC LIMIT 1;
+
+-- name: NextPaymentAttempt
+SELECT COALESCE(max(attempt), 0) + 1 FROM payments WHERE booking_id = $1;
+
+-- name: InsertPayment
+INSERT INTO payments (tenant_id, booking_id, attempt, reference, amount, currency, idempotency_key)
+VALUES (app_tenant(), $1, $2, $3, $4, $5, $6)
+RETURNING id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
+          paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
+          created_at, updated_at;
+
+-- name: InsertPaymentRoute
+INSERT INTO payment_routes (reference, tenant_id) VALUES ($1, app_tenant());
+
+-- name: SetPaymentCheckout
+UPDATE payments SET authorization_url = $2, access_code = $3, version = version + 1, updated_at = now()
+WHERE id = $1 AND status = 'initialized';
+
+-- name: SelectPaymentByReference
+
+SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
+       paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
+       created_at, updated_at
+FROM payments WHERE reference = $1;
+
+-- name: LockPaymentByReference
+SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
+       paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
+       created_at, updated_at
+FROM payments WHERE reference = $1
+FOR UPDATE;
+
+-- name: RecordPaymentOutcome
+-- What Paystack said, and what it made of the booking. $2 status, $10 outcome.
+UPDATE payments SET status = $2, paystack_id = $3, paid_amount = $4, paid_currency = $5, gateway_response = $6,
+       channel = $7, paid_at = $8, verified_at = $9, outcome = $10, version = version + 1, updated_at = now()
+WHERE id = $1;
+
+-- name: SelectTenantOfReference
+SELECT tenant_id::text FROM payment_routes WHERE reference = $1;
+
+-- name: ConfirmBooking
+UPDATE bookings SET status = 'confirmed', version = version + 1, updated_at = now()
+WHERE id = $1 AND status IN ('pending', 'expired');
+
+-- name: FailBookingWithReason
+UPDATE bookings SET status = 'failed', failure_reason = $2, version = version + 1, updated_at = now()
+WHERE id = $1 AND status IN ('pending', 'expired');
+
+-- name: ReviewBookingWithNote
+UPDATE bookings SET status = 'review', review_note = $2, version = version + 1, updated_at = now()
+WHERE id = $1
+RETURNING status;
+
+-- name: AddSold
+-- The sale of one booking item; the CHECK (sold <= capacity) refuses an oversell.
+UPDATE ticket_types SET sold = sold + $2
+WHERE id = $1;
+
+-- name: InsertTickets
+-- $3 quantity tickets of a general-admission type, or one per seat in $4.
+INSERT INTO tickets (tenant_id, booking_id, event_id, ticket_type_id, seat_id)
+SELECT app_tenant(), $1, $2, $3, s.seat_id
+FROM (SELECT unnest($4::uuid[]) AS seat_id WHERE cardinality($4::uuid[]) > 0
+      UNION ALL
+      SELECT NULL::uuid FROM generate_series(1, $5::integer) WHERE cardinality($4::uuid[]) = 0) s;
+
+-- name: ReactivateBookingSeats
+-- A late payment takes its seats back (the unique index refuses a seat that
+-- another booking holds now).
+UPDATE booking_seats SET active = true WHERE booking_id = $1 AND NOT active;
+
+-- name: InsertRefund
+INSERT INTO refunds (tenant_id, payment_id, booking_id, amount, currency, reason)
+VALUES (app_tenant(), $1, $2, $3, $4, $5)
+ON CONFLICT (tenant_id, payment_id) DO NOTHING
+RETURNING id::text;
+
+-- name: SelectRefund
+SELECT r.id::text, r.payment_id::text, r.booking_id::text, p.reference, r.amount, r.currency, r.reason, r.status
+FROM refunds r JOIN payments p ON p.id = r.payment_id
+WHERE r.id = $1;
+
+-- name: UpdateRefund
+UPDATE refunds SET status = $2, paystack_id = COALESCE($3, paystack_id), last_error = $4, updated_at = now()
+WHERE id = $1;
+
+-- name: ListPayments
+-- Newest first, keyset on (created_at, id) descending. $3 status, $4 booking,
+-- $5 reference, $6 the page size plus one.
+SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
+       paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
+       created_at, updated_at
+FROM payments
+WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+  AND ($3::text IS NULL OR status = $3)
+  AND ($4::uuid IS NULL OR booking_id = $4)
+  AND ($5::text IS NULL OR reference = $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $6;
+
+-- name: SelectStalePayments
+-- Open attempts older than $1 seconds, oldest first: the reconciler asks
+-- Paystack about them.
+SELECT reference FROM payments
+WHERE status = 'initialized' AND created_at < now() - make_interval(secs => $1)
+ORDER BY created_at LIMIT $2;
+
+-- name: SelectOpenPaymentsOfDueBookings
+-- Open attempts of pending bookings whose hold ran out: asked about before
+-- the bookings expire.
+SELECT p.reference FROM payments p JOIN bookings b ON b.id = p.booking_id
+WHERE p.status = 'initialized' AND b.status = 'pending' AND b.expires_at <= now()
+ORDER BY b.expires_at LIMIT $1;
+
+-- name: InsertWebhookEvent
+-- Every accepted webhook once; a redelivery of the same body counts.
+INSERT INTO webhook_events (body_sha256, event, reference, payload)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (body_sha256) DO UPDATE SET deliveries = webhook_events.deliveries + 1
+RETURNING deliveries = 1;
