@@ -10,8 +10,11 @@ import (
 	"github.com/ticketd-io/ticketd/internal/booking"
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/payment"
+	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/redis"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
 
@@ -26,7 +29,10 @@ type app struct {
 	tenants  *postgres.TenantService
 	stock    *inventory.Store
 	bookings *booking.Service
+	payments *payment.Service
+	paystore *postgres.PaymentStore
 	tasks    *worker.Client
+	metrics  *telemetry.Metrics
 }
 
 // openApp connects to Postgres (refusing a role that could bypass
@@ -53,6 +59,14 @@ func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command s
 	a.stock = inventory.New(rdb.Client, rdb.Prefix, store)
 	a.tasks = worker.NewClient(rdb.Client, cfg.WorkerQueue)
 	a.bookings = booking.New(store, a.stock, a.tasks, logger, cfg.SaleCacheTTL)
+	a.metrics = telemetry.New(version)
+	a.metrics.RegisterPool(db.Pool)
+	if cfg.PaystackSecretKey == "" {
+		logger.Warn("PAYSTACK_SECRET_KEY is not set: payments will fail and webhooks will be refused")
+	}
+	a.paystore = postgres.NewPaymentStore(db)
+	a.payments = payment.New(paystack.New(cfg.PaystackBaseURL, cfg.PaystackSecretKey), a.paystore, a.stock, a.tasks,
+		logger, a.metrics, payment.Config{PublicURL: cfg.PublicURL})
 	return a, nil
 }
 
@@ -65,5 +79,9 @@ func (a *app) close() {
 func (a *app) work(ctx context.Context) error {
 	return worker.Run(ctx, a.rdb.Client, worker.Config{
 		Queue: a.cfg.WorkerQueue, Concurrency: a.cfg.WorkerConcurrency, SweepInterval: a.cfg.SweepInterval,
-	}, &worker.Handlers{Bookings: a.bookings, Tenants: a.tenants, Logger: a.logger}, a.tasks)
+		ReconcileInterval: a.cfg.ReconcileInterval,
+	}, &worker.Handlers{
+		Bookings: a.bookings, Payments: a.payments, References: a.paystore, Tenants: a.tenants, Client: a.tasks,
+		Logger: a.logger, StaleAfter: a.cfg.PaymentStaleAfter, LookBack: a.cfg.PaymentLookBack,
+	}, a.tasks)
 }

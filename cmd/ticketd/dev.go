@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/ticketd-io/ticketd/internal/config"
 )
 
 // devEnv supplies the development defaults that `serve` refuses to assume:
-// a platform API key and a JWT signing key.
+// a platform API key, a JWT signing key, and, unless PAYSTACK_SECRET_KEY is
+// set, a Paystack simulator run in the process (its key and URL).
 func devEnv(getenv func(string) string) func(string) string {
+	simulated := getenv("PAYSTACK_SECRET_KEY") == ""
 	return func(key string) string {
 		if v := getenv(key); v != "" {
 			return v
@@ -20,6 +23,16 @@ func devEnv(getenv func(string) string) func(string) string {
 			return config.DevPlatformAPIKey
 		case "JWT_SECRET":
 			return config.DevJWTSecret
+		case "PAYSTACK_SECRET_KEY":
+			return config.DevPaystackSecretKey
+		case "PAYSTACK_BASE_URL":
+			if simulated {
+				port := getenv("PAYSTACK_SIM_PORT")
+				if port == "" {
+					port = strconv.Itoa(DefaultSimPort)
+				}
+				return "http://127.0.0.1:" + port
+			}
 		}
 		return ""
 	}
@@ -27,7 +40,7 @@ func devEnv(getenv func(string) string) func(string) string {
 
 // dev migrates the database, seeds it when it is empty, prints where to go,
 // and runs the API and the worker in one process.
-func dev(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+func dev(ctx context.Context, cfg config.Config, getenv func(string) string, stdout io.Writer) error {
 	if err := migrate(ctx, cfg, []string{"up"}, stdout); err != nil {
 		return err
 	}
@@ -55,6 +68,16 @@ ticketd dev
       -d '{"slug":"acme","name":"Acme Events","currency":"NGN","admin":{"email":"admin@acme.test","password":"acme-admin-pass","name":"Acme Admin"}}'
 
 `, base, key, demo, demoAdminEmail, demoAdminPassword)
+	if cfg.PaystackSecretKey == config.DevPaystackSecretKey {
+		s, err := loadSimSettings(cfg, getenv)
+		if err != nil {
+			return err
+		}
+		if _, err := startSim(ctx, cfg, s, stdout); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  Paystack       simulator at %s (checkout pages open from authorizationUrl)\n\n", s.publicURL)
+	}
 	a, err := openApp(ctx, cfg, stdout, "dev")
 	if err != nil {
 		return err

@@ -23,12 +23,14 @@ const usage = `usage: ticketd <command>
 
 commands:
   serve                 serve the HTTP API (connects as the application role)
-  work                  run the background worker (booking expiry, sweeps)
+  work                  run the background worker (booking expiry, sweeps, payments, refunds)
   inventory check|rebuild --event ID [--tenant SLUG]
                         compare an event's Redis inventory with Postgres, or rebuild it
   migrate up|down|status  apply, roll back one, or list migrations (as the owner role)
   seed                  create the demo organizer with venues and events on sale
   dev                   migrate, seed an empty database, then serve and work, with development defaults
+                        and a Paystack simulator
+  paystack-sim          run the Paystack simulator alone (PAYSTACK_SIM_PORT, default 8081)
   version               print the version
 
 Configuration comes from environment variables; see README.md.`
@@ -83,8 +85,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return work(ctx, cfg, stdout)
 	case "inventory":
 		return inventoryCommand(ctx, cfg, rest, stdout)
+	case "paystack-sim":
+		return paystackSim(ctx, cfg, getenv, stdout)
 	case "dev":
-		return dev(ctx, cfg, stdout)
+		return dev(ctx, cfg, getenv, stdout)
 	}
 	return fmt.Errorf("unknown command %q\n%w", cmd, errUsage)
 }

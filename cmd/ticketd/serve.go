@@ -17,7 +17,6 @@ import (
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/postgres"
-	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then drains in-flight
@@ -49,8 +48,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	if err != nil {
 		return err
 	}
-	metrics := telemetry.New(version)
-	metrics.RegisterPool(db.Pool)
+	metrics := a.metrics
 	srv, err := httpapi.New(httpapi.Config{
 		PlatformDomain:     cfg.PlatformDomain,
 		PlatformAPIKey:     cfg.PlatformAPIKey,
@@ -60,18 +58,24 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		AuthRateLimitIP:    cfg.AuthRateLimitIP,
 		AuthRateLimitEmail: cfg.AuthRateLimitEmail,
 		Version:            version,
+		PaystackSecretKey:  cfg.PaystackSecretKey,
+		PaystackWebhookIPs: cfg.PaystackWebhookIPs,
+		StorefrontURL:      cfg.StorefrontURL,
 	}, httpapi.Deps{
-		Tenants:     a.tenants,
-		Users:       postgres.NewUserService(db, a.hasher),
-		Venues:      postgres.NewVenueService(db),
-		Events:      postgres.NewEventService(db),
-		Bookings:    a.bookings,
-		Stock:       a.bookings,
-		Sessions:    postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL),
-		Revocations: rdb.Sessions(time.Second),
-		Tokens:      tokens,
-		Authz:       enforcer,
-		AuthLimiter: rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
+		Tenants:      a.tenants,
+		Users:        postgres.NewUserService(db, a.hasher),
+		Venues:       postgres.NewVenueService(db),
+		Events:       postgres.NewEventService(db),
+		Bookings:     a.bookings,
+		Stock:        a.bookings,
+		Sessions:     postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL),
+		Revocations:  rdb.Sessions(time.Second),
+		Tokens:       tokens,
+		Authz:        enforcer,
+		AuthLimiter:  rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
+		Payments:     a.payments,
+		PaymentInbox: a.paystore,
+		PaymentQueue: a.tasks,
 		Ready: map[string]func(context.Context) error{
 			"postgres": db.Ping,
 			"redis":    rdb.Ready,

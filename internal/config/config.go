@@ -25,6 +25,9 @@ const (
 	// back to them.
 	DevPlatformAPIKey = "dev-platform-key-change-me"
 	DevJWTSecret      = "dev-jwt-secret-change-me-0123456789abcdef"
+	// DevPaystackSecretKey is the key `ticketd dev` gives its simulator.
+	DevPaystackSecretKey   = "sk_test_ticketd_dev_simulator"
+	DefaultPaystackBaseURL = "https://api.paystack.co"
 )
 
 // Config is the effective configuration of every ticketd subcommand.
@@ -55,8 +58,18 @@ type Config struct {
 	SweepInterval         time.Duration
 	SaleCacheTTL          time.Duration
 	PprofAddr             string
-	ShutdownTimeout       time.Duration
-	LogLevel              slog.Level
+	// Paystack: the secret key (sk_test_/sk_live_), the API base URL (the
+	// simulator's in dev), the webhook source allowlist, where browsers go
+	// after paying, and the reconciler's cadence.
+	PaystackSecretKey  string
+	PaystackBaseURL    string
+	PaystackWebhookIPs []string
+	StorefrontURL      string
+	ReconcileInterval  time.Duration
+	PaymentStaleAfter  time.Duration
+	PaymentLookBack    time.Duration
+	ShutdownTimeout    time.Duration
+	LogLevel           slog.Level
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -86,6 +99,12 @@ func Load(getenv func(string) string) (Config, error) {
 		SweepInterval:         r.duration("SWEEP_INTERVAL", time.Minute),
 		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
 		PprofAddr:             r.str("PPROF_ADDR", ""),
+		PaystackSecretKey:     r.str("PAYSTACK_SECRET_KEY", ""),
+		PaystackBaseURL:       strings.TrimSuffix(r.str("PAYSTACK_BASE_URL", DefaultPaystackBaseURL), "/"),
+		StorefrontURL:         strings.TrimSuffix(r.str("STOREFRONT_URL", ""), "/"),
+		ReconcileInterval:     r.duration("PAYMENT_RECONCILE_INTERVAL", time.Minute),
+		PaymentStaleAfter:     r.duration("PAYMENT_STALE_AFTER", 2*time.Minute),
+		PaymentLookBack:       r.duration("PAYMENT_LOOKBACK", 24*time.Hour),
 	}
 	c.PublicURL = strings.TrimSuffix(r.str("PUBLIC_URL", fmt.Sprintf("http://%s:%d", c.PlatformDomain, c.Port)), "/")
 	c.DatabaseURL = r.str("DATABASE_URL", "")
@@ -109,6 +128,31 @@ func Load(getenv func(string) string) (Config, error) {
 			r.fail("TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range", p)
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p)
+	}
+	for _, p := range strings.Split(r.str("PAYSTACK_WEBHOOK_IPS", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			r.fail("PAYSTACK_WEBHOOK_IPS: %q is neither an IP address nor a CIDR range", p)
+		}
+		c.PaystackWebhookIPs = append(c.PaystackWebhookIPs, p)
+	}
+	if k := c.PaystackSecretKey; k != "" && !strings.HasPrefix(k, "sk_test_") && !strings.HasPrefix(k, "sk_live_") {
+		r.fail("PAYSTACK_SECRET_KEY must be a Paystack secret key (sk_test_... or sk_live_...)")
+	}
+	r.url("PAYSTACK_BASE_URL", c.PaystackBaseURL, "http", "https")
+	if c.StorefrontURL != "" {
+		r.url("STOREFRONT_URL", c.StorefrontURL, "http", "https")
+	}
+	if c.ReconcileInterval < time.Second || c.ReconcileInterval > time.Hour {
+		r.fail("PAYMENT_RECONCILE_INTERVAL must be between 1s and 1h")
+	}
+	if c.PaymentStaleAfter < time.Second || c.PaymentStaleAfter > 24*time.Hour {
+		r.fail("PAYMENT_STALE_AFTER must be between 1s and 24h")
+	}
+	if c.PaymentLookBack < time.Minute || c.PaymentLookBack > 30*24*time.Hour {
+		r.fail("PAYMENT_LOOKBACK must be between 1m and 720h")
 	}
 	r.url("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
 	r.url("MIGRATIONS_DATABASE_URL", c.MigrationsDatabaseURL, "postgres", "postgresql")
@@ -196,6 +240,13 @@ func (c Config) LogValue() slog.Value {
 		slog.String("sweepInterval", c.SweepInterval.String()),
 		slog.String("saleCacheTTL", c.SaleCacheTTL.String()),
 		slog.String("pprofAddr", c.PprofAddr),
+		slog.String("paystackSecretKey", mask(c.PaystackSecretKey)),
+		slog.String("paystackBaseURL", c.PaystackBaseURL),
+		slog.Any("paystackWebhookIPs", c.PaystackWebhookIPs),
+		slog.String("storefrontURL", c.StorefrontURL),
+		slog.String("reconcileInterval", c.ReconcileInterval.String()),
+		slog.String("paymentStaleAfter", c.PaymentStaleAfter.String()),
+		slog.String("paymentLookBack", c.PaymentLookBack.String()),
 		slog.String("logLevel", c.LogLevel.String()),
 	)
 }

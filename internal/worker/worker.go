@@ -1,6 +1,8 @@
 // Package worker runs the background work of ticketd on asynq: expiring
 // bookings when their holds run out (one task per tenant and second of
-// expiry), and a periodic sweep that catches any expiry whose task was lost. Every handler is idempotent, so a task that
+// expiry), a periodic sweep that catches any expiry whose task was lost,
+// payment verification (one task per reference), refunds, and a periodic
+// payment reconciliation. Every handler is idempotent, so a task that
 // runs twice, or after the sweep already did its work, changes nothing.
 package worker
 
@@ -25,6 +27,9 @@ import (
 const (
 	TypeExpireBookings = "booking:expire"
 	TypeSweepBookings  = "bookings:sweep"
+	TypeVerifyPayment  = "payment:verify"
+	TypeRefundPayment  = "payment:refund"
+	TypeReconcile      = "payments:reconcile"
 )
 
 // actorName names the worker in audit rows and logs.
@@ -127,6 +132,80 @@ func (c *Client) EnqueueSweep(ctx context.Context, now time.Time, interval time.
 	return err
 }
 
+type verifyPayload struct {
+	TenantID  string `json:"tenantId"`
+	Reference string `json:"reference"`
+}
+
+// EnqueueVerify enqueues the verification of a payment reference. The task
+// id is the reference's, so a webhook, the redirect and the reconciler that
+// ask at once make one task; a verification that ended may be asked again.
+func (c *Client) EnqueueVerify(ctx context.Context, tenantID, reference string) error {
+	payload, err := json.Marshal(verifyPayload{TenantID: tenantID, Reference: reference})
+	if err != nil {
+		return err
+	}
+	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeVerifyPayment, payload),
+		asynq.Queue(c.queue), asynq.TaskID("payment-verify:"+reference),
+		asynq.MaxRetry(VerifyRetries), asynq.Timeout(time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+// VerifyRetries bounds the retries of one verification task (capped
+// exponential backoff, about a day in all); the reconciler asks again
+// about an attempt that stays open.
+const VerifyRetries = 25
+
+type refundPayload struct {
+	TenantID string `json:"tenantId"`
+	RefundID string `json:"refundId"`
+}
+
+// EnqueueRefund enqueues asking Paystack for a refund owed, once per refund.
+func (c *Client) EnqueueRefund(ctx context.Context, tenantID, refundID string) error {
+	payload, err := json.Marshal(refundPayload{TenantID: tenantID, RefundID: refundID})
+	if err != nil {
+		return err
+	}
+	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeRefundPayment, payload),
+		asynq.Queue(c.queue), asynq.TaskID("payment-refund:"+refundID),
+		asynq.MaxRetry(VerifyRetries), asynq.Timeout(time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+// EnqueueReconcile enqueues the reconciliation of the current interval
+// once, however many workers ask.
+func (c *Client) EnqueueReconcile(ctx context.Context, now time.Time, interval time.Duration) error {
+	slot := now.UnixNano() / int64(interval)
+	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(TypeReconcile, nil),
+		asynq.Queue(c.queue), asynq.TaskID(fmt.Sprintf("payments-reconcile:%d:%d", interval.Milliseconds(), slot)),
+		asynq.Retention(interval), asynq.MaxRetry(1), asynq.Timeout(5*time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+// Payments is what the handlers need of the payment service.
+type Payments interface {
+	VerifyPayment(ctx context.Context, reference string) (*ticketing.Payment, *ticketing.Booking, error)
+	VerifyDue(ctx context.Context) (int, error)
+	Reconcile(ctx context.Context, age time.Duration) (int, error)
+	RecentCharges(ctx context.Context, from time.Time) ([]string, error)
+	Refund(ctx context.Context, refundID string) error
+}
+
+// References routes a payment reference to its tenant.
+type References interface {
+	TenantOfReference(ctx context.Context, reference string) (string, error)
+}
+
 // Bookings is what the handlers need of the booking service.
 type Bookings interface {
 	SweepExpired(ctx context.Context) (int, error)
@@ -139,9 +218,17 @@ type Tenants interface {
 
 // Handlers processes tasks.
 type Handlers struct {
-	Bookings Bookings
-	Tenants  Tenants
-	Logger   *slog.Logger
+	Bookings   Bookings
+	Payments   Payments
+	References References
+	Tenants    Tenants
+	Client     *Client
+	Logger     *slog.Logger
+	// StaleAfter is how old an open payment attempt is before the
+	// reconciler asks Paystack about it; LookBack how far back it lists
+	// Paystack's successful charges.
+	StaleAfter time.Duration
+	LookBack   time.Duration
 }
 
 // Mux routes task types to handlers.
@@ -149,6 +236,9 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeExpireBookings, h.expireBookings)
 	mux.HandleFunc(TypeSweepBookings, h.sweepBookings)
+	mux.HandleFunc(TypeVerifyPayment, h.verifyPayment)
+	mux.HandleFunc(TypeRefundPayment, h.refundPayment)
+	mux.HandleFunc(TypeReconcile, h.reconcile)
 	return mux
 }
 
@@ -164,16 +254,85 @@ func (h *Handlers) expireBookings(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) {
 		return fmt.Errorf("worker: bad %s payload: %w", TypeExpireBookings, asynq.SkipRetry)
 	}
-	n, err := h.Bookings.SweepExpired(asTenant(ctx, p.TenantID))
-	if n > 0 {
-		h.Logger.InfoContext(ctx, "expired bookings", "tenant", p.TenantID, "count", n, "dueBy", p.DueBy)
-	}
-	return err
+	return h.expireDue(asTenant(ctx, p.TenantID))
 }
 
-// sweepBookings expires the due bookings of every tenant. A failure in one
-// tenant does not stop the others.
-func (h *Handlers) sweepBookings(ctx context.Context, _ *asynq.Task) error {
+// expireDue expires the tenant's due bookings, after asking Paystack about
+// their open payment attempts: a buyer who paid is confirmed, not expired.
+func (h *Handlers) expireDue(ctx context.Context) error {
+	var errs []error
+	if h.Payments != nil {
+		if _, err := h.Payments.VerifyDue(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n, err := h.Bookings.SweepExpired(ctx)
+	if n > 0 {
+		h.Logger.InfoContext(ctx, "expired bookings", "tenant", ticketing.TenantFromContext(ctx).ID, "count", n)
+	}
+	return errors.Join(append(errs, err)...)
+}
+
+func (h *Handlers) verifyPayment(ctx context.Context, t *asynq.Task) error {
+	var p verifyPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || p.Reference == "" {
+		return fmt.Errorf("worker: bad %s payload: %w", TypeVerifyPayment, asynq.SkipRetry)
+	}
+	pay, _, err := h.Payments.VerifyPayment(asTenant(ctx, p.TenantID), p.Reference)
+	if err != nil {
+		if ticketing.ErrorKind(err) == ticketing.KindNotFound {
+			return fmt.Errorf("worker: %s: %w", p.Reference, asynq.SkipRetry)
+		}
+		return err // retried with capped backoff, ErrNotFinal included
+	}
+	if pay != nil && pay.Status == ticketing.PaymentAbandoned {
+		h.Logger.InfoContext(ctx, "payment abandoned", "reference", p.Reference)
+	}
+	return nil
+}
+
+func (h *Handlers) refundPayment(ctx context.Context, t *asynq.Task) error {
+	var p refundPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.RefundID) {
+		return fmt.Errorf("worker: bad %s payload: %w", TypeRefundPayment, asynq.SkipRetry)
+	}
+	return h.Payments.Refund(asTenant(ctx, p.TenantID), p.RefundID)
+}
+
+// reconcile finds payments nothing else will settle: open attempts whose
+// webhook and redirect never came (verified now), and successful Paystack
+// charges of the last LookBack that we never saw (verified by task).
+func (h *Handlers) reconcile(ctx context.Context, _ *asynq.Task) error {
+	var errs []error
+	err := h.eachTenant(ctx, func(ctx context.Context, t *ticketing.Tenant) error {
+		_, err := h.Payments.Reconcile(ctx, h.StaleAfter)
+		return err
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	refs, err := h.Payments.RecentCharges(ctx, time.Now().Add(-h.LookBack))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("listing Paystack charges: %w", err))
+	}
+	for _, ref := range refs {
+		tenantID, err := h.References.TenantOfReference(ctx, ref)
+		if err != nil {
+			continue // not a payment of this platform's database
+		}
+		pay, _, err := h.Payments.VerifyPayment(asTenant(ctx, tenantID), ref)
+		if err != nil || pay.Status != ticketing.PaymentSuccess {
+			if err := h.Client.EnqueueVerify(ctx, tenantID, ref); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// eachTenant runs fn in the context of every tenant; a failure in one does
+// not stop the others.
+func (h *Handlers) eachTenant(ctx context.Context, fn func(ctx context.Context, t *ticketing.Tenant) error) error {
 	var errs []error
 	page := ticketing.Page{Limit: ticketing.MaxPageSize}
 	for {
@@ -182,12 +341,8 @@ func (h *Handlers) sweepBookings(ctx context.Context, _ *asynq.Task) error {
 			return err
 		}
 		for _, t := range tenants {
-			n, err := h.Bookings.SweepExpired(asTenant(ctx, t.ID))
-			if err != nil {
+			if err := fn(asTenant(ctx, t.ID), t); err != nil {
 				errs = append(errs, fmt.Errorf("tenant %s: %w", t.Slug, err))
-			}
-			if n > 0 {
-				h.Logger.InfoContext(ctx, "expired bookings", "tenant", t.Slug, "count", n)
 			}
 		}
 		if next == "" {
@@ -197,11 +352,20 @@ func (h *Handlers) sweepBookings(ctx context.Context, _ *asynq.Task) error {
 	}
 }
 
+// sweepBookings expires the due bookings of every tenant. A failure in one
+// tenant does not stop the others.
+func (h *Handlers) sweepBookings(ctx context.Context, _ *asynq.Task) error {
+	return h.eachTenant(ctx, func(ctx context.Context, _ *ticketing.Tenant) error { return h.expireDue(ctx) })
+}
+
 // Config configures a worker.
 type Config struct {
 	Queue         string
 	Concurrency   int
 	SweepInterval time.Duration
+	// ReconcileInterval is how often payments are reconciled; 0 never
+	// (a worker without Paystack).
+	ReconcileInterval time.Duration
 }
 
 // Run processes tasks until ctx is done, and enqueues a sweep every
@@ -220,11 +384,21 @@ func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handle
 	if err := srv.Start(h.Mux()); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
-	tick := time.NewTicker(cfg.SweepInterval)
+	every := cfg.SweepInterval
+	if cfg.ReconcileInterval > 0 {
+		every = min(every, cfg.ReconcileInterval)
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		if err := client.EnqueueSweep(ctx, time.Now(), cfg.SweepInterval); err != nil && ctx.Err() == nil {
+		now := time.Now()
+		if err := client.EnqueueSweep(ctx, now, cfg.SweepInterval); err != nil && ctx.Err() == nil {
 			h.Logger.WarnContext(ctx, "enqueueing the sweep", "error", err.Error())
+		}
+		if cfg.ReconcileInterval > 0 {
+			if err := client.EnqueueReconcile(ctx, now, cfg.ReconcileInterval); err != nil && ctx.Err() == nil {
+				h.Logger.WarnContext(ctx, "enqueueing the reconciliation", "error", err.Error())
+			}
 		}
 		select {
 		case <-ctx.Done():
