@@ -37,6 +37,15 @@ type Config struct {
 	AuthRateLimitEmail int
 	// Version is reported by /healthz.
 	Version string
+	// PaystackSecretKey checks the signature of Paystack's webhooks.
+	PaystackSecretKey string
+	// PaystackWebhookIPs, when not empty, are the only source addresses
+	// (IPs or CIDRs, as the client IP is resolved) webhooks are taken from.
+	PaystackWebhookIPs []string
+	// StorefrontURL is where a browser returning from the checkout is sent
+	// (<StorefrontURL>/bookings/<id>?payment=<status>); without it the
+	// callback answers JSON to everyone.
+	StorefrontURL string
 }
 
 // Deps are the services behind the handlers.
@@ -54,6 +63,12 @@ type Deps struct {
 	Tokens      AccessTokens
 	Authz       RoutePolicy
 	AuthLimiter RateLimiter
+	Payments ticketing.PaymentService
+	// PaymentInbox stores webhooks and routes references to tenants
+	// (postgres.PaymentStore); PaymentQueue enqueues verifications (the
+	// asynq client).
+	PaymentInbox PaymentInbox
+	PaymentQueue PaymentQueue
 	// Ready are the dependency checks of /readyz, by name.
 	Ready   map[string]func(context.Context) error
 	Metrics *telemetry.Metrics
@@ -77,6 +92,18 @@ type RoutePolicy interface {
 // (redis.RateLimiter); it returns how long to wait, zero when allowed.
 type RateLimiter interface {
 	Allow(ctx context.Context, tenantID string, limits ...redis.Limit) (time.Duration, error)
+}
+
+// PaymentInbox keeps what Paystack sends before any tenant is known.
+type PaymentInbox interface {
+	RecordWebhook(ctx context.Context, bodySHA256, event, reference string, payload []byte) (first bool, err error)
+	TenantOfReference(ctx context.Context, reference string) (string, error)
+}
+
+// PaymentQueue enqueues the verification of a payment reference; one task
+// per reference, however many ask.
+type PaymentQueue interface {
+	EnqueueVerify(ctx context.Context, tenantID, reference string) error
 }
 
 // StockInvalidator is told when an event's ticket types or state change.
