@@ -77,11 +77,17 @@ func (a *app) close() {
 
 // work processes background tasks until ctx is done.
 func (a *app) work(ctx context.Context) error {
-	return worker.Run(ctx, a.rdb.Client, worker.Config{
-		Queue: a.cfg.WorkerQueue, Concurrency: a.cfg.WorkerConcurrency, SweepInterval: a.cfg.SweepInterval,
-		ReconcileInterval: a.cfg.ReconcileInterval,
-	}, &worker.Handlers{
+	return worker.Run(ctx, a.rdb.Client, a.workerConfig(), a.workerHandlers(), a.tasks)
+}
+
+func (a *app) workerConfig() worker.Config {
+	return worker.Config{Queue: a.cfg.WorkerQueue, Concurrency: a.cfg.WorkerConcurrency,
+		SweepInterval: a.cfg.SweepInterval, ReconcileInterval: a.cfg.ReconcileInterval}
+}
+
+func (a *app) workerHandlers() *worker.Handlers {
+	return &worker.Handlers{
 		Bookings: a.bookings, Payments: a.payments, References: a.paystore, Tenants: a.tenants, Client: a.tasks,
 		Logger: a.logger, StaleAfter: a.cfg.PaymentStaleAfter, LookBack: a.cfg.PaymentLookBack,
-	}, a.tasks)
+	}
 }

@@ -44,6 +44,7 @@ type Store interface {
 	FindPayments(ctx context.Context, f ticketing.PaymentFilter) ([]*ticketing.Payment, string, error)
 	StaleReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
 	DueReferences(ctx context.Context, limit int) ([]string, error)
+	OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error)
 	ReviewBooking(ctx context.Context, id, note string) (*ticketing.Booking, error)
 }
 
@@ -121,13 +122,15 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 		req.TransactionCharge = p.Amount * int64(tenant.PlatformFeeBps) / 10000
 	}
 	auth, err := s.gateway.Initialize(ctx, req)
-	if err != nil && paystack.IsDuplicateReference(err) {
-		// Paystack knows the reference: an earlier call initialized it
-		// and could not record the answer. Its checkout is still where
-		// the buyer pays; Paystack's verify will tell us what happened.
-		s.logger.WarnContext(ctx, "payment reference already initialized", "reference", p.Reference)
-		return nil, ticketing.Errorf(ticketing.KindUnavailable, ticketing.CodePaymentProvider,
-			"the payment provider already has this attempt; try again in a moment")
+	if err != nil && paystack.IsDuplicateReference(err) && !opened.Created && !retried(ctx) {
+		// Paystack has the reference: an earlier call initialized it and
+		// could not record the answer, so nobody has its checkout. Leave
+		// it behind and open the next attempt.
+		s.logger.WarnContext(ctx, "payment reference initialized before without a recorded checkout; opening the next attempt", "reference", p.Reference)
+		if _, err := s.store.MarkUnpaid(ctx, p.Reference, ticketing.PaymentAbandoned, ticketing.Charge{GatewayResponse: "checkout lost"}); err != nil {
+			return nil, err
+		}
+		return s.StartPayment(context.WithValue(ctx, retriedKey{}, true), bookingID, idempotencyKey)
 	}
 	if err != nil {
 		s.logger.WarnContext(ctx, "initializing a payment", "reference", p.Reference, "error", err.Error())
@@ -141,6 +144,12 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 	s.metrics.PaymentsInitialized.Inc()
 	return &ticketing.Checkout{AuthorizationURL: auth.AuthorizationURL, AccessCode: auth.AccessCode, Reference: p.Reference, Created: opened.Created}, nil
 }
+
+type retriedKey struct{}
+
+// retried reports whether StartPayment already left an attempt behind in
+// this call.
+func retried(ctx context.Context) bool { return ctx.Value(retriedKey{}) != nil }
 
 // ownerFilter is the user whose bookings the actor may pay: themselves.
 // Staff and the system may act on any.
@@ -341,14 +350,25 @@ func (s *Service) VerifyDue(ctx context.Context) (int, error) {
 	return s.verifyAll(ctx, refs), nil
 }
 
-// Reconcile verifies the tenant's open attempts older than age: a webhook
-// may never come, and a buyer may never come back from the checkout.
+// Reconcile verifies the tenant's open attempts older than age (a webhook
+// may never come, and a buyer may never come back from the checkout), and
+// enqueues again the refunds still owed after age.
 func (s *Service) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	refs, err := s.store.StaleReferences(ctx, age, 200)
 	if err != nil {
 		return 0, err
 	}
-	return s.verifyAll(ctx, refs), nil
+	n := s.verifyAll(ctx, refs)
+	refunds, err := s.store.OwedRefunds(ctx, age, 200)
+	if err != nil {
+		return n, err
+	}
+	tenantID := ticketing.TenantFromContext(ctx).ID
+	var errs []error
+	for _, id := range refunds {
+		errs = append(errs, s.queue.EnqueueRefund(ctx, tenantID, id))
+	}
+	return n, errors.Join(errs...)
 }
 
 func (s *Service) verifyAll(ctx context.Context, refs []string) int {

@@ -37,6 +37,7 @@ var (
 	qSelectStalePayments            = query("SelectStalePayments")
 	qSelectOpenPaymentsOfDueBooking = query("SelectOpenPaymentsOfDueBookings")
 	qInsertWebhookEvent             = query("InsertWebhookEvent")
+	qSelectQueuedRefunds            = query("SelectQueuedRefunds")
 )
 
 const codeCheckViolation = "23514"
@@ -439,6 +440,11 @@ func (s *PaymentStore) FindPayments(ctx context.Context, f ticketing.PaymentFilt
 // age; DueReferences the open attempts of bookings whose hold ran out.
 func (s *PaymentStore) StaleReferences(ctx context.Context, age time.Duration, limit int) ([]string, error) {
 	return s.references(ctx, qSelectStalePayments, age.Seconds(), limit)
+}
+
+// OwedRefunds returns refunds of the context's tenant still owed after age.
+func (s *PaymentStore) OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error) {
+	return s.references(ctx, qSelectQueuedRefunds, age.Seconds(), limit)
 }
 
 // DueReferences returns the open attempts of pending bookings whose hold ran

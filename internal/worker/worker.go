@@ -7,6 +7,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -366,6 +367,9 @@ type Config struct {
 	// ReconcileInterval is how often payments are reconciled; 0 never
 	// (a worker without Paystack).
 	ReconcileInterval time.Duration
+	// ShutdownTimeout is how long a stopping worker lets running tasks
+	// finish; asynq hands the unfinished ones to another worker. 10s when 0.
+	ShutdownTimeout time.Duration
 }
 
 // Run processes tasks until ctx is done, and enqueues a sweep every
@@ -374,7 +378,7 @@ func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handle
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Queues:          map[string]int{cfg.Queue: 1},
 		Concurrency:     cfg.Concurrency,
-		ShutdownTimeout: 10 * time.Second,
+		ShutdownTimeout: cmp.Or(cfg.ShutdownTimeout, 10*time.Second),
 		RetryDelayFunc:  backoff,
 		Logger:          asynqLogger{h.Logger},
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {

@@ -137,3 +137,10 @@ INSERT INTO webhook_events (body_sha256, event, reference, payload)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (body_sha256) DO UPDATE SET deliveries = webhook_events.deliveries + 1
 RETURNING deliveries = 1;
+
+-- name: SelectQueuedRefunds
+-- Refunds still owed after $1 seconds (their task was lost, or Paystack
+-- refused them): the reconciler enqueues them again.
+SELECT id::text FROM refunds
+WHERE status IN ('queued', 'failed') AND updated_at < now() - make_interval(secs => $1)
+ORDER BY created_at LIMIT $2;

@@ -1,0 +1,654 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/paystack"
+	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
+	"github.com/ticketd-io/ticketd/internal/pgtest"
+	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+	"github.com/ticketd-io/ticketd/internal/worker"
+)
+
+// The payment tests run the whole service as `ticketd dev` does, over real
+// HTTP: the API, a real asynq worker, the Paystack simulator, Postgres and
+// Redis. Every scenario ends with the payment invariant: each successful
+// charge is a confirmed booking, a refund, or a booking under review (an
+// amount that did not match), and no booking is confirmed twice.
+
+const testPaystackKey = "sk_test_e2e_0123456789abcdef"
+
+// stack is one test's running service.
+type stack struct {
+	t      *testing.T
+	db     *pgtest.DB
+	app    *app
+	api    string // http://127.0.0.1:port
+	sim    *paystacksim.Sim
+	tenant *ticketing.Tenant
+	queue  string
+
+	workerMu   sync.Mutex
+	stopWorker func()
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	db := pgtest.New(t)
+	rdb := redistest.New(t)
+	queue := "test-" + strings.TrimSuffix(strings.TrimPrefix(rdb.Prefix, "test:"), ":")
+	t.Cleanup(func() { _ = asynq.NewInspectorFromRedisClient(rdb.Client).DeleteQueue(queue, true) })
+
+	// The simulator's address is needed by the app, the app's by the
+	// simulator (its webhook URL): the simulator's server starts first and
+	// gets its handler once the API listens.
+	var simHandler atomic.Pointer[paystacksim.Sim]
+	simServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := simHandler.Load(); s != nil {
+			s.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(simServer.Close)
+
+	cfg, err := config.Load(env(map[string]string{
+		"DATABASE_URL":               db.AppURL,
+		"REDIS_URL":                  redistest.URL(),
+		"REDIS_KEY_PREFIX":           rdb.Prefix,
+		"WORKER_QUEUE":               queue,
+		"PLATFORM_API_KEY":           "test-platform-key-0123456789",
+		"JWT_SECRET":                 testJWTSecret,
+		"PAYSTACK_SECRET_KEY":        testPaystackKey,
+		"PAYSTACK_BASE_URL":          simServer.URL,
+		"SWEEP_INTERVAL":             "1s",
+		"PAYMENT_RECONCILE_INTERVAL": "1s",
+		"PAYMENT_STALE_AFTER":        "2s",
+		"LOG_LEVEL":                  "error",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Port = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := openApp(ctx, cfg, io.Discard, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listening := make(chan string, 1)
+	served := make(chan error, 1)
+	go func() { served <- a.serve(ctx, listening) }()
+	var addr string
+	select {
+	case addr = <-listening:
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+	api := "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+	sim := paystacksim.New(paystacksim.Config{SecretKey: testPaystackKey, WebhookURL: api + "/v1/webhooks/paystack",
+		RetrySchedule: []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}})
+	simHandler.Store(sim)
+	s := &stack{t: t, db: db, app: a, api: api, sim: sim, queue: queue}
+	t.Cleanup(func() {
+		sim.Close()
+		s.stop()
+		cancel()
+		<-served
+		a.close()
+	})
+	s.start(a.workerConfig())
+
+	tenant, _, err := a.tenants.CreateTenant(context.Background(), ticketing.NewTenant{Slug: "acme", Name: "Acme", Currency: "NGN",
+		Admin: ticketing.NewUser{Email: "admin@acme.test", Password: "password-1", Name: "A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tenant = tenant
+	return s
+}
+
+// start runs a worker with cfg until stop.
+func (s *stack) start(cfg worker.Config) {
+	s.workerMu.Lock()
+	defer s.workerMu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.Run(ctx, s.app.rdb.Client, cfg, s.app.workerHandlers(), s.app.tasks) }()
+	s.stopWorker = func() {
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Errorf("worker: %v", err)
+		}
+	}
+}
+
+// stop stops the running worker, if any.
+func (s *stack) stop() {
+	s.workerMu.Lock()
+	defer s.workerMu.Unlock()
+	if s.stopWorker != nil {
+		s.stopWorker()
+		s.stopWorker = nil
+	}
+}
+
+// sale is an event on sale with one general-admission type.
+type sale struct {
+	eventID, typeID string
+	price           int64
+	capacity        int
+}
+
+func (s *stack) newSale(capacity int) sale {
+	s.t.Helper()
+	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), s.tenant), ticketing.SystemActor("test"))
+	venueCap := 1000
+	venue, err := postgres.NewVenueService(s.app.db).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos", Capacity: &venueCap})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	events := postgres.NewEventService(s.app.db)
+	open, start := time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour)
+	e, err := events.CreateEvent(ctx, ticketing.NewEvent{VenueID: venue.ID, Title: "Show", StartsAt: start, EndsAt: start.Add(time.Hour), SalesStartAt: &open, SalesEndAt: &start})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	price := int64(150000)
+	tt, err := events.CreateTicketType(ctx, e.ID, ticketing.NewTicketType{Name: "GA", Kind: ticketing.GeneralAdmission, Price: &price, Capacity: &capacity})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
+		s.t.Fatal(err)
+	}
+	return sale{eventID: e.ID, typeID: tt.ID, price: price, capacity: capacity}
+}
+
+// call sends a JSON request to the API as the tenant and decodes the answer.
+func (s *stack) call(method, path, token string, body any, headers ...string) (int, map[string]any) {
+	s.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.api+path, r)
+	req.Header.Set("X-Tenant", "acme")
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out := map[string]any{}
+	raw, _ := io.ReadAll(res.Body)
+	_ = json.Unmarshal(raw, &out)
+	return res.StatusCode, out
+}
+
+// buyer signs up a buyer and returns the access token.
+func (s *stack) buyer(email string) string {
+	s.t.Helper()
+	code, out := s.call("POST", "/v1/auth/signup", "", map[string]any{"email": email, "password": "buyer-pass-123", "name": "B"})
+	if code != 201 {
+		s.t.Fatalf("signup: %d %v", code, out)
+	}
+	return out["accessToken"].(string)
+}
+
+func (s *stack) book(token string, sl sale, qty int) string {
+	s.t.Helper()
+	code, out := s.call("POST", "/v1/bookings", token, map[string]any{"eventId": sl.eventID, "items": []any{map[string]any{"ticketTypeId": sl.typeID, "quantity": qty}}})
+	if code != 201 {
+		s.t.Fatalf("book: %d %v", code, out)
+	}
+	return out["id"].(string)
+}
+
+// startPayment opens a payment attempt and returns its reference.
+func (s *stack) startPayment(token, bookingID string) string {
+	s.t.Helper()
+	code, out := s.call("POST", "/v1/bookings/"+bookingID+"/payments", token, nil)
+	if code != 201 && code != 200 {
+		s.t.Fatalf("start payment: %d %v", code, out)
+	}
+	if !strings.HasPrefix(out["authorizationUrl"].(string), "http") {
+		s.t.Fatalf("no authorizationUrl: %v", out)
+	}
+	return out["reference"].(string)
+}
+
+// pay completes the checkout in the simulator; it returns the redirect.
+func (s *stack) pay(reference, outcome string) string {
+	s.t.Helper()
+	redirect, err := s.sim.Pay(context.Background(), reference, outcome)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return redirect
+}
+
+// follow sends the buyer's browser to the redirect's path on the API.
+func (s *stack) follow(redirect string) map[string]any {
+	s.t.Helper()
+	u, err := url.Parse(redirect)
+	if err != nil || u.Path != "/v1/payments/callback" {
+		s.t.Fatalf("redirect %q does not go to the callback", redirect)
+	}
+	code, out := s.call("GET", u.Path+"?"+u.RawQuery, "", nil)
+	if code != 200 {
+		s.t.Fatalf("callback: %d %v", code, out)
+	}
+	return out
+}
+
+func (s *stack) bookingStatus(id string) string {
+	s.t.Helper()
+	var st string
+	if err := s.db.Admin.QueryRow(context.Background(), "SELECT status FROM bookings WHERE id = $1", id).Scan(&st); err != nil {
+		s.t.Fatal(err)
+	}
+	return st
+}
+
+// waitFor polls cond for up to 20 s.
+func (s *stack) waitFor(what string, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("after 20s: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *stack) waitStatus(bookingID, want string) {
+	s.t.Helper()
+	s.waitFor(fmt.Sprintf("booking %s is %s, want %s", bookingID, s.bookingStatus(bookingID), want), func() bool { return s.bookingStatus(bookingID) == want })
+}
+
+func (s *stack) count(q string, args ...any) int {
+	s.t.Helper()
+	var n int
+	if err := s.db.Admin.QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// checkInvariants: every successful charge at Paystack is a confirmed
+// booking (settled by exactly that payment), a refund, or a booking under
+// review; no booking is confirmed twice; sold counters and tickets match
+// the confirmed bookings.
+func (s *stack) checkInvariants() {
+	s.t.Helper()
+	if err := s.sim.WaitIdle(context.Background()); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, tx := range s.sim.Transactions() {
+		if tx.Status != paystack.StatusSuccess {
+			continue
+		}
+		var status, outcome, bookingStatus string
+		err := s.db.Admin.QueryRow(context.Background(), `SELECT p.status, p.outcome, b.status FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE p.reference = $1`, tx.Reference).
+			Scan(&status, &outcome, &bookingStatus)
+		if err != nil {
+			s.t.Errorf("charge %s: no payment: %v", tx.Reference, err)
+			continue
+		}
+		refunds := s.count("SELECT count(*) FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.reference = $1", tx.Reference)
+		switch {
+		case status != "success":
+			s.t.Errorf("charge %s: payment is %s, want success", tx.Reference, status)
+		case outcome == "" && bookingStatus != "confirmed":
+			s.t.Errorf("charge %s settled its booking, which is %s", tx.Reference, bookingStatus)
+		case outcome == ticketing.CodeAmountMismatch && bookingStatus != "review":
+			s.t.Errorf("charge %s did not match, booking is %s, want review", tx.Reference, bookingStatus)
+		case outcome != "" && outcome != ticketing.CodeAmountMismatch && refunds != 1:
+			s.t.Errorf("charge %s (%s) has %d refunds, want 1", tx.Reference, outcome, refunds)
+		}
+	}
+	if n := s.count(`SELECT count(*) FROM (SELECT booking_id FROM payments WHERE status = 'success' AND outcome = '' GROUP BY booking_id HAVING count(*) > 1) x`); n != 0 {
+		s.t.Errorf("%d bookings confirmed by more than one payment", n)
+	}
+	if n := s.count(`SELECT count(*) FROM bookings b WHERE status = 'confirmed' AND
+		(SELECT count(*) FROM tickets k WHERE k.booking_id = b.id) <> (SELECT sum(quantity) FROM booking_items i WHERE i.booking_id = b.id)`); n != 0 {
+		s.t.Errorf("%d confirmed bookings whose tickets do not match their items", n)
+	}
+	if n := s.count(`SELECT count(*) FROM ticket_types t WHERE t.sold <> (SELECT count(*) FROM tickets k WHERE k.ticket_type_id = t.id)`); n != 0 {
+		s.t.Errorf("%d ticket types whose sold count differs from their tickets", n)
+	}
+	if n := s.count(`SELECT count(*) FROM tickets k JOIN bookings b ON b.id = k.booking_id WHERE b.status NOT IN ('confirmed', 'review')`); n != 0 {
+		s.t.Errorf("%d tickets of bookings that are not confirmed", n)
+	}
+}
+
+func TestPaymentRedirectThenWebhook(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 2)
+	ref := s.startPayment(token, b)
+	if ref != ticketing.PaymentReference(b, 1) {
+		t.Fatalf("reference %s", ref)
+	}
+	out := s.follow(s.pay(ref, paystacksim.OutcomeSuccess))
+	if out["bookingStatus"] != "confirmed" || out["paymentStatus"] != "success" {
+		t.Fatalf("callback: %v", out)
+	}
+	s.waitFor("the webhook arrives", func() bool { return s.count("SELECT count(*) FROM webhook_events WHERE reference = $1", ref) == 1 })
+	s.checkInvariants()
+	if n := s.count("SELECT count(*) FROM tickets WHERE booking_id = $1", b); n != 2 {
+		t.Fatalf("%d tickets, want 2", n)
+	}
+	code, st := s.call("GET", "/v1/events/"+sl.eventID+"/availability", "", nil)
+	if code != 200 {
+		t.Fatal(code)
+	}
+	stock := st["ticketTypes"].([]any)[0].(map[string]any)
+	if stock["sold"] != float64(2) || stock["held"] != float64(0) || stock["available"] != float64(8) {
+		t.Fatalf("stock after the sale: %v", stock)
+	}
+}
+
+func TestPaymentWebhookBeforeRedirect(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.sim.SetFaults(paystacksim.Faults{WebhookTiming: paystacksim.TimingBeforeRedirect})
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	ref := s.startPayment(token, b)
+	redirect := s.pay(ref, paystacksim.OutcomeSuccess)
+	// The webhook was answered before the redirect; its verification task
+	// confirms the booking without the buyer coming back.
+	s.waitStatus(b, "confirmed")
+	if out := s.follow(redirect); out["bookingStatus"] != "confirmed" {
+		t.Fatalf("callback after the webhook: %v", out)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentDuplicateWebhooksConfirmOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.sim.SetFaults(paystacksim.Faults{DuplicateWebhooks: 4})
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 3)
+	ref := s.startPayment(token, b)
+	s.pay(ref, paystacksim.OutcomeSuccess) // the buyer never comes back
+	s.waitStatus(b, "confirmed")
+	s.waitFor("five deliveries of one event", func() bool {
+		return s.count("SELECT COALESCE(sum(deliveries), 0) FROM webhook_events WHERE reference = $1", ref) == 5
+	})
+	if n := s.count("SELECT count(*) FROM webhook_events WHERE reference = $1", ref); n != 1 {
+		t.Fatalf("%d webhook rows, want the event stored once", n)
+	}
+	if n := s.count("SELECT count(*) FROM audit_log WHERE action = 'payment.settle' AND entity_id = $1", ref); n != 1 {
+		t.Fatalf("settled %d times, want once", n)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentForgedWebhookIsRefused(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	ref := s.startPayment(token, b)
+	body := []byte(`{"event":"charge.success","data":{"reference":"` + ref + `","status":"success","amount":150000,"currency":"NGN"}}`)
+	for _, sig := range []string{"", paystack.Sign("sk_test_someone_else", body)} {
+		req, _ := http.NewRequest("POST", s.api+"/v1/webhooks/paystack", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set("X-Paystack-Signature", sig)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 401 {
+			t.Fatalf("signature %q: %d, want 401", sig, res.StatusCode)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := s.count("SELECT count(*) FROM webhook_events"); n != 0 {
+		t.Fatalf("%d webhook events stored from forged requests", n)
+	}
+	if st := s.bookingStatus(b); st != "pending" {
+		t.Fatalf("booking %s after forged webhooks", st)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentProviderErrorsThenRecovery(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	// Paystack answers 5xx to the initialize and its retries: 503, and the
+	// next try opens the same attempt.
+	s.sim.SetFaults(paystacksim.Faults{ServerErrors: 10})
+	code, out := s.call("POST", "/v1/bookings/"+b+"/payments", token, nil)
+	if code != 503 || out["code"] != ticketing.CodePaymentProvider {
+		t.Fatalf("initialize during an outage: %d %v", code, out)
+	}
+	s.sim.SetFaults(paystacksim.Faults{})
+	ref := s.startPayment(token, b)
+	if ref != ticketing.PaymentReference(b, 1) {
+		t.Fatalf("after the outage the attempt is %s, want the first", ref)
+	}
+	// Paid while verify answers 5xx: the callback cannot verify, its task
+	// and the reconciler retry until Paystack recovers.
+	s.sim.SetFaults(paystacksim.Faults{ServerErrors: 8, DropWebhooks: true})
+	redirect := s.pay(ref, paystacksim.OutcomeSuccess)
+	if out := s.follow(redirect); out["bookingStatus"] != "pending" {
+		t.Fatalf("callback during an outage: %v", out)
+	}
+	s.waitStatus(b, "confirmed")
+	s.checkInvariants()
+}
+
+func TestPaymentReconcilerConfirmsWithoutWebhookOrRedirect(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	ref := s.startPayment(token, b)
+	s.pay(ref, paystacksim.OutcomeSuccess) // no webhook, and the buyer closed the tab
+	s.waitStatus(b, "confirmed")
+	if n := s.count("SELECT count(*) FROM webhook_events"); n != 0 {
+		t.Fatalf("%d webhooks arrived; the test needs none", n)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentAmountMismatchPutsBookingUnderReview(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 2)
+	ref := s.startPayment(token, b)
+	// What we expect differs from what Paystack charges (a tampered or
+	// misconfigured checkout).
+	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE payments SET amount = amount + 100 WHERE reference = $1", ref); err != nil {
+		t.Fatal(err)
+	}
+	out := s.follow(s.pay(ref, paystacksim.OutcomeSuccess))
+	if out["bookingStatus"] != "review" {
+		t.Fatalf("callback: %v", out)
+	}
+	if n := s.count("SELECT count(*) FROM tickets WHERE booking_id = $1", b); n != 0 {
+		t.Fatalf("%d tickets issued for a mismatched charge", n)
+	}
+	var note string
+	if err := s.db.Admin.QueryRow(context.Background(), "SELECT review_note FROM bookings WHERE id = $1", b).Scan(&note); err != nil || !strings.Contains(note, "expected NGN 3001.00") {
+		t.Fatalf("review note %q (%v)", note, err)
+	}
+	// Its hold went back on sale.
+	code, st := s.call("GET", "/v1/events/"+sl.eventID+"/availability", "", nil)
+	if stock := st["ticketTypes"].([]any)[0].(map[string]any); code != 200 || stock["available"] != float64(10) {
+		t.Fatalf("stock after the mismatch: %d %v", code, st)
+	}
+	s.checkInvariants()
+}
+
+// expire makes a booking's hold run out now, in Postgres and in Redis.
+func (s *stack) expire(sl sale, bookingID string) {
+	s.t.Helper()
+	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", bookingID); err != nil {
+		s.t.Fatal(err)
+	}
+	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), s.tenant), ticketing.SystemActor("test"))
+	if err := s.app.bookings.EventChanged(ctx, sl.eventID); err != nil { // rebuilt without the hold
+		s.t.Fatal(err)
+	}
+}
+
+func TestPaymentLateWithTicketsLeftIsConfirmed(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.stop() // no expiry racing the test; the callback settles
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 2)
+	ref := s.startPayment(token, b)
+	s.expire(sl, b)
+	out := s.follow(s.pay(ref, paystacksim.OutcomeSuccess))
+	if out["bookingStatus"] != "confirmed" {
+		t.Fatalf("late payment with tickets left: %v", out)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentLateAndSoldOutIsRefunded(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(3)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 2)
+	ref := s.startPayment(token, b)
+	s.expire(sl, b)
+	other := s.buyer("bob@example.com")
+	s.book(other, sl, 3) // the tickets went to someone else meanwhile
+	out := s.follow(s.pay(ref, paystacksim.OutcomeSuccess))
+	if out["bookingStatus"] != "failed" {
+		t.Fatalf("late payment, sold out: %v", out)
+	}
+	var reason string
+	if err := s.db.Admin.QueryRow(context.Background(), "SELECT failure_reason FROM bookings WHERE id = $1", b).Scan(&reason); err != nil || reason != ticketing.CodeLatePaymentSoldOut {
+		t.Fatalf("failure reason %q (%v)", reason, err)
+	}
+	// The worker asks Paystack for the refund.
+	s.waitFor("the refund reaches Paystack", func() bool {
+		return s.count("SELECT count(*) FROM refunds WHERE booking_id = $1 AND status IN ('pending', 'processing', 'processed') AND paystack_id IS NOT NULL", b) == 1
+	})
+	s.checkInvariants()
+}
+
+func TestPaymentWorkerStoppedMidVerification(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	ref := s.startPayment(token, b)
+	// Paystack answers slowly: the webhook's verification is still waiting
+	// for it when its worker stops, with no time to finish.
+	s.stop()
+	cfg := s.app.workerConfig()
+	cfg.ShutdownTimeout = 100 * time.Millisecond
+	cfg.ReconcileInterval = time.Hour // only the webhook's task may settle
+	s.start(cfg)
+	s.sim.SetFaults(paystacksim.Faults{Latency: 1500 * time.Millisecond})
+	s.pay(ref, paystacksim.OutcomeSuccess)
+	inspector := asynq.NewInspectorFromRedisClient(s.app.rdb.Client)
+	s.waitFor("the verification is running", func() bool {
+		tasks, _ := inspector.ListActiveTasks(s.queue)
+		for _, task := range tasks {
+			if task.Type == worker.TypeVerifyPayment {
+				return true
+			}
+		}
+		return false
+	})
+	s.stop()
+	if st := s.bookingStatus(b); st != "pending" {
+		t.Fatalf("booking %s before the task was redelivered", st)
+	}
+	s.sim.SetFaults(paystacksim.Faults{})
+	s.start(cfg) // another worker takes the unfinished task
+	s.waitStatus(b, "confirmed")
+	if n := s.count("SELECT count(*) FROM audit_log WHERE action = 'payment.settle' AND entity_id = $1", ref); n != 1 {
+		t.Fatalf("settled %d times, want once", n)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentAbandonedThenSecondAttemptSucceeds(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	first := s.startPayment(token, b)
+	if out := s.follow(s.pay(first, paystacksim.OutcomeAbandon)); out["paymentStatus"] != "abandoned" || out["bookingStatus"] != "pending" {
+		t.Fatalf("after abandoning: %v", out)
+	}
+	second := s.startPayment(token, b)
+	if second != ticketing.PaymentReference(b, 2) {
+		t.Fatalf("second attempt %s", second)
+	}
+	if out := s.follow(s.pay(second, paystacksim.OutcomeSuccess)); out["bookingStatus"] != "confirmed" {
+		t.Fatalf("second attempt: %v", out)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentDeclinedLeavesBookingPending(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	ref := s.startPayment(token, b)
+	if out := s.follow(s.pay(ref, paystacksim.OutcomeDecline)); out["paymentStatus"] != "failed" || out["bookingStatus"] != "pending" {
+		t.Fatalf("after a decline: %v", out)
+	}
+	if next := s.startPayment(token, b); next != ticketing.PaymentReference(b, 2) {
+		t.Fatalf("attempt after a decline: %s", next)
+	}
+	s.checkInvariants()
+}
