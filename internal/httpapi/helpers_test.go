@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,11 +14,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
 	"github.com/ticketd-io/ticketd/internal/booking"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/payment"
+	"github.com/ticketd-io/ticketd/internal/paystack"
+	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/redis"
@@ -29,6 +35,7 @@ const (
 	testPlatformKey = "test-platform-key-0123456789"
 	testJWTSecret   = "test-jwt-secret-0123456789abcdef0123456789"
 	adminPassword   = "admin-password-1"
+	testPaystackKey = "sk_test_ticketd_httpapi_0123456789"
 )
 
 // testAPI is the real API on a fresh database and Redis namespace.
@@ -40,6 +47,11 @@ type testAPI struct {
 	log      *syncBuffer
 	stock    *inventory.Store
 	bookings *booking.Service
+	// sim is the Paystack the API talks to, at simURL; its webhooks reach
+	// the API over HTTP. queue records the tasks the API enqueues.
+	sim    *paystacksim.Sim
+	simURL string
+	queue  *fakeQueue
 }
 
 // newTestAPI builds the API; configure may change its configuration.
@@ -55,6 +67,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		AuthRateLimitIP:    1000,
 		AuthRateLimitEmail: 1000,
 		Version:            "test",
+		PaystackSecretKey:  testPaystackKey,
 	}
 	tokens, err := auth.NewTokens(auth.TokenConfig{
 		Secret: testJWTSecret, Issuer: "ticketd-test", Audience: "ticketd-api", TTL: 15 * time.Minute,
@@ -71,33 +84,53 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	store := postgres.NewBookingStore(db.App)
 	stock := inventory.New(rdb.Client, rdb.Prefix, store)
 	bookings := booking.New(store, stock, noScheduler{}, logger, 0)
+	metrics := telemetry.New("test")
+	queue := &fakeQueue{}
+	// The simulator posts webhooks to the API through a real HTTP server;
+	// srv is set before anything is paid.
+	var srv *httpapi.Server
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		adaptor.FiberApp(srv.App())(w, r)
+	}))
+	t.Cleanup(hooks.Close)
+	sim := paystacksim.New(paystacksim.Config{SecretKey: testPaystackKey, WebhookURL: hooks.URL + "/v1/webhooks/paystack",
+		RetrySchedule: []time.Duration{10 * time.Millisecond, 50 * time.Millisecond}})
+	simServer := httptest.NewServer(sim)
+	t.Cleanup(simServer.Close)
+	t.Cleanup(sim.Close) // first: no delivery outlives the test's database
+	payments := payment.New(paystack.New(simServer.URL, testPaystackKey, paystack.WithTimeout(5*time.Second)),
+		postgres.NewPaymentStore(db.App), stock, queue, logger, metrics, payment.Config{PublicURL: "http://tickets.test"})
 	deps := httpapi.Deps{
-		Bookings:    bookings,
-		Stock:       bookings,
-		Tenants:     postgres.NewTenantService(db.App, hasher),
-		Users:       postgres.NewUserService(db.App, hasher),
-		Venues:      postgres.NewVenueService(db.App),
-		Events:      postgres.NewEventService(db.App),
-		Sessions:    postgres.NewSessionService(db.App, hasher, 24*time.Hour),
-		Revocations: rdb.Sessions(0),
-		Tokens:      tokens,
-		Authz:       enforcer,
-		AuthLimiter: rdb.NewRateLimiter("auth", time.Minute),
+		Bookings:     bookings,
+		Stock:        bookings,
+		Tenants:      postgres.NewTenantService(db.App, hasher),
+		Users:        postgres.NewUserService(db.App, hasher),
+		Venues:       postgres.NewVenueService(db.App),
+		Events:       postgres.NewEventService(db.App),
+		Sessions:     postgres.NewSessionService(db.App, hasher, 24*time.Hour),
+		Revocations:  rdb.Sessions(0),
+		Tokens:       tokens,
+		Authz:        enforcer,
+		AuthLimiter:  rdb.NewRateLimiter("auth", time.Minute),
+		Payments:     payments,
+		PaymentInbox: postgres.NewPaymentStore(db.App),
+		PaymentQueue: queue,
 		Ready: map[string]func(context.Context) error{
 			"postgres": db.App.Ping,
 			"redis":    rdb.Ready,
 		},
-		Metrics: telemetry.New("test"),
+		Metrics: metrics,
 		Logger:  logger,
 	}
 	for _, f := range configure {
 		f(&cfg, &deps)
 	}
-	srv, err := httpapi.New(cfg, deps)
+	srv, err = httpapi.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings}
+	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings,
+		sim: sim, simURL: simServer.URL, queue: queue}
 }
 
 // noScheduler drops expiry tasks: API tests expire bookings by calling the
@@ -105,6 +138,47 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 type noScheduler struct{}
 
 func (noScheduler) ScheduleExpiry(context.Context, string, time.Time) error { return nil }
+
+// task is one enqueued task: a tenant and a reference or refund id.
+type task struct{ tenantID, id string }
+
+// fakeQueue records the verifications and refunds enqueued; the worker's
+// own tests run them on asynq. failVerify makes EnqueueVerify fail.
+type fakeQueue struct {
+	mu                sync.Mutex
+	verifies, refunds []task
+	failVerify        bool
+}
+
+func (q *fakeQueue) EnqueueVerify(_ context.Context, tenantID, reference string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.failVerify {
+		return errors.New("queue down")
+	}
+	q.verifies = append(q.verifies, task{tenantID, reference})
+	return nil
+}
+
+func (q *fakeQueue) EnqueueRefund(_ context.Context, tenantID, refundID string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.refunds = append(q.refunds, task{tenantID, refundID})
+	return nil
+}
+
+// verified returns the verifications enqueued so far.
+func (q *fakeQueue) verified() []task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]task(nil), q.verifies...)
+}
+
+func (q *fakeQueue) setFailVerify(fail bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.failVerify = fail
+}
 
 // request describes one call; host defaults to the platform apex.
 type request struct {

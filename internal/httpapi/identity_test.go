@@ -15,7 +15,9 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
+	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
 // session is what signup, signin and refresh return.
@@ -127,6 +129,14 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /v1/bookings":                "1AA11",
 		"GET /v1/bookings/:id":            "1AA11",
 		"POST /v1/bookings/:id/cancel":    "1AA11",
+
+		// Paystack's redirect and webhook carry no credentials.
+		"GET /v1/payments/callback":           "AAAAA",
+		"POST /v1/webhooks/paystack":          "AAAAA",
+		"POST /v1/bookings/:id/payments":      "1AA11",
+		"POST /v1/bookings/:id/review":        "13A11",
+		"GET /v1/payments":                    "13A11",
+		"POST /v1/payments/:reference/verify": "13A11",
 	}
 	callers := []struct {
 		name     string
@@ -155,7 +165,8 @@ func TestRoleMatrix(t *testing.T) {
 			t.Errorf("route %s has no row in the role matrix: decide who may call it (policies/policy.csv) and add it here", key)
 			continue
 		}
-		path := strings.NewReplacer(":id", map[bool]string{true: tenant["id"].(string), false: buyer.userID}[strings.HasPrefix(r.Path, "/v1/platform")], ":domain", "nothing.example").Replace(r.Path)
+		path := strings.NewReplacer(":id", map[bool]string{true: tenant["id"].(string), false: buyer.userID}[strings.HasPrefix(r.Path, "/v1/platform")],
+			":domain", "nothing.example", ":reference", ticketing.PaymentReference(buyer.userID, 1)).Replace(r.Path)
 		for i, c := range callers {
 			req := request{method: r.Method, path: path, host: "acme.tickets.test", platformKey: c.platform}
 			if c.token != "" {
@@ -163,6 +174,12 @@ func TestRoleMatrix(t *testing.T) {
 			}
 			if r.Method == "POST" || r.Method == "PATCH" {
 				req.body = map[string]any{}
+			}
+			if r.Path == "/v1/webhooks/paystack" {
+				// Signed, so that the answer is about the caller, not the
+				// signature (which no caller's credentials replace).
+				req.body = "{}"
+				req.headers = map[string]string{paystack.SignatureHeader: paystack.Sign(testPaystackKey, []byte("{}"))}
 			}
 			res := api.do(req)
 			// Denials come from authorize with these codes; a handler's own

@@ -10,8 +10,8 @@ import (
 type scope int
 
 const (
-	// scopeSystem routes need no tenant and no credentials: probes, metrics
-	// and the API documentation.
+	// scopeSystem routes need no tenant and no credentials: probes, metrics,
+	// the API documentation, and Paystack's redirect and webhook.
 	scopeSystem scope = iota
 	// scopePlatform routes are the operators' API: platform API key, no tenant.
 	scopePlatform
@@ -36,6 +36,10 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/metrics", scopeSystem, s.metrics()},
 		{fiber.MethodGet, "/api/openapi.json", scopeSystem, s.openAPI},
 		{fiber.MethodGet, "/api/docs", scopeSystem, s.apiDocs},
+		// Paystack's redirect and webhook name no tenant: the payment
+		// reference routes them.
+		{fiber.MethodGet, "/v1/payments/callback", scopeSystem, s.paymentCallback},
+		{fiber.MethodPost, "/v1/webhooks/paystack", scopeSystem, s.paystackWebhook()},
 
 		{fiber.MethodPost, "/v1/platform/tenants", scopePlatform, s.createTenant},
 		{fiber.MethodGet, "/v1/platform/tenants", scopePlatform, s.listTenants},
@@ -80,6 +84,10 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/v1/bookings", scopeTenant, s.listBookings},
 		{fiber.MethodGet, "/v1/bookings/:id", scopeTenant, s.getBooking},
 		{fiber.MethodPost, "/v1/bookings/:id/cancel", scopeTenant, s.cancelBooking},
+		{fiber.MethodPost, "/v1/bookings/:id/payments", scopeTenant, s.startPayment},
+		{fiber.MethodPost, "/v1/bookings/:id/review", scopeTenant, s.reviewBooking},
+		{fiber.MethodGet, "/v1/payments", scopeTenant, s.listPayments},
+		{fiber.MethodPost, "/v1/payments/:reference/verify", scopeTenant, s.verifyPayment},
 	}
 }
 

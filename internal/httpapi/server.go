@@ -63,7 +63,7 @@ type Deps struct {
 	Tokens      AccessTokens
 	Authz       RoutePolicy
 	AuthLimiter RateLimiter
-	Payments ticketing.PaymentService
+	Payments    ticketing.PaymentService
 	// PaymentInbox stores webhooks and routes references to tenants
 	// (postgres.PaymentStore); PaymentQueue enqueues verifications (the
 	// asynq client).

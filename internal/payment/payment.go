@@ -142,7 +142,9 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 		return nil, err
 	}
 	s.metrics.PaymentsInitialized.Inc()
-	return &ticketing.Checkout{AuthorizationURL: auth.AuthorizationURL, AccessCode: auth.AccessCode, Reference: p.Reference, Created: opened.Created}, nil
+	// The first checkout of the attempt is new to the buyer, even when an
+	// earlier call recorded the attempt and could not reach Paystack.
+	return &ticketing.Checkout{AuthorizationURL: auth.AuthorizationURL, AccessCode: auth.AccessCode, Reference: p.Reference, Created: true}, nil
 }
 
 type retriedKey struct{}
@@ -213,6 +215,9 @@ func (s *Service) settle(ctx context.Context, reference string, c ticketing.Char
 	if err != nil {
 		return nil, nil, err
 	}
+	// What follows the commit must happen even if the caller gives up
+	// (a callback's deadline): Postgres says sold, Redis must agree.
+	ctx = context.WithoutCancel(ctx)
 	tenantID := ticketing.TenantFromContext(ctx).ID
 	ev := inventory.Event{TenantID: tenantID, EventID: st.Booking.EventID}
 	var tookHold bool

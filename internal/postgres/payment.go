@@ -171,7 +171,7 @@ func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status 
 		if err := recordOutcome(ctx, tx, p, status, c, now, ""); err != nil {
 			return err
 		}
-		p.Status, p.GatewayResponse, p.VerifiedAt = status, c.GatewayResponse, &now
+		applyOutcome(p, status, c, now, "")
 		return nil
 	})
 	return p, translate(err, "payment")
@@ -190,6 +190,18 @@ func recordOutcome(ctx context.Context, tx pgx.Tx, p *ticketing.Payment, status 
 	_, err := tx.Exec(ctx, qRecordPaymentOutcome, p.ID, status, paystackID, paidAmount, paidCurrency,
 		c.GatewayResponse, c.Channel, c.PaidAt, at, outcome)
 	return err
+}
+
+// applyOutcome makes p what recordOutcome wrote.
+func applyOutcome(p *ticketing.Payment, status ticketing.PaymentStatus, c ticketing.Charge, at time.Time, outcome string) {
+	p.Status, p.Outcome, p.VerifiedAt, p.UpdatedAt = status, outcome, &at, at
+	p.GatewayResponse, p.Channel, p.PaidAt = c.GatewayResponse, c.Channel, c.PaidAt
+	if c.PaystackID != 0 {
+		p.PaystackID = c.PaystackID
+	}
+	if status == ticketing.PaymentSuccess {
+		p.PaidAmount, p.PaidCurrency = c.Amount, c.Currency
+	}
 }
 
 // SettleMode says how Settle treats a booking whose hold ran out.
@@ -297,7 +309,8 @@ func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing
 		if err := recordOutcome(ctx, tx, p, ticketing.PaymentSuccess, c, now, out.Outcome); err != nil {
 			return err
 		}
-		p.Status, p.Outcome, p.PaidAmount, p.PaidCurrency, p.VerifiedAt = ticketing.PaymentSuccess, out.Outcome, c.Amount, c.Currency, &now
+		applyOutcome(p, ticketing.PaymentSuccess, c, now, out.Outcome)
+		b.UpdatedAt = now
 		if out.Outcome != "" && out.Outcome != ticketing.CodeAmountMismatch {
 			// Paid for nothing: the whole charge goes back.
 			if err := tx.QueryRow(ctx, qInsertRefund, p.ID, b.ID, c.Amount, c.Currency, out.Outcome).Scan(&out.RefundID); err != nil && !errors.Is(err, pgx.ErrNoRows) {
