@@ -652,3 +652,23 @@ func TestPaymentDeclinedLeavesBookingPending(t *testing.T) {
 	}
 	s.checkInvariants()
 }
+
+func TestPaymentReconcilerFindsChargeOfAnAbandonedAttempt(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
+	sl := s.newSale(10)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	ref := s.startPayment(token, b)
+	// Asked about before the buyer paid, Paystack says abandoned (not paid
+	// yet): the attempt is no longer open, so only Paystack's list of
+	// charges can bring its payment back.
+	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), s.tenant), ticketing.SystemActor("test"))
+	if p, _, err := s.app.payments.VerifyPayment(ctx, ref); err != nil || p.Status != ticketing.PaymentAbandoned {
+		t.Fatalf("verify before paying: %+v %v", p, err)
+	}
+	s.pay(ref, paystacksim.OutcomeSuccess) // no webhook, no redirect followed
+	s.waitStatus(b, "confirmed")
+	s.checkInvariants()
+}
