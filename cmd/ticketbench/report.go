@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -96,6 +97,9 @@ type phaseReport struct {
 	Outcomes         map[string]int          `json:"outcomes"`
 	Timeline         []second                `json:"timeline"` // by the second the answer came
 	LoadGenCPU       float64                 `json:"loadGeneratorCpuSeconds"`
+	// MachineCPU is the busy CPU time of the whole machine during the
+	// phase: server, Postgres, Redis, load generator and kernel.
+	MachineCPU float64 `json:"machineCpuSeconds"`
 
 	Stock           []stock  `json:"stock"`
 	DoublyHeldSeats int      `json:"doublyHeldSeats"`
@@ -289,6 +293,9 @@ func (p *phaseReport) print(w io.Writer) {
 	fmt.Fprintf(tw, "  of which GA\t%d holds by %.2f s = %.0f holds/s\n", p.GAHeld, p.GALastSeconds, p.GAHoldsPerSecond)
 	fmt.Fprintf(tw, "  of which seats\t%d holds, the last at %.2f s\n", p.SeatsHeld, p.SeatsLastSeconds)
 	fmt.Fprintf(tw, "load generator CPU\t%.1f s (%.2f cores)\n", p.LoadGenCPU, p.LoadGenCPU/p.ElapsedSeconds)
+	if p.MachineCPU > 0 {
+		fmt.Fprintf(tw, "machine CPU busy\t%.1f s (%.2f of %d cores)\n", p.MachineCPU, p.MachineCPU/p.ElapsedSeconds, runtime.NumCPU())
+	}
 	fmt.Fprintf(tw, "before the phase\tfirst availability read (loads Redis) %.1f ms\n", p.FirstReadMs)
 	fmt.Fprintln(tw, "\nlatency ms\tcount\tp50\tp95\tp99\tmax\tmean")
 	printStats := func(name string, l latencyStats) {
