@@ -39,6 +39,12 @@ CREATE TABLE payments (
   -- Why a successful charge did not become tickets (LATE_PAYMENT_SOLD_OUT,
   -- AMOUNT_MISMATCH, ALREADY_PAID, BOOKING_CLOSED), or ''.
   outcome            text NOT NULL DEFAULT '',
+  -- After a settlement commits, Redis must follow: confirm the hold
+  -- (inventory_hold) of a confirmed booking, or release the holds of one
+  -- that was not. inventory_synced is false until that is done, so a
+  -- crash in between is finished by the next verification.
+  inventory_hold     text NOT NULL DEFAULT '',
+  inventory_synced   boolean NOT NULL DEFAULT true,
   version            integer NOT NULL DEFAULT 1,
   created_at         timestamptz NOT NULL DEFAULT now(),
   updated_at         timestamptz NOT NULL DEFAULT now(),
@@ -53,6 +59,7 @@ CREATE UNIQUE INDEX payments_idempotency_key ON payments (tenant_id, booking_id,
 CREATE UNIQUE INDEX payments_one_open_key ON payments (tenant_id, booking_id) WHERE status = 'initialized';
 CREATE INDEX payments_tenant_created_idx ON payments (tenant_id, created_at DESC, id);
 CREATE INDEX payments_open_idx ON payments (tenant_id, created_at) WHERE status = 'initialized';
+CREATE INDEX payments_unsynced_idx ON payments (tenant_id, updated_at) WHERE NOT inventory_synced;
 SELECT enable_tenant_rls('payments');
 GRANT SELECT, INSERT, UPDATE ON payments TO ticketing_app;
 

@@ -18,6 +18,8 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/payment"
 	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
 	"github.com/ticketd-io/ticketd/internal/pgtest"
@@ -47,6 +49,7 @@ type stack struct {
 
 	workerMu   sync.Mutex
 	stopWorker func()
+	events     []string // of the sales, for the inventory check
 }
 
 func newStack(t *testing.T) *stack {
@@ -178,6 +181,7 @@ func (s *stack) newSale(capacity int) sale {
 	if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
 		s.t.Fatal(err)
 	}
+	s.events = append(s.events, e.ID)
 	return sale{eventID: e.ID, typeID: tt.ID, price: price, capacity: capacity}
 }
 
@@ -344,6 +348,15 @@ func (s *stack) checkInvariants() {
 	}
 	if n := s.count(`SELECT count(*) FROM tickets k JOIN bookings b ON b.id = k.booking_id WHERE b.status NOT IN ('confirmed', 'review')`); n != 0 {
 		s.t.Errorf("%d tickets of bookings that are not confirmed", n)
+	}
+	// Redis agrees with Postgres: available + held + sold = capacity, and
+	// what each holds and sells is what the other says.
+	s.waitFor("settlements reach Redis", func() bool { return s.count("SELECT count(*) FROM payments WHERE NOT inventory_synced") == 0 })
+	for _, eventID := range s.events {
+		var out bytes.Buffer
+		if err := s.app.checkInventory(context.Background(), inventory.Event{TenantID: s.tenant.ID, EventID: eventID}, &out); err != nil {
+			s.t.Errorf("inventory of event %s: %v\n%s", eventID, err, out.String())
+		}
 	}
 }
 
@@ -670,5 +683,122 @@ func TestPaymentReconcilerFindsChargeOfAnAbandonedAttempt(t *testing.T) {
 	}
 	s.pay(ref, paystacksim.OutcomeSuccess) // no webhook, no redirect followed
 	s.waitStatus(b, "confirmed")
+	s.checkInvariants()
+}
+
+// systemCtx acts for the test's tenant as the system.
+func (s *stack) systemCtx() context.Context {
+	return ticketing.WithActor(ticketing.WithTenant(context.Background(), s.tenant), ticketing.SystemActor("test"))
+}
+
+func TestPaymentCrashAfterCommitIsFinishedByTheNextVerification(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.stop()
+	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
+	sl := s.newSale(1)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	ref := s.startPayment(token, b)
+	s.pay(ref, paystacksim.OutcomeSuccess)
+	// The settlement commits, and the process dies before Redis hears of it.
+	st, err := s.app.paystore.Settle(s.systemCtx(), ref, ticketing.Charge{Reference: ref, Status: "success", Amount: sl.price, Currency: "NGN"}, postgres.SettleNormal, "")
+	if err != nil || !st.Confirmed {
+		t.Fatalf("settle: %+v %v", st, err)
+	}
+	// The redelivered task (or the callback, or the reconciler) finishes it.
+	if p, _, err := s.app.payments.VerifyPayment(s.systemCtx(), ref); err != nil || p.Status != ticketing.PaymentSuccess || !p.InventorySynced {
+		t.Fatalf("verify after the crash: %+v %v", p, err)
+	}
+	s.checkInvariants()
+	// The ticket is sold in Redis too: nobody can hold it, even once the
+	// hold's time has passed.
+	code, out := s.call("POST", "/v1/bookings", s.buyer("bob@example.com"), map[string]any{"eventId": sl.eventID, "items": []any{map[string]any{"ticketTypeId": sl.typeID, "quantity": 1}}})
+	if code != 409 || out["code"] != ticketing.CodeSoldOut {
+		t.Fatalf("booking the sold ticket: %d %v", code, out)
+	}
+}
+
+// sweepingStock runs the expiry sweep and another buyer's booking right
+// after a hold, to race the late payment's settlement.
+type sweepingStock struct {
+	*inventory.Store
+	after func()
+}
+
+func (w *sweepingStock) Hold(ctx context.Context, ev inventory.Event, h inventory.Hold) error {
+	err := w.Store.Hold(ctx, ev, h)
+	if err == nil && w.after != nil {
+		w.after()
+		w.after = nil
+	}
+	return err
+}
+
+func TestPaymentLateHoldSurvivesTheExpirySweep(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.stop()
+	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
+	sl := s.newSale(2)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 2)
+	ref := s.startPayment(token, b)
+	s.pay(ref, paystacksim.OutcomeSuccess)
+	s.expire(sl, b) // paid, but the hold ran out before anyone verified
+	other := s.buyer("bob@example.com")
+	stock := &sweepingStock{Store: s.app.stock, after: func() {
+		// The expiry runs between the late payment's hold and its
+		// settlement, and another buyer tries for the same tickets.
+		if _, err := s.app.bookings.SweepExpired(s.systemCtx()); err != nil {
+			t.Error(err)
+		}
+		code, out := s.call("POST", "/v1/bookings", other, map[string]any{"eventId": sl.eventID, "items": []any{map[string]any{"ticketTypeId": sl.typeID, "quantity": 2}}})
+		if code != 409 {
+			t.Errorf("the late payment's tickets were held by another buyer: %d %v", code, out)
+		}
+	}}
+	svc := payment.New(paystack.New(s.app.cfg.PaystackBaseURL, testPaystackKey), s.app.paystore, stock, s.app.tasks, s.app.logger, s.app.metrics, payment.Config{PublicURL: s.app.cfg.PublicURL})
+	if _, bk, err := svc.VerifyPayment(s.systemCtx(), ref); err != nil || bk == nil || bk.Status != ticketing.BookingConfirmed {
+		t.Fatalf("late payment: %+v %v", bk, err)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentFreeBookingIsConfirmedWithoutCheckout(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(5)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE bookings SET total = 0 WHERE id = $1", b); err != nil {
+		t.Fatal(err)
+	}
+	code, out := s.call("POST", "/v1/bookings/"+b+"/payments", token, nil)
+	if code != 201 || out["free"] != true || out["authorizationUrl"] != "" {
+		t.Fatalf("paying a free booking: %d %v", code, out)
+	}
+	if st := s.bookingStatus(b); st != "confirmed" {
+		t.Fatalf("free booking is %s", st)
+	}
+	if n := len(s.sim.Transactions()); n != 0 {
+		t.Fatalf("Paystack saw %d transactions for a free booking", n)
+	}
+	s.checkInvariants()
+}
+
+func TestPaymentOfACancelledBookingIsRefused(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl := s.newSale(5)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, 1)
+	s.startPayment(token, b)
+	if code, out := s.call("POST", "/v1/bookings/"+b+"/cancel", token, nil); code != 200 {
+		t.Fatalf("cancel: %d %v", code, out)
+	}
+	if code, out := s.call("POST", "/v1/bookings/"+b+"/payments", token, nil); code != 409 || out["code"] != ticketing.CodeInvalidState {
+		t.Fatalf("paying a cancelled booking with an open attempt: %d %v", code, out)
+	}
 	s.checkInvariants()
 }

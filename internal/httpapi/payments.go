@@ -32,6 +32,9 @@ type checkoutResponse struct {
 	AuthorizationURL string `json:"authorizationUrl"`
 	AccessCode       string `json:"accessCode"`
 	Reference        string `json:"reference"`
+	// Free: the booking cost nothing and is confirmed already; there is
+	// no checkout to send the buyer to.
+	Free bool `json:"free,omitempty"`
 }
 
 // paymentResponse is a payment attempt for staff; the checkout's URL and
@@ -84,7 +87,7 @@ func (s *Server) startPayment(c *fiber.Ctx) error {
 	if co.Created {
 		status = fiber.StatusCreated
 	}
-	return c.Status(status).JSON(checkoutResponse{AuthorizationURL: co.AuthorizationURL, AccessCode: co.AccessCode, Reference: co.Reference})
+	return c.Status(status).JSON(checkoutResponse{AuthorizationURL: co.AuthorizationURL, AccessCode: co.AccessCode, Reference: co.Reference, Free: co.Free})
 }
 
 type paymentReturnResponse struct {
@@ -208,7 +211,7 @@ func (s *Server) paystackWebhook() fiber.Handler {
 		}
 		ctx := c.UserContext()
 		sum := sha256.Sum256(body)
-		first, err := s.deps.PaymentInbox.RecordWebhook(ctx, hex.EncodeToString(sum[:]), ev.Name, ref, body)
+		first, err := s.deps.PaymentInbox.RecordWebhook(ctx, hex.EncodeToString(sum[:]), ev.Name, ref, storedEvent(ev))
 		if err != nil {
 			return err
 		}
@@ -226,6 +229,25 @@ func (s *Server) paystackWebhook() fiber.Handler {
 		}
 		return c.JSON(fiber.Map{"status": "ok"})
 	}
+}
+
+// storedEvent is what is kept of a webhook: the event without the buyer's
+// personal and card data (customer, authorization, IP address, metadata),
+// which the verification does not need and the platform table must not
+// keep.
+func storedEvent(ev *paystack.Event) []byte {
+	var data map[string]json.RawMessage
+	if json.Unmarshal(ev.Data, &data) != nil {
+		data = map[string]json.RawMessage{}
+	}
+	for _, k := range []string{"customer", "authorization", "ip_address", "metadata", "log", "plan", "subaccount", "source"} {
+		delete(data, k)
+	}
+	b, err := json.Marshal(map[string]any{"event": ev.Name, "data": data})
+	if err != nil {
+		return []byte(`{}`)
+	}
+	return b
 }
 
 // enqueueVerify enqueues the verification of one of our references; a

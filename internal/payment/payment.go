@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/postgres"
@@ -38,7 +40,9 @@ type Store interface {
 	SetCheckout(ctx context.Context, paymentID, authorizationURL, accessCode string) error
 	PaymentByReference(ctx context.Context, reference string) (*ticketing.Payment, error)
 	MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, error)
-	Settle(ctx context.Context, reference string, c ticketing.Charge, mode postgres.SettleMode) (*postgres.Settlement, error)
+	Settle(ctx context.Context, reference string, c ticketing.Charge, mode postgres.SettleMode, lateHold string) (*postgres.Settlement, error)
+	MarkInventorySynced(ctx context.Context, reference string) error
+	UnsyncedReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
 	FindRefund(ctx context.Context, id string) (*postgres.Refund, error)
 	UpdateRefund(ctx context.Context, id, status string, paystackID uint64, lastError string) error
 	FindPayments(ctx context.Context, f ticketing.PaymentFilter) ([]*ticketing.Payment, string, error)
@@ -108,6 +112,14 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 		return nil, err
 	}
 	p := opened.Payment
+	if p.Amount == 0 {
+		// Free tickets: nothing to charge, the booking is confirmed now.
+		if _, _, err := s.settle(ctx, p.Reference, ticketing.Charge{Reference: p.Reference, Status: paystack.StatusSuccess,
+			Currency: p.Currency, GatewayResponse: "free booking"}); err != nil {
+			return nil, err
+		}
+		return &ticketing.Checkout{Reference: p.Reference, Created: opened.Created, Free: true}, nil
+	}
 	if p.AuthorizationURL != "" {
 		return &ticketing.Checkout{AuthorizationURL: p.AuthorizationURL, AccessCode: p.AccessCode, Reference: p.Reference, Created: opened.Created}, nil
 	}
@@ -119,7 +131,8 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 	}
 	if tenant.PaystackSubaccount != "" {
 		req.Subaccount = tenant.PaystackSubaccount
-		req.TransactionCharge = p.Amount * int64(tenant.PlatformFeeBps) / 10000
+		fee := p.Amount * int64(tenant.PlatformFeeBps) / 10000
+		req.TransactionCharge = &fee // also when 0: no fee, not the subaccount's default
 	}
 	auth, err := s.gateway.Initialize(ctx, req)
 	if err != nil && paystack.IsDuplicateReference(err) && !opened.Created && !retried(ctx) {
@@ -131,6 +144,14 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 			return nil, err
 		}
 		return s.StartPayment(context.WithValue(ctx, retriedKey{}, true), bookingID, idempotencyKey)
+	}
+	if paystack.IsRejected(err) {
+		s.logger.WarnContext(ctx, "Paystack refused to initialize a payment", "reference", p.Reference, "error", err.Error())
+		if _, merr := s.store.MarkUnpaid(ctx, p.Reference, ticketing.PaymentFailed, ticketing.Charge{GatewayResponse: "initialize refused: " + err.Error()}); merr != nil {
+			return nil, merr
+		}
+		return nil, ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodePaymentRejected,
+			"the payment provider refused this payment: %s", paystackMessage(err))
 	}
 	if err != nil {
 		s.logger.WarnContext(ctx, "initializing a payment", "reference", p.Reference, "error", err.Error())
@@ -147,14 +168,23 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 	return &ticketing.Checkout{AuthorizationURL: auth.AuthorizationURL, AccessCode: auth.AccessCode, Reference: p.Reference, Created: true}, nil
 }
 
+// paystackMessage is Paystack's own words about a refusal, for the buyer.
+func paystackMessage(err error) string {
+	var e *paystack.APIError
+	if errors.As(err, &e) && e.Message != "" {
+		return e.Message
+	}
+	return "refused"
+}
+
 type retriedKey struct{}
 
 // retried reports whether StartPayment already left an attempt behind in
 // this call.
 func retried(ctx context.Context) bool { return ctx.Value(retriedKey{}) != nil }
 
-// ownerFilter is the user whose bookings the actor may pay: themselves.
-// Staff and the system may act on any.
+// ownerFilter is the user whose bookings the actor may pay: themselves
+// (staff too). Only the system acts on any booking.
 func ownerFilter(ctx context.Context) string {
 	a, _ := ticketing.ActorFromContext(ctx)
 	if a.Role == ticketing.RoleSystem {
@@ -179,7 +209,19 @@ func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketi
 		return nil, nil, err
 	}
 	if p.Status == ticketing.PaymentSuccess || p.Status == ticketing.PaymentFailed || p.Status == ticketing.PaymentReversed {
-		return p, nil, nil // final: verified before
+		// Final: verified before. A settlement whose Redis step did not
+		// happen (a crash, Redis down) is finished now.
+		if !p.InventorySynced {
+			if err := s.syncInventory(ctx, p); err != nil {
+				return p, nil, err
+			}
+		}
+		return p, nil, nil
+	}
+	if p.VerifiedAt != nil && time.Since(*p.VerifiedAt) < reverifyAfter {
+		// Asked moments ago: Paystack's rate limit is shared by every
+		// organizer, and a redirect can be reloaded at will.
+		return p, nil, &ticketing.ErrNotFinal{Status: string(p.Status) + " (verified moments ago)"}
 	}
 	t, err := s.gateway.Verify(ctx, reference)
 	switch {
@@ -209,62 +251,98 @@ func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketi
 	return p, nil, &ticketing.ErrNotFinal{Status: t.Status}
 }
 
+// verifyTimeout bounds one verification of a batch (expiry, reconciler).
+const verifyTimeout = 15 * time.Second
+
+// reverifyAfter is how soon an unpaid attempt may be asked about again.
+const reverifyAfter = 2 * time.Second
+
+// lateHoldNamespace derives the id of a late payment's hold from its
+// reference: not the booking's id, which the expiry releases.
+var lateHoldNamespace = uuid.MustParse("9a3c1f0e-4f7b-4a39-8d7e-2f1f6c2b8e55")
+
 // settle applies a successful charge and then makes Redis agree.
 func (s *Service) settle(ctx context.Context, reference string, c ticketing.Charge) (*ticketing.Payment, *ticketing.Booking, error) {
-	st, err := s.store.Settle(ctx, reference, c, postgres.SettleNormal)
+	st, err := s.store.Settle(ctx, reference, c, postgres.SettleNormal, "")
 	if err != nil {
 		return nil, nil, err
 	}
 	// What follows the commit must happen even if the caller gives up
 	// (a callback's deadline): Postgres says sold, Redis must agree.
 	ctx = context.WithoutCancel(ctx)
-	tenantID := ticketing.TenantFromContext(ctx).ID
-	ev := inventory.Event{TenantID: tenantID, EventID: st.Booking.EventID}
-	var tookHold bool
 	if st.NeedHold {
 		// Paid after the hold ran out: take the tickets again, all or
-		// nothing, under the booking's own id.
-		st, tookHold, err = s.settleLate(ctx, reference, c, ev, st.Booking)
-		if err != nil {
+		// nothing, under a hold of the payment's own.
+		if st, err = s.settleLate(ctx, reference, c, st.Booking); err != nil {
 			return nil, nil, err
 		}
 	}
 	b := st.Booking
 	switch {
 	case st.AlreadySettled:
-		return st.Payment, b, nil
 	case st.Confirmed:
-		if ok, err := s.inventory.Confirm(ctx, ev, b.ID); err != nil || !ok {
-			// Redis no longer has the hold (it expired there first, or
-			// Redis lost it): rebuilt from Postgres, where it is sold.
-			s.logger.WarnContext(ctx, "confirming a hold that Redis no longer has; rebuilding the event's inventory", "booking", b.ID, "error", errString(err))
-			if err := s.inventory.Drop(ctx, ev); err != nil {
-				s.logger.ErrorContext(ctx, "dropping inventory after a lost hold", "booking", b.ID, "error", err.Error())
-			}
-		}
 		s.metrics.Payments.WithLabelValues("confirmed").Inc()
 	default:
-		if tookHold || st.Outcome == ticketing.CodeAmountMismatch {
-			s.release(ctx, ev, b.ID)
-		}
 		s.metrics.Payments.WithLabelValues(outcomeLabel(st.Outcome)).Inc()
 		s.logger.WarnContext(ctx, "a successful charge did not confirm its booking", "reference", reference,
 			"booking", b.ID, "outcome", st.Outcome, "amount", c.Amount, "currency", c.Currency)
 	}
 	if st.RefundID != "" {
 		s.metrics.RefundsQueued.Inc()
-		if err := s.queue.EnqueueRefund(ctx, tenantID, st.RefundID); err != nil {
-			// The reconciler finds queued refunds whose task was lost.
+		if err := s.queue.EnqueueRefund(ctx, ticketing.TenantFromContext(ctx).ID, st.RefundID); err != nil {
+			// The reconciler finds refunds still owed.
 			s.logger.ErrorContext(ctx, "enqueueing a refund", "refund", st.RefundID, "error", err.Error())
+		}
+	}
+	if !st.Payment.InventorySynced {
+		if err := s.syncInventory(ctx, st.Payment); err != nil {
+			return st.Payment, b, err
 		}
 	}
 	return st.Payment, b, nil
 }
 
+// syncInventory makes Redis follow a settlement, once it is committed: the
+// hold of a confirmed booking becomes sold (if Redis no longer has it, the
+// event's inventory is rebuilt from Postgres, where it is sold), and the
+// holds of a booking that was not confirmed are released. It can run again
+// safely; an error leaves the payment unsynced for the next verification.
+func (s *Service) syncInventory(ctx context.Context, p *ticketing.Payment) error {
+	ev := inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: p.EventID}
+	if p.Outcome == "" {
+		ok, err := s.inventory.Confirm(ctx, ev, p.InventoryHold)
+		if err != nil {
+			return fmt.Errorf("payment: confirming hold %s: %w", p.InventoryHold, err)
+		}
+		if !ok {
+			s.logger.WarnContext(ctx, "Redis no longer has the hold of a confirmed booking; rebuilding the event's inventory",
+				"reference", p.Reference, "hold", p.InventoryHold)
+			if err := s.inventory.Drop(ctx, ev); err != nil {
+				return fmt.Errorf("payment: dropping inventory: %w", err)
+			}
+		}
+	} else {
+		for _, id := range []string{p.BookingID, p.InventoryHold} {
+			if id == "" {
+				continue
+			}
+			if _, err := s.inventory.Release(ctx, ev, id); err != nil {
+				return fmt.Errorf("payment: releasing hold %s: %w", id, err)
+			}
+		}
+	}
+	if err := s.store.MarkInventorySynced(ctx, p.Reference); err != nil {
+		return err
+	}
+	p.InventorySynced = true
+	return nil
+}
+
 // settleLate holds a late payment's tickets again and settles with what the
-// hold found; tookHold reports whether Redis holds them now.
-func (s *Service) settleLate(ctx context.Context, reference string, c ticketing.Charge, ev inventory.Event, b *ticketing.Booking) (*postgres.Settlement, bool, error) {
-	h := inventory.Hold{ID: b.ID, ExpiresAt: time.Now().Add(s.cfg.LateHold)}
+// hold found.
+func (s *Service) settleLate(ctx context.Context, reference string, c ticketing.Charge, b *ticketing.Booking) (*postgres.Settlement, error) {
+	ev := inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: b.EventID}
+	h := inventory.Hold{ID: uuid.NewSHA1(lateHoldNamespace, []byte(reference)).String(), ExpiresAt: time.Now().Add(s.cfg.LateHold)}
 	for _, it := range b.Items {
 		if len(it.SeatIDs) > 0 {
 			h.Seats = append(h.Seats, it.SeatIDs...)
@@ -279,16 +357,19 @@ func (s *Service) settleLate(ctx context.Context, reference string, c ticketing.
 	case errors.As(err, &u):
 		mode = postgres.SettleLateSoldOut
 	case err != nil:
-		return nil, false, &ticketing.ErrNotFinal{Status: "inventory unavailable: " + err.Error()}
+		return nil, &ticketing.ErrNotFinal{Status: "inventory unavailable: " + err.Error()}
 	}
-	st, serr := s.store.Settle(ctx, reference, c, mode)
-	if serr != nil {
+	st, err := s.store.Settle(ctx, reference, c, mode, h.ID)
+	if err != nil {
 		if mode == postgres.SettleLateHeld {
-			s.release(ctx, ev, b.ID)
+			s.release(ctx, ev, h.ID)
 		}
-		return nil, false, serr
+		return nil, err
 	}
-	return st, mode == postgres.SettleLateHeld && !st.AlreadySettled, nil
+	if mode == postgres.SettleLateHeld && (st.AlreadySettled || st.NeedHold) {
+		s.release(ctx, ev, h.ID) // someone else settled it meanwhile
+	}
+	return st, nil
 }
 
 func (s *Service) release(ctx context.Context, ev inventory.Event, holdID string) {
@@ -311,12 +392,8 @@ func outcomeLabel(outcome string) string {
 	return "other"
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
+// ErrRefused marks a refund Paystack refused; retrying will not help.
+var ErrRefused = errors.New("refused by Paystack")
 
 // Refund asks Paystack to refund a refund owed, once: a refund Paystack
 // already accepted is not asked again.
@@ -325,11 +402,20 @@ func (s *Service) Refund(ctx context.Context, refundID string) error {
 	if err != nil {
 		return err
 	}
-	if r.Status != "queued" && r.Status != "failed" {
-		return nil
+	if r.Status != "queued" {
+		return nil // asked before; a failed refund waits for a person
 	}
 	pr, err := s.gateway.Refund(ctx, paystack.RefundRequest{Transaction: r.Reference, Amount: r.Amount, Currency: r.Currency,
 		MerchantNote: "ticketd: " + r.Reason + " (booking " + r.BookingID + ")"})
+	if paystack.IsRejected(err) {
+		// Refused on its merits (already refunded, say): a person must
+		// look; the row says why, and asking again will not help.
+		s.logger.ErrorContext(ctx, "Paystack refused a refund; it needs attention", "refund", refundID, "error", err.Error())
+		if uerr := s.store.UpdateRefund(ctx, refundID, "failed", 0, err.Error()); uerr != nil {
+			return uerr
+		}
+		return fmt.Errorf("payment: refund %s refused: %w", refundID, ErrRefused)
+	}
 	if err != nil {
 		_ = s.store.UpdateRefund(ctx, refundID, r.Status, 0, err.Error())
 		return fmt.Errorf("payment: refund %s: %w", refundID, err)
@@ -356,14 +442,19 @@ func (s *Service) VerifyDue(ctx context.Context) (int, error) {
 }
 
 // Reconcile verifies the tenant's open attempts older than age (a webhook
-// may never come, and a buyer may never come back from the checkout), and
-// enqueues again the refunds still owed after age.
+// may never come, and a buyer may never come back from the checkout),
+// finishes settlements whose Redis step did not happen, and enqueues again
+// the refunds still owed after age.
 func (s *Service) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	refs, err := s.store.StaleReferences(ctx, age, 200)
 	if err != nil {
 		return 0, err
 	}
-	n := s.verifyAll(ctx, refs)
+	unsynced, err := s.store.UnsyncedReferences(ctx, age, 200)
+	if err != nil {
+		return 0, err
+	}
+	n := s.verifyAll(ctx, append(refs, unsynced...))
 	refunds, err := s.store.OwedRefunds(ctx, age, 200)
 	if err != nil {
 		return n, err
@@ -379,7 +470,12 @@ func (s *Service) Reconcile(ctx context.Context, age time.Duration) (int, error)
 func (s *Service) verifyAll(ctx context.Context, refs []string) int {
 	n := 0
 	for _, ref := range refs {
-		if _, _, err := s.VerifyPayment(ctx, ref); err != nil {
+		// One slow answer must not hold up the rest (nor the expiry
+		// that follows VerifyDue).
+		vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+		_, _, err := s.VerifyPayment(vctx, ref)
+		cancel()
+		if err != nil {
 			var nf *ticketing.ErrNotFinal
 			if !errors.As(err, &nf) {
 				s.logger.WarnContext(ctx, "verifying a payment", "reference", ref, "error", err.Error())
@@ -406,7 +502,7 @@ func (s *Service) RecentCharges(ctx context.Context, from time.Time) ([]string, 
 				refs = append(refs, t.Reference)
 			}
 		}
-		if meta == nil || page >= meta.PageCount || len(txs) == 0 {
+		if len(txs) < 100 || (meta != nil && meta.PageCount > 0 && page >= meta.PageCount) {
 			return refs, nil
 		}
 	}

@@ -249,7 +249,7 @@ func TestRequestShape(t *testing.T) {
 
 	_, _ = c.Initialize(ctx, InitializeRequest{
 		Email: "a@b.co", Amount: 500000, Currency: "NGN", Reference: "bk-1-1", CallbackURL: "https://t.example/cb",
-		Metadata: map[string]any{"tenant": "t1"}, Subaccount: "ACCT_x", TransactionCharge: 5000, Bearer: "account",
+		Metadata: map[string]any{"tenant": "t1"}, Subaccount: "ACCT_x", TransactionCharge: new(int64(5000)), Bearer: "account",
 	})
 	got, body := last()
 	want := `{"email":"a@b.co","amount":500000,"currency":"NGN","reference":"bk-1-1","callback_url":"https://t.example/cb","metadata":{"tenant":"t1"},"subaccount":"ACCT_x","transaction_charge":5000,"bearer":"account"}`

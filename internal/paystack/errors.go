@@ -73,3 +73,12 @@ func IsDuplicateReference(err error) bool {
 	return e.Code == "duplicate_reference" ||
 		strings.EqualFold(e.Message, "Duplicate Transaction Reference")
 }
+
+// IsRejected reports whether Paystack refused a request on its merits (a 4xx
+// answer of its own other than 404 and 429): asking again the same way will
+// not succeed.
+func IsRejected(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.fromPaystack && e.StatusCode >= 400 && e.StatusCode < 500 &&
+		e.StatusCode != http.StatusNotFound && e.StatusCode != http.StatusTooManyRequests
+}

@@ -43,7 +43,8 @@ type InitializeRequest struct {
 	// TransactionCharge is a flat amount, in minor units, that goes to the
 	// main account (the platform fee), overriding the subaccount's
 	// percentage charge.
-	TransactionCharge int64 `json:"transaction_charge,omitempty"`
+	// Nil leaves the subaccount's own percentage charge in force.
+	TransactionCharge *int64 `json:"transaction_charge,omitempty"`
 	// Bearer is who pays Paystack's fees: "account" (default) or "subaccount".
 	Bearer string `json:"bearer,omitempty"`
 }

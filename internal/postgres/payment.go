@@ -37,6 +37,8 @@ var (
 	qSelectStalePayments            = query("SelectStalePayments")
 	qSelectOpenPaymentsOfDueBooking = query("SelectOpenPaymentsOfDueBookings")
 	qInsertWebhookEvent             = query("InsertWebhookEvent")
+	qMarkInventorySynced            = query("MarkInventorySynced")
+	qSelectUnsyncedPayments         = query("SelectUnsyncedPayments")
 	qSelectQueuedRefunds            = query("SelectQueuedRefunds")
 )
 
@@ -58,7 +60,7 @@ func scanPayment(row pgx.Row) (*ticketing.Payment, error) {
 	)
 	err := row.Scan(&p.ID, &p.BookingID, &p.Attempt, &p.Reference, &p.Amount, &p.Currency, &p.Status,
 		&p.AuthorizationURL, &p.AccessCode, &paystackID, &paidAmt, &paidCurrency, &p.GatewayResponse, &p.Channel,
-		&paidAt, &verifiedAt, &p.Outcome, &createdAt, &updatedAt)
+		&paidAt, &verifiedAt, &p.Outcome, &createdAt, &updatedAt, &p.InventoryHold, &p.InventorySynced, &p.EventID)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +100,9 @@ func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idemp
 		if err := tx.QueryRow(ctx, qSelectBuyerEmail, b.UserID).Scan(&out.Email); err != nil {
 			return err
 		}
+		if st := displayStatus(b); st != ticketing.BookingPending {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a pending booking can be paid", st)
+		}
 		p, err := scanPayment(tx.QueryRow(ctx, qSelectOpenPayment, bookingID, nullIfEmpty(idempotencyKey)))
 		if err == nil {
 			out.Payment = p
@@ -105,9 +110,6 @@ func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idemp
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
-		}
-		if st := displayStatus(b); st != ticketing.BookingPending {
-			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a pending booking can be paid", st)
 		}
 		var attempt int
 		if err := tx.QueryRow(ctx, qNextPaymentAttempt, bookingID).Scan(&attempt); err != nil {
@@ -168,7 +170,7 @@ func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status 
 			return nil
 		}
 		now := time.Now()
-		if err := recordOutcome(ctx, tx, p, status, c, now, ""); err != nil {
+		if err := recordOutcome(ctx, tx, p, status, c, now, "", "", true); err != nil {
 			return err
 		}
 		applyOutcome(p, status, c, now, "")
@@ -177,7 +179,7 @@ func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status 
 	return p, translate(err, "payment")
 }
 
-func recordOutcome(ctx context.Context, tx pgx.Tx, p *ticketing.Payment, status ticketing.PaymentStatus, c ticketing.Charge, at time.Time, outcome string) error {
+func recordOutcome(ctx context.Context, tx pgx.Tx, p *ticketing.Payment, status ticketing.PaymentStatus, c ticketing.Charge, at time.Time, outcome, hold string, synced bool) error {
 	var paystackID, paidAmount *int64
 	var paidCurrency *string
 	if c.PaystackID != 0 {
@@ -188,7 +190,7 @@ func recordOutcome(ctx context.Context, tx pgx.Tx, p *ticketing.Payment, status 
 		paidAmount, paidCurrency = &c.Amount, &c.Currency
 	}
 	_, err := tx.Exec(ctx, qRecordPaymentOutcome, p.ID, status, paystackID, paidAmount, paidCurrency,
-		c.GatewayResponse, c.Channel, c.PaidAt, at, outcome)
+		c.GatewayResponse, c.Channel, c.PaidAt, at, outcome, hold, synced)
 	return err
 }
 
@@ -244,7 +246,11 @@ var errNeedHold = errors.New("postgres: settlement needs a hold")
 // tickets, or put under review (amount or currency differ), or failed with
 // a refund owed (paid too late for what is left, or paid twice). A charge
 // is settled once, however many verifications race.
-func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing.Charge, mode SettleMode) (*Settlement, error) {
+//
+// lateHold names the hold the caller took again for SettleLateHeld. The
+// settlement records which hold Redis must confirm (or release) and leaves
+// the payment unsynced until MarkInventorySynced.
+func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing.Charge, mode SettleMode, lateHold string) (*Settlement, error) {
 	var out *Settlement
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		out = &Settlement{}
@@ -306,10 +312,18 @@ func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing
 				return err
 			}
 		}
-		if err := recordOutcome(ctx, tx, p, ticketing.PaymentSuccess, c, now, out.Outcome); err != nil {
+		hold := b.ID
+		switch {
+		case out.Outcome == ticketing.CodeAlreadyPaid:
+			hold = "" // another payment's settlement owns the booking's hold
+		case mode == SettleLateHeld:
+			hold = lateHold
+		}
+		if err := recordOutcome(ctx, tx, p, ticketing.PaymentSuccess, c, now, out.Outcome, hold, false); err != nil {
 			return err
 		}
 		applyOutcome(p, ticketing.PaymentSuccess, c, now, out.Outcome)
+		p.InventoryHold, p.InventorySynced = hold, false
 		b.UpdatedAt = now
 		if out.Outcome != "" && out.Outcome != ticketing.CodeAmountMismatch {
 			// Paid for nothing: the whole charge goes back.
@@ -458,6 +472,20 @@ func (s *PaymentStore) StaleReferences(ctx context.Context, age time.Duration, l
 // OwedRefunds returns refunds of the context's tenant still owed after age.
 func (s *PaymentStore) OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error) {
 	return s.references(ctx, qSelectQueuedRefunds, age.Seconds(), limit)
+}
+
+// MarkInventorySynced records that Redis followed a settlement.
+func (s *PaymentStore) MarkInventorySynced(ctx context.Context, reference string) error {
+	return translate(s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, qMarkInventorySynced, reference)
+		return err
+	}), "payment")
+}
+
+// UnsyncedReferences returns settled payments of the context's tenant whose
+// Redis step has been outstanding for age.
+func (s *PaymentStore) UnsyncedReferences(ctx context.Context, age time.Duration, limit int) ([]string, error) {
+	return s.references(ctx, qSelectUnsyncedPayments, age.Seconds(), limit)
 }
 
 // DueReferences returns the open attempts of pending bookings whose hold ran

@@ -39,6 +39,7 @@ const (
 	CodeAlreadyPaid        = "ALREADY_PAID"
 	CodeBookingClosed      = "BOOKING_CLOSED"
 	CodePaymentProvider    = "PAYMENT_PROVIDER_UNAVAILABLE"
+	CodePaymentRejected    = "PAYMENT_REJECTED"
 )
 
 // Payment is one attempt to pay a booking.
@@ -62,6 +63,12 @@ type Payment struct {
 	Outcome          string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// EventID is the booking's event.
+	EventID string
+	// InventoryHold is the Redis hold a settlement confirmed or released;
+	// InventorySynced is false until Redis has followed the settlement.
+	InventoryHold   string
+	InventorySynced bool
 }
 
 // PaymentReference is the reference of a booking's n-th payment attempt.
@@ -90,6 +97,8 @@ type Checkout struct {
 	Reference        string
 	// Created is false when an open attempt was returned again.
 	Created bool
+	// Free: the booking cost nothing and is confirmed; there is no checkout.
+	Free bool
 }
 
 // Charge is what Paystack says of a transaction: the facts a verification

@@ -21,6 +21,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketd-io/ticketd/internal/payment"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -38,9 +39,10 @@ const actorName = "worker"
 
 // Client enqueues tasks.
 type Client struct {
-	c     *asynq.Client
-	queue string
-	now   func() time.Time
+	c         *asynq.Client
+	inspector *asynq.Inspector
+	queue     string
+	now       func() time.Time
 
 	mu        sync.Mutex
 	scheduled map[expirySlot]bool // slots whose expiry task this client enqueued
@@ -50,7 +52,8 @@ type Client struct {
 
 // NewClient enqueues on queue through rdb (which it does not close).
 func NewClient(rdb goredis.UniversalClient, queue string) *Client {
-	return &Client{c: asynq.NewClientFromRedisClient(rdb), queue: queue, now: time.Now, scheduled: map[expirySlot]bool{}}
+	return &Client{c: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb),
+		queue: queue, now: time.Now, scheduled: map[expirySlot]bool{}}
 }
 
 // ExpirySlot is the granularity of expiry tasks: the bookings of a tenant
@@ -146,18 +149,35 @@ func (c *Client) EnqueueVerify(ctx context.Context, tenantID, reference string) 
 	if err != nil {
 		return err
 	}
-	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeVerifyPayment, payload),
-		asynq.Queue(c.queue), asynq.TaskID("payment-verify:"+reference),
-		asynq.MaxRetry(VerifyRetries), asynq.Timeout(time.Minute))
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeVerifyPayment, payload), "payment-verify:"+reference)
+}
+
+// enqueueOnce enqueues a task under id unless a task with that id is
+// waiting or running. A task with that id that ran out of retries (asynq
+// keeps it archived) is replaced: asking again must ask again.
+func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id string) error {
+	opts := []asynq.Option{asynq.Queue(c.queue), asynq.TaskID(id), asynq.MaxRetry(VerifyRetries), asynq.Timeout(time.Minute)}
+	_, err := c.c.EnqueueContext(ctx, task, opts...)
+	if !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	info, ierr := c.inspector.GetTaskInfo(c.queue, id)
+	if ierr != nil || info.State != asynq.TaskStateArchived {
+		return nil // waiting, running or retrying: that task will do
+	}
+	if err := c.inspector.DeleteTask(c.queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		return err
+	}
+	_, err = c.c.EnqueueContext(ctx, task, opts...)
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
+		return nil // another process replaced it first
 	}
 	return err
 }
 
-// VerifyRetries bounds the retries of one verification task (capped
-// exponential backoff, about a day in all); the reconciler asks again
-// about an attempt that stays open.
+// VerifyRetries bounds the retries of one task (capped exponential backoff:
+// about an hour and a half in all); the reconciler keeps asking about an
+// attempt that stays open and a refund still owed.
 const VerifyRetries = 25
 
 type refundPayload struct {
@@ -171,13 +191,7 @@ func (c *Client) EnqueueRefund(ctx context.Context, tenantID, refundID string) e
 	if err != nil {
 		return err
 	}
-	_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeRefundPayment, payload),
-		asynq.Queue(c.queue), asynq.TaskID("payment-refund:"+refundID),
-		asynq.MaxRetry(VerifyRetries), asynq.Timeout(time.Minute))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
-	return err
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID)
 }
 
 // EnqueueReconcile enqueues the reconciliation of the current interval
@@ -297,7 +311,11 @@ func (h *Handlers) refundPayment(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.RefundID) {
 		return fmt.Errorf("worker: bad %s payload: %w", TypeRefundPayment, asynq.SkipRetry)
 	}
-	return h.Payments.Refund(asTenant(ctx, p.TenantID), p.RefundID)
+	err := h.Payments.Refund(asTenant(ctx, p.TenantID), p.RefundID)
+	if errors.Is(err, payment.ErrRefused) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return err
 }
 
 // reconcile finds payments nothing else will settle: open attempts whose

@@ -861,7 +861,7 @@ func TestSubaccountSplit(t *testing.T) {
 
 	_, err = e.client.Initialize(ctx, paystack.InitializeRequest{
 		Email: "buyer@example.com", Amount: 500000, Reference: "split-1",
-		Subaccount: sa.SubaccountCode, TransactionCharge: 25000, Bearer: "subaccount",
+		Subaccount: sa.SubaccountCode, TransactionCharge: new(int64(25000)), Bearer: "subaccount",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,8 @@ SELECT email FROM users WHERE id = $1;
 -- name: SelectOpenPayment
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at
+       created_at, updated_at, inventory_hold, inventory_synced,
+       (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments WHERE booking_id = $1 AND (status = 'initialized' OR ($2::text IS NOT NULL AND idempotency_key = $2))
 ORDER BY attempt DESC LIMIT 1;
 
@@ -25,7 +26,8 @@ INSERT INTO payments (tenant_id, booking_id, attempt, reference, amount, currenc
 VALUES (app_tenant(), $1, $2, $3, $4, $5, $6)
 RETURNING id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
           paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-          created_at, updated_at;
+          created_at, updated_at, inventory_hold, inventory_synced,
+          (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id);
 
 -- name: InsertPaymentRoute
 INSERT INTO payment_routes (reference, tenant_id) VALUES ($1, app_tenant());
@@ -38,21 +40,34 @@ WHERE id = $1 AND status = 'initialized';
 
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at
+       created_at, updated_at, inventory_hold, inventory_synced,
+       (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments WHERE reference = $1;
 
 -- name: LockPaymentByReference
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at
+       created_at, updated_at, inventory_hold, inventory_synced,
+       (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments WHERE reference = $1
 FOR UPDATE;
 
 -- name: RecordPaymentOutcome
--- What Paystack said, and what it made of the booking. $2 status, $10 outcome.
+-- What Paystack said, and what it made of the booking. $2 status, $10
+-- outcome, $11 the hold Redis must confirm or release ($12 false until it has).
 UPDATE payments SET status = $2, paystack_id = $3, paid_amount = $4, paid_currency = $5, gateway_response = $6,
-       channel = $7, paid_at = $8, verified_at = $9, outcome = $10, version = version + 1, updated_at = now()
+       channel = $7, paid_at = $8, verified_at = $9, outcome = $10, inventory_hold = $11, inventory_synced = $12,
+       version = version + 1, updated_at = now()
 WHERE id = $1;
+
+-- name: MarkInventorySynced
+UPDATE payments SET inventory_synced = true, updated_at = now() WHERE reference = $1;
+
+-- name: SelectUnsyncedPayments
+-- Settled payments whose Redis step has not been done for $1 seconds.
+SELECT reference FROM payments
+WHERE NOT inventory_synced AND updated_at < now() - make_interval(secs => $1)
+ORDER BY updated_at LIMIT $2;
 
 -- name: SelectTenantOfReference
 SELECT tenant_id::text FROM payment_routes WHERE reference = $1;
@@ -108,7 +123,8 @@ WHERE id = $1;
 -- $5 reference, $6 the page size plus one.
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at
+       created_at, updated_at, inventory_hold, inventory_synced,
+       (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments
 WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
   AND ($3::text IS NULL OR status = $3)
