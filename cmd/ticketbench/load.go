@@ -65,7 +65,7 @@ func (sl *sale) pickSeat(free bool) int {
 func closedLoop(ctx context.Context, s *setup, sl *sale, n, conns int) *phaseReport {
 	res := make([]attempt, n)
 	var next atomic.Int64
-	cpu0, busy0 := cpuTime(), machineBusy()
+	cpu0, busy0, steal0 := cpuTime(), machineBusy(), machineSteal()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range conns {
@@ -86,7 +86,7 @@ func closedLoop(ctx context.Context, s *setup, sl *sale, n, conns int) *phaseRep
 	wg.Wait()
 	elapsed := time.Since(start)
 	p := summarize("closed", sl, res[:min(int(next.Load()), n)], elapsed, cpuTime()-cpu0)
-	p.MachineCPU = (machineBusy() - busy0).Seconds()
+	p.MachineCPU, p.MachineSteal = (machineBusy() - busy0).Seconds(), (machineSteal() - steal0).Seconds()
 	p.Connections = conns
 	return p
 }
@@ -109,7 +109,7 @@ func openLoop(ctx context.Context, s *setup, sl *sale, rate float64, d time.Dura
 	}
 	jobs := make(chan job, maxInFlight)
 	var inFlight atomic.Int64
-	cpu0, busy0 := cpuTime(), machineBusy()
+	cpu0, busy0, steal0 := cpuTime(), machineBusy(), machineSteal()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range maxInFlight {
@@ -140,7 +140,7 @@ func openLoop(ctx context.Context, s *setup, sl *sale, rate float64, d time.Dura
 	wg.Wait()
 	elapsed := time.Since(start)
 	p := summarize("open", sl, res[:i], elapsed, cpuTime()-cpu0)
-	p.MachineCPU = (machineBusy() - busy0).Seconds()
+	p.MachineCPU, p.MachineSteal = (machineBusy() - busy0).Seconds(), (machineSteal() - steal0).Seconds()
 	p.OfferedRate, p.DurationSeconds, p.MaxInFlight = rate, d.Seconds(), maxInFlight
 	return p
 }
@@ -161,22 +161,39 @@ func cpuTime() time.Duration {
 // the machine, and what a booking costs them all together is what limits
 // the sale.
 func machineBusy() time.Duration {
+	busy, _ := machineCPU()
+	return busy
+}
+
+// machineSteal is the time the hypervisor ran something else while this
+// machine wanted the CPU (part of machineBusy): other tenants of the host
+// slow every process here, and the latencies measured with them.
+func machineSteal() time.Duration {
+	_, steal := machineCPU()
+	return steal
+}
+
+func machineCPU() (busy, steal time.Duration) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
 	}
 	var ticks int64
 	for i, v := range f[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
 		n, _ := strconv.ParseInt(v, 10, 64)
-		ticks += n
+		switch i {
+		case 3, 4: // idle, iowait
+		case 7: // steal
+			ticks += n
+			steal = time.Duration(n) * time.Second / 100
+		default:
+			ticks += n
+		}
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+	return time.Duration(ticks) * time.Second / 100, steal // USER_HZ
 }

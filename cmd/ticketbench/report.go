@@ -100,6 +100,8 @@ type phaseReport struct {
 	// MachineCPU is the busy CPU time of the whole machine during the
 	// phase: server, Postgres, Redis, load generator and kernel.
 	MachineCPU float64 `json:"machineCpuSeconds"`
+	// MachineSteal is the part of MachineCPU the hypervisor gave to others.
+	MachineSteal float64 `json:"machineStealSeconds"`
 
 	Stock           []stock  `json:"stock"`
 	DoublyHeldSeats int      `json:"doublyHeldSeats"`
@@ -294,7 +296,8 @@ func (p *phaseReport) print(w io.Writer) {
 	fmt.Fprintf(tw, "  of which seats\t%d holds, the last at %.2f s\n", p.SeatsHeld, p.SeatsLastSeconds)
 	fmt.Fprintf(tw, "load generator CPU\t%.1f s (%.2f cores)\n", p.LoadGenCPU, p.LoadGenCPU/p.ElapsedSeconds)
 	if p.MachineCPU > 0 {
-		fmt.Fprintf(tw, "machine CPU busy\t%.1f s (%.2f of %d cores)\n", p.MachineCPU, p.MachineCPU/p.ElapsedSeconds, runtime.NumCPU())
+		fmt.Fprintf(tw, "machine CPU busy\t%.1f s (%.2f of %d cores), of which stolen by the hypervisor %.1f s\n",
+			p.MachineCPU, p.MachineCPU/p.ElapsedSeconds, runtime.NumCPU(), p.MachineSteal)
 	}
 	fmt.Fprintf(tw, "before the phase\tfirst availability read (loads Redis) %.1f ms\n", p.FirstReadMs)
 	fmt.Fprintln(tw, "\nlatency ms\tcount\tp50\tp95\tp99\tmax\tmean")

@@ -12,13 +12,16 @@ import (
 
 // Booking inserts are the hot path of an on-sale, and their commits queue on
 // Postgres's WAL. So they are group-committed: a request queues its insert;
-// when fewer than maxInsertFlushers are writing, it becomes a flusher and
-// writes every queued insert (up to maxInsertBatch) as one implicit
-// transaction in one round trip, repeating until the queue is empty. Under
-// light load a batch is one booking and nothing waits; under an on-sale one
-// commit serves dozens of buyers.
+// when no writer is running, one starts and writes every queued insert (up
+// to maxInsertBatch) as one implicit transaction in one round trip,
+// repeating until the queue is empty. Under light load a batch is one
+// booking and nothing waits; under an on-sale one commit serves dozens of
+// buyers. One writer, not several: at the concurrency of an open-loop sale,
+// four writers split the stream into transactions of one or two bookings,
+// whose fixed cost (round trip, WAL flush) made Postgres the largest CPU
+// user of the box (docs/benchmarks.md).
 const (
-	maxInsertFlushers = 4
+	maxInsertFlushers = 1
 	maxInsertBatch    = 64
 	insertTimeout     = 10 * time.Second
 )
