@@ -73,9 +73,15 @@ ticketd dev
 		if err != nil {
 			return err
 		}
-		if _, err := startSim(ctx, cfg, s, stdout); err != nil {
+		simDone, err := startSim(ctx, cfg, s, stdout)
+		if err != nil {
 			return err
 		}
+		go func() {
+			if err := <-simDone; err != nil {
+				newLogger(stdout, cfg.LogLevel).Error("the Paystack simulator stopped", "error", err.Error())
+			}
+		}()
 		fmt.Fprintf(stdout, "  Paystack       simulator at %s (checkout pages open from authorizationUrl)\n\n", s.publicURL)
 	}
 	a, err := openApp(ctx, cfg, stdout, "dev")
