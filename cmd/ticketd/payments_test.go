@@ -245,6 +245,17 @@ func (s *stack) startPayment(token, bookingID string) string {
 	return out["reference"].(string)
 }
 
+// checkout puts a sale of capacity on, has a buyer book qty tickets and open
+// a payment attempt: the sale, the buyer's token, the booking and the
+// reference.
+func (s *stack) checkout(capacity, qty int) (sale, string, string, string) {
+	s.t.Helper()
+	sl := s.newSale(capacity)
+	token := s.buyer("ada@example.com")
+	b := s.book(token, sl, qty)
+	return sl, token, b, s.startPayment(token, b)
+}
+
 // pay completes the checkout in the simulator; it returns the redirect.
 func (s *stack) pay(reference, outcome string) string {
 	s.t.Helper()
@@ -363,10 +374,7 @@ func (s *stack) checkInvariants() {
 func TestPaymentRedirectThenWebhook(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 2)
-	ref := s.startPayment(token, b)
+	sl, _, b, ref := s.checkout(10, 2)
 	if ref != ticketing.PaymentReference(b, 1) {
 		t.Fatalf("reference %s", ref)
 	}
@@ -393,10 +401,7 @@ func TestPaymentWebhookBeforeRedirect(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	s.sim.SetFaults(paystacksim.Faults{WebhookTiming: paystacksim.TimingBeforeRedirect})
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
-	ref := s.startPayment(token, b)
+	_, _, b, ref := s.checkout(10, 1)
 	redirect := s.pay(ref, paystacksim.OutcomeSuccess)
 	// The webhook was answered before the redirect; its verification task
 	// confirms the booking without the buyer coming back.
@@ -411,10 +416,7 @@ func TestPaymentDuplicateWebhooksConfirmOnce(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	s.sim.SetFaults(paystacksim.Faults{DuplicateWebhooks: 4})
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 3)
-	ref := s.startPayment(token, b)
+	_, _, b, ref := s.checkout(10, 3)
 	s.pay(ref, paystacksim.OutcomeSuccess) // the buyer never comes back
 	s.waitStatus(b, "confirmed")
 	s.waitFor("five deliveries of one event", func() bool {
@@ -432,10 +434,7 @@ func TestPaymentDuplicateWebhooksConfirmOnce(t *testing.T) {
 func TestPaymentForgedWebhookIsRefused(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
-	ref := s.startPayment(token, b)
+	_, _, b, ref := s.checkout(10, 1)
 	body := []byte(`{"event":"charge.success","data":{"reference":"` + ref + `","status":"success","amount":150000,"currency":"NGN"}}`)
 	for _, sig := range []string{"", paystack.Sign("sk_test_someone_else", body)} {
 		req, _ := http.NewRequest("POST", s.api+"/v1/webhooks/paystack", bytes.NewReader(body))
@@ -495,10 +494,7 @@ func TestPaymentReconcilerConfirmsWithoutWebhookOrRedirect(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
-	ref := s.startPayment(token, b)
+	_, _, b, ref := s.checkout(10, 1)
 	s.pay(ref, paystacksim.OutcomeSuccess) // no webhook, and the buyer closed the tab
 	s.waitStatus(b, "confirmed")
 	if n := s.count("SELECT count(*) FROM webhook_events"); n != 0 {
@@ -510,10 +506,7 @@ func TestPaymentReconcilerConfirmsWithoutWebhookOrRedirect(t *testing.T) {
 func TestPaymentAmountMismatchPutsBookingUnderReview(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 2)
-	ref := s.startPayment(token, b)
+	sl, _, b, ref := s.checkout(10, 2)
 	// What we expect differs from what Paystack charges (a tampered or
 	// misconfigured checkout).
 	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE payments SET amount = amount + 100 WHERE reference = $1", ref); err != nil {
@@ -554,10 +547,7 @@ func TestPaymentLateWithTicketsLeftIsConfirmed(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	s.stop() // no expiry racing the test; the callback settles
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 2)
-	ref := s.startPayment(token, b)
+	sl, _, b, ref := s.checkout(10, 2)
 	s.expire(sl, b)
 	out := s.follow(s.pay(ref, paystacksim.OutcomeSuccess))
 	if out["bookingStatus"] != "confirmed" {
@@ -569,10 +559,7 @@ func TestPaymentLateWithTicketsLeftIsConfirmed(t *testing.T) {
 func TestPaymentLateAndSoldOutIsRefunded(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(3)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 2)
-	ref := s.startPayment(token, b)
+	sl, _, b, ref := s.checkout(3, 2)
 	s.expire(sl, b)
 	other := s.buyer("bob@example.com")
 	s.book(other, sl, 3) // the tickets went to someone else meanwhile
@@ -594,10 +581,7 @@ func TestPaymentLateAndSoldOutIsRefunded(t *testing.T) {
 func TestPaymentWorkerStoppedMidVerification(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
-	ref := s.startPayment(token, b)
+	_, _, b, ref := s.checkout(10, 1)
 	// Paystack answers slowly: the webhook's verification is still waiting
 	// for it when its worker stops, with no time to finish.
 	s.stop()
@@ -653,10 +637,7 @@ func TestPaymentAbandonedThenSecondAttemptSucceeds(t *testing.T) {
 func TestPaymentDeclinedLeavesBookingPending(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
-	ref := s.startPayment(token, b)
+	_, token, b, ref := s.checkout(10, 1)
 	if out := s.follow(s.pay(ref, paystacksim.OutcomeDecline)); out["paymentStatus"] != "failed" || out["bookingStatus"] != "pending" {
 		t.Fatalf("after a decline: %v", out)
 	}
@@ -670,10 +651,7 @@ func TestPaymentReconcilerFindsChargeOfAnAbandonedAttempt(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
-	ref := s.startPayment(token, b)
+	_, _, b, ref := s.checkout(10, 1)
 	// Asked about before the buyer paid, Paystack says abandoned (not paid
 	// yet): the attempt is no longer open, so only Paystack's list of
 	// charges can bring its payment back.
@@ -696,10 +674,7 @@ func TestPaymentCrashAfterCommitIsFinishedByTheNextVerification(t *testing.T) {
 	s := newStack(t)
 	s.stop()
 	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
-	sl := s.newSale(1)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
-	ref := s.startPayment(token, b)
+	sl, _, _, ref := s.checkout(1, 1)
 	s.pay(ref, paystacksim.OutcomeSuccess)
 	// The settlement commits, and the process dies before Redis hears of it.
 	st, err := s.app.paystore.Settle(s.systemCtx(), ref, ticketing.Charge{Reference: ref, Status: "success", Amount: sl.price, Currency: "NGN"}, postgres.SettleNormal, "")
@@ -740,10 +715,7 @@ func TestPaymentLateHoldSurvivesTheExpirySweep(t *testing.T) {
 	s := newStack(t)
 	s.stop()
 	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
-	sl := s.newSale(2)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 2)
-	ref := s.startPayment(token, b)
+	sl, _, b, ref := s.checkout(2, 2)
 	s.pay(ref, paystacksim.OutcomeSuccess)
 	s.expire(sl, b) // paid, but the hold ran out before anyone verified
 	other := s.buyer("bob@example.com")

@@ -120,24 +120,8 @@ func Load(getenv func(string) string) (Config, error) {
 			c.JWTPreviousSecrets = append(c.JWTPreviousSecrets, s)
 		}
 	}
-	for _, p := range strings.Split(r.str("TRUSTED_PROXIES", ""), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			r.fail("TRUSTED_PROXIES: %q is neither an IP address nor a CIDR range", p)
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p)
-	}
-	for _, p := range strings.Split(r.str("PAYSTACK_WEBHOOK_IPS", ""), ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			r.fail("PAYSTACK_WEBHOOK_IPS: %q is neither an IP address nor a CIDR range", p)
-		}
-		c.PaystackWebhookIPs = append(c.PaystackWebhookIPs, p)
-	}
+	c.TrustedProxies = r.addresses("TRUSTED_PROXIES")
+	c.PaystackWebhookIPs = r.addresses("PAYSTACK_WEBHOOK_IPS")
 	if k := c.PaystackSecretKey; k != "" && !strings.HasPrefix(k, "sk_test_") && !strings.HasPrefix(k, "sk_live_") {
 		r.fail("PAYSTACK_SECRET_KEY must be a Paystack secret key (sk_test_... or sk_live_...)")
 	}
@@ -344,4 +328,19 @@ func appRoleURL(migrationsURL string) string {
 	}
 	u.User = url.User(DefaultAppRole)
 	return u.String()
+}
+
+// addresses reads a comma-separated list of IP addresses and CIDR ranges.
+func (r *reader) addresses(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.str(name, ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			r.fail("%s: %q is neither an IP address nor a CIDR range", name, p)
+		}
+		out = append(out, p)
+	}
+	return out
 }

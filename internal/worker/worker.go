@@ -126,9 +126,20 @@ func (c *Client) remember(slot expirySlot) {
 // EnqueueSweep enqueues the sweep of the current interval once, however
 // many workers ask: the task id names the interval's slot.
 func (c *Client) EnqueueSweep(ctx context.Context, now time.Time, interval time.Duration) error {
+	return c.enqueueSlot(ctx, TypeSweepBookings, "bookings-sweep", now, interval)
+}
+
+// EnqueueReconcile enqueues the reconciliation of the current interval
+// once, however many workers ask.
+func (c *Client) EnqueueReconcile(ctx context.Context, now time.Time, interval time.Duration) error {
+	return c.enqueueSlot(ctx, TypeReconcile, "payments-reconcile", now, interval)
+}
+
+// enqueueSlot enqueues a periodic task once per interval.
+func (c *Client) enqueueSlot(ctx context.Context, taskType, name string, now time.Time, interval time.Duration) error {
 	slot := now.UnixNano() / int64(interval)
-	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(TypeSweepBookings, nil),
-		asynq.Queue(c.queue), asynq.TaskID(fmt.Sprintf("bookings-sweep:%d:%d", interval.Milliseconds(), slot)),
+	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(taskType, nil),
+		asynq.Queue(c.queue), asynq.TaskID(fmt.Sprintf("%s:%d:%d", name, interval.Milliseconds(), slot)),
 		asynq.Retention(interval), asynq.MaxRetry(1), asynq.Timeout(5*time.Minute))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
@@ -192,19 +203,6 @@ func (c *Client) EnqueueRefund(ctx context.Context, tenantID, refundID string) e
 		return err
 	}
 	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID)
-}
-
-// EnqueueReconcile enqueues the reconciliation of the current interval
-// once, however many workers ask.
-func (c *Client) EnqueueReconcile(ctx context.Context, now time.Time, interval time.Duration) error {
-	slot := now.UnixNano() / int64(interval)
-	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(TypeReconcile, nil),
-		asynq.Queue(c.queue), asynq.TaskID(fmt.Sprintf("payments-reconcile:%d:%d", interval.Milliseconds(), slot)),
-		asynq.Retention(interval), asynq.MaxRetry(1), asynq.Timeout(5*time.Minute))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
-	return err
 }
 
 // Payments is what the handlers need of the payment service.
