@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +33,7 @@ type Gateway interface {
 	Verify(ctx context.Context, reference string) (*paystack.Transaction, error)
 	ListTransactions(ctx context.Context, opts paystack.ListOptions) ([]paystack.Transaction, *paystack.Meta, error)
 	Refund(ctx context.Context, req paystack.RefundRequest) (*paystack.Refund, error)
+	FetchRefund(ctx context.Context, id string) (*paystack.Refund, error)
 }
 
 // Store is the Postgres side (postgres.PaymentStore).
@@ -49,6 +51,7 @@ type Store interface {
 	StaleReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
 	DueReferences(ctx context.Context, limit int) ([]string, error)
 	OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error)
+	RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]postgres.RefundInProgress, error)
 	ReviewBooking(ctx context.Context, id, note string) (*ticketing.Booking, error)
 }
 
@@ -443,8 +446,9 @@ func (s *Service) VerifyDue(ctx context.Context) (int, error) {
 
 // Reconcile verifies the tenant's open attempts older than age (a webhook
 // may never come, and a buyer may never come back from the checkout),
-// finishes settlements whose Redis step did not happen, and enqueues again
-// the refunds still owed after age.
+// finishes settlements whose Redis step did not happen, enqueues again the
+// refunds still owed after age, and follows the refunds Paystack accepted
+// until they are processed.
 func (s *Service) Reconcile(ctx context.Context, age time.Duration) (int, error) {
 	refs, err := s.store.StaleReferences(ctx, age, 200)
 	if err != nil {
@@ -464,7 +468,37 @@ func (s *Service) Reconcile(ctx context.Context, age time.Duration) (int, error)
 	for _, id := range refunds {
 		errs = append(errs, s.queue.EnqueueRefund(ctx, tenantID, id))
 	}
+	errs = append(errs, s.followRefunds(ctx, age))
 	return n, errors.Join(errs...)
+}
+
+// followRefunds asks Paystack how the refunds it accepted are going, and
+// records when they are processed (or failed).
+func (s *Service) followRefunds(ctx context.Context, age time.Duration) error {
+	refunds, err := s.store.RefundsInProgress(ctx, age, 200)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range refunds {
+		fctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+		pr, err := s.gateway.FetchRefund(fctx, strconv.FormatUint(r.PaystackID, 10))
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("fetching refund %s: %w", r.ID, err))
+			continue
+		}
+		status := pr.Status
+		if status == paystack.RefundNeedsAttention {
+			status = "failed"
+			s.logger.ErrorContext(ctx, "Paystack says a refund needs attention", "refund", r.ID)
+		}
+		switch status {
+		case paystack.RefundPending, paystack.RefundProcessing, paystack.RefundProcessed, paystack.RefundFailed:
+			errs = append(errs, s.store.UpdateRefund(ctx, r.ID, status, r.PaystackID, ""))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Service) verifyAll(ctx context.Context, refs []string) int {

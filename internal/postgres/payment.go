@@ -40,6 +40,7 @@ var (
 	qMarkInventorySynced            = query("MarkInventorySynced")
 	qSelectUnsyncedPayments         = query("SelectUnsyncedPayments")
 	qSelectQueuedRefunds            = query("SelectQueuedRefunds")
+	qSelectRefundsInProgress        = query("SelectRefundsInProgress")
 )
 
 const codeCheckViolation = "23514"
@@ -486,6 +487,33 @@ func (s *PaymentStore) MarkInventorySynced(ctx context.Context, reference string
 // Redis step has been outstanding for age.
 func (s *PaymentStore) UnsyncedReferences(ctx context.Context, age time.Duration, limit int) ([]string, error) {
 	return s.references(ctx, qSelectUnsyncedPayments, age.Seconds(), limit)
+}
+
+// RefundInProgress is a refund Paystack accepted and has not finished.
+type RefundInProgress struct {
+	ID         string
+	PaystackID uint64
+}
+
+// RefundsInProgress returns refunds of the context's tenant that Paystack
+// accepted and were last looked at age ago or more.
+func (s *PaymentStore) RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]RefundInProgress, error) {
+	var out []RefundInProgress
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, qSelectRefundsInProgress, age.Seconds(), limit)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RefundInProgress, error) {
+			var x RefundInProgress
+			var id int64
+			err := r.Scan(&x.ID, &id)
+			x.PaystackID = uint64(id)
+			return x, err
+		})
+		return err
+	})
+	return out, translate(err, "refund")
 }
 
 // DueReferences returns the open attempts of pending bookings whose hold ran

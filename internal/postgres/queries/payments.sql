@@ -160,3 +160,11 @@ RETURNING deliveries = 1;
 SELECT id::text FROM refunds
 WHERE status IN ('queued', 'failed') AND updated_at < now() - make_interval(secs => $1)
 ORDER BY created_at LIMIT $2;
+
+-- name: SelectRefundsInProgress
+-- Refunds Paystack accepted and has not finished, asked about for $1
+-- seconds or more: the reconciler fetches their state.
+SELECT id::text, paystack_id FROM refunds
+WHERE status IN ('pending', 'processing') AND paystack_id IS NOT NULL
+  AND updated_at < now() - make_interval(secs => $1)
+ORDER BY updated_at LIMIT $2;
