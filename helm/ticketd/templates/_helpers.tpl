@@ -3,7 +3,7 @@
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Fully qualified app name; leaves room for the -api / -migrate suffixes. */}}
+{{/* Fully qualified app name; leaves room for the -api / -worker / -migrate suffixes. */}}
 {{- define "ticketd.fullname" -}}
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
@@ -38,7 +38,7 @@ app.kubernetes.io/part-of: ticketd
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* Secret with PLATFORM_API_KEY, JWT_SECRET, DATABASE_URL and REDIS_URL. */}}
+{{/* Secret with PLATFORM_API_KEY, JWT_SECRET, DATABASE_URL, REDIS_URL and, optionally, PAYSTACK_SECRET_KEY. */}}
 {{- define "ticketd.secretName" -}}
 {{- .Values.secrets.existingSecret | default (include "ticketd.fullname" .) }}
 {{- end }}
@@ -73,10 +73,17 @@ app.kubernetes.io/part-of: ticketd
 {{- if and .Values.migrate.enabled (not .Values.secrets.migrationsDatabaseUrl) }}
 {{- fail "secrets.migrationsDatabaseUrl is required while migrate.enabled (or set secrets.existingSecret)" }}
 {{- end }}
+{{- with .Values.secrets.paystackSecretKey }}
+{{- if not (or (hasPrefix "sk_test_" .) (hasPrefix "sk_live_" .)) }}
+{{- fail "secrets.paystackSecretKey must be a Paystack secret key (sk_test_... or sk_live_...)" }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
-{{/* Environment shared by every ticketd container that reads the app secret. */}}
+{{/* Environment shared by every ticketd container that reads the app secret.
+PAYSTACK_SECRET_KEY is optional, as it is for ticketd: without it payments answer 503 and webhooks are
+refused, but the pods start (so does an existingSecret written before payments existed). */}}
 {{- define "ticketd.secretEnv" -}}
 - name: PLATFORM_API_KEY
   valueFrom:
@@ -98,4 +105,10 @@ app.kubernetes.io/part-of: ticketd
     secretKeyRef:
       name: {{ include "ticketd.secretName" . }}
       key: REDIS_URL
+- name: PAYSTACK_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: PAYSTACK_SECRET_KEY
+      optional: true
 {{- end }}
