@@ -109,7 +109,9 @@ CREATE TABLE webhook_events (
   CONSTRAINT webhook_events_body_key UNIQUE (body_sha256)
 );
 CREATE INDEX webhook_events_reference_idx ON webhook_events (reference);
-GRANT SELECT, INSERT, UPDATE ON webhook_events TO ticketing_app;
+CREATE INDEX webhook_events_received_idx ON webhook_events (received_at);
+-- DELETE: the reconciler forgets events older than the retention.
+GRANT SELECT, INSERT, UPDATE, DELETE ON webhook_events TO ticketing_app;
 
 -- +goose Down
 DROP TABLE webhook_events;

@@ -41,6 +41,7 @@ var (
 	qSelectUnsyncedPayments         = query("SelectUnsyncedPayments")
 	qSelectQueuedRefunds            = query("SelectQueuedRefunds")
 	qSelectRefundsInProgress        = query("SelectRefundsInProgress")
+	qDeleteOldWebhookEvents         = query("DeleteOldWebhookEvents")
 )
 
 const codeCheckViolation = "23514"
@@ -569,4 +570,11 @@ func (s *PaymentStore) ReviewBooking(ctx context.Context, id, note string) (*tic
 func (s *PaymentStore) RecordWebhook(ctx context.Context, bodySHA256, event, reference string, payload []byte) (first bool, err error) {
 	err = s.db.Pool.QueryRow(ctx, qInsertWebhookEvent, bodySHA256, event, reference, payload).Scan(&first)
 	return first, translate(err, "webhook event")
+}
+
+// ForgetWebhooks deletes stored webhook events older than age, at most
+// limit of them, and returns how many it deleted.
+func (s *PaymentStore) ForgetWebhooks(ctx context.Context, age time.Duration, limit int) (int64, error) {
+	tag, err := s.db.Pool.Exec(ctx, qDeleteOldWebhookEvents, age.Seconds(), limit)
+	return tag.RowsAffected(), translate(err, "webhook event")
 }

@@ -214,10 +214,15 @@ type Payments interface {
 	Refund(ctx context.Context, refundID string) error
 }
 
-// References routes a payment reference to its tenant.
+// References routes a payment reference to its tenant, and keeps the
+// webhooks that name references.
 type References interface {
 	TenantOfReference(ctx context.Context, reference string) (string, error)
+	ForgetWebhooks(ctx context.Context, age time.Duration, limit int) (int64, error)
 }
+
+// WebhookRetention is how long stored Paystack webhooks are kept.
+const WebhookRetention = 90 * 24 * time.Hour
 
 // Bookings is what the handlers need of the booking service.
 type Bookings interface {
@@ -318,7 +323,8 @@ func (h *Handlers) refundPayment(ctx context.Context, t *asynq.Task) error {
 
 // reconcile finds payments nothing else will settle: open attempts whose
 // webhook and redirect never came (verified now), and successful Paystack
-// charges of the last LookBack that we never saw (verified by task).
+// charges of the last LookBack that we never saw (verified by task). It also
+// forgets stored webhooks older than WebhookRetention.
 func (h *Handlers) reconcile(ctx context.Context, _ *asynq.Task) error {
 	var errs []error
 	err := h.eachTenant(ctx, func(ctx context.Context, t *ticketing.Tenant) error {
@@ -327,6 +333,9 @@ func (h *Handlers) reconcile(ctx context.Context, _ *asynq.Task) error {
 	})
 	if err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := h.References.ForgetWebhooks(ctx, WebhookRetention, 10000); err != nil {
+		errs = append(errs, fmt.Errorf("forgetting old webhooks: %w", err))
 	}
 	refs, err := h.Payments.RecentCharges(ctx, time.Now().Add(-h.LookBack))
 	if err != nil {

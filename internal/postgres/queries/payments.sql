@@ -168,3 +168,7 @@ SELECT id::text, paystack_id FROM refunds
 WHERE status IN ('pending', 'processing') AND paystack_id IS NOT NULL
   AND updated_at < now() - make_interval(secs => $1)
 ORDER BY updated_at LIMIT $2;
+
+-- name: DeleteOldWebhookEvents
+DELETE FROM webhook_events WHERE id IN (
+  SELECT id FROM webhook_events WHERE received_at < now() - make_interval(secs => $1) LIMIT $2);
