@@ -99,8 +99,8 @@ func New(gateway Gateway, store Store, inv Inventory, queue Queue, logger *slog.
 	return &Service{gateway: gateway, store: store, inventory: inv, queue: queue, logger: logger, metrics: m, cfg: cfg}
 }
 
-// CallbackURL is where Paystack sends the buyer after paying.
-func (s *Service) CallbackURL() string { return s.cfg.PublicURL + "/v1/payments/callback" }
+// callbackURL is where Paystack sends the buyer after paying.
+func (s *Service) callbackURL() string { return s.cfg.PublicURL + "/v1/payments/callback" }
 
 // StartPayment implements ticketing.PaymentService.
 func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey string) (*ticketing.Checkout, error) {
@@ -129,7 +129,7 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 	tenant := ticketing.TenantFromContext(ctx)
 	req := paystack.InitializeRequest{
 		Email: opened.Email, Amount: p.Amount, Currency: p.Currency, Reference: p.Reference,
-		CallbackURL: s.CallbackURL(),
+		CallbackURL: s.callbackURL(),
 		Metadata:    map[string]any{"tenantId": tenant.ID, "bookingId": bookingID, "reference": p.Reference},
 	}
 	if tenant.PaystackSubaccount != "" {

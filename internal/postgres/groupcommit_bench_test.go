@@ -20,7 +20,7 @@ import (
 //	go test -run '^$' -bench InsertBooking -benchtime 5000x ./internal/postgres/
 func BenchmarkInsertBooking(b *testing.B) {
 	db := pgtest.New(b)
-	tenant := mustTenantB(b, db, "bench")
+	tenant := mustTenant(b, db, "bench")
 	var adminID string
 	if err := db.Admin.QueryRow(context.Background(), "SELECT id::text FROM users WHERE email = 'admin@bench.test'").Scan(&adminID); err != nil {
 		b.Fatal(err)
@@ -66,16 +66,4 @@ func BenchmarkInsertBooking(b *testing.B) {
 			wg.Wait()
 		})
 	}
-}
-
-func mustTenantB(b *testing.B, db *pgtest.DB, slug string) *ticketing.Tenant {
-	b.Helper()
-	tn, _, err := postgres.NewTenantService(db.App, testHasher).CreateTenant(context.Background(), ticketing.NewTenant{
-		Slug: slug, Name: slug, Currency: "NGN",
-		Admin: ticketing.NewUser{Email: "admin@" + slug + ".test", Password: "admin-password", Name: "Admin"},
-	})
-	if err != nil {
-		b.Fatalf("create tenant %s: %v", slug, err)
-	}
-	return tn
 }

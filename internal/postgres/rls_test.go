@@ -47,7 +47,7 @@ func rlsProbe(t *testing.T, db *pgtest.DB) (a, b *ticketing.Tenant) {
 // testHasher is argon2id with parameters cheap enough for tests.
 var testHasher = auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
 
-func mustTenant(t *testing.T, db *pgtest.DB, slug string) *ticketing.Tenant {
+func mustTenant(t testing.TB, db *pgtest.DB, slug string) *ticketing.Tenant {
 	t.Helper()
 	tn, _, err := postgres.NewTenantService(db.App, testHasher).CreateTenant(context.Background(), ticketing.NewTenant{
 		Slug: slug, Name: slug, Currency: "NGN",
