@@ -156,9 +156,10 @@ RETURNING deliveries = 1;
 
 -- name: SelectQueuedRefunds
 -- Refunds still owed after $1 seconds (their task was lost, or Paystack
--- refused them): the reconciler enqueues them again.
+-- could not be reached): the reconciler enqueues them again. A failed
+-- refund waits for a person.
 SELECT id::text FROM refunds
-WHERE status IN ('queued', 'failed') AND updated_at < now() - make_interval(secs => $1)
+WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1)
 ORDER BY created_at LIMIT $2;
 
 -- name: SelectRefundsInProgress
