@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Connections, "c", 256, "closed loop: concurrent connections")
 	fs.IntVar(&o.Attempts, "n", 50000, "closed loop: booking attempts in total")
 	fs.Float64Var(&o.Rate, "rate", 4000, "open loop: offered attempts per second")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "open loop: how long to offer the rate")
+	fs.DurationVar(&o.Duration, "duration", 0, "open loop: how long to offer the rate (default: the sale's -n attempts at -rate, 12.5s for 50,000 at 4,000/s)")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 2048, "open loop: attempts in flight at most; a send due beyond it is dropped and counted")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.StringVar(&o.Phases, "phases", "closed,open", "phases to run, comma-separated: closed, open")
@@ -155,7 +155,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if phase == "closed" {
 			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
 		} else {
-			p = openLoop(ctx, s, sale, o.Rate, o.Duration, o.MaxInFlight)
+			p = openLoop(ctx, s, sale, o.Rate, o.openDuration(), o.MaxInFlight)
 		}
 		p.FirstReadMs = float64(firstRead) / float64(time.Millisecond)
 		profiled()
@@ -199,8 +199,8 @@ func (o options) validate() error {
 	if o.PprofSeconds <= 0 {
 		bad = append(bad, "-pprof-seconds must be positive")
 	}
-	if o.Attempts < 1 || o.Rate <= 0 || o.Duration <= 0 || o.Timeout <= 0 {
-		bad = append(bad, "-n, -rate, -duration and -timeout must be positive")
+	if o.Attempts < 1 || o.Rate <= 0 || o.Duration < 0 || o.Timeout <= 0 {
+		bad = append(bad, "-n, -rate and -timeout must be positive, -duration not negative")
 	}
 	for _, p := range strings.Split(o.Phases, ",") {
 		if p != "closed" && p != "open" {
@@ -212,6 +212,16 @@ func (o options) validate() error {
 		return errors.New(strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// openDuration is how long the open loop offers its rate: -duration, or by
+// default as long as the sale's -n attempts take at -rate, so that both
+// phases sell the same sale.
+func (o options) openDuration() time.Duration {
+	if o.Duration > 0 {
+		return o.Duration
+	}
+	return time.Duration(float64(o.Attempts) / o.Rate * float64(time.Second))
 }
 
 // report is everything one run measured, as written by -json.

@@ -284,7 +284,7 @@ func (p *phaseReport) print(w io.Writer) {
 	if p.Phase == "closed" {
 		fmt.Fprintf(w, "\n== closed loop: %d attempts from %d connections, event %s\n", p.Attempts, p.Connections, p.Sale.EventID)
 	} else {
-		fmt.Fprintf(w, "\n== open loop: %.0f attempts/s offered for %.0f s (in flight ≤ %d), event %s\n", p.OfferedRate, p.DurationSeconds, p.MaxInFlight, p.Sale.EventID)
+		fmt.Fprintf(w, "\n== open loop: %.0f attempts/s offered for %g s (in flight ≤ %d), event %s\n", p.OfferedRate, p.DurationSeconds, p.MaxInFlight, p.Sale.EventID)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "whole sale\t%d attempts answered or failed in %.2f s = %.0f attempts/s", p.Attempts-p.Dropped, p.ElapsedSeconds, p.AttemptsPerSecond)
