@@ -161,7 +161,7 @@ type sale struct {
 
 func (s *stack) newSale(capacity int) sale {
 	s.t.Helper()
-	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), s.tenant), ticketing.SystemActor("test"))
+	ctx := s.systemCtx()
 	venueCap := 1000
 	venue, err := postgres.NewVenueService(s.app.db).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos", Capacity: &venueCap})
 	if err != nil {
@@ -537,7 +537,7 @@ func (s *stack) expire(sl sale, bookingID string) {
 	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", bookingID); err != nil {
 		s.t.Fatal(err)
 	}
-	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), s.tenant), ticketing.SystemActor("test"))
+	ctx := s.systemCtx()
 	if err := s.app.bookings.EventChanged(ctx, sl.eventID); err != nil { // rebuilt without the hold
 		s.t.Fatal(err)
 	}
@@ -655,7 +655,7 @@ func TestPaymentReconcilerFindsChargeOfAnAbandonedAttempt(t *testing.T) {
 	// Asked about before the buyer paid, Paystack says abandoned (not paid
 	// yet): the attempt is no longer open, so only Paystack's list of
 	// charges can bring its payment back.
-	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), s.tenant), ticketing.SystemActor("test"))
+	ctx := s.systemCtx()
 	if p, _, err := s.app.payments.VerifyPayment(ctx, ref); err != nil || p.Status != ticketing.PaymentAbandoned {
 		t.Fatalf("verify before paying: %+v %v", p, err)
 	}

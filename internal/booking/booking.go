@@ -177,20 +177,12 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		}
 		return nil, err
 	}
-	// Schedule the expiry while the fence runs: the two are independent, and
-	// an expiry task of a booking that fails its fence finds nothing to do.
-	scheduled := make(chan error, 1)
-	go func() { scheduled <- s.scheduler.ScheduleExpiry(ctx, tenant.ID, b.ExpiresAt) }()
 	// Fence: if Redis lost the hold between the hold and the commit (a flush
 	// or failover, rebuilt from Postgres before the booking existed there),
 	// holding again with the same id restores it, or finds the tickets gone.
 	var fenceErr error
 	if !s.fences.held(ev, id) {
 		fenceErr = s.explainHold(sale, s.inventory.Reassert(ctx, ev, hold))
-	}
-	if err := <-scheduled; err != nil {
-		// The periodic sweep and the lazy expiry in Redis still end it.
-		s.logger.WarnContext(ctx, "scheduling booking expiry", "booking", id, "error", err.Error())
 	}
 	if fenceErr != nil {
 		if ferr := s.store.FailBooking(ctx, id, "inventory lost while booking"); ferr != nil {
@@ -204,6 +196,12 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		// place; the failed booking no longer needs it.
 		s.release(ctx, ev, id)
 		return nil, fenceErr
+	}
+	// The expiry task of the booking's second; almost always enqueued by
+	// an earlier booking already, so this costs a map lookup.
+	if err := s.scheduler.ScheduleExpiry(ctx, tenant.ID, b.ExpiresAt); err != nil {
+		// The periodic sweep and the lazy expiry in Redis still end it.
+		s.logger.WarnContext(ctx, "scheduling booking expiry", "booking", id, "error", err.Error())
 	}
 	return b, nil
 }
