@@ -55,12 +55,13 @@ func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command s
 	}
 	a := &app{cfg: cfg, logger: logger, db: db, rdb: rdb, hasher: auth.DefaultHasher()}
 	a.tenants = postgres.NewTenantService(db, a.hasher)
+	a.metrics = telemetry.New(version)
+	a.metrics.RegisterPool(db.Pool)
 	store := postgres.NewBookingStore(db)
+	store.ObserveCommits(a.metrics.ObserveBookingCommit)
 	a.stock = inventory.New(rdb.Client, rdb.Prefix, store)
 	a.tasks = worker.NewClient(rdb.Client, cfg.WorkerQueue)
 	a.bookings = booking.New(store, a.stock, a.tasks, logger, cfg.SaleCacheTTL)
-	a.metrics = telemetry.New(version)
-	a.metrics.RegisterPool(db.Pool)
 	if cfg.PaystackSecretKey == "" {
 		logger.Warn("PAYSTACK_SECRET_KEY is not set: payments will fail and webhooks will be refused")
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/inventory"
@@ -386,6 +387,10 @@ func TestPaymentRedirectThenWebhook(t *testing.T) {
 	s.checkInvariants()
 	if n := s.count("SELECT count(*) FROM tickets WHERE booking_id = $1", b); n != 2 {
 		t.Fatalf("%d tickets, want 2", n)
+	}
+	var commits dto.Metric
+	if err := s.app.metrics.BookingCommitSize.Write(&commits); err != nil || commits.GetHistogram().GetSampleSum() != 1 {
+		t.Fatalf("the booking's group commit was not observed: %v %v", err, commits.GetHistogram())
 	}
 	code, st := s.call("GET", "/v1/events/"+sl.eventID+"/availability", "", nil)
 	if code != 200 {

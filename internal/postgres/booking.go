@@ -43,6 +43,8 @@ var errEventStoppedSelling = ticketing.Errorf(ticketing.KindUnprocessable, ticke
 type BookingStore struct {
 	db      *DB
 	inserts batch.Group[*insertRequest]
+	// commits, when set, is told the size and duration of each group commit.
+	commits func(bookings int, took time.Duration)
 }
 
 // NewBookingStore returns a BookingStore on db.

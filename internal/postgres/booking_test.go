@@ -58,6 +58,16 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	seat := venue.Layout.Sections[0].Rows[0].Seats[0].ID
 
 	store := postgres.NewBookingStore(db.App)
+	var commitsMu sync.Mutex
+	committed := 0
+	store.ObserveCommits(func(n int, took time.Duration) {
+		commitsMu.Lock()
+		defer commitsMu.Unlock()
+		if n < 1 || took <= 0 {
+			t.Errorf("a group commit observed as %d bookings in %v", n, took)
+		}
+		committed += n
+	})
 	booking := func(eventID, ticketTypeID string, seats ...string) *ticketing.Booking {
 		it := ticketing.BookingItem{TicketTypeID: ticketTypeID, Quantity: 1, UnitPrice: price, SeatIDs: seats}
 		return &ticketing.Booking{ID: ticketing.NewID(), EventID: eventID, Status: ticketing.BookingPending, Items: []ticketing.BookingItem{it},
@@ -111,5 +121,10 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	}
 	if won != 1 || written != 31 || items != 31 || seats != 1 {
 		t.Fatalf("%d seat bookings won; %d bookings, %d items, %d seats written; want 1, 31, 31, 1", won, written, items, seats)
+	}
+	commitsMu.Lock()
+	defer commitsMu.Unlock()
+	if committed != len(bookings) {
+		t.Fatalf("group commits observed %d bookings, want each of the %d once", committed, len(bookings))
 	}
 }

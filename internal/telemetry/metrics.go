@@ -5,6 +5,7 @@ package telemetry
 
 import (
 	"runtime"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,12 @@ type Metrics struct {
 	// Webhooks counts Paystack webhooks by result: accepted, duplicate,
 	// bad_signature, forbidden_ip.
 	Webhooks *prometheus.CounterVec
+	// BookingCommitSize observes how many pending bookings each group commit
+	// wrote, and BookingCommitDuration how long it took: one writer serves
+	// an instance, so commits of many bookings that take long mean the
+	// database is what holds buyers back.
+	BookingCommitSize     prometheus.Histogram
+	BookingCommitDuration prometheus.Histogram
 }
 
 // New registers the metric families, the Go and process collectors and
@@ -76,6 +83,16 @@ func New(version string) *Metrics {
 		Name: "ticketd_paystack_webhooks_total",
 		Help: "Paystack webhooks received, by result (accepted, duplicate, bad_signature, forbidden_ip).",
 	}, []string{"result"})
+	m.BookingCommitSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ticketd_booking_commit_bookings",
+		Help:    "Pending bookings written by each group commit.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	})
+	m.BookingCommitDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ticketd_booking_commit_duration_seconds",
+		Help:    "Duration of each group commit of pending bookings.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	})
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "ticketd_build_info",
 		Help: "Always 1; labelled with the running version.",
@@ -84,10 +101,17 @@ func New(version string) *Metrics {
 	m.Registry.MustRegister(
 		m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.TenantResolutions, buildInfo,
 		m.PaymentsInitialized, m.Payments, m.RefundsQueued, m.Webhooks,
+		m.BookingCommitSize, m.BookingCommitDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// ObserveBookingCommit records one group commit of pending bookings.
+func (m *Metrics) ObserveBookingCommit(bookings int, took time.Duration) {
+	m.BookingCommitSize.Observe(float64(bookings))
+	m.BookingCommitDuration.Observe(took.Seconds())
 }
 
 // RegisterPool exports the connection pool's statistics.
