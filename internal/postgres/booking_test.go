@@ -122,9 +122,16 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	if won != 1 || written != 31 || items != 31 || seats != 1 {
 		t.Fatalf("%d seat bookings won; %d bookings, %d items, %d seats written; want 1, 31, 31, 1", won, written, items, seats)
 	}
-	commitsMu.Lock()
-	defer commitsMu.Unlock()
-	if committed != len(bookings) {
-		t.Fatalf("group commits observed %d bookings, want each of the %d once", committed, len(bookings))
+	// The writer reports a commit after answering its buyers.
+	observed := func() int {
+		commitsMu.Lock()
+		defer commitsMu.Unlock()
+		return committed
+	}
+	for deadline := time.Now().Add(5 * time.Second); observed() < len(bookings) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := observed(); n != len(bookings) {
+		t.Fatalf("group commits observed %d bookings, want each of the %d once", n, len(bookings))
 	}
 }
