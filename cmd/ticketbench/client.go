@@ -160,3 +160,39 @@ func warm(c *client, n int) {
 	}
 	wg.Wait()
 }
+
+// commitTotals are ticketd's group-commit counters at one moment.
+type commitTotals struct {
+	commits, bookings, seconds float64
+}
+
+// groupCommits reads ticketd's group-commit counters from its /metrics; ok
+// is false when they cannot be read (an older ticketd, say).
+func (c *client) groupCommits() (t commitTotals, ok bool) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(c.base + "/metrics")
+	if err := c.hc.Do(req, resp); err != nil || resp.StatusCode() != fasthttp.StatusOK {
+		return t, false
+	}
+	found := 0
+	for line := range strings.Lines(string(resp.Body())) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+		var into *float64
+		switch name {
+		case "ticketd_booking_commit_bookings_count":
+			into = &t.commits
+		case "ticketd_booking_commit_bookings_sum":
+			into = &t.bookings
+		case "ticketd_booking_commit_duration_seconds_sum":
+			into = &t.seconds
+		default:
+			continue
+		}
+		if _, err := fmt.Sscan(value, into); err == nil {
+			found++
+		}
+	}
+	return t, found == 3
+}

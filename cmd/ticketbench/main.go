@@ -151,11 +151,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		firstRead := time.Since(t)
 		warm(c, max(o.Connections, min(o.MaxInFlight, 256)))
 		profiled := profile(o, phase, stdout)
+		commits0, commitsOK := c.groupCommits()
 		var p *phaseReport
 		if phase == "closed" {
 			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
 		} else {
 			p = openLoop(ctx, s, sale, o.Rate, o.openDuration(), o.MaxInFlight)
+		}
+		if commits1, ok := c.groupCommits(); ok && commitsOK {
+			p.GroupCommits = int(commits1.commits - commits0.commits)
+			p.GroupCommitBookings = int(commits1.bookings - commits0.bookings)
+			p.GroupCommitSeconds = commits1.seconds - commits0.seconds
 		}
 		p.FirstReadMs = float64(firstRead) / float64(time.Millisecond)
 		profiled()

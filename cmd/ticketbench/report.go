@@ -102,6 +102,12 @@ type phaseReport struct {
 	MachineCPU float64 `json:"machineCpuSeconds"`
 	// MachineSteal is the part of MachineCPU the hypervisor gave to others.
 	MachineSteal float64 `json:"machineStealSeconds"`
+	// GroupCommits, GroupCommitBookings and GroupCommitSeconds are what
+	// ticketd's /metrics counted of its group commits during the phase: the
+	// one writer's time per booking caps an instance's bookings per second.
+	GroupCommits        int     `json:"groupCommits"`
+	GroupCommitBookings int     `json:"groupCommitBookings"`
+	GroupCommitSeconds  float64 `json:"groupCommitSeconds"`
 
 	Stock           []stock  `json:"stock"`
 	DoublyHeldSeats int      `json:"doublyHeldSeats"`
@@ -298,6 +304,11 @@ func (p *phaseReport) print(w io.Writer) {
 	if p.MachineCPU > 0 {
 		fmt.Fprintf(tw, "machine CPU busy\t%.1f s (%.2f of %d cores), of which stolen by the hypervisor %.1f s\n",
 			p.MachineCPU, p.MachineCPU/p.ElapsedSeconds, runtime.NumCPU(), p.MachineSteal)
+	}
+	if p.GroupCommits > 0 && p.SuccessSeconds > 0 {
+		fmt.Fprintf(tw, "group commits\t%d of %.1f bookings on average, %.0f µs per booking; the writer was busy %.0f%% of the %.2f s while places remained\n",
+			p.GroupCommits, float64(p.GroupCommitBookings)/float64(p.GroupCommits),
+			p.GroupCommitSeconds*1e6/float64(p.GroupCommitBookings), 100*p.GroupCommitSeconds/p.SuccessSeconds, p.SuccessSeconds)
 	}
 	fmt.Fprintf(tw, "before the phase\tfirst availability read (loads Redis) %.1f ms\n", p.FirstReadMs)
 	fmt.Fprintln(tw, "\nlatency ms\tcount\tp50\tp95\tp99\tmax\tmean")

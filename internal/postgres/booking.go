@@ -33,8 +33,6 @@ const (
 	bookingSeatsActiveKey = "booking_seats_active_key"
 	bookingIdempotencyKey = "bookings_idempotency_key"
 	bookingPrimaryKey     = "bookings_pkey"
-	// bookingItemsBookingFKey fails when the booking row was not written.
-	bookingItemsBookingFKey = "booking_items_tenant_id_booking_id_fkey"
 )
 
 var errEventStoppedSelling = ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeSalesClosed, "the event is no longer on sale")

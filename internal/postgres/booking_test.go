@@ -2,9 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/postgres"
@@ -133,5 +137,70 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	}
 	if n := observed(); n != len(bookings) {
 		t.Fatalf("group commits observed %d bookings, want each of the %d once", n, len(bookings))
+	}
+}
+
+// TestBookingReferencesStay checks what replaced the foreign keys from a
+// booking to its buyer and event, and from its items and seats to it: the
+// application may neither delete users, events and bookings nor change their
+// id or tenant_id (migrations/00006_booking_write_path.sql).
+func TestBookingReferencesStay(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	tenant := mustTenant(t, db, "acme")
+	other := mustTenant(t, db, "other")
+	var adminID string
+	if err := db.Admin.QueryRow(t.Context(), "SELECT id::text FROM users WHERE email = 'admin@acme.test'").Scan(&adminID); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), tenant), ticketing.Actor{UserID: adminID, Role: string(ticketing.RoleAdmin)})
+	capacity := 10
+	venue, err := postgres.NewVenueService(db.App).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos", Capacity: &capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := postgres.NewEventService(db.App)
+	open, start := time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour)
+	price := int64(100)
+	e, err := events.CreateEvent(ctx, ticketing.NewEvent{VenueID: venue.ID, Title: "Show", StartsAt: start, EndsAt: start.Add(time.Hour), SalesStartAt: &open, SalesEndAt: &start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, err := events.CreateTicketType(ctx, e.ID, ticketing.NewTicketType{Name: "GA", Kind: ticketing.GeneralAdmission, Price: &price, Capacity: &capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := &ticketing.Booking{ID: ticketing.NewID(), EventID: e.ID, Status: ticketing.BookingPending, Total: price, Currency: "NGN",
+		ExpiresAt: time.Now().Add(10 * time.Minute), Items: []ticketing.BookingItem{{TicketTypeID: tt.ID, Quantity: 1, UnitPrice: price}}}
+	if err := postgres.NewBookingStore(db.App).InsertBooking(ctx, b, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct{ table, id string }{{"users", adminID}, {"events", e.ID}, {"bookings", b.ID}} {
+		for stmt, want := range map[string]string{
+			"UPDATE " + c.table + " SET id = gen_random_uuid() WHERE id = $1":         "23000",
+			"UPDATE " + c.table + " SET tenant_id = '" + other.ID + "' WHERE id = $1": "23000",
+			"DELETE FROM " + c.table + " WHERE id = $1":                               "42501", // no DELETE grant
+		} {
+			err := db.App.WithTenant(t.Context(), tenant.ID, func(tx pgx.Tx) error {
+				_, err := tx.Exec(t.Context(), stmt, c.id)
+				return err
+			})
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != want {
+				t.Errorf("%s: %v, want SQLSTATE %s", stmt, err, want)
+			}
+		}
+	}
+	// An ordinary update of the same rows still works.
+	err = db.App.WithTenant(t.Context(), tenant.ID, func(tx pgx.Tx) error {
+		_, err := tx.Exec(t.Context(), "UPDATE bookings SET review_note = 'checked' WHERE id = $1", b.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

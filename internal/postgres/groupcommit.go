@@ -29,9 +29,7 @@ const (
 )
 
 var (
-	qInsertBookings         = query("InsertBookings")
-	qInsertManyBookingItems = query("InsertManyBookingItems")
-	qInsertManyBookingSeats = query("InsertManyBookingSeats")
+	qInsertBookings = query("InsertBookings")
 )
 
 // insertRequest is one booking waiting to be written.
@@ -41,6 +39,7 @@ type insertRequest struct {
 	tenantID       string
 	actor          ticketing.Actor
 	done           chan error
+	written        bool // by the last send
 }
 
 // InsertBooking records a pending booking with its items and seats, all or
@@ -63,36 +62,50 @@ func (s *BookingStore) ObserveCommits(f func(bookings int, took time.Duration)) 
 	s.commits = f
 }
 
-// writeBatch writes a batch in one implicit transaction. If anything fails
-// (a seat taken, an event no longer selling, a retry of an existing booking:
-// all rare), it writes each booking alone, so that each gets its own answer
-// and no booking fails for another's sake.
+// writeBatch writes a batch in one implicit transaction. A booking whose
+// event stopped selling is left out of it; if the batch fails (a seat taken,
+// a retry of an existing booking: both rare), nothing of it is written. Each
+// booking not written is then written alone, so that each gets its own
+// answer and no booking fails for another's sake.
 func (s *BookingStore) writeBatch(batch []*insertRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
 	defer cancel()
 	if s.commits != nil {
 		defer func(start time.Time) { s.commits(len(batch), time.Since(start)) }(time.Now())
 	}
-	if len(batch) > 1 {
-		if err := s.send(ctx, batch); err == nil {
-			for _, r := range batch {
+	if len(batch) > 1 && s.send(ctx, batch) == nil {
+		var rest []*insertRequest
+		for _, r := range batch {
+			if r.written {
 				r.done <- nil
+			} else {
+				rest = append(rest, r)
 			}
-			return
 		}
+		batch = rest
 	}
 	for _, r := range batch {
-		r.done <- s.explain(s.send(ctx, []*insertRequest{r}))
+		r.done <- s.writeOne(ctx, r)
 	}
 }
 
+// writeOne writes one booking and explains the outcome.
+func (s *BookingStore) writeOne(ctx context.Context, r *insertRequest) error {
+	err := s.send(ctx, []*insertRequest{r})
+	if err == nil && !r.written {
+		err = pgx.ErrNoRows // the event stopped selling
+	}
+	return s.explain(err)
+}
+
 // send writes the bookings of batch as one implicit transaction in one
-// round trip: per tenant, the tenant's scope, then all its bookings, all
-// their items and all their seats as one statement each.
+// round trip: per tenant, the tenant's scope, then one statement writing
+// its bookings with their items and seats. It marks the bookings written.
 func (s *BookingStore) send(ctx context.Context, batch []*insertRequest) error {
 	byTenant := map[string][]*insertRequest{}
 	var tenants []string
 	for _, r := range batch {
+		r.written = false
 		if _, ok := byTenant[r.tenantID]; !ok {
 			tenants = append(tenants, r.tenantID)
 		}
@@ -117,29 +130,26 @@ func queueTenantBookings(pb *pgx.Batch, tenantID string, rs []*insertRequest) {
 	n := len(rs)
 	ids, events, users := make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
 	totals, currencies, expires, keys := make([]int64, n), make([]string, n), make([]time.Time, n), make([]*string, n)
-	var itBooking, itEvent, itType []pgtype.UUID
+	var itBooking, itType []pgtype.UUID
 	var itQty []int32
 	var itPrice []int64
-	var stBooking, stEvent, stSeat []pgtype.UUID
+	var stBooking, stSeat []pgtype.UUID
 	for i, r := range rs {
 		b := r.booking
-		id, event := uuidParam(b.ID), uuidParam(b.EventID)
-		ids[i], events[i], users[i] = id, event, uuidParam(r.actor.UserID)
+		id := uuidParam(b.ID)
+		ids[i], events[i], users[i] = id, uuidParam(b.EventID), uuidParam(r.actor.UserID)
 		totals[i], currencies[i], expires[i], keys[i] = b.Total, b.Currency, b.ExpiresAt, nullIfEmpty(r.idempotencyKey)
 		for _, it := range b.Items {
-			itBooking, itEvent, itType = append(itBooking, id), append(itEvent, event), append(itType, uuidParam(it.TicketTypeID))
+			itBooking, itType = append(itBooking, id), append(itType, uuidParam(it.TicketTypeID))
 			itQty, itPrice = append(itQty, int32(it.Quantity)), append(itPrice, it.UnitPrice)
 			for _, seat := range it.SeatIDs {
-				stBooking, stEvent, stSeat = append(stBooking, id), append(stEvent, event), append(stSeat, uuidParam(seat))
+				stBooking, stSeat = append(stBooking, id), append(stSeat, uuidParam(seat))
 			}
 		}
 	}
 	pb.Queue(qSetTenant, tenantID, "", ticketing.RoleSystem)
-	pb.Queue(qInsertBookings, ids, events, users, totals, currencies, expires, keys)
-	pb.Queue(qInsertManyBookingItems, itBooking, itEvent, itType, itQty, itPrice)
-	if len(stSeat) > 0 {
-		pb.Queue(qInsertManyBookingSeats, stBooking, stEvent, stSeat)
-	}
+	pb.Queue(qInsertBookings, ids, events, users, totals, currencies, expires, keys,
+		itBooking, itType, itQty, itPrice, stBooking, stSeat)
 }
 
 // uuidParam is id as a binary uuid parameter. Arrays of strings would be
@@ -152,8 +162,8 @@ func uuidParam(id string) pgtype.UUID {
 	return pgtype.UUID{Bytes: u, Valid: err == nil}
 }
 
-// readTenantBookings reads the results queueTenantBookings queued, filling
-// in the bookings' timestamps.
+// readTenantBookings reads the results queueTenantBookings queued, marking
+// the bookings written and filling in their timestamps.
 func readTenantBookings(br pgx.BatchResults, tenants []string, byTenant map[string][]*insertRequest) error {
 	for _, t := range tenants {
 		rs := byTenant[t]
@@ -164,11 +174,10 @@ func readTenantBookings(br pgx.BatchResults, tenants []string, byTenant map[stri
 		if err != nil {
 			return err
 		}
-		byID := make(map[string]*ticketing.Booking, len(rs))
+		byID := make(map[string]*insertRequest, len(rs))
 		for _, r := range rs {
-			byID[r.booking.ID] = r.booking
+			byID[r.booking.ID] = r
 		}
-		written := 0
 		for rows.Next() {
 			var id string
 			var created, updated time.Time
@@ -176,40 +185,17 @@ func readTenantBookings(br pgx.BatchResults, tenants []string, byTenant map[stri
 				rows.Close()
 				return err
 			}
-			if b := byID[id]; b != nil {
-				b.CreatedAt, b.UpdatedAt = created, updated
-				written++
+			if r := byID[id]; r != nil {
+				r.booking.CreatedAt, r.booking.UpdatedAt = created, updated
+				r.written = true
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if written != len(rs) {
-			return pgx.ErrNoRows // an event stopped selling: let each booking be explained alone
-		}
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		for _, r := range rs {
-			if hasSeats(r) {
-				if _, err := br.Exec(); err != nil {
-					return err
-				}
-				break
-			}
-		}
 	}
 	return nil
-}
-
-func hasSeats(r *insertRequest) bool {
-	for _, it := range r.booking.Items {
-		if len(it.SeatIDs) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // explain turns the error of a single booking's insert into the answer.
@@ -217,7 +203,7 @@ func (s *BookingStore) explain(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, pgx.ErrNoRows), isViolation(err, codeForeignKeyViolation, bookingItemsBookingFKey):
+	case errors.Is(err, pgx.ErrNoRows):
 		// The conditional insert wrote no booking: the event stopped selling.
 		return errEventStoppedSelling
 	case isUniqueViolation(err, bookingPrimaryKey), isUniqueViolation(err, bookingIdempotencyKey):

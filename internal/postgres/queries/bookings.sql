@@ -87,25 +87,28 @@ FROM booking_items i JOIN bookings b ON b.id = i.booking_id
 WHERE i.ticket_type_id = $1 AND b.status = 'pending' AND b.expires_at > now();
 
 -- name: InsertBookings
--- Many bookings of one tenant, written together by the group commit; a
--- booking whose event stopped selling (unpublished, deleted, or outside its
--- sales window, whatever an instance's cached catalog says) is not written,
--- and then its items fail their foreign key, failing the batch.
-INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
-SELECT b.id, app_tenant(), b.event_id, b.user_id, b.total, b.currency, b.expires_at, b.idempotency_key
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::text[])
-     AS b(id, event_id, user_id, total, currency, expires_at, idempotency_key)
-WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = b.event_id AND e.status = 'published' AND e.deleted_at IS NULL
-              AND e.sales_start_at <= now() AND (e.sales_end_at IS NULL OR e.sales_end_at > now()))
-RETURNING id::text, created_at, updated_at;
-
--- name: InsertManyBookingItems
-INSERT INTO booking_items (tenant_id, booking_id, event_id, ticket_type_id, quantity, unit_price)
-SELECT app_tenant(), i.booking_id, i.event_id, i.ticket_type_id, i.quantity, i.unit_price
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::integer[], $5::bigint[])
-     AS i(booking_id, event_id, ticket_type_id, quantity, unit_price);
-
--- name: InsertManyBookingSeats
-INSERT INTO booking_seats (tenant_id, booking_id, event_id, seat_id)
-SELECT app_tenant(), s.booking_id, s.event_id, s.seat_id
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS s(booking_id, event_id, seat_id);
+-- Many bookings of one tenant with their items and seats, written together
+-- by the group commit. A booking whose event stopped selling (unpublished,
+-- deleted, or outside its sales window, whatever an instance's cached
+-- catalog says) is not written, and neither are its items and seats: they
+-- are joined to the bookings written. It returns the bookings written.
+WITH b AS (
+  INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
+  SELECT b.id, app_tenant(), b.event_id, b.user_id, b.total, b.currency, b.expires_at, b.idempotency_key
+  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], $6::timestamptz[], $7::text[])
+       AS b(id, event_id, user_id, total, currency, expires_at, idempotency_key)
+  WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = b.event_id AND e.status = 'published' AND e.deleted_at IS NULL
+                AND e.sales_start_at <= now() AND (e.sales_end_at IS NULL OR e.sales_end_at > now()))
+  RETURNING id, event_id, created_at, updated_at
+), items AS (
+  INSERT INTO booking_items (tenant_id, booking_id, event_id, ticket_type_id, quantity, unit_price)
+  SELECT app_tenant(), i.booking_id, b.event_id, i.ticket_type_id, i.quantity, i.unit_price
+  FROM unnest($8::uuid[], $9::uuid[], $10::integer[], $11::bigint[]) AS i(booking_id, ticket_type_id, quantity, unit_price)
+  JOIN b ON b.id = i.booking_id
+), seats AS (
+  INSERT INTO booking_seats (tenant_id, booking_id, event_id, seat_id)
+  SELECT app_tenant(), s.booking_id, b.event_id, s.seat_id
+  FROM unnest($12::uuid[], $13::uuid[]) AS s(booking_id, seat_id)
+  JOIN b ON b.id = s.booking_id
+)
+SELECT id::text, created_at, updated_at FROM b;
