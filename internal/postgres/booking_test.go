@@ -85,19 +85,22 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	seatA, seatB := booking(live, seated, seat), booking(live, seated, seat)
 	bookings = append(bookings, closed, seatA, seatB)
 
-	errs := make([]error, len(bookings))
-	var wg sync.WaitGroup
-	startLine := make(chan struct{})
-	for i, b := range bookings {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-startLine
-			errs[i] = store.InsertBooking(ctx, b, "")
-		}()
+	// insertAll writes bs at once, so that the group commit batches them.
+	insertAll := func(bs []*ticketing.Booking) []error {
+		errs := make([]error, len(bs))
+		var wg sync.WaitGroup
+		startLine := make(chan struct{})
+		for i, b := range bs {
+			wg.Go(func() {
+				<-startLine
+				errs[i] = store.InsertBooking(ctx, b, "")
+			})
+		}
+		close(startLine)
+		wg.Wait()
+		return errs
 	}
-	close(startLine)
-	wg.Wait()
+	errs := insertAll(bookings)
 
 	for i := range 30 {
 		if errs[i] != nil {
@@ -126,17 +129,41 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	if won != 1 || written != 31 || items != 31 || seats != 1 {
 		t.Fatalf("%d seat bookings won; %d bookings, %d items, %d seats written; want 1, 31, 31, 1", won, written, items, seats)
 	}
+
+	// Without a seat taken twice the batch stands, and only the booking of
+	// the cancelled event is left out of it, with its item.
+	more := []*ticketing.Booking{booking(stopped, stoppedGA)}
+	for range 20 {
+		more = append(more, booking(live, ga))
+	}
+	errs = insertAll(more)
+	if e := ticketing.AsError(errs[0]); e == nil || e.Code != ticketing.CodeSalesClosed {
+		t.Fatalf("booking of a cancelled event: %v, want SALES_CLOSED", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if err != nil {
+			t.Fatalf("booking %d of a live event: %v", i, err)
+		}
+	}
+	if err := db.Admin.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM booking_items)").Scan(&written, &items); err != nil {
+		t.Fatal(err)
+	}
+	if written != 51 || items != 51 {
+		t.Fatalf("%d bookings, %d items written; want 51, 51", written, items)
+	}
+
 	// The writer reports a commit after answering its buyers.
+	want := len(bookings) + len(more)
 	observed := func() int {
 		commitsMu.Lock()
 		defer commitsMu.Unlock()
 		return committed
 	}
-	for deadline := time.Now().Add(5 * time.Second); observed() < len(bookings) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); observed() < want && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
-	if n := observed(); n != len(bookings) {
-		t.Fatalf("group commits observed %d bookings, want each of the %d once", n, len(bookings))
+	if n := observed(); n != want {
+		t.Fatalf("group commits observed %d bookings, want each of the %d once", n, want)
 	}
 }
 

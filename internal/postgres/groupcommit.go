@@ -71,7 +71,7 @@ func (s *BookingStore) writeBatch(batch []*insertRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
 	defer cancel()
 	if s.commits != nil {
-		defer func(start time.Time) { s.commits(len(batch), time.Since(start)) }(time.Now())
+		defer func(n int, start time.Time) { s.commits(n, time.Since(start)) }(len(batch), time.Now())
 	}
 	if len(batch) > 1 && s.send(ctx, batch) == nil {
 		var rest []*insertRequest
