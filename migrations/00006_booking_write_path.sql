@@ -6,10 +6,11 @@
 -- guarded references that nothing can break any more:
 --
 -- * bookings.event_id and bookings.user_id: the insert itself requires the
---   event to exist and be on sale, and the user is the signed-in buyer. The
---   application role may not DELETE users, events or bookings (see their
---   GRANTs), and the trigger below refuses any change of their id or
---   tenant_id, so a row once referenced stays.
+--   event to be on sale and the buyer to be a user, both of the tenant (row
+--   level security scopes the checks). The application role may not DELETE
+--   users, events or bookings (see their GRANTs), and the trigger below
+--   refuses any change of their id or tenant_id, so a row once referenced
+--   stays.
 -- * booking_items.booking_id and booking_seats.booking_id: items and seats
 --   are written by the same statement as their booking, joined to the
 --   bookings that statement wrote (queries/bookings.sql, InsertBookings).

@@ -202,8 +202,24 @@ func TestBookingReferencesStay(t *testing.T) {
 	}
 	b := &ticketing.Booking{ID: ticketing.NewID(), EventID: e.ID, Status: ticketing.BookingPending, Total: price, Currency: "NGN",
 		ExpiresAt: time.Now().Add(10 * time.Minute), Items: []ticketing.BookingItem{{TicketTypeID: tt.ID, Quantity: 1, UnitPrice: price}}}
-	if err := postgres.NewBookingStore(db.App).InsertBooking(ctx, b, ""); err != nil {
+	store := postgres.NewBookingStore(db.App)
+	if err := store.InsertBooking(ctx, b, ""); err != nil {
 		t.Fatal(err)
+	}
+	// A buyer who is not a user of the tenant books nothing.
+	var strangerID string
+	if err := db.Admin.QueryRow(t.Context(), "SELECT id::text FROM users WHERE email = 'admin@other.test'").Scan(&strangerID); err != nil {
+		t.Fatal(err)
+	}
+	stranger := ticketing.WithActor(ticketing.WithTenant(context.Background(), tenant), ticketing.Actor{UserID: strangerID, Role: string(ticketing.RoleUser)})
+	b2 := *b
+	b2.ID = ticketing.NewID()
+	if err := store.InsertBooking(stranger, &b2, ""); err == nil {
+		t.Fatal("a booking by another tenant's user was written")
+	}
+	var n int
+	if err := db.Admin.QueryRow(t.Context(), "SELECT count(*) FROM bookings WHERE id = $1", b2.ID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d bookings by another tenant's user (%v)", n, err)
 	}
 
 	for _, c := range []struct{ table, id string }{{"users", adminID}, {"events", e.ID}, {"bookings", b.ID}} {

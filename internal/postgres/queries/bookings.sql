@@ -90,8 +90,11 @@ WHERE i.ticket_type_id = $1 AND b.status = 'pending' AND b.expires_at > now();
 -- Many bookings of one tenant with their items and seats, written together
 -- by the group commit. A booking whose event stopped selling (unpublished,
 -- deleted, or outside its sales window, whatever an instance's cached
--- catalog says) is not written, and neither are its items and seats: they
--- are joined to the bookings written. It returns the bookings written.
+-- catalog says) is not written, nor one whose buyer is not a user of the
+-- tenant (which signing in rules out), and neither are their items and
+-- seats: they are joined to the bookings written. These checks stand in for
+-- foreign keys (migrations/00006_booking_write_path.sql). It returns the
+-- bookings written.
 WITH b AS (
   INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
   SELECT b.id, app_tenant(), b.event_id, b.user_id, b.total, b.currency, b.expires_at, b.idempotency_key
@@ -99,6 +102,7 @@ WITH b AS (
        AS b(id, event_id, user_id, total, currency, expires_at, idempotency_key)
   WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = b.event_id AND e.status = 'published' AND e.deleted_at IS NULL
                 AND e.sales_start_at <= now() AND (e.sales_end_at IS NULL OR e.sales_end_at > now()))
+    AND EXISTS (SELECT 1 FROM users u WHERE u.id = b.user_id)
   RETURNING id, event_id, created_at, updated_at
 ), items AS (
   INSERT INTO booking_items (tenant_id, booking_id, event_id, ticket_type_id, quantity, unit_price)
