@@ -22,12 +22,7 @@ import (
 func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	tenant := mustTenant(t, db, "acme")
-	var adminID string
-	if err := db.Admin.QueryRow(t.Context(), "SELECT id::text FROM users WHERE email = 'admin@acme.test'").Scan(&adminID); err != nil {
-		t.Fatal(err)
-	}
-	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), tenant), ticketing.Actor{UserID: adminID, Role: string(ticketing.RoleAdmin)})
+	ctx := asAdmin(t, db, mustTenant(t, db, "acme"))
 	venue, err := postgres.NewVenueService(db.App).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos",
 		Layout: &ticketing.LayoutInput{Sections: []ticketing.SectionInput{{Name: "S", Rows: []ticketing.RowInput{{Label: "A", Count: 50}}}}}})
 	if err != nil {
@@ -176,32 +171,10 @@ func TestBookingReferencesStay(t *testing.T) {
 	db := pgtest.New(t)
 	tenant := mustTenant(t, db, "acme")
 	other := mustTenant(t, db, "other")
-	var adminID string
-	if err := db.Admin.QueryRow(t.Context(), "SELECT id::text FROM users WHERE email = 'admin@acme.test'").Scan(&adminID); err != nil {
-		t.Fatal(err)
-	}
-	ctx := ticketing.WithActor(ticketing.WithTenant(context.Background(), tenant), ticketing.Actor{UserID: adminID, Role: string(ticketing.RoleAdmin)})
-	capacity := 10
-	venue, err := postgres.NewVenueService(db.App).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos", Capacity: &capacity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := postgres.NewEventService(db.App)
-	open, start := time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour)
-	price := int64(100)
-	e, err := events.CreateEvent(ctx, ticketing.NewEvent{VenueID: venue.ID, Title: "Show", StartsAt: start, EndsAt: start.Add(time.Hour), SalesStartAt: &open, SalesEndAt: &start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tt, err := events.CreateTicketType(ctx, e.ID, ticketing.NewTicketType{Name: "GA", Kind: ticketing.GeneralAdmission, Price: &price, Capacity: &capacity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
-		t.Fatal(err)
-	}
-	b := &ticketing.Booking{ID: ticketing.NewID(), EventID: e.ID, Status: ticketing.BookingPending, Total: price, Currency: "NGN",
-		ExpiresAt: time.Now().Add(10 * time.Minute), Items: []ticketing.BookingItem{{TicketTypeID: tt.ID, Quantity: 1, UnitPrice: price}}}
+	ctx := asAdmin(t, db, tenant)
+	admin, _ := ticketing.ActorFromContext(ctx)
+	sale := newGASale(t, db, ctx, 10)
+	b := sale.booking()
 	store := postgres.NewBookingStore(db.App)
 	if err := store.InsertBooking(ctx, b, ""); err != nil {
 		t.Fatal(err)
@@ -222,7 +195,7 @@ func TestBookingReferencesStay(t *testing.T) {
 		t.Fatalf("%d bookings by another tenant's user (%v)", n, err)
 	}
 
-	for _, c := range []struct{ table, id string }{{"users", adminID}, {"events", e.ID}, {"bookings", b.ID}} {
+	for _, c := range []struct{ table, id string }{{"users", admin.UserID}, {"events", sale.eventID}, {"bookings", b.ID}} {
 		for stmt, want := range map[string]string{
 			"UPDATE " + c.table + " SET id = gen_random_uuid() WHERE id = $1":         "23000",
 			"UPDATE " + c.table + " SET tenant_id = '" + other.ID + "' WHERE id = $1": "23000",
@@ -239,11 +212,57 @@ func TestBookingReferencesStay(t *testing.T) {
 		}
 	}
 	// An ordinary update of the same rows still works.
-	err = db.App.WithTenant(t.Context(), tenant.ID, func(tx pgx.Tx) error {
+	err := db.App.WithTenant(t.Context(), tenant.ID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(t.Context(), "UPDATE bookings SET review_note = 'checked' WHERE id = $1", b.ID)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// asAdmin is a context acting as the admin mustTenant created for tenant.
+func asAdmin(t testing.TB, db *pgtest.DB, tenant *ticketing.Tenant) context.Context {
+	t.Helper()
+	var adminID string
+	if err := db.Admin.QueryRow(context.Background(), "SELECT id::text FROM users WHERE email = $1", "admin@"+tenant.Slug+".test").Scan(&adminID); err != nil {
+		t.Fatal(err)
+	}
+	return ticketing.WithActor(ticketing.WithTenant(context.Background(), tenant), ticketing.Actor{UserID: adminID, Role: string(ticketing.RoleAdmin)})
+}
+
+// gaSale is a published event on sale now, with one general-admission
+// ticket type of the given capacity at a price of 100.
+type gaSale struct {
+	eventID, typeID string
+	price           int64
+}
+
+func newGASale(t testing.TB, db *pgtest.DB, ctx context.Context, capacity int) gaSale {
+	t.Helper()
+	venue, err := postgres.NewVenueService(db.App).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos", Capacity: &capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := postgres.NewEventService(db.App)
+	open, start := time.Now().Add(-time.Hour), time.Now().Add(48*time.Hour)
+	price := int64(100)
+	e, err := events.CreateEvent(ctx, ticketing.NewEvent{VenueID: venue.ID, Title: "Show", StartsAt: start, EndsAt: start.Add(time.Hour), SalesStartAt: &open, SalesEndAt: &start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt, err := events.CreateTicketType(ctx, e.ID, ticketing.NewTicketType{Name: "GA", Kind: ticketing.GeneralAdmission, Price: &price, Capacity: &capacity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.PublishEvent(ctx, e.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	return gaSale{eventID: e.ID, typeID: tt.ID, price: price}
+}
+
+// booking is a pending booking of one ticket of the sale.
+func (sl gaSale) booking() *ticketing.Booking {
+	return &ticketing.Booking{ID: ticketing.NewID(), EventID: sl.eventID, Status: ticketing.BookingPending, Total: sl.price, Currency: "NGN",
+		ExpiresAt: time.Now().Add(10 * time.Minute), Items: []ticketing.BookingItem{{TicketTypeID: sl.typeID, Quantity: 1, UnitPrice: sl.price}}}
 }
