@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,11 +88,13 @@ func (s *BookingStore) writeBatch(batch []*insertRequest) {
 	}
 }
 
-// writeOne writes one booking and explains the outcome.
+// writeOne writes one booking and explains the outcome. The insert leaves
+// out a booking whose event stopped selling (or whose buyer is no user of
+// the tenant, which signing in rules out).
 func (s *BookingStore) writeOne(ctx context.Context, r *insertRequest) error {
 	err := s.send(ctx, []*insertRequest{r})
 	if err == nil && !r.written {
-		err = pgx.ErrNoRows // the event stopped selling
+		return errEventStoppedSelling
 	}
 	return s.explain(err)
 }
@@ -203,9 +204,6 @@ func (s *BookingStore) explain(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, pgx.ErrNoRows):
-		// The conditional insert wrote no booking: the event stopped selling.
-		return errEventStoppedSelling
 	case isUniqueViolation(err, bookingPrimaryKey), isUniqueViolation(err, bookingIdempotencyKey):
 		return ErrBookingExists
 	case isUniqueViolation(err, bookingSeatsActiveKey):
