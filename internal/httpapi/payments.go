@@ -140,18 +140,33 @@ func (s *Server) paymentCallback(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// verifyOnce asks Paystack about ref once, briefly. It returns the payment
-// as verified, or nil when that did not work out: the payment then stays
-// pending for its verification task.
+// verifyOnce asks Paystack about ref, briefly. When Paystack was asked
+// about it moments ago (by the webhook's task, say, just before the buyer
+// paid) it waits until it may ask again, so the buyer sees what Paystack
+// says now rather than what it said then. It returns the payment as
+// verified, or nil when that did not work out in time: the payment then
+// stays pending for its verification task.
 func (s *Server) verifyOnce(ctx context.Context, ref string) *ticketing.Payment {
 	vctx, cancel := context.WithTimeout(ctx, callbackVerifyTimeout)
 	defer cancel()
-	p, _, err := s.deps.Payments.VerifyPayment(vctx, ref)
-	if err != nil {
-		s.deps.Logger.WarnContext(ctx, "payment not verified on the buyer's return", "reference", ref, "error", err.Error())
-		return nil
+	for {
+		p, _, err := s.deps.Payments.VerifyPayment(vctx, ref)
+		var nf *ticketing.ErrNotFinal
+		if errors.As(err, &nf) && !nf.RetryAt.IsZero() {
+			t := time.NewTimer(time.Until(nf.RetryAt))
+			select {
+			case <-t.C:
+				continue
+			case <-vctx.Done():
+				t.Stop()
+			}
+		}
+		if err != nil {
+			s.deps.Logger.WarnContext(ctx, "payment not verified on the buyer's return", "reference", ref, "error", err.Error())
+			return nil
+		}
+		return p
 	}
-	return p
 }
 
 // paymentOf returns the payment with reference ref as it stands.

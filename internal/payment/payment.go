@@ -38,10 +38,13 @@ type Gateway interface {
 
 // Store is the Postgres side (postgres.PaymentStore).
 type Store interface {
-	OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string) (*postgres.OpenedPayment, error)
-	SetCheckout(ctx context.Context, paymentID, authorizationURL, accessCode string) error
+	OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string, claimFor time.Duration) (*postgres.OpenedPayment, error)
+	SetCheckout(ctx context.Context, paymentID, claim, authorizationURL, accessCode string) (bool, error)
+	ReleaseClaim(ctx context.Context, paymentID, claim string) error
+	EndClaimed(ctx context.Context, paymentID, claim string, status ticketing.PaymentStatus, why string) (bool, error)
 	PaymentByReference(ctx context.Context, reference string) (*ticketing.Payment, error)
-	MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, error)
+	MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, bool, error)
+	RecordCheck(ctx context.Context, paymentID, gatewayResponse string) error
 	Settle(ctx context.Context, reference string, c ticketing.Charge, mode postgres.SettleMode, lateHold string) (*postgres.Settlement, error)
 	MarkInventorySynced(ctx context.Context, reference string) error
 	UnsyncedReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
@@ -102,7 +105,31 @@ func New(gateway Gateway, store Store, inv Inventory, queue Queue, logger *slog.
 // callbackURL is where Paystack sends the buyer after paying.
 func (s *Service) callbackURL() string { return s.cfg.PublicURL + "/v1/payments/callback" }
 
-// StartPayment implements ticketing.PaymentService.
+// Bounds of starting a payment. Only the caller holding an attempt's claim
+// calls Paystack's initialize (within initTimeout); the claim lapses after
+// claimFor, so a holder that crashed delays the next start no longer than
+// that. Concurrent callers wait for its checkout up to startWait (within
+// the server's write timeout), polling every startPoll.
+const (
+	initTimeout = 15 * time.Second
+	claimFor    = 30 * time.Second
+	startWait   = 20 * time.Second
+	startPoll   = 50 * time.Millisecond
+	// startRounds bounds how many attempts one start may open or end (a
+	// lost checkout, a declined one).
+	startRounds = 4
+)
+
+// errAgain sends StartPayment round again: the attempt it found ended or
+// changed hands.
+var errAgain = errors.New("payment: start again")
+
+// StartPayment implements ticketing.PaymentService. Every concurrent call
+// for one booking gets the same checkout: one of them initializes the
+// attempt at Paystack, the others wait for its checkout (or, past
+// startWait, get a 409 PAYMENT_IN_PROGRESS). A checkout that was handed out
+// before is handed out again while Paystack says it can still be paid; once
+// Paystack says it failed, a new attempt is opened.
 func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey string) (*ticketing.Checkout, error) {
 	if !ticketing.ValidID(bookingID) {
 		return nil, ticketing.NotFound("booking")
@@ -110,27 +137,52 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 	if len(idempotencyKey) > 255 {
 		return nil, ticketing.Errorf(ticketing.KindInvalid, ticketing.CodeValidation, "Idempotency-Key must be at most 255 characters")
 	}
-	opened, err := s.store.OpenPayment(ctx, bookingID, ownerFilter(ctx), idempotencyKey)
-	if err != nil {
-		return nil, err
-	}
-	p := opened.Payment
-	if p.Amount == 0 {
-		// Free tickets: nothing to charge, the booking is confirmed now.
-		if _, _, err := s.settle(ctx, p.Reference, ticketing.Charge{Reference: p.Reference, Status: paystack.StatusSuccess,
-			Currency: p.Currency, GatewayResponse: "free booking"}); err != nil {
+	deadline := time.Now().Add(startWait)
+	for range startRounds {
+		opened, err := s.store.OpenPayment(ctx, bookingID, ownerFilter(ctx), idempotencyKey, claimFor)
+		if err != nil {
 			return nil, err
 		}
-		return &ticketing.Checkout{Reference: p.Reference, Created: opened.Created, Free: true}, nil
+		p := opened.Payment
+		var co *ticketing.Checkout
+		switch {
+		case p.Amount == 0:
+			// Free tickets: nothing to charge, the booking is confirmed now.
+			if _, _, err := s.settle(ctx, p.Reference, ticketing.Charge{Reference: p.Reference, Status: paystack.StatusSuccess,
+				Currency: p.Currency, GatewayResponse: "free booking"}); err != nil {
+				return nil, err
+			}
+			return &ticketing.Checkout{Reference: p.Reference, Created: opened.Created, Free: true}, nil
+		case opened.Claim != "":
+			co, err = s.initialize(ctx, opened)
+		case p.AuthorizationURL != "":
+			co, err = s.reuse(ctx, p)
+		default:
+			co, err = s.awaitCheckout(ctx, p.Reference, deadline)
+		}
+		if !errors.Is(err, errAgain) {
+			return co, err
+		}
 	}
-	if p.AuthorizationURL != "" {
-		return &ticketing.Checkout{AuthorizationURL: p.AuthorizationURL, AccessCode: p.AccessCode, Reference: p.Reference, Created: opened.Created}, nil
-	}
+	return nil, errInProgress
+}
+
+var errInProgress = ticketing.Errorf(ticketing.KindConflict, ticketing.CodePaymentInProgress,
+	"the payment of this booking is being started by another request; try again in a moment")
+
+// initialize calls Paystack's initialize for the attempt whose claim the
+// caller holds, and records the checkout. It runs to the end even if the
+// caller goes away: a checkout Paystack made and nobody recorded is lost,
+// and costs the buyer a new attempt.
+func (s *Service) initialize(ctx context.Context, opened *postgres.OpenedPayment) (*ticketing.Checkout, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), initTimeout)
+	defer cancel()
+	p, claim := opened.Payment, opened.Claim
 	tenant := ticketing.TenantFromContext(ctx)
 	req := paystack.InitializeRequest{
 		Email: opened.Email, Amount: p.Amount, Currency: p.Currency, Reference: p.Reference,
 		CallbackURL: s.callbackURL(),
-		Metadata:    map[string]any{"tenantId": tenant.ID, "bookingId": bookingID, "reference": p.Reference},
+		Metadata:    map[string]any{"tenantId": tenant.ID, "bookingId": p.BookingID, "reference": p.Reference},
 	}
 	if tenant.PaystackSubaccount != "" {
 		req.Subaccount = tenant.PaystackSubaccount
@@ -138,37 +190,102 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 		req.TransactionCharge = &fee // also when 0: no fee, not the subaccount's default
 	}
 	auth, err := s.gateway.Initialize(ctx, req)
-	if err != nil && paystack.IsDuplicateReference(err) && !opened.Created && !retried(ctx) {
-		// Paystack has the reference: an earlier call initialized it and
-		// could not record the answer, so nobody has its checkout. Leave
-		// it behind and open the next attempt.
+	switch {
+	case paystack.IsDuplicateReference(err):
+		// An earlier initialize reached Paystack and its checkout was never
+		// recorded (its caller crashed, or could not reach us again), so
+		// nobody has it. Leave the attempt behind and open the next one.
 		s.logger.WarnContext(ctx, "payment reference initialized before without a recorded checkout; opening the next attempt", "reference", p.Reference)
-		if _, err := s.store.MarkUnpaid(ctx, p.Reference, ticketing.PaymentAbandoned, ticketing.Charge{GatewayResponse: "checkout lost"}); err != nil {
-			return nil, err
-		}
-		return s.StartPayment(context.WithValue(ctx, retriedKey{}, true), bookingID, idempotencyKey)
-	}
-	if paystack.IsRejected(err) {
+		return nil, s.endClaimed(ctx, p, claim, ticketing.PaymentAbandoned, "checkout lost")
+	case paystack.IsRejected(err):
 		s.logger.WarnContext(ctx, "Paystack refused to initialize a payment", "reference", p.Reference, "error", err.Error())
-		if _, merr := s.store.MarkUnpaid(ctx, p.Reference, ticketing.PaymentFailed, ticketing.Charge{GatewayResponse: "initialize refused: " + err.Error()}); merr != nil {
-			return nil, merr
+		if err := s.endClaimed(ctx, p, claim, ticketing.PaymentFailed, "initialize refused: "+err.Error()); !errors.Is(err, errAgain) {
+			return nil, err
 		}
 		return nil, ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodePaymentRejected,
 			"the payment provider refused this payment: %s", paystackMessage(err))
-	}
-	if err != nil {
+	case err != nil:
 		s.logger.WarnContext(ctx, "initializing a payment", "reference", p.Reference, "error", err.Error())
 		// The attempt stays open without a checkout; the next call
 		// initializes it again.
+		if rerr := s.store.ReleaseClaim(ctx, p.ID, claim); rerr != nil {
+			s.logger.WarnContext(ctx, "releasing a payment claim", "reference", p.Reference, "error", rerr.Error())
+		}
 		return nil, ticketing.Errorf(ticketing.KindUnavailable, ticketing.CodePaymentProvider, "the payment provider is unavailable; try again")
 	}
-	if err := s.store.SetCheckout(ctx, p.ID, auth.AuthorizationURL, auth.AccessCode); err != nil {
+	ok, err := s.store.SetCheckout(ctx, p.ID, claim, auth.AuthorizationURL, auth.AccessCode)
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		// Our claim lapsed and another caller took the attempt over: this
+		// checkout is not the attempt's, and must not leave the server.
+		return nil, errAgain
 	}
 	s.metrics.PaymentsInitialized.Inc()
 	// The first checkout of the attempt is new to the buyer, even when an
 	// earlier call recorded the attempt and could not reach Paystack.
 	return &ticketing.Checkout{AuthorizationURL: auth.AuthorizationURL, AccessCode: auth.AccessCode, Reference: p.Reference, Created: true}, nil
+}
+
+// endClaimed ends an attempt nobody has the checkout of, and sends the
+// start round again (with a new attempt).
+func (s *Service) endClaimed(ctx context.Context, p *ticketing.Payment, claim string, status ticketing.PaymentStatus, why string) error {
+	ok, err := s.store.EndClaimed(ctx, p.ID, claim, status, why)
+	if err != nil {
+		return err
+	}
+	if ok {
+		s.metrics.Payments.WithLabelValues(string(status)).Inc()
+	}
+	return errAgain
+}
+
+// reuse hands out an attempt's checkout again, after asking Paystack whether
+// it can still be paid, unless the checkout was recorded or Paystack
+// answered moments ago (a burst of starts asks Paystack nothing).
+func (s *Service) reuse(ctx context.Context, p *ticketing.Payment) (*ticketing.Checkout, error) {
+	co := &ticketing.Checkout{AuthorizationURL: p.AuthorizationURL, AccessCode: p.AccessCode, Reference: p.Reference}
+	if time.Since(p.UpdatedAt) < reverifyAfter {
+		return co, nil
+	}
+	v, _, err := s.VerifyPayment(ctx, p.Reference)
+	var nf *ticketing.ErrNotFinal
+	switch {
+	case errors.As(err, &nf):
+		return co, nil // not paid yet as far as we know: the checkout stands
+	case err != nil:
+		return nil, err
+	case v.Status == ticketing.PaymentInitialized:
+		return co, nil
+	}
+	// Failed (a new attempt follows), or paid (the booking is no longer
+	// pending, which the next round says).
+	return nil, errAgain
+}
+
+// awaitCheckout waits for the checkout another caller is initializing.
+func (s *Service) awaitCheckout(ctx context.Context, reference string, deadline time.Time) (*ticketing.Checkout, error) {
+	for {
+		p, err := s.store.PaymentByReference(ctx, reference)
+		switch {
+		case err != nil:
+			return nil, err
+		case p.Status != ticketing.PaymentInitialized:
+			return nil, errAgain // ended: the next round says what now
+		case p.AuthorizationURL != "":
+			return &ticketing.Checkout{AuthorizationURL: p.AuthorizationURL, AccessCode: p.AccessCode, Reference: p.Reference}, nil
+		case !p.Initializing:
+			return nil, errAgain // its claim lapsed or was released: take it over
+		case time.Now().After(deadline):
+			return nil, errInProgress
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(startPoll):
+		}
+	}
 }
 
 // paystackMessage is Paystack's own words about a refusal, for the buyer.
@@ -179,12 +296,6 @@ func paystackMessage(err error) string {
 	}
 	return "refused"
 }
-
-type retriedKey struct{}
-
-// retried reports whether StartPayment already left an attempt behind in
-// this call.
-func retried(ctx context.Context) bool { return ctx.Value(retriedKey{}) != nil }
 
 // ownerFilter is the user whose bookings the actor may pay: themselves
 // (staff too). Only the system acts on any booking.
@@ -202,7 +313,12 @@ func chargeOf(t *paystack.Transaction) ticketing.Charge {
 		Currency: t.Currency, GatewayResponse: t.GatewayResponse, Channel: t.Channel, PaidAt: t.PaidAt}
 }
 
-// VerifyPayment implements ticketing.PaymentService.
+// VerifyPayment implements ticketing.PaymentService. Only a settled
+// attempt is final here: an unpaid one (open, failed or abandoned) is asked
+// about again, since Paystack may still report a charge for it, and a
+// charge is settled whatever the attempt's local state. Paystack is not
+// asked about one attempt twice within reverifyAfter: the answer is then
+// ErrNotFinal with RetryAt.
 func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketing.Payment, *ticketing.Booking, error) {
 	if _, _, ok := ticketing.ParseReference(reference); !ok {
 		return nil, nil, ticketing.NotFound("payment")
@@ -211,9 +327,9 @@ func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketi
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.Status == ticketing.PaymentSuccess || p.Status == ticketing.PaymentFailed || p.Status == ticketing.PaymentReversed {
-		// Final: verified before. A settlement whose Redis step did not
-		// happen (a crash, Redis down) is finished now.
+	if p.Status.Settled() {
+		// Verified before. A settlement whose Redis step did not happen (a
+		// crash, Redis down) is finished now.
 		if !p.InventorySynced {
 			if err := s.syncInventory(ctx, p); err != nil {
 				return p, nil, err
@@ -221,17 +337,17 @@ func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketi
 		}
 		return p, nil, nil
 	}
-	if p.VerifiedAt != nil && time.Since(*p.VerifiedAt) < reverifyAfter {
+	if p.CheckedAt != nil && time.Since(*p.CheckedAt) < reverifyAfter {
 		// Asked moments ago: Paystack's rate limit is shared by every
 		// organizer, and a redirect can be reloaded at will.
-		return p, nil, &ticketing.ErrNotFinal{Status: string(p.Status) + " (verified moments ago)"}
+		return p, nil, &ticketing.ErrNotFinal{Status: string(p.Status) + " (checked moments ago)", RetryAt: p.CheckedAt.Add(reverifyAfter)}
 	}
 	t, err := s.gateway.Verify(ctx, reference)
 	switch {
-	case paystack.IsNotFound(err):
-		// Never initialized at Paystack (the initialize failed): nobody
-		// can pay it.
-		p, err := s.store.MarkUnpaid(ctx, reference, ticketing.PaymentAbandoned, ticketing.Charge{GatewayResponse: "unknown to Paystack"})
+	case paystack.IsNotFound(err) && p.AuthorizationURL == "" && !p.Initializing:
+		// Never initialized at Paystack and nobody is initializing it:
+		// there is no checkout, so nobody can pay it.
+		p, err := s.markUnpaid(ctx, reference, ticketing.PaymentAbandoned, ticketing.Charge{GatewayResponse: "unknown to Paystack"})
 		return p, nil, err
 	case err != nil:
 		return p, nil, &ticketing.ErrNotFinal{Status: "unreachable: " + err.Error()}
@@ -241,17 +357,30 @@ func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketi
 	case paystack.StatusSuccess:
 		return s.settle(ctx, reference, c)
 	case paystack.StatusFailed, paystack.StatusReversed:
-		p, err := s.store.MarkUnpaid(ctx, reference, ticketing.PaymentFailed, c)
-		s.metrics.Payments.WithLabelValues("failed").Inc()
+		// The checkout is spent; a new start opens a new attempt.
+		p, err := s.markUnpaid(ctx, reference, ticketing.PaymentFailed, c)
 		return p, nil, err
 	case paystack.StatusAbandoned:
-		// The buyer left the checkout. Paystack may still see them pay
-		// later (its webhook then brings us back here); meanwhile the
-		// booking may get a new attempt.
-		p, err := s.store.MarkUnpaid(ctx, reference, ticketing.PaymentAbandoned, c)
+		// Not paid yet. While the booking's hold runs the attempt stays
+		// open (the buyer may come back to it); after, it is abandoned. A
+		// later charge still reaches us: its webhook, or the reconciler's
+		// list of charges, brings us back here.
+		p, err := s.markUnpaid(ctx, reference, ticketing.PaymentAbandoned, c)
+		return p, nil, err
+	}
+	if err := s.store.RecordCheck(ctx, p.ID, t.GatewayResponse); err != nil {
 		return p, nil, err
 	}
 	return p, nil, &ticketing.ErrNotFinal{Status: t.Status}
+}
+
+// markUnpaid records an unpaid answer and counts the attempts it ended.
+func (s *Service) markUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, error) {
+	p, changed, err := s.store.MarkUnpaid(ctx, reference, status, c)
+	if changed {
+		s.metrics.Payments.WithLabelValues(string(p.Status)).Inc()
+	}
+	return p, err
 }
 
 // verifyTimeout bounds one verification of a batch (expiry, reconciler).

@@ -19,7 +19,12 @@ var (
 	qNextPaymentAttempt             = query("NextPaymentAttempt")
 	qInsertPayment                  = query("InsertPayment")
 	qInsertPaymentRoute             = query("InsertPaymentRoute")
+	qClaimPaymentInit               = query("ClaimPaymentInit")
 	qSetPaymentCheckout             = query("SetPaymentCheckout")
+	qReleasePaymentClaim            = query("ReleasePaymentClaim")
+	qEndClaimedPayment              = query("EndClaimedPayment")
+	qRecordPaymentCheck             = query("RecordPaymentCheck")
+	qSelectBookingLive              = query("SelectBookingLive")
 	qSelectPaymentByReference       = query("SelectPaymentByReference")
 	qLockPaymentByReference         = query("LockPaymentByReference")
 	qRecordPaymentOutcome           = query("RecordPaymentOutcome")
@@ -62,7 +67,8 @@ func scanPayment(row pgx.Row) (*ticketing.Payment, error) {
 	)
 	err := row.Scan(&p.ID, &p.BookingID, &p.Attempt, &p.Reference, &p.Amount, &p.Currency, &p.Status,
 		&p.AuthorizationURL, &p.AccessCode, &paystackID, &paidAmt, &paidCurrency, &p.GatewayResponse, &p.Channel,
-		&paidAt, &verifiedAt, &p.Outcome, &createdAt, &updatedAt, &p.InventoryHold, &p.InventorySynced, &p.EventID)
+		&paidAt, &verifiedAt, &p.Outcome, &createdAt, &updatedAt, &p.InventoryHold, &p.InventorySynced,
+		&p.CheckedAt, &p.Initializing, &p.EventID)
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +91,19 @@ type OpenedPayment struct {
 	Booking *ticketing.Booking
 	Email   string // the buyer's
 	Created bool
+	// Claim is set when this call holds the attempt's initialization: it
+	// alone calls Paystack's initialize, and records the checkout with
+	// SetCheckout(Claim). Without a claim and without a checkout, another
+	// caller is initializing the attempt (Payment.Initializing).
+	Claim string
 }
 
 // OpenPayment returns the open attempt of a pending booking (or the attempt
 // made with idempotencyKey), or records a new one with the next reference.
 // userID, when set, must own the booking. The booking row is locked, so two
-// concurrent calls open one attempt.
-func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string) (*OpenedPayment, error) {
+// concurrent calls open one attempt; an attempt without a checkout is
+// claimed for claimFor by one of them (see ticketing.PaymentStatus).
+func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string, claimFor time.Duration) (*OpenedPayment, error) {
 	var out OpenedPayment
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		b, err := scanBooking(tx.QueryRow(ctx, qLockBookingForPayment, bookingID, nullIfEmpty(userID)))
@@ -106,26 +118,41 @@ func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idemp
 			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a pending booking can be paid", st)
 		}
 		p, err := scanPayment(tx.QueryRow(ctx, qSelectOpenPayment, bookingID, nullIfEmpty(idempotencyKey)))
-		if err == nil {
+		switch {
+		case err == nil && p.Status != ticketing.PaymentInitialized:
+			// Only the key's own attempt is selected in another state.
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodePaymentAttemptEnded,
+				"the payment attempt started with this Idempotency-Key is %s; start a new payment with a new key", p.Status)
+		case err == nil:
 			out.Payment = p
+		case errors.Is(err, pgx.ErrNoRows):
+			var attempt int
+			if err := tx.QueryRow(ctx, qNextPaymentAttempt, bookingID).Scan(&attempt); err != nil {
+				return err
+			}
+			ref := ticketing.PaymentReference(bookingID, attempt)
+			if out.Payment, err = scanPayment(tx.QueryRow(ctx, qInsertPayment, bookingID, attempt, ref, b.Total, b.Currency, nullIfEmpty(idempotencyKey))); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, qInsertPaymentRoute, ref); err != nil {
+				return err
+			}
+			out.Created = true
+			if err := writeAudit(ctx, tx, "payment.open", "payment", ref, map[string]any{"bookingId": bookingID, "amount": b.Total, "currency": b.Currency}); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		if out.Payment.AuthorizationURL != "" || out.Payment.Amount == 0 {
 			return nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
+		err = tx.QueryRow(ctx, qClaimPaymentInit, out.Payment.ID, claimFor.Seconds()).Scan(&out.Claim)
+		if errors.Is(err, pgx.ErrNoRows) {
+			out.Payment.Initializing = true
+			return nil
 		}
-		var attempt int
-		if err := tx.QueryRow(ctx, qNextPaymentAttempt, bookingID).Scan(&attempt); err != nil {
-			return err
-		}
-		ref := ticketing.PaymentReference(bookingID, attempt)
-		if out.Payment, err = scanPayment(tx.QueryRow(ctx, qInsertPayment, bookingID, attempt, ref, b.Total, b.Currency, nullIfEmpty(idempotencyKey))); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, qInsertPaymentRoute, ref); err != nil {
-			return err
-		}
-		out.Created = true
-		return writeAudit(ctx, tx, "payment.open", "payment", ref, map[string]any{"bookingId": bookingID, "amount": b.Total, "currency": b.Currency})
+		return err
 	})
 	if err != nil {
 		return nil, translate(err, "booking")
@@ -133,12 +160,37 @@ func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idemp
 	return &out, nil
 }
 
-// SetCheckout records where the buyer pays an open attempt.
-func (s *PaymentStore) SetCheckout(ctx context.Context, paymentID, authorizationURL, accessCode string) error {
-	return translate(s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, qSetPaymentCheckout, paymentID, authorizationURL, accessCode)
+// SetCheckout records where the buyer pays an open attempt, for the holder
+// of its claim. ok is false, with nothing written, when the claim was taken
+// over or the attempt ended meanwhile: that checkout must not be handed out.
+func (s *PaymentStore) SetCheckout(ctx context.Context, paymentID, claim, authorizationURL, accessCode string) (ok bool, err error) {
+	return s.execClaimed(ctx, qSetPaymentCheckout, paymentID, claim, authorizationURL, accessCode)
+}
+
+// ReleaseClaim gives up the claim to initialize an attempt, so that the
+// next caller initializes it at once.
+func (s *PaymentStore) ReleaseClaim(ctx context.Context, paymentID, claim string) error {
+	_, err := s.execClaimed(ctx, qReleasePaymentClaim, paymentID, claim)
+	return err
+}
+
+// EndClaimed ends an attempt that has no checkout, for the holder of its
+// claim: failed when Paystack refused it, abandoned when its checkout was
+// lost. ok is false, with nothing written, when the claim was taken over.
+func (s *PaymentStore) EndClaimed(ctx context.Context, paymentID, claim string, status ticketing.PaymentStatus, why string) (ok bool, err error) {
+	return s.execClaimed(ctx, qEndClaimedPayment, paymentID, claim, status, why)
+}
+
+// execClaimed runs an update of one attempt guarded by its claim and
+// reports whether it changed the row.
+func (s *PaymentStore) execClaimed(ctx context.Context, q, paymentID, claim string, args ...any) (bool, error) {
+	var n int64
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, q, append([]any{paymentID, claim}, args...)...)
+		n = tag.RowsAffected()
 		return err
-	}), "payment")
+	})
+	return n == 1, translate(err, "payment")
 }
 
 // PaymentByReference returns a payment of the context's tenant.
@@ -159,12 +211,14 @@ func (s *PaymentStore) TenantOfReference(ctx context.Context, reference string) 
 	return id, translate(err, "payment")
 }
 
-// MarkUnpaid records a verification that found no payment: failed, or
-// abandoned (which Paystack may still turn into a success later). A settled
-// attempt is left alone.
-func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, error) {
-	var p *ticketing.Payment
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) (err error) {
+// MarkUnpaid records a verification that found no payment: failed (the
+// checkout is spent), or abandoned (not paid yet, which Paystack may still
+// turn into a success later). An attempt whose booking is still pending with
+// its hold running is not abandoned: it stays open, with the check recorded,
+// so the buyer can come back to the same checkout. changed reports whether
+// the status changed; a settled or failed attempt is left alone.
+func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (p *ticketing.Payment, changed bool, err error) {
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) (err error) {
 		if p, err = scanPayment(tx.QueryRow(ctx, qLockPaymentByReference, reference)); err != nil {
 			return err
 		}
@@ -172,13 +226,34 @@ func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status 
 			return nil
 		}
 		now := time.Now()
+		if status == ticketing.PaymentAbandoned && p.Status == ticketing.PaymentInitialized {
+			var live bool
+			if err := tx.QueryRow(ctx, qSelectBookingLive, p.BookingID).Scan(&live); err != nil {
+				return err
+			}
+			if live {
+				p.CheckedAt, p.GatewayResponse = &now, c.GatewayResponse
+				_, err := tx.Exec(ctx, qRecordPaymentCheck, p.ID, c.GatewayResponse)
+				return err
+			}
+		}
 		if err := recordOutcome(ctx, tx, p, status, c, now, "", "", true); err != nil {
 			return err
 		}
+		changed = p.Status != status
 		applyOutcome(p, status, c, now, "")
 		return nil
 	})
-	return p, translate(err, "payment")
+	return p, changed, translate(err, "payment")
+}
+
+// RecordCheck records that Paystack answered about an attempt without a
+// final word (the buyer is still paying).
+func (s *PaymentStore) RecordCheck(ctx context.Context, paymentID, gatewayResponse string) error {
+	return translate(s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, qRecordPaymentCheck, paymentID, gatewayResponse)
+		return err
+	}), "payment")
 }
 
 func recordOutcome(ctx context.Context, tx pgx.Tx, p *ticketing.Payment, status ticketing.PaymentStatus, c ticketing.Charge, at time.Time, outcome, hold string, synced bool) error {
@@ -198,7 +273,7 @@ func recordOutcome(ctx context.Context, tx pgx.Tx, p *ticketing.Payment, status 
 
 // applyOutcome makes p what recordOutcome wrote.
 func applyOutcome(p *ticketing.Payment, status ticketing.PaymentStatus, c ticketing.Charge, at time.Time, outcome string) {
-	p.Status, p.Outcome, p.VerifiedAt, p.UpdatedAt = status, outcome, &at, at
+	p.Status, p.Outcome, p.VerifiedAt, p.CheckedAt, p.UpdatedAt = status, outcome, &at, &at, at
 	p.GatewayResponse, p.Channel, p.PaidAt = c.GatewayResponse, c.Channel, c.PaidAt
 	if c.PaystackID != 0 {
 		p.PaystackID = c.PaystackID
@@ -269,7 +344,7 @@ func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing
 			return err
 		}
 		out.Booking = b
-		if p.Status == ticketing.PaymentSuccess || p.Status == ticketing.PaymentReversed {
+		if p.Status.Settled() {
 			out.AlreadySettled = true
 			return nil
 		}
@@ -465,8 +540,8 @@ func (s *PaymentStore) FindPayments(ctx context.Context, f ticketing.PaymentFilt
 	return out, next, nil
 }
 
-// StaleReferences returns open attempts of the context's tenant older than
-// age; DueReferences the open attempts of bookings whose hold ran out.
+// StaleReferences returns open attempts of the context's tenant that
+// Paystack has not told us about for age, the longest silent first.
 func (s *PaymentStore) StaleReferences(ctx context.Context, age time.Duration, limit int) ([]string, error) {
 	return s.references(ctx, qSelectStalePayments, age.Seconds(), limit)
 }

@@ -27,8 +27,9 @@ type Metrics struct {
 	TenantResolutions *prometheus.CounterVec
 	// PaymentsInitialized counts payment attempts opened at Paystack.
 	PaymentsInitialized prometheus.Counter
-	// Payments counts verified payments by outcome: confirmed, failed,
-	// already_paid, amount_mismatch, late_sold_out, booking_closed.
+	// Payments counts payment attempts by how they ended: confirmed,
+	// failed, abandoned, already_paid, amount_mismatch, late_sold_out,
+	// booking_closed (each attempt once per outcome it reaches).
 	Payments *prometheus.CounterVec
 	// RefundsQueued counts refunds owed for charges that could not become
 	// tickets.
@@ -73,7 +74,7 @@ func New(version string) *Metrics {
 	})
 	m.Payments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ticketd_payments_total",
-		Help: "Verified payments, by outcome (confirmed, failed, already_paid, amount_mismatch, late_sold_out, booking_closed).",
+		Help: "Payment attempts by how they ended (confirmed, failed, abandoned, already_paid, amount_mismatch, late_sold_out, booking_closed).",
 	}, []string{"outcome"})
 	m.RefundsQueued = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "ticketd_refunds_queued_total",

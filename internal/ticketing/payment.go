@@ -12,8 +12,33 @@ import (
 // PaymentStatus is the state of one payment attempt.
 type PaymentStatus string
 
-// Payment statuses: initialized → success | failed | abandoned; success →
-// reversed when Paystack reverses the charge.
+// Payment statuses, and the transitions between them. Each transition is
+// written by one store call under the payment's row lock; the race it
+// guards against is named with it.
+//
+//   - initialized: open. The attempt is recorded before Paystack is called,
+//     and its checkout (authorization URL and access code) after. One caller
+//     at a time holds the claim to initialize it; the others wait for its
+//     checkout (two tabs, a double click, a retrying app), and the holder
+//     records the checkout only while it still holds the claim, so a
+//     checkout that leaves the server is always the attempt's recorded one.
+//   - initialized → failed, abandoned before a checkout exists: Paystack
+//     refused the initialize (failed), or an earlier initialize reached
+//     Paystack and its checkout was never recorded (abandoned). Nobody has
+//     the checkout, so nobody can pay it.
+//   - initialized → failed after a checkout was handed out: only on
+//     Paystack's verified word that the charge failed. The checkout is
+//     spent; the next start opens a new attempt.
+//   - initialized → abandoned after a checkout was handed out: only when
+//     Paystack says it is not paid (abandoned is not final at Paystack) and
+//     the booking's hold is over. While the booking is live the attempt
+//     stays open, so the buyer who left the checkout gets the same checkout
+//     again, and an anonymous callback cannot close it.
+//   - initialized, failed, abandoned → success: a verification that finds
+//     Paystack's success settles it (confirms the booking, or refunds the
+//     charge), once: success is final, and every verification of an unpaid
+//     attempt asks Paystack again, since a charge may still arrive.
+//   - success → reversed when Paystack reverses the charge.
 const (
 	PaymentInitialized PaymentStatus = "initialized"
 	PaymentSuccess     PaymentStatus = "success"
@@ -21,6 +46,10 @@ const (
 	PaymentAbandoned   PaymentStatus = "abandoned"
 	PaymentReversed    PaymentStatus = "reversed"
 )
+
+// Settled reports whether the attempt's charge was applied: nothing changes
+// it any more.
+func (s PaymentStatus) Settled() bool { return s == PaymentSuccess || s == PaymentReversed }
 
 // Valid reports whether s is a payment status.
 func (s PaymentStatus) Valid() bool {
@@ -40,6 +69,12 @@ const (
 	CodeBookingClosed      = "BOOKING_CLOSED"
 	CodePaymentProvider    = "PAYMENT_PROVIDER_UNAVAILABLE"
 	CodePaymentRejected    = "PAYMENT_REJECTED"
+	// CodePaymentInProgress: another request is starting the booking's
+	// payment and its checkout is not there yet.
+	CodePaymentInProgress = "PAYMENT_IN_PROGRESS"
+	// CodePaymentAttemptEnded: the attempt an Idempotency-Key started has
+	// ended unpaid; a new start needs a new key.
+	CodePaymentAttemptEnded = "PAYMENT_ATTEMPT_ENDED"
 )
 
 // Payment is one attempt to pay a booking.
@@ -69,6 +104,11 @@ type Payment struct {
 	// InventorySynced is false until Redis has followed the settlement.
 	InventoryHold   string
 	InventorySynced bool
+	// CheckedAt is when Paystack last answered a verification of the
+	// attempt; Initializing is true while a caller holds the claim to
+	// initialize it.
+	CheckedAt    *time.Time
+	Initializing bool
 }
 
 // PaymentReference is the reference of a booking's n-th payment attempt.
@@ -146,8 +186,11 @@ type PaymentService interface {
 
 // ErrNotFinal is returned by VerifyPayment when Paystack has no final answer
 // yet (the buyer is still paying, or Paystack could not be asked): the
-// verification is worth retrying.
-type ErrNotFinal struct{ Status string }
+// verification is worth retrying, not before RetryAt when that is set.
+type ErrNotFinal struct {
+	Status  string
+	RetryAt time.Time
+}
 
 func (e *ErrNotFinal) Error() string {
 	return fmt.Sprintf("payment not final yet (paystack status %q)", e.Status)

@@ -11,12 +11,14 @@ SELECT email FROM users WHERE id = $1;
 
 
 -- name: SelectOpenPayment
+-- The attempt made with the Idempotency-Key $2 (whatever its state), else
+-- the booking's open attempt.
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at, inventory_hold, inventory_synced,
+       created_at, updated_at, inventory_hold, inventory_synced, checked_at, COALESCE(init_until > now(), false),
        (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments WHERE booking_id = $1 AND (status = 'initialized' OR ($2::text IS NOT NULL AND idempotency_key = $2))
-ORDER BY attempt DESC LIMIT 1;
+ORDER BY ($2::text IS NOT NULL AND idempotency_key IS NOT DISTINCT FROM $2) DESC, attempt DESC LIMIT 1;
 
 -- name: NextPaymentAttempt
 SELECT COALESCE(max(attempt), 0) + 1 FROM payments WHERE booking_id = $1;
@@ -26,28 +28,58 @@ INSERT INTO payments (tenant_id, booking_id, attempt, reference, amount, currenc
 VALUES (app_tenant(), $1, $2, $3, $4, $5, $6)
 RETURNING id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
           paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-          created_at, updated_at, inventory_hold, inventory_synced,
+          created_at, updated_at, inventory_hold, inventory_synced, checked_at, COALESCE(init_until > now(), false),
           (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id);
 
 -- name: InsertPaymentRoute
 INSERT INTO payment_routes (reference, tenant_id) VALUES ($1, app_tenant());
 
+-- name: ClaimPaymentInit
+-- Takes the initialization of an open attempt without a checkout for $2
+-- seconds, unless another caller holds it.
+UPDATE payments SET init_claim = gen_random_uuid(), init_until = now() + make_interval(secs => $2)
+WHERE id = $1 AND status = 'initialized' AND authorization_url = '' AND (init_until IS NULL OR init_until <= now())
+RETURNING init_claim::text;
+
 -- name: SetPaymentCheckout
-UPDATE payments SET authorization_url = $2, access_code = $3, version = version + 1, updated_at = now()
-WHERE id = $1 AND status = 'initialized';
+-- Records the checkout, only for the holder of the claim $2: a holder
+-- whose claim was taken over must not hand out its checkout.
+UPDATE payments SET authorization_url = $3, access_code = $4, init_claim = NULL, init_until = NULL,
+       version = version + 1, updated_at = now()
+WHERE id = $1 AND init_claim = $2 AND status = 'initialized' AND authorization_url = '';
+
+-- name: ReleasePaymentClaim
+-- The holder of the claim $2 gives it up (Paystack could not be reached):
+-- the next caller initializes again at once.
+UPDATE payments SET init_claim = NULL, init_until = NULL WHERE id = $1 AND init_claim = $2;
+
+-- name: EndClaimedPayment
+-- The holder of the claim $2 ends an attempt whose checkout nobody has:
+-- $3 failed (Paystack refused it) or abandoned (its checkout was lost).
+UPDATE payments SET status = $3, gateway_response = $4, init_claim = NULL, init_until = NULL,
+       version = version + 1, updated_at = now()
+WHERE id = $1 AND init_claim = $2 AND status = 'initialized' AND authorization_url = '';
+
+-- name: RecordPaymentCheck
+-- Paystack answered about an attempt without settling it (not paid yet).
+UPDATE payments SET checked_at = now(), gateway_response = $2, updated_at = now() WHERE id = $1;
+
+-- name: SelectBookingLive
+-- Whether a booking is pending with its hold still running.
+SELECT status = 'pending' AND expires_at > now() FROM bookings WHERE id = $1;
 
 -- name: SelectPaymentByReference
 
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at, inventory_hold, inventory_synced,
+       created_at, updated_at, inventory_hold, inventory_synced, checked_at, COALESCE(init_until > now(), false),
        (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments WHERE reference = $1;
 
 -- name: LockPaymentByReference
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at, inventory_hold, inventory_synced,
+       created_at, updated_at, inventory_hold, inventory_synced, checked_at, COALESCE(init_until > now(), false),
        (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments WHERE reference = $1
 FOR UPDATE;
@@ -56,7 +88,7 @@ FOR UPDATE;
 -- What Paystack said, and what it made of the booking. $2 status, $10
 -- outcome, $11 the hold Redis must confirm or release ($12 false until it has).
 UPDATE payments SET status = $2, paystack_id = $3, paid_amount = $4, paid_currency = $5, gateway_response = $6,
-       channel = $7, paid_at = $8, verified_at = $9, outcome = $10, inventory_hold = $11, inventory_synced = $12,
+       channel = $7, paid_at = $8, verified_at = $9, checked_at = $9, outcome = $10, inventory_hold = $11, inventory_synced = $12,
        version = version + 1, updated_at = now()
 WHERE id = $1;
 
@@ -123,7 +155,7 @@ WHERE id = $1;
 -- $5 reference, $6 the page size plus one.
 SELECT id, booking_id, attempt, reference, amount, currency, status, authorization_url, access_code,
        paystack_id, paid_amount, paid_currency, gateway_response, channel, paid_at, verified_at, outcome,
-       created_at, updated_at, inventory_hold, inventory_synced,
+       created_at, updated_at, inventory_hold, inventory_synced, checked_at, COALESCE(init_until > now(), false),
        (SELECT b.event_id FROM bookings b WHERE b.id = payments.booking_id)
 FROM payments
 WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
@@ -134,11 +166,11 @@ ORDER BY created_at DESC, id DESC
 LIMIT $6;
 
 -- name: SelectStalePayments
--- Open attempts older than $1 seconds, oldest first: the reconciler asks
--- Paystack about them.
+-- Open attempts Paystack has not told us about for $1 seconds, the longest
+-- silent first: the reconciler asks Paystack about them.
 SELECT reference FROM payments
-WHERE status = 'initialized' AND created_at < now() - make_interval(secs => $1)
-ORDER BY created_at LIMIT $2;
+WHERE status = 'initialized' AND COALESCE(checked_at, created_at) < now() - make_interval(secs => $1)
+ORDER BY COALESCE(checked_at, created_at) LIMIT $2;
 
 -- name: SelectOpenPaymentsOfDueBookings
 -- Open attempts of pending bookings whose hold ran out: asked about before
