@@ -209,8 +209,9 @@ func TestStartPayment(t *testing.T) {
 	})
 }
 
-// TestPaymentIdempotencyKey: a retry with the key of an attempt that has
-// since failed returns that attempt; without it the buyer gets a new one.
+// TestPaymentIdempotencyKey: a retry with the key of an open attempt returns
+// that attempt; with the key of an attempt that has since failed it is a 409
+// (its checkout is spent), and a new key gets a new attempt.
 func TestPaymentIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	s := newPaySale(t)
@@ -221,14 +222,14 @@ func TestPaymentIdempotencyKey(t *testing.T) {
 		t.Fatalf("start: %d %s", first.status, first.raw)
 	}
 	ref := first.body["reference"].(string)
+	if retry := s.pay(buyer, booking, "Idempotency-Key", "pay-1"); retry.status != 200 || retry.body["reference"] != ref || retry.body["authorizationUrl"] != first.body["authorizationUrl"] {
+		t.Fatalf("retry with the key: %d %s, want the first attempt", retry.status, retry.raw)
+	}
 	s.simPay(ref, paystacksim.OutcomeDecline)
 	if res := s.call("POST", "/v1/payments/"+ref+"/verify", nil); res.status != 200 || res.body["payment"].(map[string]any)["status"] != "failed" {
 		t.Fatalf("verify the declined attempt: %d %s", res.status, res.raw)
 	}
-	retry := s.pay(buyer, booking, "Idempotency-Key", "pay-1")
-	if retry.status != 200 || retry.body["reference"] != ref || retry.body["authorizationUrl"] != first.body["authorizationUrl"] {
-		t.Fatalf("retry with the key: %d %s, want the first attempt", retry.status, retry.raw)
-	}
+	assertError(t, s.pay(buyer, booking, "Idempotency-Key", "pay-1"), 409, ticketing.CodePaymentAttemptEnded)
 	next := s.pay(buyer, booking, "Idempotency-Key", "pay-2")
 	if next.status != 201 || next.body["reference"] != "bk-"+booking+"-2" {
 		t.Fatalf("a new key after a failed attempt: %d %s, want attempt 2", next.status, next.raw)
