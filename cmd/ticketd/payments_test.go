@@ -802,7 +802,7 @@ func TestPaymentCrashAfterCommitIsFinishedByTheNextVerification(t *testing.T) {
 	sl, _, _, ref := s.checkout(1, 1)
 	s.pay(ref, paystacksim.OutcomeSuccess)
 	// The settlement commits, and the process dies before Redis hears of it.
-	st, err := s.app.paystore.Settle(s.systemCtx(), ref, ticketing.Charge{Reference: ref, Status: "success", Amount: sl.price, Currency: "NGN"}, postgres.SettleNormal, "")
+	st, err := s.app.paystore.Settle(s.systemCtx(), ref, ticketing.Charge{Reference: ref, Status: "success", Amount: sl.price, Currency: "NGN"}, ticketing.SettleNormal, "")
 	if err != nil || !st.Confirmed {
 		t.Fatalf("settle: %+v %v", st, err)
 	}

@@ -2,7 +2,7 @@
 // attempts (Paystack initialize), and verifies them: it never trusts a
 // redirect or a webhook, only what Paystack's verify endpoint answers, and
 // applies a successful charge once, in one Postgres transaction
-// (postgres.PaymentStore.Settle), before turning the Redis hold into sold
+// (ticketing.PaymentStore.Settle), before turning the Redis hold into sold
 // tickets. A charge that cannot become tickets (paid twice, paid after the
 // hold ran out and the tickets sold, paid for a closed booking) is refunded
 // in full; one whose amount or currency differ puts the booking under review.
@@ -22,7 +22,6 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/paystack"
-	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -36,25 +35,25 @@ type Gateway interface {
 	FetchRefund(ctx context.Context, id string) (*paystack.Refund, error)
 }
 
-// Store is the Postgres side (postgres.PaymentStore).
+// Store is the Postgres side (ticketing.PaymentStore).
 type Store interface {
-	OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string, claimFor time.Duration) (*postgres.OpenedPayment, error)
+	OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string, claimFor time.Duration) (*ticketing.OpenedPayment, error)
 	SetCheckout(ctx context.Context, paymentID, claim, authorizationURL, accessCode string) (bool, error)
 	ReleaseClaim(ctx context.Context, paymentID, claim string) error
 	EndClaimed(ctx context.Context, paymentID, claim string, status ticketing.PaymentStatus, why string) (bool, error)
 	PaymentByReference(ctx context.Context, reference string) (*ticketing.Payment, error)
 	MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, bool, error)
 	RecordCheck(ctx context.Context, paymentID, gatewayResponse string) error
-	Settle(ctx context.Context, reference string, c ticketing.Charge, mode postgres.SettleMode, lateHold string) (*postgres.Settlement, error)
+	Settle(ctx context.Context, reference string, c ticketing.Charge, mode ticketing.SettleMode, lateHold string) (*ticketing.Settlement, error)
 	MarkInventorySynced(ctx context.Context, reference string) error
 	UnsyncedReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
-	FindRefund(ctx context.Context, id string) (*postgres.Refund, error)
+	FindRefund(ctx context.Context, id string) (*ticketing.RefundOwed, error)
 	UpdateRefund(ctx context.Context, id, status string, paystackID uint64, lastError string) error
 	FindPayments(ctx context.Context, f ticketing.PaymentFilter) ([]*ticketing.Payment, string, error)
 	StaleReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
 	DueReferences(ctx context.Context, limit int) ([]string, error)
 	OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error)
-	RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]postgres.RefundInProgress, error)
+	RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]ticketing.RefundInProgress, error)
 	ReviewBooking(ctx context.Context, id, note string) (*ticketing.Booking, error)
 }
 
@@ -174,7 +173,7 @@ var errInProgress = ticketing.Errorf(ticketing.KindConflict, ticketing.CodePayme
 // caller holds, and records the checkout. It runs to the end even if the
 // caller goes away: a checkout Paystack made and nobody recorded is lost,
 // and costs the buyer a new attempt.
-func (s *Service) initialize(ctx context.Context, opened *postgres.OpenedPayment) (*ticketing.Checkout, error) {
+func (s *Service) initialize(ctx context.Context, opened *ticketing.OpenedPayment) (*ticketing.Checkout, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), initTimeout)
 	defer cancel()
 	p, claim := opened.Payment, opened.Claim
@@ -395,7 +394,7 @@ var lateHoldNamespace = uuid.MustParse("9a3c1f0e-4f7b-4a39-8d7e-2f1f6c2b8e55")
 
 // settle applies a successful charge and then makes Redis agree.
 func (s *Service) settle(ctx context.Context, reference string, c ticketing.Charge) (*ticketing.Payment, *ticketing.Booking, error) {
-	st, err := s.store.Settle(ctx, reference, c, postgres.SettleNormal, "")
+	st, err := s.store.Settle(ctx, reference, c, ticketing.SettleNormal, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -472,7 +471,7 @@ func (s *Service) syncInventory(ctx context.Context, p *ticketing.Payment) error
 
 // settleLate holds a late payment's tickets again and settles with what the
 // hold found.
-func (s *Service) settleLate(ctx context.Context, reference string, c ticketing.Charge, b *ticketing.Booking) (*postgres.Settlement, error) {
+func (s *Service) settleLate(ctx context.Context, reference string, c ticketing.Charge, b *ticketing.Booking) (*ticketing.Settlement, error) {
 	ev := inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: b.EventID}
 	h := inventory.Hold{ID: uuid.NewSHA1(lateHoldNamespace, []byte(reference)).String(), ExpiresAt: time.Now().Add(s.cfg.LateHold)}
 	for _, it := range b.Items {
@@ -482,23 +481,23 @@ func (s *Service) settleLate(ctx context.Context, reference string, c ticketing.
 			h.Items = append(h.Items, inventory.Item{TicketTypeID: it.TicketTypeID, Quantity: it.Quantity})
 		}
 	}
-	mode := postgres.SettleLateHeld
+	mode := ticketing.SettleLateHeld
 	err := s.inventory.Hold(ctx, ev, h)
 	var u *inventory.Unavailable
 	switch {
 	case errors.As(err, &u):
-		mode = postgres.SettleLateSoldOut
+		mode = ticketing.SettleLateSoldOut
 	case err != nil:
 		return nil, &ticketing.ErrNotFinal{Status: "inventory unavailable: " + err.Error()}
 	}
 	st, err := s.store.Settle(ctx, reference, c, mode, h.ID)
 	if err != nil {
-		if mode == postgres.SettleLateHeld {
+		if mode == ticketing.SettleLateHeld {
 			s.release(ctx, ev, h.ID)
 		}
 		return nil, err
 	}
-	if mode == postgres.SettleLateHeld && (st.AlreadySettled || st.NeedHold) {
+	if mode == ticketing.SettleLateHeld && (st.AlreadySettled || st.NeedHold) {
 		s.release(ctx, ev, h.ID) // someone else settled it meanwhile
 	}
 	return st, nil

@@ -85,26 +85,13 @@ func scanPayment(row pgx.Row) (*ticketing.Payment, error) {
 	return &p, nil
 }
 
-// OpenedPayment is what OpenPayment found or created.
-type OpenedPayment struct {
-	Payment *ticketing.Payment
-	Booking *ticketing.Booking
-	Email   string // the buyer's
-	Created bool
-	// Claim is set when this call holds the attempt's initialization: it
-	// alone calls Paystack's initialize, and records the checkout with
-	// SetCheckout(Claim). Without a claim and without a checkout, another
-	// caller is initializing the attempt (Payment.Initializing).
-	Claim string
-}
-
 // OpenPayment returns the open attempt of a pending booking (or the attempt
 // made with idempotencyKey), or records a new one with the next reference.
 // userID, when set, must own the booking. The booking row is locked, so two
 // concurrent calls open one attempt; an attempt without a checkout is
 // claimed for claimFor by one of them (see ticketing.PaymentStatus).
-func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string, claimFor time.Duration) (*OpenedPayment, error) {
-	var out OpenedPayment
+func (s *PaymentStore) OpenPayment(ctx context.Context, bookingID, userID, idempotencyKey string, claimFor time.Duration) (*ticketing.OpenedPayment, error) {
+	var out ticketing.OpenedPayment
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		b, err := scanBooking(tx.QueryRow(ctx, qLockBookingForPayment, bookingID, nullIfEmpty(userID)))
 		if err != nil {
@@ -283,39 +270,6 @@ func applyOutcome(p *ticketing.Payment, status ticketing.PaymentStatus, c ticket
 	}
 }
 
-// SettleMode says how Settle treats a booking whose hold ran out.
-type SettleMode int
-
-// Settle modes.
-const (
-	// SettleNormal confirms a live booking and asks for a hold
-	// (Settlement.NeedHold) when the booking's hold ran out.
-	SettleNormal SettleMode = iota
-	// SettleLateHeld confirms a booking whose hold ran out: the caller holds
-	// its tickets again.
-	SettleLateHeld
-	// SettleLateSoldOut fails a booking whose hold ran out and whose tickets
-	// could not be held again, and owes the buyer a refund.
-	SettleLateSoldOut
-)
-
-// Settlement is what a successful charge did.
-type Settlement struct {
-	Payment *ticketing.Payment
-	Booking *ticketing.Booking
-	// Confirmed: the booking is confirmed with its tickets, by this charge.
-	Confirmed bool
-	// Outcome is why the charge did not confirm the booking (a code), or "".
-	Outcome string
-	// RefundID names the refund the charge is owed, or "".
-	RefundID string
-	// AlreadySettled: the charge was settled before; nothing changed.
-	AlreadySettled bool
-	// NeedHold: the booking's hold ran out; nothing changed. Hold its
-	// tickets again and settle with SettleLateHeld, or SettleLateSoldOut.
-	NeedHold bool
-}
-
 var errNeedHold = errors.New("postgres: settlement needs a hold")
 
 // Settle applies a successful charge, in one transaction: the payment
@@ -324,13 +278,13 @@ var errNeedHold = errors.New("postgres: settlement needs a hold")
 // a refund owed (paid too late for what is left, or paid twice). A charge
 // is settled once, however many verifications race.
 //
-// lateHold names the hold the caller took again for SettleLateHeld. The
+// lateHold names the hold the caller took again for ticketing.SettleLateHeld. The
 // settlement records which hold Redis must confirm (or release) and leaves
 // the payment unsynced until MarkInventorySynced.
-func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing.Charge, mode SettleMode, lateHold string) (*Settlement, error) {
-	var out *Settlement
+func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing.Charge, mode ticketing.SettleMode, lateHold string) (*ticketing.Settlement, error) {
+	var out *ticketing.Settlement
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		out = &Settlement{}
+		out = &ticketing.Settlement{}
 		p, err := scanPayment(tx.QueryRow(ctx, qLockPaymentByReference, reference))
 		if err != nil {
 			return err
@@ -366,7 +320,7 @@ func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing
 			b.Status, b.ReviewNote = ticketing.BookingReview, note
 		case b.Status != ticketing.BookingPending && b.Status != ticketing.BookingExpired:
 			out.Outcome = ticketing.CodeBookingClosed
-		case live || (late && mode == SettleLateHeld):
+		case live || (late && mode == ticketing.SettleLateHeld):
 			ok, err := confirm(ctx, tx, b, late)
 			if err != nil {
 				return err
@@ -380,10 +334,10 @@ func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing
 			if err := failBooking(ctx, tx, b, out.Outcome); err != nil {
 				return err
 			}
-		case mode == SettleNormal:
+		case mode == ticketing.SettleNormal:
 			out.NeedHold = true
 			return errNeedHold
-		default: // late, SettleLateSoldOut
+		default: // late, ticketing.SettleLateSoldOut
 			out.Outcome = ticketing.CodeLatePaymentSoldOut
 			if err := failBooking(ctx, tx, b, out.Outcome); err != nil {
 				return err
@@ -393,7 +347,7 @@ func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing
 		switch {
 		case out.Outcome == ticketing.CodeAlreadyPaid:
 			hold = "" // another payment's settlement owns the booking's hold
-		case mode == SettleLateHeld:
+		case mode == ticketing.SettleLateHeld:
 			hold = lateHold
 		}
 		if err := recordOutcome(ctx, tx, p, ticketing.PaymentSuccess, c, now, out.Outcome, hold, false); err != nil {
@@ -485,16 +439,9 @@ func abs(n int64) int64 {
 	return n
 }
 
-// Refund is a refund owed, with what asking Paystack for it needs.
-type Refund struct {
-	ID, PaymentID, BookingID, Reference string
-	Amount                              int64
-	Currency, Reason, Status            string
-}
-
 // FindRefund returns a refund of the context's tenant.
-func (s *PaymentStore) FindRefund(ctx context.Context, id string) (*Refund, error) {
-	var r Refund
+func (s *PaymentStore) FindRefund(ctx context.Context, id string) (*ticketing.RefundOwed, error) {
+	var r ticketing.RefundOwed
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, qSelectRefund, id).Scan(&r.ID, &r.PaymentID, &r.BookingID, &r.Reference, &r.Amount, &r.Currency, &r.Reason, &r.Status)
 	})
@@ -565,23 +512,17 @@ func (s *PaymentStore) UnsyncedReferences(ctx context.Context, age time.Duration
 	return s.references(ctx, qSelectUnsyncedPayments, age.Seconds(), limit)
 }
 
-// RefundInProgress is a refund Paystack accepted and has not finished.
-type RefundInProgress struct {
-	ID         string
-	PaystackID uint64
-}
-
 // RefundsInProgress returns refunds of the context's tenant that Paystack
 // accepted and were last looked at age ago or more.
-func (s *PaymentStore) RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]RefundInProgress, error) {
-	var out []RefundInProgress
+func (s *PaymentStore) RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]ticketing.RefundInProgress, error) {
+	var out []ticketing.RefundInProgress
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, qSelectRefundsInProgress, age.Seconds(), limit)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RefundInProgress, error) {
-			var x RefundInProgress
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ticketing.RefundInProgress, error) {
+			var x ticketing.RefundInProgress
 			var id int64
 			err := r.Scan(&x.ID, &id)
 			x.PaystackID = uint64(id)

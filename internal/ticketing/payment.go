@@ -195,3 +195,62 @@ type ErrNotFinal struct {
 func (e *ErrNotFinal) Error() string {
 	return fmt.Sprintf("payment not final yet (paystack status %q)", e.Status)
 }
+
+// OpenedPayment is what opening a payment attempt found or created.
+type OpenedPayment struct {
+	Payment *Payment
+	Booking *Booking
+	Email   string // the buyer's
+	Created bool
+	// Claim is set when this call holds the attempt's initialization: it
+	// alone calls Paystack's initialize, and records the checkout under the
+	// claim. Without a claim and without a checkout, another caller is
+	// initializing the attempt (Payment.Initializing).
+	Claim string
+}
+
+// SettleMode says how a settlement treats a booking whose hold ran out.
+type SettleMode int
+
+// Settle modes.
+const (
+	// SettleNormal confirms a live booking and asks for a hold
+	// (Settlement.NeedHold) when the booking's hold ran out.
+	SettleNormal SettleMode = iota
+	// SettleLateHeld confirms a booking whose hold ran out: the caller holds
+	// its tickets again.
+	SettleLateHeld
+	// SettleLateSoldOut fails a booking whose hold ran out and whose tickets
+	// could not be held again, and owes the buyer a refund.
+	SettleLateSoldOut
+)
+
+// Settlement is what a successful charge did.
+type Settlement struct {
+	Payment *Payment
+	Booking *Booking
+	// Confirmed: the booking is confirmed with its tickets, by this charge.
+	Confirmed bool
+	// Outcome is why the charge did not confirm the booking (a code), or "".
+	Outcome string
+	// RefundID names the refund the charge is owed, or "".
+	RefundID string
+	// AlreadySettled: the charge was settled before; nothing changed.
+	AlreadySettled bool
+	// NeedHold: the booking's hold ran out; nothing changed. Hold its
+	// tickets again and settle with SettleLateHeld, or SettleLateSoldOut.
+	NeedHold bool
+}
+
+// RefundOwed is a refund owed, with what asking Paystack for it needs.
+type RefundOwed struct {
+	ID, PaymentID, BookingID, Reference string
+	Amount                              int64
+	Currency, Reason, Status            string
+}
+
+// RefundInProgress is a refund Paystack accepted and has not finished.
+type RefundInProgress struct {
+	ID         string
+	PaystackID uint64
+}
