@@ -12,6 +12,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/ticketd-io/ticketd/internal/payment"
 	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
@@ -238,10 +239,11 @@ func keysOf(m map[string]any) []string {
 }
 
 // TestPaymentLostCheckoutIsTakenOver: a caller claimed the attempt, reached
-// Paystack and died before recording the checkout. The next start waits for
-// its claim to lapse, finds the reference taken at Paystack, leaves the
-// attempt behind and opens the next one; the dead caller could no longer
-// record its checkout.
+// Paystack and died before recording the checkout. Another start waits for
+// the checkout (and gives up with PAYMENT_IN_PROGRESS past its wait); once
+// the claim lapses, the next start finds the reference taken at Paystack,
+// leaves the attempt behind and opens the next one; the dead caller can no
+// longer record its checkout.
 func TestPaymentLostCheckoutIsTakenOver(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -260,7 +262,13 @@ func TestPaymentLostCheckoutIsTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A buyer's start waits for the checkout, which never comes…
+	// A start waits for the checkout, which never comes, and gives up…
+	svc := payment.New(paystack.New(s.app.cfg.PaystackBaseURL, testPaystackKey), s.app.paystore, s.app.stock, s.app.tasks,
+		s.app.logger, s.app.metrics, payment.Config{PublicURL: s.app.cfg.PublicURL, StartWait: 100 * time.Millisecond})
+	if _, err := svc.StartPayment(ctx, b, ""); err == nil || ticketing.AsError(err).Code != ticketing.CodePaymentInProgress {
+		t.Fatalf("a start while another holds the claim: %v, want %s", err, ticketing.CodePaymentInProgress)
+	}
+	// …and the buyer's start waits…
 	type answer struct {
 		code int
 		body map[string]any

@@ -78,6 +78,10 @@ type Config struct {
 	// LateHold is how long a late payment's tickets are held while the
 	// settlement is written.
 	LateHold time.Duration
+	// StartWait is how long a payment start waits for the checkout another
+	// request is initializing before it answers PAYMENT_IN_PROGRESS (20 s
+	// when 0, within the server's write timeout).
+	StartWait time.Duration
 }
 
 // Service implements ticketing.PaymentService.
@@ -98,6 +102,9 @@ func New(gateway Gateway, store Store, inv Inventory, queue Queue, logger *slog.
 	if cfg.LateHold <= 0 {
 		cfg.LateHold = 2 * time.Minute
 	}
+	if cfg.StartWait <= 0 {
+		cfg.StartWait = 20 * time.Second
+	}
 	return &Service{gateway: gateway, store: store, inventory: inv, queue: queue, logger: logger, metrics: m, cfg: cfg}
 }
 
@@ -107,13 +114,14 @@ func (s *Service) callbackURL() string { return s.cfg.PublicURL + "/v1/payments/
 // Bounds of starting a payment. Only the caller holding an attempt's claim
 // calls Paystack's initialize (within initTimeout); the claim lapses after
 // claimFor, so a holder that crashed delays the next start no longer than
-// that. Concurrent callers wait for its checkout up to startWait (within
-// the server's write timeout), polling every startPoll.
+// that. Concurrent callers wait for its checkout up to Config.StartWait,
+// polling from startPoll, twice as long each time up to maxStartPoll, so a
+// crowd of waiters costs Postgres little.
 const (
-	initTimeout = 15 * time.Second
-	claimFor    = 30 * time.Second
-	startWait   = 20 * time.Second
-	startPoll   = 50 * time.Millisecond
+	initTimeout  = 15 * time.Second
+	claimFor     = 30 * time.Second
+	startPoll    = 25 * time.Millisecond
+	maxStartPoll = 400 * time.Millisecond
 	// startRounds bounds how many attempts one start may open or end (a
 	// lost checkout, a declined one).
 	startRounds = 4
@@ -126,7 +134,7 @@ var errAgain = errors.New("payment: start again")
 // StartPayment implements ticketing.PaymentService. Every concurrent call
 // for one booking gets the same checkout: one of them initializes the
 // attempt at Paystack, the others wait for its checkout (or, past
-// startWait, get a 409 PAYMENT_IN_PROGRESS). A checkout that was handed out
+// Config.StartWait, get a 409 PAYMENT_IN_PROGRESS). A checkout that was handed out
 // before is handed out again while Paystack says it can still be paid; once
 // Paystack says it failed, a new attempt is opened.
 func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey string) (*ticketing.Checkout, error) {
@@ -136,7 +144,7 @@ func (s *Service) StartPayment(ctx context.Context, bookingID, idempotencyKey st
 	if len(idempotencyKey) > 255 {
 		return nil, ticketing.Errorf(ticketing.KindInvalid, ticketing.CodeValidation, "Idempotency-Key must be at most 255 characters")
 	}
-	deadline := time.Now().Add(startWait)
+	deadline := time.Now().Add(s.cfg.StartWait)
 	for range startRounds {
 		opened, err := s.store.OpenPayment(ctx, bookingID, ownerFilter(ctx), idempotencyKey, claimFor)
 		if err != nil {
@@ -265,7 +273,7 @@ func (s *Service) reuse(ctx context.Context, p *ticketing.Payment) (*ticketing.C
 
 // awaitCheckout waits for the checkout another caller is initializing.
 func (s *Service) awaitCheckout(ctx context.Context, reference string, deadline time.Time) (*ticketing.Checkout, error) {
-	for {
+	for poll := startPoll; ; poll = min(2*poll, maxStartPoll) {
 		p, err := s.store.PaymentByReference(ctx, reference)
 		switch {
 		case err != nil:
@@ -282,7 +290,7 @@ func (s *Service) awaitCheckout(ctx context.Context, reference string, deadline 
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(startPoll):
+		case <-time.After(poll):
 		}
 	}
 }
