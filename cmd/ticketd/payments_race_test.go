@@ -52,6 +52,17 @@ func (s *stack) startAll(token, bookingID string, n int, key func(i int) string)
 	return out
 }
 
+// startAsync sends one payment start and returns where its answer arrives.
+func (s *stack) startAsync(token, bookingID string, headers ...string) <-chan startResult {
+	out := make(chan startResult, 1)
+	go func() {
+		var r startResult
+		r.code, r.body, r.err = s.do("POST", "/v1/bookings/"+bookingID+"/payments", token, nil, headers...)
+		out <- r
+	}()
+	return out
+}
+
 // payAll pays, at the simulator, every checkout in refs and every other
 // transaction Paystack holds for the booking that can still be paid (those
 // only a server that lost track of them would have). It returns the
@@ -92,9 +103,7 @@ func TestPaymentConcurrentStartsShareOneCheckout(t *testing.T) {
 
 func concurrentStarts(t *testing.T, n int, sharedKey bool, after string) {
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 2)
+	_, token, b := s.pending(10, 2)
 	// Paystack answers the initialize slowly, so that the starts overlap it.
 	s.sim.SetFaults(paystacksim.Faults{Latency: 300 * time.Millisecond})
 	results := s.startAll(token, b, n, func(i int) string {
@@ -186,9 +195,7 @@ func TestPaymentStartAfterAnUnfollowedDeclineOpensANewAttempt(t *testing.T) {
 func TestPaymentIdempotencyKeyOfAnEndedAttempt(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
+	_, token, b := s.pending(10, 1)
 	code, first := s.call("POST", "/v1/bookings/"+b+"/payments", token, nil, "Idempotency-Key", "k1")
 	if code != 201 {
 		t.Fatalf("start: %d %v", code, first)
@@ -248,9 +255,7 @@ func TestPaymentLostCheckoutIsTakenOver(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	s.stop() // no reconciler asking about the attempt meanwhile
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
+	_, token, b := s.pending(10, 1)
 	ctx := s.systemCtx()
 	opened, err := s.app.paystore.OpenPayment(ctx, b, "", "", time.Hour)
 	if err != nil || opened.Claim == "" {
@@ -269,21 +274,12 @@ func TestPaymentLostCheckoutIsTakenOver(t *testing.T) {
 		t.Fatalf("a start while another holds the claim: %v, want %s", err, ticketing.CodePaymentInProgress)
 	}
 	// …and the buyer's start waits…
-	type answer struct {
-		code int
-		body map[string]any
-		err  error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		code, body, err := s.do("POST", "/v1/bookings/"+b+"/payments", token, nil)
-		done <- answer{code, body, err}
-	}()
+	done := s.startAsync(token, b)
 	// …until the dead caller's claim lapses.
 	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE payments SET init_until = now() WHERE reference = $1", ref); err != nil {
 		t.Fatal(err)
 	}
-	var got answer
+	var got startResult
 	select {
 	case got = <-done:
 	case <-time.After(30 * time.Second):
@@ -348,21 +344,11 @@ func TestPaymentChargeOfAWrittenOffAttemptIsSettled(t *testing.T) {
 func TestPaymentStartWaitsForTheCheckoutInFlight(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
+	_, token, b := s.pending(10, 1)
 	held := s.holdPaystack(func(r *http.Request) bool { return r.URL.Path == "/transaction/initialize" })
-	first := make(chan startResult, 1)
-	go func() {
-		code, body, err := s.do("POST", "/v1/bookings/"+b+"/payments", token, nil)
-		first <- startResult{code, body, err}
-	}()
+	first := s.startAsync(token, b)
 	s.wait("the first start reaches Paystack", held.arrived)
-	second := make(chan startResult, 1)
-	go func() {
-		code, body, err := s.do("POST", "/v1/bookings/"+b+"/payments", token, nil, "Idempotency-Key", "another-tab")
-		second <- startResult{code, body, err}
-	}()
+	second := s.startAsync(token, b, "Idempotency-Key", "another-tab")
 	s.waitFor("both starts are being served", func() bool {
 		var inFlight dto.Metric
 		return s.app.metrics.HTTPInFlight.Write(&inFlight) == nil && inFlight.GetGauge().GetValue() == 2

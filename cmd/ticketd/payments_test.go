@@ -299,10 +299,17 @@ func (s *stack) startPayment(token, bookingID string) string {
 // reference.
 func (s *stack) checkout(capacity, qty int) (sale, string, string, string) {
 	s.t.Helper()
+	sl, token, b := s.pending(capacity, qty)
+	return sl, token, b, s.startPayment(token, b)
+}
+
+// pending puts a sale of capacity on and has a buyer book qty tickets: the
+// sale, the buyer's token and the pending booking.
+func (s *stack) pending(capacity, qty int) (sale, string, string) {
+	s.t.Helper()
 	sl := s.newSale(capacity)
 	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, qty)
-	return sl, token, b, s.startPayment(token, b)
+	return sl, token, s.book(token, sl, qty)
 }
 
 // pay completes the checkout in the simulator; it returns the redirect.
@@ -586,9 +593,7 @@ func TestPaymentForgedWebhookIsRefused(t *testing.T) {
 func TestPaymentProviderErrorsThenRecovery(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
+	_, token, b := s.pending(10, 1)
 	// Paystack answers 5xx to the initialize and its retries: 503, and the
 	// next try opens the same attempt.
 	s.sim.SetFaults(paystacksim.Faults{ServerErrors: 10})
@@ -730,9 +735,7 @@ func TestPaymentWorkerStoppedMidVerification(t *testing.T) {
 func TestPaymentAbandonedCheckoutStaysOpen(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(10)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
+	_, token, b := s.pending(10, 1)
 	_, first := s.call("POST", "/v1/bookings/"+b+"/payments", token, nil)
 	// The buyer leaves the checkout and comes back: abandoned is not final
 	// at Paystack, and the anonymous callback does not close the attempt.
@@ -865,9 +868,7 @@ func TestPaymentLateHoldSurvivesTheExpirySweep(t *testing.T) {
 func TestPaymentFreeBookingIsConfirmedWithoutCheckout(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(5)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
+	_, token, b := s.pending(5, 1)
 	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE bookings SET total = 0 WHERE id = $1", b); err != nil {
 		t.Fatal(err)
 	}
@@ -887,9 +888,7 @@ func TestPaymentFreeBookingIsConfirmedWithoutCheckout(t *testing.T) {
 func TestPaymentOfACancelledBookingIsRefused(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
-	sl := s.newSale(5)
-	token := s.buyer("ada@example.com")
-	b := s.book(token, sl, 1)
+	_, token, b := s.pending(5, 1)
 	s.startPayment(token, b)
 	if code, out := s.call("POST", "/v1/bookings/"+b+"/cancel", token, nil); code != 200 {
 		t.Fatalf("cancel: %d %v", code, out)
