@@ -607,12 +607,15 @@ func TestPaymentProviderErrorsThenRecovery(t *testing.T) {
 		t.Fatalf("after the outage the attempt is %s, want the first", ref)
 	}
 	// Paid while verify answers 5xx: the callback cannot verify, its task
-	// and the reconciler retry until Paystack recovers.
-	s.sim.SetFaults(paystacksim.Faults{ServerErrors: 8, DropWebhooks: true})
+	// and the reconciler retry until Paystack recovers. (The outage lasts
+	// until the callback has answered, however many calls the worker makes
+	// meanwhile.)
+	s.sim.SetFaults(paystacksim.Faults{ServerErrors: 1 << 30, DropWebhooks: true})
 	redirect := s.pay(ref, paystacksim.OutcomeSuccess)
 	if out := s.follow(redirect); out["bookingStatus"] != "pending" {
 		t.Fatalf("callback during an outage: %v", out)
 	}
+	s.sim.SetFaults(paystacksim.Faults{DropWebhooks: true})
 	s.waitStatus(b, "confirmed")
 	s.checkInvariants()
 }
