@@ -79,8 +79,8 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 	case addr = <-listening:
 	case err := <-done:
 		t.Fatalf("serve ended early: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start within 30s")
 	}
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%s/readyz", port))
@@ -94,8 +94,8 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		if err != nil {
 			t.Fatalf("shutdown: %v", err)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of cancellation")
 	}
 	log := out.String()
 	for _, secret := range []string{"db-secret-pw", "test-platform-key-0123456789", testJWTSecret} {

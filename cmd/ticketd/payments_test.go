@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ticketd-io/ticketd/internal/config"
@@ -88,7 +87,7 @@ func newStack(t *testing.T) *stack {
 	db := pgtest.New(t)
 	rdb := redistest.New(t)
 	queue := "test-" + strings.TrimSuffix(strings.TrimPrefix(rdb.Prefix, "test:"), ":")
-	t.Cleanup(func() { _ = asynq.NewInspectorFromRedisClient(rdb.Client).DeleteQueue(queue, true) })
+	redistest.CleanupAsynqQueue(t, rdb, queue)
 
 	// The simulator's address is needed by the app, the app's by the
 	// simulator (its webhook URL): the simulator's server starts first and
@@ -125,6 +124,7 @@ func newStack(t *testing.T) *stack {
 		"PAYMENT_RECONCILE_INTERVAL": "1s",
 		"PAYMENT_STALE_AFTER":        "2s",
 		"LOG_LEVEL":                  "error",
+		"DB_MAX_CONNS":               "8", // many stacks share the server's connections
 	}))
 	if err != nil {
 		t.Fatal(err)

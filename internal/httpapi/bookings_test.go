@@ -454,28 +454,19 @@ func TestRedisFlushedMidSale(t *testing.T) {
 	const capacity = 80
 	s := newSale(t, capacity, 30, 16)
 	ev := inventory.Event{TenantID: s.tenantID(), EventID: s.event}
-	stop := make(chan struct{})
-	flushed := make(chan int)
-	go func() {
-		n := 0
-		defer func() { flushed <- n }()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(15 * time.Millisecond):
-				if err := s.stock.Drop(t.Context(), ev); err != nil {
-					t.Error(err)
-					return
-				}
-				n++
-			}
-		}
-	}()
 	var held atomic.Int64
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for i := range 300 {
+		// Every 20 attempts, with up to 32 in flight, the inventory goes.
+		// Dropping it as the sale progresses rather than as a clock ticks
+		// keeps a busy machine's slower rebuilds from being dropped again
+		// and again before any booking gets through.
+		if i%20 == 10 {
+			if err := s.stock.Drop(t.Context(), ev); err != nil {
+				t.Error(err)
+			}
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -496,7 +487,6 @@ func TestRedisFlushedMidSale(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
 	if t.Failed() {
 		for _, l := range strings.Split(s.log.String(), "\n") {
 			if strings.Contains(l, "request failed") {
@@ -504,9 +494,6 @@ func TestRedisFlushedMidSale(t *testing.T) {
 				break
 			}
 		}
-	}
-	if n := <-flushed; n < 3 {
-		t.Fatalf("the inventory was dropped only %d times", n)
 	}
 	if held.Load() != capacity+30 {
 		t.Fatalf("%d bookings succeeded; every place (%d) should have sold after the rebuilds", held.Load(), capacity+30)

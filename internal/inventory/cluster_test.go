@@ -160,10 +160,10 @@ func containsInt(list []int, n int) bool {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(8 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("waited 30s for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -245,6 +246,7 @@ func TestHoldInvalid(t *testing.T) {
 }
 
 func TestLazyExpiry(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 10}}}
 	db.seated("vip", "s", 3)
@@ -260,15 +262,17 @@ func TestLazyExpiry(t *testing.T) {
 	ok, err := s.Release(ctx, ev, "old")
 	mustOK(t, ok, err, false)
 
-	// Reclaimed by the next Hold, which needs its stock.
-	if err := s.Hold(ctx, ev, Hold{ID: "short", ExpiresAt: time.Now().Add(400 * time.Millisecond), Items: []Item{{"ga", 10}}, Seats: []string{"s2"}}); err != nil {
+	// Reclaimed by the next Hold, which needs its stock. Two seconds are
+	// short for a hold, and long beside the one Hold that must still find
+	// it held, however busy the machine.
+	if err := s.Hold(ctx, ev, Hold{ID: "short", ExpiresAt: time.Now().Add(2 * time.Second), Items: []Item{{"ga", 10}}, Seats: []string{"s2"}}); err != nil {
 		t.Fatal(err)
 	}
 	var u *Unavailable
 	if err := s.Hold(ctx, ev, Hold{ID: "next", ExpiresAt: later(), Items: []Item{{"ga", 10}}, Seats: []string{"s2"}}); !errors.As(err, &u) {
 		t.Fatalf("hold before expiry: err = %v, want *Unavailable", err)
 	}
-	time.Sleep(600 * time.Millisecond)
+	waitExpired(t, s, "short")
 	if err := s.Hold(ctx, ev, Hold{ID: "next", ExpiresAt: later(), Items: []Item{{"ga", 10}}, Seats: []string{"s2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -279,17 +283,18 @@ func TestLazyExpiry(t *testing.T) {
 	}
 	mustVerify(t, s, ev)
 
-	// Reclaim counts what it frees; Holds does not list expired holds.
+	// Reclaim counts what it frees; Holds does not list expired holds. The
+	// holds outlive the Holds that make them, or those would reclaim them.
 	if ok, err := s.Release(ctx, ev, "next"); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	soon := time.Now().Add(300 * time.Millisecond)
+	soon := time.Now().Add(2 * time.Second)
 	for i := range 3 {
 		if err := s.Hold(ctx, ev, Hold{ID: fmt.Sprint("x", i), ExpiresAt: soon, Items: []Item{{"ga", 1}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(400 * time.Millisecond)
+	waitExpired(t, s, "x0", "x1", "x2")
 	if ids, _ := s.Holds(ctx, ev); len(ids) != 0 {
 		t.Fatalf("holds = %v, want none live", ids)
 	}
@@ -299,6 +304,26 @@ func TestLazyExpiry(t *testing.T) {
 	}
 	mustStock(t, s, "ga", Stock{Capacity: 10, Available: 10})
 	mustVerify(t, s, ev)
+}
+
+// waitExpired waits until Holds, which neither reclaims nor lists a hold
+// whose expiry has passed by Redis time, lists none of ids.
+func waitExpired(t *testing.T, s *Store, ids ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		live, err := s.Holds(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(live, func(id string) bool { return contains(ids, id) }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("holds %v still listed 30s on", live)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestLazyExpiryBeyondLimit: more expired holds than one lazy reclaim frees

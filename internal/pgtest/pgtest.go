@@ -82,13 +82,36 @@ func New(t testing.TB) *DB {
 			t.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})
-	if d.App, err = postgres.Open(ctx, d.AppURL, 8); err != nil {
+	if d.App, err = openApp(ctx, d.AppURL); err != nil {
 		t.Fatalf("pgtest: open app pool: %v", err)
 	}
 	if d.Admin, err = pgxpool.New(ctx, d.AdminURL); err != nil {
 		t.Fatalf("pgtest: open admin pool: %v", err)
 	}
 	return d
+}
+
+// openApp connects a pool of up to 8 connections (what the concurrency
+// tests write through) as the application role. Unlike postgres.Open it
+// keeps no connections open in advance: those are for an on-sale's first
+// burst, and in tests they would hold 8 connections per test whatever it
+// does, which parallel tests and parallel runs on one server multiply past
+// max_connections.
+func openApp(ctx context.Context, url string) (*postgres.DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &postgres.DB{Pool: pool}, nil
 }
 
 func adminURL() string {

@@ -154,8 +154,8 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 		defer commitsMu.Unlock()
 		return committed
 	}
-	for deadline := time.Now().Add(5 * time.Second); observed() < want && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); observed() < want && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	if n := observed(); n != want {
 		t.Fatalf("group commits observed %d bookings, want each of the %d once", n, want)

@@ -1,7 +1,9 @@
 // Package redistest gives each test its own namespace on a real Redis: a
 // random key prefix on TEST_REDIS_URL (default redis://127.0.0.1:6379/15).
-// When the test ends it deletes the keys under its prefix and nothing else,
-// so tests run in parallel, repeatedly, beside a developer's own data.
+// When the test ends it deletes the keys under its prefix, and the asynq
+// queues named after it that CleanupAsynqQueue was given (asynq keys cannot
+// carry the prefix), and nothing else, so tests run in parallel, repeatedly,
+// beside a developer's own data.
 package redistest
 
 import (
@@ -9,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/ticketd-io/ticketd/internal/redis"
@@ -39,6 +42,50 @@ func New(t testing.TB) *redis.Client {
 		_ = c.Close()
 	})
 	return c
+}
+
+// CleanupAsynqQueue removes the asynq queue named queue from c's database
+// when t ends: every key under asynq:{queue}: (its task lists and tasks, the
+// completed tasks asynq retains, and the processed and failed counters it
+// keeps per queue, some without a TTL) and the queue's member of the
+// asynq:queues set. asynq's own DeleteQueue leaves the counters and the
+// completed tasks behind, and refuses a queue with a task still active.
+//
+// The queue must be named after c's namespace (New's random prefix), so that
+// a test can only ever remove its own queue, never a developer's. Call it
+// before starting anything that runs or feeds the queue: cleanups run last
+// registered first, so it then runs after they stopped.
+func CleanupAsynqQueue(t testing.TB, c *redis.Client, queue string) {
+	t.Helper()
+	ns := strings.TrimSuffix(strings.TrimPrefix(c.Prefix, "test:"), ":")
+	if ns == "" || ns == c.Prefix || !strings.Contains(queue, ns) {
+		t.Fatalf("redistest: queue %q is not named after the test's namespace %q", queue, c.Prefix)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, globEscape("asynq:{"+queue+"}:")+"*", 500).Iterator()
+		for iter.Next(ctx) {
+			c.Unlink(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("redistest: clean asynq queue %s: %v", queue, err)
+		}
+		if err := c.SRem(ctx, "asynq:queues", queue).Err(); err != nil {
+			t.Errorf("redistest: clean asynq queue %s: %v", queue, err)
+		}
+	})
+}
+
+// globEscape quotes the characters SCAN's MATCH pattern treats as special.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // URL returns the Redis URL the tests use.

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -73,13 +74,32 @@ func TestWorkerExpiresBookings(t *testing.T) {
 	byTask, bySweep := book(), book()
 
 	queue := "test-" + rdb.Prefix[len("test:"):len(rdb.Prefix)-1]
+	redistest.CleanupAsynqQueue(t, rdb, queue)
+	inspector := asynq.NewInspectorFromRedisClient(rdb.Client)
 	client := worker.NewClient(rdb.Client, queue)
-	t.Cleanup(func() { _ = asynq.NewInspectorFromRedisClient(rdb.Client).DeleteQueue(queue, true) })
+
+	// Another process scheduling the same slot enqueues nothing new. The
+	// slot is an hour away, so no worker takes its task while it is counted.
+	inAnHour := time.Now().Add(time.Hour)
+	if err := client.ScheduleExpiry(ctx, tenant.ID, inAnHour); err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.NewClient(rdb.Client, queue).ScheduleExpiry(ctx, tenant.ID, inAnHour); err != nil {
+		t.Fatalf("scheduling the same slot again must be harmless: %v", err)
+	}
+	if n := tasksOf(t, rdb.Client, queue, worker.TypeExpireBookings); n != 1 {
+		t.Fatalf("%d expiry tasks queued, want 1 for the slot", n)
+	}
+
+	// The second booking's hold ran out already and it has no task: the
+	// sweep at the worker's start finds it.
+	if _, err := db.Admin.Exec(t.Context(), "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", bySweep.ID); err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		// The sweep runs when the worker starts, then not for an hour: only
-		// the slot's task can expire the booking due later.
+		// The sweep runs when the worker starts, then not for an hour.
 		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Hour},
 			&worker.Handlers{Bookings: bookings, Tenants: tenants, Logger: logger}, client)
 	}()
@@ -89,47 +109,70 @@ func TestWorkerExpiresBookings(t *testing.T) {
 			t.Error(err)
 		}
 	}()
+	status := func(id string) string {
+		t.Helper()
+		var s string
+		if err := db.Admin.QueryRow(t.Context(), "SELECT status FROM bookings WHERE id = $1", id).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	waitFor(t, func() (bool, string) {
+		completed, err := inspector.ListCompletedTasks(queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range completed {
+			if task.Type == worker.TypeSweepBookings {
+				return true, ""
+			}
+		}
+		return false, "the sweep at the worker's start has not completed"
+	})
+	if got := status(bySweep.ID); got != "expired" {
+		t.Fatalf("the sweep left the booking whose hold ran out %s", got)
+	}
+	if got := status(byTask.ID); got != "pending" {
+		t.Fatalf("the sweep made the booking still held %s", got)
+	}
 
 	// The first booking's hold runs out in three seconds, and its slot's
-	// task is due then; the second ran out already and has no task: the
-	// sweep at the worker's start finds it.
+	// task is due then. The sweep is done, so only that task can expire it.
 	var due time.Time
 	if err := db.Admin.QueryRow(t.Context(), "UPDATE bookings SET expires_at = now() + interval '3 seconds' WHERE id = $1 RETURNING expires_at", byTask.ID).Scan(&due); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Admin.Exec(t.Context(), "UPDATE bookings SET expires_at = now() - interval '1 second' WHERE id = $1", bySweep.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := client.ScheduleExpiry(ctx, tenant.ID, due); err != nil {
 		t.Fatal(err)
 	}
-	// Another process scheduling the same slot enqueues nothing new.
-	if err := worker.NewClient(rdb.Client, queue).ScheduleExpiry(ctx, tenant.ID, due); err != nil {
-		t.Fatalf("scheduling the same slot again must be harmless: %v", err)
-	}
-	if n := tasksOf(t, rdb.Client, queue, worker.TypeExpireBookings); n != 1 {
-		t.Fatalf("%d expiry tasks queued, want 1 for the slot", n)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var expired int
-		if err := db.Admin.QueryRow(t.Context(), "SELECT count(*) FROM bookings WHERE status = 'expired'").Scan(&expired); err != nil {
-			t.Fatal(err)
-		}
+	waitFor(t, func() (bool, string) {
+		st := status(byTask.ID)
 		stockNow, err := stock.Availability(ctx, inventory.Event{TenantID: tenant.ID, EventID: e.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if expired == 2 && stockNow[tt.ID].Available == capacity && stockNow[tt.ID].Held == 0 {
-			if time.Now().Before(due) {
-				t.Fatalf("the booking due at %s expired early", due)
-			}
+		return st == "expired" && stockNow[tt.ID].Available == capacity && stockNow[tt.ID].Held == 0,
+			fmt.Sprintf("the booking due at %s is %s, stock %+v", due, st, stockNow[tt.ID])
+	})
+	if time.Now().Before(due) {
+		t.Fatalf("the booking due at %s expired early", due)
+	}
+}
+
+// waitFor polls ok until it is done, for as long as a busy machine may
+// need, and fails with the state ok last described when it never is.
+func waitFor(t *testing.T, ok func() (done bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		done, state := ok()
+		if done {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 20s: %d bookings expired, stock %+v", expired, stockNow[tt.ID])
+			t.Fatalf("after 30s: %s", state)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
