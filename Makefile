@@ -15,6 +15,17 @@ run: services
 test: services vet fmt-check
 	$(GO) test -race -count=1 ./...
 
+## test-busy: make test RUNS times in a row (10 by default) while stress-ng keeps every core
+## busy: the check that the suite does not depend on an idle machine
+RUNS ?= 10
+.PHONY: test-busy
+test-busy: services
+	@command -v stress-ng >/dev/null || { echo "stress-ng is not installed (apt-get install stress-ng)"; exit 1; }
+	@stress-ng --cpu 0 --timeout 0 >/dev/null 2>&1 & load=$$!; trap 'kill $$load' EXIT; \
+	for i in $$(seq $(RUNS)); do echo "== make test, run $$i of $(RUNS), every core busy"; \
+		$(MAKE) --no-print-directory test || { echo "== run $$i of $(RUNS) failed"; exit 1; }; done; \
+	echo "== $(RUNS) of $(RUNS) runs passed"
+
 services:
 	@deploy/local-services.sh ensure
 
