@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -766,6 +767,12 @@ func TestPaymentDeclinedLeavesBookingPending(t *testing.T) {
 	_, token, b, ref := s.checkout(10, 1)
 	if out := s.follow(s.pay(ref, paystacksim.OutcomeDecline)); out["paymentStatus"] != "failed" || out["bookingStatus"] != "pending" {
 		t.Fatalf("after a decline: %v", out)
+	}
+	// A failed attempt is asked about again, but not moments after the
+	// last answer: reloading the callback does not hammer Paystack.
+	var nf *ticketing.ErrNotFinal
+	if _, _, err := s.app.payments.VerifyPayment(s.systemCtx(), ref); !errors.As(err, &nf) || nf.RetryAt.IsZero() {
+		t.Fatalf("verifying the declined attempt again at once: %v, want a pause", err)
 	}
 	if next := s.startPayment(token, b); next != ticketing.PaymentReference(b, 2) {
 		t.Fatalf("attempt after a decline: %s", next)

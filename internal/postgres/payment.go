@@ -202,27 +202,29 @@ func (s *PaymentStore) TenantOfReference(ctx context.Context, reference string) 
 // checkout is spent), or abandoned (not paid yet, which Paystack may still
 // turn into a success later). An attempt whose booking is still pending with
 // its hold running is not abandoned: it stays open, with the check recorded,
-// so the buyer can come back to the same checkout. changed reports whether
-// the status changed; a settled or failed attempt is left alone.
+// so the buyer can come back to the same checkout; a failed one stays
+// failed. changed reports whether the status changed; a settled attempt is
+// left alone.
 func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (p *ticketing.Payment, changed bool, err error) {
 	err = s.db.InTenant(ctx, func(tx pgx.Tx) (err error) {
 		if p, err = scanPayment(tx.QueryRow(ctx, qLockPaymentByReference, reference)); err != nil {
 			return err
 		}
-		if p.Status != ticketing.PaymentInitialized && p.Status != ticketing.PaymentAbandoned {
+		if p.Status.Settled() {
 			return nil
 		}
 		now := time.Now()
+		keep := p.Status == ticketing.PaymentFailed
 		if status == ticketing.PaymentAbandoned && p.Status == ticketing.PaymentInitialized {
-			var live bool
-			if err := tx.QueryRow(ctx, qSelectBookingLive, p.BookingID).Scan(&live); err != nil {
+			if err := tx.QueryRow(ctx, qSelectBookingLive, p.BookingID).Scan(&keep); err != nil {
 				return err
 			}
-			if live {
-				p.CheckedAt, p.GatewayResponse = &now, c.GatewayResponse
-				_, err := tx.Exec(ctx, qRecordPaymentCheck, p.ID, c.GatewayResponse)
-				return err
-			}
+		}
+		if keep {
+			// Only the check is recorded: it paces the next question.
+			p.CheckedAt, p.GatewayResponse = &now, c.GatewayResponse
+			_, err := tx.Exec(ctx, qRecordPaymentCheck, p.ID, c.GatewayResponse)
+			return err
 		}
 		if err := recordOutcome(ctx, tx, p, status, c, now, "", "", true); err != nil {
 			return err
