@@ -10,12 +10,10 @@
 ALTER TABLE payments
   ADD COLUMN init_claim uuid,
   ADD COLUMN init_until timestamptz,
-  -- When Paystack last answered a verification of the attempt, whatever
-  -- the answer: its rate limit is shared by every organizer, so an attempt
-  -- is not asked about again moments later.
+  -- When Paystack was last asked about the attempt, whatever the answer:
+  -- its rate limit is shared by every organizer, so an attempt is not
+  -- asked about again moments later (NULL: never asked).
   ADD COLUMN checked_at timestamptz;
-
-UPDATE payments SET checked_at = verified_at;
 
 -- The reconciler asks about open attempts in the order they were last
 -- asked about, so that attempts still open do not starve the others.

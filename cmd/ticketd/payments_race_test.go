@@ -142,6 +142,9 @@ func concurrentStarts(t *testing.T, n int, sharedKey bool, after string) {
 	if n := s.count("SELECT count(*) FROM payments WHERE booking_id = $1 AND status <> 'initialized'", b); n != 0 {
 		t.Errorf("%d attempts written off while the buyer holds their checkouts", n)
 	}
+	if n := len(s.sim.Transactions()); n != 1 {
+		t.Errorf("Paystack initialized %d transactions for one booking, want 1", n)
+	}
 
 	switch after {
 	case "webhook":
@@ -174,6 +177,7 @@ func concurrentStarts(t *testing.T, n int, sharedKey bool, after string) {
 func TestPaymentStartAfterAnUnfollowedDeclineOpensANewAttempt(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
+	s.stop() // no reconciler: the start itself must ask Paystack
 	_, token, b, first := s.checkout(10, 1)
 	s.pay(first, paystacksim.OutcomeDecline) // the tab was closed: no redirect
 	s.waitFor("the checkout's answer is old enough to ask Paystack again", func() bool {
@@ -236,6 +240,14 @@ func TestPaymentCallbackAnswersWhatPaystackSaysNow(t *testing.T) {
 	s.checkInvariants()
 }
 
+// codeOf is the code of an application error, or "".
+func codeOf(err error) string {
+	if e := ticketing.AsError(err); e != nil {
+		return e.Code
+	}
+	return ""
+}
+
 func keysOf(m map[string]any) []string {
 	var out []string
 	for k := range m {
@@ -268,9 +280,8 @@ func TestPaymentLostCheckoutIsTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A start waits for the checkout, which never comes, and gives up…
-	svc := payment.New(paystack.New(s.app.cfg.PaystackBaseURL, testPaystackKey), s.app.paystore, s.app.stock, s.app.tasks,
-		s.app.logger, s.app.metrics, payment.Config{PublicURL: s.app.cfg.PublicURL, StartWait: 100 * time.Millisecond})
-	if _, err := svc.StartPayment(ctx, b, ""); err == nil || ticketing.AsError(err).Code != ticketing.CodePaymentInProgress {
+	svc := s.paymentService(payment.Config{StartWait: 100 * time.Millisecond}, s.app.stock)
+	if _, err := svc.StartPayment(ctx, b, ""); codeOf(err) != ticketing.CodePaymentInProgress {
 		t.Fatalf("a start while another holds the claim: %v, want %s", err, ticketing.CodePaymentInProgress)
 	}
 	// …and the buyer's start waits…
@@ -357,6 +368,51 @@ func TestPaymentStartWaitsForTheCheckoutInFlight(t *testing.T) {
 	a, c := <-first, <-second
 	if a.err != nil || c.err != nil || a.code != 201 || c.code != 200 || a.body["accessCode"] != c.body["accessCode"] || a.body["reference"] != c.body["reference"] {
 		t.Fatalf("first %d %v %v, second %d %v %v", a.code, a.body, a.err, c.code, c.body, c.err)
+	}
+	s.checkInvariants()
+}
+
+// TestPaymentRefusedStartIsRefusedForEveryone: Paystack refuses the
+// payment (a currency the merchant does not take). Every concurrent start
+// gets 422 PAYMENT_REJECTED, none a checkout, and no attempt stays open.
+func TestPaymentRefusedStartIsRefusedForEveryone(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	_, token, b := s.pending(10, 1)
+	if _, err := s.db.Admin.Exec(context.Background(), "UPDATE bookings SET currency = 'JPY' WHERE id = $1", b); err != nil {
+		t.Fatal(err)
+	}
+	s.sim.SetFaults(paystacksim.Faults{Latency: 300 * time.Millisecond})
+	for i, r := range s.startAll(token, b, 16, func(int) string { return "pay-" + b }) {
+		if r.err != nil || r.code != 422 || r.body["code"] != ticketing.CodePaymentRejected {
+			t.Errorf("start %d: %d %v %v", i, r.code, r.body, r.err)
+		}
+	}
+	s.sim.SetFaults(paystacksim.Faults{})
+	if n := s.count("SELECT count(*) FROM payments WHERE booking_id = $1 AND (status <> 'failed' OR authorization_url <> '')", b); n != 0 {
+		t.Fatalf("%d attempts open or with a checkout after Paystack refused the payment", n)
+	}
+	s.checkInvariants()
+}
+
+// TestPaymentBookingCancelledDuringInitialize: the buyer cancels while the
+// checkout is being made; the start answers 409 and hands out nothing.
+func TestPaymentBookingCancelledDuringInitialize(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	_, token, b := s.pending(10, 1)
+	held := s.holdPaystack(func(r *http.Request) bool { return r.URL.Path == "/transaction/initialize" })
+	start := s.startAsync(token, b)
+	s.wait("the start reaches Paystack", held.arrived)
+	if code, out := s.call("POST", "/v1/bookings/"+b+"/cancel", token, nil); code != 200 {
+		t.Fatalf("cancel: %d %v", code, out)
+	}
+	close(held.release)
+	if r := <-start; r.err != nil || r.code != 409 || r.body["code"] != ticketing.CodeInvalidState {
+		t.Fatalf("start of a booking cancelled meanwhile: %d %v %v", r.code, r.body, r.err)
+	}
+	if n := s.count("SELECT count(*) FROM payments WHERE booking_id = $1 AND authorization_url <> ''", b); n != 0 {
+		t.Fatal("a checkout of a cancelled booking was recorded")
 	}
 	s.checkInvariants()
 }

@@ -768,11 +768,13 @@ func TestPaymentDeclinedLeavesBookingPending(t *testing.T) {
 	if out := s.follow(s.pay(ref, paystacksim.OutcomeDecline)); out["paymentStatus"] != "failed" || out["bookingStatus"] != "pending" {
 		t.Fatalf("after a decline: %v", out)
 	}
-	// A failed attempt is asked about again, but not moments after the
-	// last answer: reloading the callback does not hammer Paystack.
+	// A failed attempt is asked about again, but not within the pause
+	// after the last question (here an hour): reloading the callback does
+	// not hammer Paystack.
 	var nf *ticketing.ErrNotFinal
-	if _, _, err := s.app.payments.VerifyPayment(s.systemCtx(), ref); !errors.As(err, &nf) || nf.RetryAt.IsZero() {
-		t.Fatalf("verifying the declined attempt again at once: %v, want a pause", err)
+	paced := s.paymentService(payment.Config{RecheckAfter: time.Hour}, s.app.stock)
+	if _, _, err := paced.VerifyPayment(s.systemCtx(), ref); !errors.As(err, &nf) || nf.RetryAt.IsZero() {
+		t.Fatalf("verifying the declined attempt again within the pause: %v, want a pause", err)
 	}
 	if next := s.startPayment(token, b); next != ticketing.PaymentReference(b, 2) {
 		t.Fatalf("attempt after a decline: %s", next)
@@ -793,13 +795,20 @@ func TestPaymentReconcilerFindsChargeOfAnAbandonedAttempt(t *testing.T) {
 	s.waitFor("the expired booking's attempt is abandoned", func() bool {
 		return s.count("SELECT count(*) FROM payments WHERE reference = $1 AND status = 'abandoned'", ref) == 1
 	})
-	var abandoned dto.Metric
-	if err := s.app.metrics.Payments.WithLabelValues("abandoned").Write(&abandoned); err != nil || abandoned.GetCounter().GetValue() != 1 {
-		t.Fatalf("ticketd_payments_total{outcome=\"abandoned\"} = %v (%v), want 1", abandoned.GetCounter().GetValue(), err)
-	}
+	s.waitFor(`ticketd_payments_total{outcome="abandoned"} counts it`, func() bool {
+		var abandoned dto.Metric
+		return s.app.metrics.Payments.WithLabelValues("abandoned").Write(&abandoned) == nil && abandoned.GetCounter().GetValue() == 1
+	})
 	s.pay(ref, paystacksim.OutcomeSuccess) // no webhook, no redirect followed
 	s.waitStatus(b, "confirmed")           // a late payment, with tickets left
 	s.checkInvariants()
+}
+
+// paymentService is a payment service of the stack's own parts with cfg
+// (PublicURL filled in) and the inventory inv.
+func (s *stack) paymentService(cfg payment.Config, inv payment.Inventory) *payment.Service {
+	cfg.PublicURL = s.app.cfg.PublicURL
+	return payment.New(paystack.New(s.app.cfg.PaystackBaseURL, testPaystackKey), s.app.paystore, inv, s.app.tasks, s.app.logger, s.app.metrics, cfg)
 }
 
 // systemCtx acts for the test's tenant as the system.
@@ -868,7 +877,7 @@ func TestPaymentLateHoldSurvivesTheExpirySweep(t *testing.T) {
 			t.Errorf("the late payment's tickets were held by another buyer: %d %v", code, out)
 		}
 	}}
-	svc := payment.New(paystack.New(s.app.cfg.PaystackBaseURL, testPaystackKey), s.app.paystore, stock, s.app.tasks, s.app.logger, s.app.metrics, payment.Config{PublicURL: s.app.cfg.PublicURL})
+	svc := s.paymentService(payment.Config{}, stock)
 	if _, bk, err := svc.VerifyPayment(s.systemCtx(), ref); err != nil || bk == nil || bk.Status != ticketing.BookingConfirmed {
 		t.Fatalf("late payment: %+v %v", bk, err)
 	}

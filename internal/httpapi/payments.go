@@ -311,8 +311,9 @@ func (s *Server) listPayments(c *fiber.Ctx) error {
 }
 
 type verificationResponse struct {
-	// Final is false when Paystack had no final answer or could not be
-	// asked: the payment is shown as it stands, and asking again is safe.
+	// Final is false when Paystack had no final answer, could not be asked
+	// or says the attempt is not paid yet: the payment is shown as it
+	// stands, and asking again is safe.
 	Final   bool            `json:"final"`
 	Payment paymentResponse `json:"payment"`
 	Booking bookingResponse `json:"booking"`
@@ -341,7 +342,10 @@ func (s *Server) verifyPayment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(verificationResponse{Final: notFinal == nil, Payment: toPaymentResponse(p), Booking: toBookingResponse(b)})
+	// An attempt still open (not paid yet, its booking's hold running) is
+	// not final either, though Paystack answered.
+	final := notFinal == nil && p.Status != ticketing.PaymentInitialized
+	return c.JSON(verificationResponse{Final: final, Payment: toPaymentResponse(p), Booking: toBookingResponse(b)})
 }
 
 type reviewRequest struct {

@@ -42,7 +42,9 @@ type Store interface {
 	ReleaseClaim(ctx context.Context, paymentID, claim string) error
 	EndClaimed(ctx context.Context, paymentID, claim string, status ticketing.PaymentStatus, why string) (bool, error)
 	PaymentByReference(ctx context.Context, reference string) (*ticketing.Payment, error)
+	TakeCheck(ctx context.Context, paymentID string, every time.Duration) (*time.Time, error)
 	MarkUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, bool, error)
+	AbandonUnknown(ctx context.Context, reference string) (*ticketing.Payment, bool, error)
 	RecordCheck(ctx context.Context, paymentID, gatewayResponse string) error
 	Settle(ctx context.Context, reference string, c ticketing.Charge, mode ticketing.SettleMode, lateHold string) (*ticketing.Settlement, error)
 	MarkInventorySynced(ctx context.Context, reference string) error
@@ -82,6 +84,10 @@ type Config struct {
 	// request is initializing before it answers PAYMENT_IN_PROGRESS (20 s
 	// when 0, within the server's write timeout).
 	StartWait time.Duration
+	// RecheckAfter is how soon an unsettled attempt may be asked about
+	// again (2 s when 0): Paystack's rate limit is shared by every
+	// organizer, and a redirect can be reloaded at will.
+	RecheckAfter time.Duration
 }
 
 // Service implements ticketing.PaymentService.
@@ -105,6 +111,9 @@ func New(gateway Gateway, store Store, inv Inventory, queue Queue, logger *slog.
 	if cfg.StartWait <= 0 {
 		cfg.StartWait = 20 * time.Second
 	}
+	if cfg.RecheckAfter <= 0 {
+		cfg.RecheckAfter = 2 * time.Second
+	}
 	return &Service{gateway: gateway, store: store, inventory: inv, queue: queue, logger: logger, metrics: m, cfg: cfg}
 }
 
@@ -118,8 +127,13 @@ func (s *Service) callbackURL() string { return s.cfg.PublicURL + "/v1/payments/
 // polling from startPoll, twice as long each time up to maxStartPoll, so a
 // crowd of waiters costs Postgres little.
 const (
-	initTimeout  = 15 * time.Second
-	claimFor     = 30 * time.Second
+	initTimeout = 15 * time.Second
+	claimFor    = 30 * time.Second
+	// storeTimeout bounds recording what Paystack answered, apart from the
+	// time Paystack took; reuseTimeout bounds asking Paystack whether a
+	// checkout handed out before can still be paid.
+	storeTimeout = 10 * time.Second
+	reuseTimeout = 5 * time.Second
 	startPoll    = 25 * time.Millisecond
 	maxStartPoll = 400 * time.Millisecond
 	// startRounds bounds how many attempts one start may open or end (a
@@ -182,8 +196,7 @@ var errInProgress = ticketing.Errorf(ticketing.KindConflict, ticketing.CodePayme
 // caller goes away: a checkout Paystack made and nobody recorded is lost,
 // and costs the buyer a new attempt.
 func (s *Service) initialize(ctx context.Context, opened *ticketing.OpenedPayment) (*ticketing.Checkout, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), initTimeout)
-	defer cancel()
+	base := context.WithoutCancel(ctx)
 	p, claim := opened.Payment, opened.Claim
 	tenant := ticketing.TenantFromContext(ctx)
 	req := paystack.InitializeRequest{
@@ -196,7 +209,11 @@ func (s *Service) initialize(ctx context.Context, opened *ticketing.OpenedPaymen
 		fee := p.Amount * int64(tenant.PlatformFeeBps) / 10000
 		req.TransactionCharge = &fee // also when 0: no fee, not the subaccount's default
 	}
-	auth, err := s.gateway.Initialize(ctx, req)
+	pctx, cancel := context.WithTimeout(base, initTimeout)
+	auth, err := s.gateway.Initialize(pctx, req)
+	cancel()
+	ctx, cancel = context.WithTimeout(base, storeTimeout)
+	defer cancel()
 	switch {
 	case paystack.IsDuplicateReference(err):
 		// An earlier initialize reached Paystack and its checkout was never
@@ -209,8 +226,7 @@ func (s *Service) initialize(ctx context.Context, opened *ticketing.OpenedPaymen
 		if err := s.endClaimed(ctx, p, claim, ticketing.PaymentFailed, "initialize refused: "+err.Error()); !errors.Is(err, errAgain) {
 			return nil, err
 		}
-		return nil, ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodePaymentRejected,
-			"the payment provider refused this payment: %s", paystackMessage(err))
+		return nil, errRejected(paystackMessage(err))
 	case err != nil:
 		s.logger.WarnContext(ctx, "initializing a payment", "reference", p.Reference, "error", err.Error())
 		// The attempt stays open without a checkout; the next call
@@ -250,25 +266,31 @@ func (s *Service) endClaimed(ctx context.Context, p *ticketing.Payment, claim st
 
 // reuse hands out an attempt's checkout again, after asking Paystack whether
 // it can still be paid, unless the checkout was recorded or Paystack
-// answered moments ago (a burst of starts asks Paystack nothing).
+// answered moments ago (a burst of starts asks Paystack nothing). Whatever
+// the question's outcome, the attempt is read again: another verification
+// may have failed or settled it meanwhile.
 func (s *Service) reuse(ctx context.Context, p *ticketing.Payment) (*ticketing.Checkout, error) {
 	co := &ticketing.Checkout{AuthorizationURL: p.AuthorizationURL, AccessCode: p.AccessCode, Reference: p.Reference}
-	if time.Since(p.UpdatedAt) < reverifyAfter {
+	if time.Since(p.UpdatedAt) < s.cfg.RecheckAfter {
 		return co, nil
 	}
-	v, _, err := s.VerifyPayment(ctx, p.Reference)
+	vctx, cancel := context.WithTimeout(ctx, reuseTimeout)
+	_, _, err := s.VerifyPayment(vctx, p.Reference)
+	cancel()
 	var nf *ticketing.ErrNotFinal
+	if err != nil && !errors.As(err, &nf) {
+		s.logger.WarnContext(ctx, "verifying an open payment before handing it out again", "reference", p.Reference, "error", err.Error())
+	}
+	cur, err := s.store.PaymentByReference(ctx, p.Reference)
 	switch {
-	case errors.As(err, &nf):
-		return co, nil // not paid yet as far as we know: the checkout stands
 	case err != nil:
 		return nil, err
-	case v.Status == ticketing.PaymentInitialized:
-		return co, nil
+	case cur.Status != ticketing.PaymentInitialized:
+		// Failed (a new attempt follows), or paid (the booking is no
+		// longer pending, which the next round says).
+		return nil, errAgain
 	}
-	// Failed (a new attempt follows), or paid (the booking is no longer
-	// pending, which the next round says).
-	return nil, errAgain
+	return co, nil
 }
 
 // awaitCheckout waits for the checkout another caller is initializing.
@@ -278,6 +300,8 @@ func (s *Service) awaitCheckout(ctx context.Context, reference string, deadline 
 		switch {
 		case err != nil:
 			return nil, err
+		case p.Status == ticketing.PaymentFailed && p.AuthorizationURL == "":
+			return nil, errRejected("") // the holder's initialize was refused
 		case p.Status != ticketing.PaymentInitialized:
 			return nil, errAgain // ended: the next round says what now
 		case p.AuthorizationURL != "":
@@ -293,6 +317,15 @@ func (s *Service) awaitCheckout(ctx context.Context, reference string, deadline 
 		case <-time.After(poll):
 		}
 	}
+}
+
+// errRejected is the answer when Paystack refuses to initialize a payment,
+// with its reason when known.
+func errRejected(reason string) error {
+	if reason == "" {
+		return ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodePaymentRejected, "the payment provider refused this payment")
+	}
+	return ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodePaymentRejected, "the payment provider refused this payment: %s", reason)
 }
 
 // paystackMessage is Paystack's own words about a refusal, for the buyer.
@@ -323,9 +356,9 @@ func chargeOf(t *paystack.Transaction) ticketing.Charge {
 // VerifyPayment implements ticketing.PaymentService. Only a settled
 // attempt is final here: an unpaid one (open, failed or abandoned) is asked
 // about again, since Paystack may still report a charge for it, and a
-// charge is settled whatever the attempt's local state. Paystack is not
-// asked about one attempt twice within reverifyAfter: the answer is then
-// ErrNotFinal with RetryAt.
+// charge is settled whatever the attempt's local state. Paystack is asked
+// about one attempt at most once per Config.RecheckAfter, across every
+// process: past that the answer is ErrNotFinal with RetryAt.
 func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketing.Payment, *ticketing.Booking, error) {
 	if _, _, ok := ticketing.ParseReference(reference); !ok {
 		return nil, nil, ticketing.NotFound("payment")
@@ -344,17 +377,22 @@ func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketi
 		}
 		return p, nil, nil
 	}
-	if p.CheckedAt != nil && time.Since(*p.CheckedAt) < reverifyAfter {
-		// Asked moments ago: Paystack's rate limit is shared by every
-		// organizer, and a redirect can be reloaded at will.
-		return p, nil, &ticketing.ErrNotFinal{Status: string(p.Status) + " (checked moments ago)", RetryAt: p.CheckedAt.Add(reverifyAfter)}
+	next, err := s.store.TakeCheck(ctx, p.ID, s.cfg.RecheckAfter)
+	if err != nil {
+		return p, nil, err
+	}
+	if next != nil {
+		return p, nil, &ticketing.ErrNotFinal{Status: string(p.Status) + " (asked moments ago)", RetryAt: *next}
 	}
 	t, err := s.gateway.Verify(ctx, reference)
 	switch {
-	case paystack.IsNotFound(err) && p.AuthorizationURL == "" && !p.Initializing:
-		// Never initialized at Paystack and nobody is initializing it:
-		// there is no checkout, so nobody can pay it.
-		p, err := s.markUnpaid(ctx, reference, ticketing.PaymentAbandoned, ticketing.Charge{GatewayResponse: "unknown to Paystack"})
+	case paystack.IsNotFound(err) && p.AuthorizationURL == "":
+		// Never initialized at Paystack: without a checkout nobody can pay
+		// it. The store abandons it only if that still holds.
+		p, changed, err := s.store.AbandonUnknown(ctx, reference)
+		if err == nil && changed {
+			s.metrics.Payments.WithLabelValues(string(ticketing.PaymentAbandoned)).Inc()
+		}
 		return p, nil, err
 	case err != nil:
 		return p, nil, &ticketing.ErrNotFinal{Status: "unreachable: " + err.Error()}
@@ -384,7 +422,7 @@ func (s *Service) VerifyPayment(ctx context.Context, reference string) (*ticketi
 // markUnpaid records an unpaid answer and counts the attempts it ended.
 func (s *Service) markUnpaid(ctx context.Context, reference string, status ticketing.PaymentStatus, c ticketing.Charge) (*ticketing.Payment, error) {
 	p, changed, err := s.store.MarkUnpaid(ctx, reference, status, c)
-	if changed {
+	if err == nil && changed {
 		s.metrics.Payments.WithLabelValues(string(p.Status)).Inc()
 	}
 	return p, err
@@ -392,9 +430,6 @@ func (s *Service) markUnpaid(ctx context.Context, reference string, status ticke
 
 // verifyTimeout bounds one verification of a batch (expiry, reconciler).
 const verifyTimeout = 15 * time.Second
-
-// reverifyAfter is how soon an unpaid attempt may be asked about again.
-const reverifyAfter = 2 * time.Second
 
 // lateHoldNamespace derives the id of a late payment's hold from its
 // reference: not the booking's id, which the expiry releases.

@@ -24,6 +24,8 @@ var (
 	qReleasePaymentClaim            = query("ReleasePaymentClaim")
 	qEndClaimedPayment              = query("EndClaimedPayment")
 	qRecordPaymentCheck             = query("RecordPaymentCheck")
+	qTakePaymentCheck               = query("TakePaymentCheck")
+	qAbandonUnknownPayment          = query("AbandonUnknownPayment")
 	qSelectBookingLive              = query("SelectBookingLive")
 	qSelectPaymentByReference       = query("SelectPaymentByReference")
 	qLockPaymentByReference         = query("LockPaymentByReference")
@@ -232,6 +234,44 @@ func (s *PaymentStore) MarkUnpaid(ctx context.Context, reference string, status 
 		changed = p.Status != status
 		applyOutcome(p, status, c, now, "")
 		return nil
+	})
+	return p, changed, translate(err, "payment")
+}
+
+// TakeCheck takes the right to ask Paystack about an unsettled attempt now,
+// unless it was asked about less than every ago. It returns nil when taken,
+// or when the attempt may next be asked about.
+func (s *PaymentStore) TakeCheck(ctx context.Context, paymentID string, every time.Duration) (*time.Time, error) {
+	var taken bool
+	var next *time.Time
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, qTakePaymentCheck, paymentID, every.Seconds()).Scan(&taken, &next)
+	})
+	if err != nil {
+		return nil, translate(err, "payment")
+	}
+	if taken {
+		return nil, nil
+	}
+	if next == nil { // settled meanwhile: asking again at once finds that
+		now := time.Now()
+		next = &now
+	}
+	return next, nil
+}
+
+// AbandonUnknown abandons an attempt Paystack does not know, if it still
+// has no checkout, nobody is initializing it and its booking's hold is
+// over. It returns the attempt as it stands.
+func (s *PaymentStore) AbandonUnknown(ctx context.Context, reference string) (p *ticketing.Payment, changed bool, err error) {
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, qAbandonUnknownPayment, reference)
+		if err != nil {
+			return err
+		}
+		changed = tag.RowsAffected() == 1
+		p, err = scanPayment(tx.QueryRow(ctx, qSelectPaymentByReference, reference))
+		return err
 	})
 	return p, changed, translate(err, "payment")
 }

@@ -24,8 +24,11 @@ type PaymentStatus string
 //     checkout that leaves the server is always the attempt's recorded one.
 //   - initialized → failed, abandoned before a checkout exists: Paystack
 //     refused the initialize (failed), or an earlier initialize reached
-//     Paystack and its checkout was never recorded (abandoned). Nobody has
-//     the checkout, so nobody can pay it.
+//     Paystack and its checkout was never recorded (abandoned), or Paystack
+//     does not know the reference and the booking's hold is over
+//     (abandoned). Nobody has the checkout, so nobody can pay it; each is
+//     written only if, under the row lock, there is still no checkout and
+//     no other caller holds the claim.
 //   - initialized → failed after a checkout was handed out: only on
 //     Paystack's verified word that the charge failed. The checkout is
 //     spent; the next start opens a new attempt.
@@ -104,9 +107,9 @@ type Payment struct {
 	// InventorySynced is false until Redis has followed the settlement.
 	InventoryHold   string
 	InventorySynced bool
-	// CheckedAt is when Paystack last answered a verification of the
-	// attempt; Initializing is true while a caller holds the claim to
-	// initialize it.
+	// CheckedAt is when Paystack was last asked about the attempt (it
+	// paces the next question); Initializing is true while a caller holds
+	// the claim to initialize it.
 	CheckedAt    *time.Time
 	Initializing bool
 }

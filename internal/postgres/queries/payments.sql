@@ -37,16 +37,18 @@ INSERT INTO payment_routes (reference, tenant_id) VALUES ($1, app_tenant());
 -- name: ClaimPaymentInit
 -- Takes the initialization of an open attempt without a checkout for $2
 -- seconds, unless another caller holds it.
-UPDATE payments SET init_claim = gen_random_uuid(), init_until = now() + make_interval(secs => $2)
+UPDATE payments SET init_claim = gen_random_uuid(), init_until = clock_timestamp() + make_interval(secs => $2)
 WHERE id = $1 AND status = 'initialized' AND authorization_url = '' AND (init_until IS NULL OR init_until <= now())
 RETURNING init_claim::text;
 
 -- name: SetPaymentCheckout
--- Records the checkout, only for the holder of the claim $2: a holder
--- whose claim was taken over must not hand out its checkout.
+-- Records the checkout, only for the holder of the claim $2 (a holder
+-- whose claim was taken over must not hand out its checkout) and while the
+-- booking can still be paid (it may have been cancelled meanwhile).
 UPDATE payments SET authorization_url = $3, access_code = $4, init_claim = NULL, init_until = NULL,
        version = version + 1, updated_at = now()
-WHERE id = $1 AND init_claim = $2 AND status = 'initialized' AND authorization_url = '';
+WHERE id = $1 AND init_claim = $2 AND status = 'initialized' AND authorization_url = ''
+  AND EXISTS (SELECT 1 FROM bookings b WHERE b.id = payments.booking_id AND b.status = 'pending' AND b.expires_at > now());
 
 -- name: ReleasePaymentClaim
 -- The holder of the claim $2 gives it up (Paystack could not be reached):
@@ -56,13 +58,40 @@ UPDATE payments SET init_claim = NULL, init_until = NULL WHERE id = $1 AND init_
 -- name: EndClaimedPayment
 -- The holder of the claim $2 ends an attempt whose checkout nobody has:
 -- $3 failed (Paystack refused it) or abandoned (its checkout was lost).
+-- Its Idempotency-Key goes to the next attempt: nothing was handed out
+-- under it that a retry should get again.
 UPDATE payments SET status = $3, gateway_response = $4, init_claim = NULL, init_until = NULL,
-       version = version + 1, updated_at = now()
+       idempotency_key = NULL, version = version + 1, updated_at = now()
 WHERE id = $1 AND init_claim = $2 AND status = 'initialized' AND authorization_url = '';
 
+-- name: TakePaymentCheck
+-- Takes the right to ask Paystack about an unsettled attempt now, unless
+-- someone asked less than $2 seconds ago: one question per attempt per
+-- pause, across every process. Returns whether it was taken and, when not,
+-- when asking is next allowed.
+WITH taken AS (
+  UPDATE payments SET checked_at = clock_timestamp()
+  WHERE id = $1 AND status NOT IN ('success', 'reversed')
+    AND (checked_at IS NULL OR checked_at <= clock_timestamp() - make_interval(secs => $2))
+  RETURNING id)
+SELECT EXISTS (SELECT 1 FROM taken), (SELECT checked_at + make_interval(secs => $2) FROM payments WHERE id = $1);
+
 -- name: RecordPaymentCheck
--- Paystack answered about an attempt without settling it (not paid yet).
-UPDATE payments SET checked_at = now(), gateway_response = $2, updated_at = now() WHERE id = $1;
+-- Paystack answered about an unsettled attempt without changing it (not
+-- paid yet, or still being paid).
+UPDATE payments SET checked_at = now(), gateway_response = $2, updated_at = now()
+WHERE id = $1 AND status NOT IN ('success', 'reversed');
+
+-- name: AbandonUnknownPayment
+-- Paystack does not know the attempt: abandoned, if it still has no
+-- checkout and nobody is initializing it (an answer read before an
+-- initialize must not write off the checkout that initialize made), and
+-- its booking's hold is over (while it runs, a start initializes it).
+UPDATE payments SET status = 'abandoned', gateway_response = 'unknown to Paystack', verified_at = now(),
+       checked_at = now(), version = version + 1, updated_at = now()
+WHERE reference = $1 AND status = 'initialized' AND authorization_url = ''
+  AND (init_until IS NULL OR init_until <= now())
+  AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = payments.booking_id AND b.status = 'pending' AND b.expires_at > now());
 
 -- name: SelectBookingLive
 -- Whether a booking is pending with its hold still running.
