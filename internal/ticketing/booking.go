@@ -86,6 +86,12 @@ type NewBooking struct {
 // Validate checks the shape of the request; the catalog decides the rest.
 func (n *NewBooking) Validate() error {
 	var p Problems
+	if len(n.Items)+len(n.Seats) > MaxTicketsPerBooking {
+		// Checked before each entry is, so that a body of thousands of
+		// entries costs nothing.
+		p.Addf(true, "a booking holds at most %d tickets", MaxTicketsPerBooking)
+		return p.Err()
+	}
 	p.Addf(!ValidID(n.EventID), "eventId must be an event id")
 	p.Addf(len(n.Items) == 0 && len(n.Seats) == 0, "items or seats must ask for at least one ticket")
 	total := len(n.Seats)

@@ -95,13 +95,21 @@ func ErrorKind(err error) Kind {
 }
 
 // Problems collects validation messages for one input, so a client sees every
-// problem at once rather than one per round trip.
+// problem at once rather than one per round trip, up to MaxProblems of them:
+// an input with thousands of bad entries gets a bounded answer.
 type Problems []string
+
+// MaxProblems bounds the messages one input's Problems lists.
+const MaxProblems = 50
 
 // Addf records a problem when cond is true.
 func (p *Problems) Addf(cond bool, format string, args ...any) {
-	if cond {
+	switch {
+	case !cond:
+	case len(*p) < MaxProblems:
 		*p = append(*p, fmt.Sprintf(format, args...))
+	case len(*p) == MaxProblems:
+		*p = append(*p, fmt.Sprintf("and more problems: only the first %d are listed", MaxProblems))
 	}
 }
 

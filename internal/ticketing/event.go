@@ -272,6 +272,12 @@ type SeatSelection struct {
 // Empty reports whether nothing is selected.
 func (s SeatSelection) Empty() bool { return len(s.Sections) == 0 && len(s.Seats) == 0 }
 
+// validate bounds the selection by what a layout can hold.
+func (s SeatSelection) validate(p *Problems) {
+	p.Addf(len(s.Sections) > MaxLayoutSections, "sections must list at most %d sections", MaxLayoutSections)
+	p.Addf(len(s.Seats) > MaxLayoutSeats, "seats must list at most %d seats", MaxLayoutSeats)
+}
+
 // NewTicketType is the input to add a ticket type to an event.
 type NewTicketType struct {
 	Name         string
@@ -301,6 +307,7 @@ func (n *NewTicketType) Validate() error {
 	case Seated:
 		p.Addf(n.Capacity != nil, "a seated ticket type's capacity is its number of seats; leave capacity out")
 		p.Addf(n.Seats.Empty(), "a seated ticket type needs sections or seats of the venue")
+		n.Seats.validate(&p)
 	}
 	if n.MaxPerOrder == nil {
 		m := DefaultMaxPerOrder
@@ -342,6 +349,7 @@ func (u *TicketTypeUpdate) Apply(t *TicketType) error {
 		p.Addf(*u.Capacity < 1 || *u.Capacity > MaxVenueCapacity, "capacity must be 1-%d", MaxVenueCapacity)
 	}
 	p.Addf(t.Kind == GeneralAdmission && !u.Seats.Empty(), "general admission takes a capacity, not sections or seats")
+	u.Seats.validate(&p)
 	setIf(&t.MaxPerOrder, u.MaxPerOrder)
 	validateMaxPerOrder(&p, t.MaxPerOrder)
 	if u.SalesStartAt != nil {

@@ -9,10 +9,15 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of venues and their layouts.
+// Limits of venues and their layouts. A layout's size is checked on the
+// input's counts before it is expanded, so a small body describing millions
+// of seats costs nothing.
 const (
-	MaxVenueCapacity = 1_000_000
-	MaxLayoutSeats   = 50_000
+	MaxVenueCapacity  = 1_000_000
+	MaxLayoutSeats    = 50_000
+	MaxLayoutSections = 500
+	MaxLayoutRows     = 10_000
+	MaxRowSeats       = 1000
 )
 
 // Venue is a place events happen at, optionally with a seat layout. Its
@@ -101,10 +106,40 @@ type RowInput struct {
 
 var seatLabelPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,10}$`)
 
+// tooLarge reports, from the input's counts alone, why the layout it
+// describes is over the limits, or "".
+func (in *LayoutInput) tooLarge() string {
+	if len(in.Sections) > MaxLayoutSections {
+		return fmt.Sprintf("must have at most %d sections", MaxLayoutSections)
+	}
+	rows, seats := 0, 0
+	for _, s := range in.Sections {
+		rows += len(s.Rows)
+		if rows > MaxLayoutRows {
+			return fmt.Sprintf("must have at most %d rows", MaxLayoutRows)
+		}
+		for _, r := range s.Rows {
+			n := max(r.Count, 0) + len(r.Labels)
+			if r.Count > MaxRowSeats || len(r.Labels) > MaxRowSeats {
+				return fmt.Sprintf("rows must have at most %d seats each", MaxRowSeats)
+			}
+			if seats += n; seats > MaxLayoutSeats {
+				return fmt.Sprintf("must have at most %d seats", MaxLayoutSeats)
+			}
+		}
+	}
+	return ""
+}
+
 // Build expands the input into a layout, recording every problem in p under
-// the field name prefix.
+// the field name prefix. An input over the limits is refused before it is
+// expanded.
 func (in *LayoutInput) Build(p *Problems, prefix string) *Layout {
 	l := &Layout{}
+	if why := in.tooLarge(); why != "" {
+		p.Addf(true, "%s %s", prefix, why)
+		return l
+	}
 	p.Addf(len(in.Sections) == 0, "%s.sections must list at least one section", prefix)
 	sections := map[string]bool{}
 	total := 0
@@ -127,10 +162,6 @@ func (in *LayoutInput) Build(p *Problems, prefix string) *Layout {
 			case r.Count > 0 && len(r.Labels) > 0:
 				p.Addf(true, "%s.seats must be a count or a list of labels, not both", rp)
 			case r.Count > 0:
-				if r.Count > 1000 {
-					p.Addf(true, "%s.seats must be at most 1000", rp)
-					continue
-				}
 				labels = make([]string, r.Count)
 				for k := range labels {
 					labels[k] = fmt.Sprint(k + 1)
