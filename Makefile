@@ -11,9 +11,13 @@ LDFLAGS := -X main.version=$(VERSION)
 run: services
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ticketd dev
 
-## test: vet, format check and every test with the race detector
+## test: vet, format check, every test with the race detector, and a few seconds of fuzzing
+## of the request decoders and validators (FUZZTIME each)
+FUZZTIME ?= 5s
 test: services vet fmt-check
 	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzVenueBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzBookingBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 
 ## test-busy: make test RUNS times in a row (10 by default) while stress-ng keeps every core
 ## busy: the check that the suite does not depend on an idle machine

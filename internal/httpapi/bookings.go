@@ -63,20 +63,29 @@ func toBookingResponse(b *ticketing.Booking) bookingResponse {
 	return r
 }
 
-func (s *Server) createBooking(c *fiber.Ctx) error {
-	var req bookingRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	n := ticketing.NewBooking{EventID: req.EventID, Seats: req.Seats, IdempotencyKey: strings.Clone(c.Get(HeaderIdempotencyKey))}
+// toNew converts the request, with its Idempotency-Key.
+func (req *bookingRequest) toNew(idempotencyKey string) (ticketing.NewBooking, error) {
+	n := ticketing.NewBooking{EventID: req.EventID, Seats: req.Seats, IdempotencyKey: idempotencyKey}
 	for _, it := range req.Items {
 		n.Items = append(n.Items, ticketing.ItemRequest{TicketTypeID: it.TicketTypeID, Quantity: it.Quantity})
 	}
 	if req.TicketTypeID != "" {
 		if len(req.Items) > 0 {
-			return invalid("send items, or the ticketTypeId and quantity shorthand, not both")
+			return n, invalid("send items, or the ticketTypeId and quantity shorthand, not both")
 		}
 		n.Items = []ticketing.ItemRequest{{TicketTypeID: req.TicketTypeID, Quantity: req.Quantity}}
+	}
+	return n, nil
+}
+
+func (s *Server) createBooking(c *fiber.Ctx) error {
+	var req bookingRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	n, err := req.toNew(strings.Clone(c.Get(HeaderIdempotencyKey)))
+	if err != nil {
+		return err
 	}
 	b, err := s.deps.Bookings.CreateBooking(c.UserContext(), n)
 	if err != nil {

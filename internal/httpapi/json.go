@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -33,6 +35,9 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case err == nil:
+		if !textOnly(reflect.ValueOf(v)) {
+			return invalid("text in the request body must not contain NUL characters")
+		}
 		return nil
 	case errors.As(err, &typeErr):
 		return invalid("%s must be a %s", typeErr.Field, jsonType(typeErr.Type.Kind().String()))
@@ -80,4 +85,36 @@ func listOf[T, R any](items []T, convert func(T) R, next string) fiber.Map {
 		cursor = next
 	}
 	return fiber.Map{"data": data, "nextCursor": cursor}
+}
+
+// textOnly reports whether every string in v is valid UTF-8 without NUL
+// characters. JSON may carry NUL as \u0000, which Postgres refuses in text;
+// invalid UTF-8 the decoder has already replaced.
+func textOnly(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		return utf8.ValidString(s) && !strings.Contains(s, "\x00")
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil() || textOnly(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() && !textOnly(v.Field(i)) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if !textOnly(v.Index(i)) {
+				return false
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if !textOnly(it.Key()) || !textOnly(it.Value()) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -147,3 +150,36 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	}
 	return c.Next()
 }
+
+// textHeaders are the headers whose values reach SQL (the tenant's host,
+// the Idempotency-Key).
+var textHeaders = []string{fiber.HeaderHost, fiber.HeaderXForwardedHost, HeaderTenant, HeaderIdempotencyKey}
+
+// validText refuses with 400, before any handler, a request whose path,
+// query parameters or text headers are not valid UTF-8 or hold a NUL:
+// Postgres refuses such text, and it must not become a 500 (JSON bodies are
+// checked by decodeJSON).
+func validText(c *fiber.Ctx) error {
+	uri := c.Request().URI()
+	if !isText(uri.Path()) {
+		return invalid("the path must be valid UTF-8 text without NUL characters")
+	}
+	var bad []byte
+	uri.QueryArgs().VisitAll(func(k, v []byte) {
+		if bad == nil && (!isText(k) || !isText(v)) {
+			bad = append([]byte{}, k...)
+		}
+	})
+	if bad != nil {
+		return invalid("query parameter %q must be valid UTF-8 text without NUL characters", strings.ToValidUTF8(string(bad), "?"))
+	}
+	for _, h := range textHeaders {
+		if !isText(c.Request().Header.Peek(h)) {
+			return invalid("the %s header must be valid UTF-8 text without NUL characters", h)
+		}
+	}
+	return c.Next()
+}
+
+// isText reports whether b is valid UTF-8 without NUL characters.
+func isText(b []byte) bool { return utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 }

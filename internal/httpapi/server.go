@@ -136,7 +136,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		WriteTimeout:            30 * time.Second,
 		IdleTimeout:             120 * time.Second,
 	})
-	s.app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders)
+	s.app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, validText)
 	if err := s.register(); err != nil {
 		return nil, err
 	}
