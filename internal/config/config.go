@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -178,7 +179,8 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, r.err()
 }
 
-// RequireServeSecrets checks what `serve` needs that `migrate` does not.
+// RequireServeSecrets checks what `serve` needs that `migrate` does not:
+// its own secrets, never the development ones `ticketd dev` uses.
 func (c Config) RequireServeSecrets() error {
 	var missing []string
 	if c.PlatformAPIKey == "" {
@@ -186,6 +188,14 @@ func (c Config) RequireServeSecrets() error {
 	}
 	if c.JWTSecret == "" {
 		missing = append(missing, "JWT_SECRET is required (at least 32 characters) to sign access tokens")
+	}
+	// The development credentials are published in this repository: with
+	// them anyone could call the platform API or mint access tokens.
+	if c.PlatformAPIKey == DevPlatformAPIKey {
+		missing = append(missing, "PLATFORM_API_KEY is the published development key; set a secret one (e.g. openssl rand -hex 24)")
+	}
+	if c.JWTSecret == DevJWTSecret || slices.Contains(c.JWTPreviousSecrets, DevJWTSecret) {
+		missing = append(missing, "JWT_SECRET (or JWT_PREVIOUS_SECRETS) is the published development secret; set a secret one (e.g. openssl rand -hex 32)")
 	}
 	if len(missing) > 0 {
 		return errors.New("config: " + strings.Join(missing, "; "))

@@ -74,3 +74,25 @@ func TestLogValueMasksSecrets(t *testing.T) {
 		t.Errorf("trusted proxies %v", c.TrustedProxies)
 	}
 }
+
+func TestServeRefusesTheDevelopmentSecrets(t *testing.T) {
+	for name, vars := range map[string]map[string]string{
+		"devPlatformKey":       {"PLATFORM_API_KEY": DevPlatformAPIKey, "JWT_SECRET": strings.Repeat("s", 40)},
+		"devJWTSecret":         {"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": DevJWTSecret},
+		"devJWTPreviousSecret": {"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": strings.Repeat("s", 40), "JWT_PREVIOUS_SECRETS": DevJWTSecret},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(env(vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.RequireServeSecrets(); err == nil || !strings.Contains(err.Error(), "published development") {
+				t.Fatalf("serve accepted the development secrets: %v", err)
+			}
+		})
+	}
+	c, err := Load(env(map[string]string{"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": strings.Repeat("s", 40)}))
+	if err != nil || c.RequireServeSecrets() != nil {
+		t.Fatalf("serve refused secrets of its own: %v %v", err, c.RequireServeSecrets())
+	}
+}
