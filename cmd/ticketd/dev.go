@@ -9,6 +9,18 @@ import (
 	"github.com/ticketd-io/ticketd/internal/config"
 )
 
+// loopbackByDefault makes the servers listen on 127.0.0.1 unless BIND_ADDR
+// says otherwise: `dev` and the simulator run with published keys, which
+// must not be reachable from the network.
+func loopbackByDefault(getenv func(string) string) func(string) string {
+	return func(key string) string {
+		if v := getenv(key); v != "" || key != "BIND_ADDR" {
+			return v
+		}
+		return "127.0.0.1"
+	}
+}
+
 // devEnv supplies the development defaults that `serve` refuses to assume:
 // a platform API key, a JWT signing key, and, unless PAYSTACK_SECRET_KEY is
 // set, a Paystack simulator run in the process (its key and URL).

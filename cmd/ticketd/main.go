@@ -68,7 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		fmt.Fprintln(stdout, usage)
 		return nil
 	case "dev":
-		getenv = devEnv(getenv)
+		getenv = loopbackByDefault(devEnv(getenv))
+	case "paystack-sim":
+		getenv = loopbackByDefault(getenv)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {

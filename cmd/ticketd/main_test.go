@@ -64,6 +64,7 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		"REDIS_URL":        redistest.URL(),
 		"PLATFORM_API_KEY": "test-platform-key-0123456789",
 		"JWT_SECRET":       testJWTSecret,
+		"BIND_ADDR":        "127.0.0.1",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +82,9 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		t.Fatalf("serve ended early: %v", err)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not start within 30s")
+	}
+	if !strings.HasPrefix(addr, "127.0.0.1:") {
+		t.Fatalf("listening on %s, want BIND_ADDR 127.0.0.1", addr)
 	}
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%s/readyz", port))
@@ -185,5 +189,23 @@ func TestInventoryCheckFindsDriftAndRebuildRepairs(t *testing.T) {
 	}
 	if out, err := check("rebuild"); err != nil || !strings.Contains(out, "inventory: consistent") {
 		t.Fatalf("rebuild: %v\n%s", err, out)
+	}
+}
+
+// TestDevAndSimulatorListenOnLoopbackByDefault: they run with published
+// keys; only an explicit BIND_ADDR opens them to the network.
+func TestDevAndSimulatorListenOnLoopbackByDefault(t *testing.T) {
+	unset := env(map[string]string{})
+	if got := loopbackByDefault(devEnv(unset))("BIND_ADDR"); got != "127.0.0.1" {
+		t.Fatalf("dev binds %q by default", got)
+	}
+	if got := loopbackByDefault(env(map[string]string{"BIND_ADDR": "0.0.0.0"}))("BIND_ADDR"); got != "0.0.0.0" {
+		t.Fatalf("an explicit BIND_ADDR became %q", got)
+	}
+	if got := loopbackByDefault(unset)("PORT"); got != "" {
+		t.Fatalf("other settings are left alone: PORT %q", got)
+	}
+	if _, err := config.Load(env(map[string]string{"BIND_ADDR": "example.com"})); err == nil || !strings.Contains(err.Error(), "BIND_ADDR") {
+		t.Fatalf("BIND_ADDR example.com: %v", err)
 	}
 }

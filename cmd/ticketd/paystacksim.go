@@ -52,7 +52,7 @@ func startSim(ctx context.Context, cfg config.Config, s simSettings, stdout io.W
 	sim := paystacksim.New(paystacksim.Config{
 		SecretKey: cfg.PaystackSecretKey, PublicURL: s.publicURL, WebhookURL: s.webhookURL, Logger: logger,
 	})
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(s.port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(s.port)))
 	if err != nil {
 		return nil, fmt.Errorf("paystack simulator: listen: %w", err)
 	}

@@ -90,7 +90,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	if cfg.PprofAddr != "" {
 		startPprof(ctx, cfg.PprofAddr, logger)
 	}
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -59,6 +60,10 @@ type Config struct {
 	SweepInterval         time.Duration
 	SaleCacheTTL          time.Duration
 	PprofAddr             string
+	// BindAddr is the address the HTTP servers listen on: "" for every
+	// interface (serve, in a container); `dev` and `paystack-sim` default
+	// to 127.0.0.1, since they run with published keys.
+	BindAddr string
 	// Paystack: the secret key (sk_test_/sk_live_), the API base URL (the
 	// simulator's in dev), the webhook source allowlist, where browsers go
 	// after paying, and the reconciler's cadence.
@@ -100,6 +105,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SweepInterval:         r.duration("SWEEP_INTERVAL", time.Minute),
 		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
 		PprofAddr:             r.str("PPROF_ADDR", ""),
+		BindAddr:              r.str("BIND_ADDR", ""),
 		PaystackSecretKey:     r.str("PAYSTACK_SECRET_KEY", ""),
 		PaystackBaseURL:       strings.TrimSuffix(r.str("PAYSTACK_BASE_URL", DefaultPaystackBaseURL), "/"),
 		StorefrontURL:         strings.TrimSuffix(r.str("STOREFRONT_URL", ""), "/"),
@@ -175,6 +181,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SaleCacheTTL < 0 || c.SaleCacheTTL > time.Minute {
 		r.fail("SALE_CACHE_TTL must be between 0s and 1m")
+	}
+	if c.BindAddr != "" {
+		if _, err := netip.ParseAddr(c.BindAddr); err != nil {
+			r.fail("BIND_ADDR must be an IP address (127.0.0.1, 0.0.0.0, ::1), not %q", c.BindAddr)
+		}
 	}
 	return c, r.err()
 }
