@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // venue time zones must resolve in minimal images without a zone database
 
@@ -36,12 +35,7 @@ commands:
 Configuration comes from environment variables; see README.md.`
 
 func main() {
-	if os.Getenv("GOGC") == "" {
-		// The on-sale path allocates per request, and a small live heap at
-		// the start of a burst made the collector run often enough to show
-		// in the p99 (docs/benchmarks.md); memory is cheaper than that.
-		debug.SetGCPercent(400)
-	}
+	tuneGC(os.Getenv, os.ReadFile)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
