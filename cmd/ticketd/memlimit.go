@@ -44,4 +44,3 @@ func tuneGC(getenv func(string) string, read func(string) ([]byte, error)) {
 		}
 	}
 }
-
