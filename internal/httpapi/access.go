@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -29,6 +30,11 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok {
 		token = c.Cookies(cookieAccess)
+		if token != "" {
+			if err := sameOriginJSON(c); err != nil {
+				return err
+			}
+		}
 	}
 	if token == "" {
 		return c.Next()
@@ -54,6 +60,38 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	c.Locals(localSessionID, claims.SessionID)
 	c.SetUserContext(ticketing.WithActor(c.UserContext(), ticketing.Actor{UserID: claims.UserID, Role: claims.Role}))
 	return c.Next()
+}
+
+// errCrossSite refuses a cookie-authenticated change that may have been
+// forged by another site.
+var errCrossSite = ticketing.Errorf(ticketing.KindForbidden, ticketing.CodeForbidden,
+	"a change authenticated by cookie must be sent as application/json from this organizer's own site (API clients send Authorization: Bearer)")
+
+// sameOriginJSON guards the requests a cookie authenticates that change
+// something against cross-site request forgery. SameSite=Lax is no guard
+// here: the organizers' storefronts are sibling subdomains of one site. So
+// such a request must be JSON (a form or a no-CORS fetch cannot send that
+// Content-Type) and must come from the request's own host: its Origin, or
+// else Sec-Fetch-Site: same-origin.
+func sameOriginJSON(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		return nil
+	}
+	if !strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON) {
+		return errCrossSite
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host == "" || normalizeHost(u.Host) != normalizeHost(c.Hostname()) {
+			return errCrossSite
+		}
+		return nil
+	}
+	if c.Get("Sec-Fetch-Site") != "same-origin" {
+		return errCrossSite
+	}
+	return nil
 }
 
 var (

@@ -128,6 +128,11 @@ func refreshToken(c *fiber.Ctx) (string, error) {
 	}
 	if req.RefreshToken == "" {
 		req.RefreshToken = c.Cookies(cookieRefresh)
+		if req.RefreshToken != "" {
+			if err := sameOriginJSON(c); err != nil {
+				return "", err
+			}
+		}
 	}
 	return req.RefreshToken, nil
 }

@@ -428,10 +428,54 @@ func TestCookieSession(t *testing.T) {
 	if res.status != 200 {
 		t.Fatalf("me by cookie: %d %s", res.status, res.raw)
 	}
-	res = api.do(request{method: "POST", path: "/v1/auth/refresh", host: "acme.tickets.test", headers: map[string]string{"Cookie": "refresh_token=" + refresh}})
+	res = api.do(request{method: "POST", path: "/v1/auth/refresh", host: "acme.tickets.test", headers: map[string]string{"Cookie": "refresh_token=" + refresh,
+		"Content-Type": "application/json", "Origin": "https://acme.tickets.test"}})
 	if res.status != 200 {
 		t.Fatalf("refresh by cookie: %d %s", res.status, res.raw)
 	}
+}
+
+// TestCookieChangesNeedTheOrganizersOwnOrigin: a sibling organizer's page
+// is same-site, so SameSite=Lax lets the browser send the cookie; the
+// request is refused unless it is JSON from the tenant's own origin.
+func TestCookieChangesNeedTheOrganizersOwnOrigin(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	booking := `{"eventId":"not-an-id","items":[]}`
+	call := func(path string, headers map[string]string) response {
+		return api.do(request{method: "POST", path: path, host: "acme.tickets.test", body: booking, headers: headers})
+	}
+	cookie := "access_token=" + s.access
+	for name, h := range map[string]map[string]string{
+		"siblingOrigin403":     {"Cookie": cookie, "Origin": "http://bravo.tickets.test"},
+		"otherSiteOrigin403":   {"Cookie": cookie, "Origin": "https://evil.example"},
+		"nullOrigin403":        {"Cookie": cookie, "Origin": "null"},
+		"noOriginSameSite403":  {"Cookie": cookie, "Sec-Fetch-Site": "same-site"},
+		"noOriginAtAll403":     {"Cookie": cookie},
+		"formContentType403":   {"Cookie": cookie, "Origin": "http://acme.tickets.test", "Content-Type": "application/x-www-form-urlencoded"},
+		"plainTextNoOrigin403": {"Cookie": cookie, "Content-Type": "text/plain", "Sec-Fetch-Site": "same-origin"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assertError(t, call("/v1/bookings", h), 403, "FORBIDDEN")
+		})
+	}
+	// From its own pages, or with a bearer token, the request goes on (to
+	// the validation of its body).
+	for name, h := range map[string]map[string]string{
+		"ownOrigin400":           {"Cookie": cookie, "Origin": "https://acme.tickets.test:8443"},
+		"sameOriginFetchSite400": {"Cookie": cookie, "Sec-Fetch-Site": "same-origin"},
+		"bearerAnyOrigin400":     {"Authorization": "Bearer " + s.access, "Origin": "https://evil.example"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			assertError(t, call("/v1/bookings", h), 400, "VALIDATION_FAILED")
+		})
+	}
+	// The refresh cookie too: a forged refresh would rotate the session.
+	res := api.do(request{method: "POST", path: "/v1/auth/refresh", host: "acme.tickets.test", headers: map[string]string{
+		"Cookie": "refresh_token=" + s.refresh, "Content-Type": "application/json", "Origin": "http://bravo.tickets.test"}})
+	assertError(t, res, 403, "FORBIDDEN")
 }
 
 func TestSignupValidation(t *testing.T) {
