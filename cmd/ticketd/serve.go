@@ -49,6 +49,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		return err
 	}
 	metrics := a.metrics
+	sessions := postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL)
 	srv, err := httpapi.New(httpapi.Config{
 		PlatformDomain:     cfg.PlatformDomain,
 		PlatformAPIKey:     cfg.PlatformAPIKey,
@@ -68,8 +69,8 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Events:       postgres.NewEventService(db),
 		Bookings:     a.bookings,
 		Stock:        a.bookings,
-		Sessions:     postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL),
-		Revocations:  rdb.Sessions(time.Second),
+		Sessions:     sessions,
+		Revocations:  rdb.Sessions(time.Second, sessions, tokens.TTL()+auth.Leeway),
 		Tokens:       tokens,
 		Authz:        enforcer,
 		AuthLimiter:  rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),

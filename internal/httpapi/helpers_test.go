@@ -100,6 +100,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	t.Cleanup(sim.Close) // first: no delivery outlives the test's database
 	payments := payment.New(paystack.New(simServer.URL, testPaystackKey, paystack.WithTimeout(5*time.Second)),
 		postgres.NewPaymentStore(db.App), stock, queue, logger, metrics, payment.Config{PublicURL: "http://tickets.test"})
+	sessions := postgres.NewSessionService(db.App, hasher, 24*time.Hour)
 	deps := httpapi.Deps{
 		Bookings:     bookings,
 		Stock:        bookings,
@@ -107,8 +108,8 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		Users:        postgres.NewUserService(db.App, hasher),
 		Venues:       postgres.NewVenueService(db.App),
 		Events:       postgres.NewEventService(db.App),
-		Sessions:     postgres.NewSessionService(db.App, hasher, 24*time.Hour),
-		Revocations:  rdb.Sessions(0),
+		Sessions:     sessions,
+		Revocations:  rdb.Sessions(0, sessions, tokens.TTL()+auth.Leeway),
 		Tokens:       tokens,
 		Authz:        enforcer,
 		AuthLimiter:  rdb.NewRateLimiter("auth", time.Minute),

@@ -810,3 +810,25 @@ func TestRevocationOutlivesTokenLeeway(t *testing.T) {
 		t.Fatalf("revocation kept for %v (%v), want the token lifetime plus the parser's leeway", ttl, err)
 	}
 }
+
+// TestSignedOutSessionStaysOutWhenRedisLosesItsData: revocations live in
+// Postgres; Redis only caches them.
+func TestSignedOutSessionStaysOutWhenRedisLosesItsData(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	api.createTenant("acme")
+	s := api.signup("acme", "buyer@example.com")
+	if res := api.as(s.access, "acme", "POST", "/v1/auth/signout", map[string]string{"refreshToken": s.refresh}); res.status != 204 {
+		t.Fatalf("signout: %d %s", res.status, res.raw)
+	}
+	keys, err := api.rdb.Keys(t.Context(), api.rdb.Prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) > 0 {
+		if err := api.rdb.Del(t.Context(), keys...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertError(t, api.as(s.access, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+}

@@ -13,16 +13,17 @@ import (
 )
 
 var (
-	qInsertRefreshToken        = query("InsertRefreshToken")
-	qRotateRefreshToken        = query("RotateRefreshToken")
-	qSelectRefreshToken        = query("SelectRefreshToken")
-	qSelectRefreshTokenOwner   = query("SelectRefreshTokenOwner")
-	qSelectSessionOwner        = query("SelectSessionOwner")
-	qShareLockUser             = query("ShareLockUser")
-	qLockUser                  = query("LockUser")
-	qDeleteExpiredRefreshToken = query("DeleteExpiredRefreshTokens")
-	qRevokeSession             = query("RevokeSession")
-	qRevokeUserSessions        = query("RevokeUserSessions")
+	qInsertRefreshToken         = query("InsertRefreshToken")
+	qRotateRefreshToken         = query("RotateRefreshToken")
+	qSelectRefreshToken         = query("SelectRefreshToken")
+	qSelectRefreshTokenOwner    = query("SelectRefreshTokenOwner")
+	qSelectSessionOwner         = query("SelectSessionOwner")
+	qShareLockUser              = query("ShareLockUser")
+	qLockUser                   = query("LockUser")
+	qDeleteExpiredRefreshToken  = query("DeleteExpiredRefreshTokens")
+	qRevokeSession              = query("RevokeSession")
+	qSelectSessionsRevokedSince = query("SelectSessionsRevokedSince")
+	qRevokeUserSessions         = query("RevokeUserSessions")
 )
 
 // SessionService implements ticketing.SessionService with refresh tokens
@@ -186,6 +187,22 @@ func (s *SessionService) EndSession(ctx context.Context, refreshToken string) (s
 		return revokeSession(ctx, tx, owner, sessionID)
 	})
 	return sessionID, translate(err, "session")
+}
+
+// RevokedSessions returns the sessions of the context's tenant revoked
+// within the last window: Postgres is the truth of revocations, and the
+// Redis list is rebuilt from it when Redis lost its data.
+func (s *SessionService) RevokedSessions(ctx context.Context, window time.Duration) ([]string, error) {
+	var ids []string
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, qSelectSessionsRevokedSince, window.Seconds())
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return ids, translate(err, "session")
 }
 
 // RevokeSession implements ticketing.SessionService.

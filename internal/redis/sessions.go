@@ -2,11 +2,14 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -14,6 +17,13 @@ import (
 // SessionRevocations implements ticketing.SessionRevocations: a revoked
 // session id is kept for the lifetime of an access token, after which every
 // token of that session has expired anyway.
+//
+// Postgres is the truth of revocations (refresh_tokens.revoked_at) and the
+// Redis list a cache of it. Each tenant's list carries a marker written
+// when it was loaded; a Redis that lost its data (a flush, a restart
+// without persistence, a failover) has lost the marker too, and the list
+// is then loaded again from Postgres before any answer, so a signed-out
+// session never comes back to life.
 //
 // Every authenticated request asks whether its session was revoked, which
 // on an on-sale is most of the Redis round trips the API makes. So a "not
@@ -25,6 +35,9 @@ type SessionRevocations struct {
 	// CheckTTL is how long a "not revoked" answer is reused; 0 asks Redis
 	// every time.
 	CheckTTL time.Duration
+	source   RevokedSessions
+	window   time.Duration
+	loading  singleflight.Group
 
 	mu      sync.Mutex
 	checked map[string]time.Time // session id → when Redis last said "not revoked"
@@ -35,13 +48,26 @@ var _ ticketing.SessionRevocations = (*SessionRevocations)(nil)
 // maxCheckedSessions bounds the memory of the "not revoked" answers.
 const maxCheckedSessions = 100_000
 
+// RevokedSessions is where revocations are kept for good: the sessions of
+// the context's tenant revoked within a window (postgres.SessionService).
+type RevokedSessions interface {
+	RevokedSessions(ctx context.Context, window time.Duration) ([]string, error)
+}
+
 // Sessions returns the session revocation list on c, reusing "not
-// revoked" answers for checkTTL.
-func (c *Client) Sessions(checkTTL time.Duration) *SessionRevocations {
-	return &SessionRevocations{c: c, CheckTTL: checkTTL, checked: map[string]time.Time{}}
+// revoked" answers for checkTTL. window is the lifetime of an access token
+// (with the parser's leeway): source's revocations within it are loaded
+// into a tenant's list whenever Redis has lost it.
+func (c *Client) Sessions(checkTTL time.Duration, source RevokedSessions, window time.Duration) *SessionRevocations {
+	return &SessionRevocations{c: c, CheckTTL: checkTTL, source: source, window: window, checked: map[string]time.Time{}}
 }
 
 func (s *SessionRevocations) key(id string) string { return s.c.Key("session:revoked:" + id) }
+
+// loadedKey marks a tenant's list as loaded from Postgres.
+func (s *SessionRevocations) loadedKey(tenantID string) string {
+	return s.c.Key("session:revocations-loaded:" + tenantID)
+}
 
 // RevokeSessions implements ticketing.SessionRevocations.
 func (s *SessionRevocations) RevokeSessions(ctx context.Context, ttl time.Duration, ids ...string) error {
@@ -65,6 +91,28 @@ func (s *SessionRevocations) RevokeSessions(ctx context.Context, ttl time.Durati
 	return nil
 }
 
+// load writes the tenant's revocations of the last window from Postgres into
+// Redis, then the marker that says the list is whole, and returns them.
+func (s *SessionRevocations) load(ctx context.Context, tenantID string) ([]string, error) {
+	ids, err := s.source.RevokedSessions(ctx, s.window)
+	if err != nil {
+		return nil, fmt.Errorf("redis: loading session revocations: %w", err)
+	}
+	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, id := range ids {
+			p.Set(ctx, s.key(id), 1, s.window)
+		}
+		// The marker lapses with the window, so the list is also reloaded now
+		// and then, whatever happened to Redis.
+		p.Set(ctx, s.loadedKey(tenantID), 1, s.window)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis: loading session revocations: %w", err)
+	}
+	return ids, nil
+}
+
 // SessionRevoked implements ticketing.SessionRevocations.
 func (s *SessionRevocations) SessionRevoked(ctx context.Context, id string) (bool, error) {
 	now := time.Now()
@@ -74,12 +122,32 @@ func (s *SessionRevocations) SessionRevoked(ctx context.Context, id string) (boo
 	if ok && now.Sub(at) < s.CheckTTL {
 		return false, nil
 	}
-	n, err := s.c.Exists(ctx, s.key(id)).Result()
+	tenant := ticketing.TenantFromContext(ctx)
+	if tenant == nil {
+		return false, errors.New("redis: session revoked: no tenant in the context")
+	}
+	tenantID := tenant.ID
+	var revoked, loaded *goredis.IntCmd
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		revoked, loaded = p.Exists(ctx, s.key(id)), p.Exists(ctx, s.loadedKey(tenantID))
+		return nil
+	})
 	if err != nil {
 		return false, fmt.Errorf("redis: session revoked: %w", err)
 	}
-	if n > 0 {
+	if revoked.Val() > 0 {
 		return true, nil
+	}
+	if loaded.Val() == 0 {
+		// Redis lost the tenant's list, or never had it: load it from
+		// Postgres before answering.
+		ids, err, _ := s.loading.Do(tenantID, func() (any, error) { return s.load(ctx, tenantID) })
+		if err != nil {
+			return false, err
+		}
+		if slices.Contains(ids.([]string), id) {
+			return true, nil
+		}
 	}
 	if s.CheckTTL > 0 {
 		s.mu.Lock()

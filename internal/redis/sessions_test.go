@@ -1,11 +1,39 @@
 package redis_test
 
 import (
+	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
+
+// revokedInPostgres stands for the sessions Postgres records as revoked.
+type revokedInPostgres struct {
+	mu    sync.Mutex
+	ids   []string
+	loads int
+}
+
+func (r *revokedInPostgres) RevokedSessions(context.Context, time.Duration) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loads++
+	return slices.Clone(r.ids), nil
+}
+
+func (r *revokedInPostgres) revoke(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, id)
+}
+
+func tenantCtx(t *testing.T) context.Context {
+	return ticketing.WithTenant(t.Context(), &ticketing.Tenant{ID: "00000000-0000-4000-8000-000000000001"})
+}
 
 // TestRevocationReachesEveryInstance: the instance that revokes a session
 // refuses it at once; another instance, which remembered "not revoked",
@@ -14,8 +42,9 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 	t.Parallel()
 	const checkTTL = 200 * time.Millisecond
 	c := redistest.New(t)
-	here, there := c.Sessions(checkTTL), c.Sessions(checkTTL)
-	ctx := t.Context()
+	pg := &revokedInPostgres{}
+	here, there := c.Sessions(checkTTL, pg, time.Minute), c.Sessions(checkTTL, pg, time.Minute)
+	ctx := tenantCtx(t)
 	if revoked, err := there.SessionRevoked(ctx, "s1"); err != nil || revoked {
 		t.Fatalf("fresh session: %v %v", revoked, err)
 	}
@@ -35,5 +64,44 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 	time.Sleep(time.Until(remembered.Add(checkTTL)))
 	if revoked, err := there.SessionRevoked(ctx, "s1"); err != nil || !revoked {
 		t.Fatalf("another instance accepts a revoked session beyond its CheckTTL (%v)", err)
+	}
+}
+
+// TestRevocationSurvivesRedisLosingItsData: Postgres is the truth; when
+// Redis has lost the list (flushed, restarted), it is loaded again before
+// any session is let in.
+func TestRevocationSurvivesRedisLosingItsData(t *testing.T) {
+	t.Parallel()
+	c := redistest.New(t)
+	pg := &revokedInPostgres{}
+	sessions := c.Sessions(0, pg, time.Minute)
+	ctx := tenantCtx(t)
+	if revoked, err := sessions.SessionRevoked(ctx, "live"); err != nil || revoked {
+		t.Fatalf("a live session: %v %v", revoked, err)
+	}
+	pg.revoke("signed-out")
+	if err := sessions.RevokeSessions(ctx, time.Minute, "signed-out"); err != nil {
+		t.Fatal(err)
+	}
+	// Redis loses everything of this test's namespace.
+	keys, err := c.Keys(ctx, c.Prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys %v %v", keys, err)
+	}
+	if err := c.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if revoked, err := sessions.SessionRevoked(ctx, "signed-out"); err != nil || !revoked {
+		t.Fatalf("a signed-out session after Redis lost its data: revoked %v (%v)", revoked, err)
+	}
+	if revoked, err := sessions.SessionRevoked(ctx, "live"); err != nil || revoked {
+		t.Fatalf("a live session after the reload: %v %v", revoked, err)
+	}
+	if pg.loads != 2 {
+		t.Fatalf("the list was loaded %d times, want once at first use and once after the loss", pg.loads)
+	}
+	// Without a tenant there is no list to ask.
+	if _, err := sessions.SessionRevoked(t.Context(), "live"); err == nil {
+		t.Fatal("a check without a tenant answered")
 	}
 }

@@ -41,3 +41,9 @@ SELECT id FROM users WHERE id = $1 FOR UPDATE;
 -- Expired tokens can no longer be replayed, so they need not be kept for
 -- reuse detection.
 DELETE FROM refresh_tokens WHERE user_id = $1 AND expires_at < now() - interval '1 day';
+
+-- name: SelectSessionsRevokedSince
+-- Sessions revoked in the last $1 seconds: the ones whose access tokens may
+-- still be alive, for rebuilding the revocation list Redis lost.
+SELECT DISTINCT session_id::text FROM refresh_tokens
+WHERE revoked_at > now() - make_interval(secs => $1);
