@@ -74,6 +74,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Tokens:       tokens,
 		Authz:        enforcer,
 		AuthLimiter:  rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
+		SigninGuard:  rdb.NewSigninGuard(cfg.AuthRateLimitEmail, cfg.AuthRateLimitEmail, cfg.AuthRateLimitWindow),
 		Payments:     a.payments,
 		PaymentInbox: a.paystore,
 		PaymentQueue: a.tasks,

@@ -113,6 +113,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		Tokens:       tokens,
 		Authz:        enforcer,
 		AuthLimiter:  rdb.NewRateLimiter("auth", time.Minute),
+		SigninGuard:  rdb.NewSigninGuard(10, 10, time.Minute),
 		Payments:     payments,
 		PaymentInbox: postgres.NewPaymentStore(db.App),
 		PaymentQueue: queue,

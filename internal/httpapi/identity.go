@@ -67,10 +67,26 @@ func (s *Server) signin(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := s.limitAuth(c, req.Email); err != nil {
+	// Every attempt counts against the address (a spray over many emails);
+	// failures count against the email, without locking its owner out.
+	if err := s.limit(c); err != nil {
 		return err
 	}
-	u, err := s.deps.Users.Authenticate(c.UserContext(), req.Email, req.Password)
+	ctx, tenant, ip := c.UserContext(), ticketing.TenantFromContext(c.UserContext()), s.clientIP(c)
+	email, _ := ticketing.NormalizeEmail(req.Email)
+	wait, err := s.deps.SigninGuard.Check(ctx, tenant.ID, email, ip)
+	if err != nil {
+		return ticketing.Internal(err)
+	}
+	if wait > 0 {
+		return tooMany(c, wait)
+	}
+	u, err := s.deps.Users.Authenticate(ctx, req.Email, req.Password)
+	if ticketing.ErrorKind(err) == ticketing.KindUnauthorized {
+		if ferr := s.deps.SigninGuard.Failed(ctx, tenant.ID, email, ip); ferr != nil {
+			return ticketing.Internal(ferr)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -189,30 +205,36 @@ func (s *Server) signout(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// limitAuth counts a signin or signup attempt per tenant+IP and per
-// tenant+email, and refuses it with 429 and Retry-After past either limit.
+// limitAuth counts a signup attempt per tenant+IP and per tenant+email, and
+// refuses it with 429 and Retry-After past either limit.
 func (s *Server) limitAuth(c *fiber.Ctx, email string) error {
 	normalized, _ := ticketing.NormalizeEmail(email)
 	return s.limit(c, "email:"+normalized)
 }
 
-// limit counts a password attempt against the client's IP and subject (an
-// email, or the account changing its password).
-func (s *Server) limit(c *fiber.Ctx, subject string) error {
+// limit counts a password attempt against the client's IP and the
+// subjects given (an email, or the account changing its password).
+func (s *Server) limit(c *fiber.Ctx, subjects ...string) error {
 	tenant := ticketing.TenantFromContext(c.UserContext())
-	wait, err := s.deps.AuthLimiter.Allow(c.UserContext(), tenant.ID,
-		redis.Limit{Subject: "ip:" + s.clientIP(c), Max: s.cfg.AuthRateLimitIP},
-		redis.Limit{Subject: subject, Max: s.cfg.AuthRateLimitEmail},
-	)
+	limits := []redis.Limit{{Subject: "ip:" + s.clientIP(c), Max: s.cfg.AuthRateLimitIP}}
+	for _, subject := range subjects {
+		limits = append(limits, redis.Limit{Subject: subject, Max: s.cfg.AuthRateLimitEmail})
+	}
+	wait, err := s.deps.AuthLimiter.Allow(c.UserContext(), tenant.ID, limits...)
 	if err != nil {
 		return ticketing.Internal(err)
 	}
 	if wait > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-		return ticketing.Errorf(ticketing.KindTooManyRequests, ticketing.CodeTooManyRequests,
-			"too many attempts; retry in %d seconds", int(math.Ceil(wait.Seconds())))
+		return tooMany(c, wait)
 	}
 	return nil
+}
+
+// tooMany refuses a request with 429 and Retry-After.
+func tooMany(c *fiber.Ctx, wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
+	return ticketing.Errorf(ticketing.KindTooManyRequests, ticketing.CodeTooManyRequests, "too many attempts; retry in %d seconds", secs)
 }
 
 func (s *Server) getMe(c *fiber.Ctx) error {

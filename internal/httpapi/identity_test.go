@@ -554,7 +554,11 @@ func TestAuthRateLimit(t *testing.T) {
 	api := newTestAPI(t, func(c *httpapi.Config, d *httpapi.Deps) {
 		c.AuthRateLimitEmail = 3
 		c.AuthRateLimitIP = 5
-		d.AuthLimiter = redistest.New(t).NewRateLimiter("auth", window)
+		rdb := redistest.New(t)
+		d.AuthLimiter = rdb.NewRateLimiter("auth", window)
+		guard := rdb.NewSigninGuard(3, 3, window)
+		guard.Memory = window // a round run again starts afresh
+		d.SigninGuard = guard
 	})
 	api.createTenant("acme")
 	api.createTenant("globex")
@@ -831,4 +835,45 @@ func TestSignedOutSessionStaysOutWhenRedisLosesItsData(t *testing.T) {
 		}
 	}
 	assertError(t, api.as(s.access, "acme", "GET", "/v1/me", nil), 401, "INVALID_TOKEN")
+}
+
+// TestSigninGuessingDoesNotLockTheOwnerOut: an attacker guessing an email's
+// password, from one address or from many, is held back, while the owner on
+// an address that never failed still signs in; failures are audited.
+func TestSigninGuessingDoesNotLockTheOwnerOut(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, func(c *httpapi.Config, d *httpapi.Deps) {
+		c.TrustedProxies = []string{"0.0.0.0/32"} // the address app.Test reports for its client
+		c.AuthRateLimitIP = 1000
+		d.SigninGuard = redistest.New(t).NewSigninGuard(3, 5, time.Minute)
+	})
+	api.createTenant("acme")
+	api.signup("acme", "owner@example.com")
+	signin := func(from, password string) response {
+		return api.do(request{method: "POST", path: "/v1/auth/signin", host: "acme.tickets.test",
+			body: map[string]string{"email": "owner@example.com", "password": password}, headers: map[string]string{"X-Forwarded-For": from}})
+	}
+	for range 3 {
+		assertError(t, signin("10.0.0.1", "guess"), 401, "INVALID_CREDENTIALS")
+	}
+	assertError(t, signin("10.0.0.1", "guess"), 429, "TOO_MANY_REQUESTS")
+	if res := signin("10.0.0.9", "buyer-password-1"); res.status != 200 {
+		t.Fatalf("the owner on another address after a guessing run: %d %s", res.status, res.raw)
+	}
+	// Guessing from many addresses: past 5 failures of the email, an
+	// address that failed for it backs off; a fresh one is still heard.
+	for i := range 5 {
+		assertError(t, signin(fmt.Sprintf("10.0.1.%d", i+1), "guess"), 401, "INVALID_CREDENTIALS")
+	}
+	res := signin("10.0.1.1", "guess")
+	assertError(t, res, 429, "TOO_MANY_REQUESTS")
+	if ra := res.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("Retry-After %q", ra)
+	}
+	if res := signin("10.0.2.1", "buyer-password-1"); res.status != 200 {
+		t.Fatalf("the owner on a new address during the attack: %d %s", res.status, res.raw)
+	}
+	if n := api.count("audit_log WHERE action = 'user.signin_failed'"); n != 8 {
+		t.Fatalf("%d failed sign-ins audited, want 8", n)
+	}
 }

@@ -63,6 +63,9 @@ type Deps struct {
 	Tokens      AccessTokens
 	Authz       RoutePolicy
 	AuthLimiter RateLimiter
+	// SigninGuard throttles password guessing per email without locking
+	// the owner out (redis.SigninGuard).
+	SigninGuard SigninGuard
 	Payments    ticketing.PaymentService
 	// PaymentInbox stores webhooks and routes references to tenants
 	// (postgres.PaymentStore); PaymentQueue enqueues verifications (the
@@ -92,6 +95,13 @@ type RoutePolicy interface {
 // (redis.RateLimiter); it returns how long to wait, zero when allowed.
 type RateLimiter interface {
 	Allow(ctx context.Context, tenantID string, limits ...redis.Limit) (time.Duration, error)
+}
+
+// SigninGuard decides whether an address may try an email's password now,
+// and hears of each failure.
+type SigninGuard interface {
+	Check(ctx context.Context, tenantID, email, address string) (time.Duration, error)
+	Failed(ctx context.Context, tenantID, email, address string) error
 }
 
 // PaymentInbox keeps what Paystack sends before any tenant is known.

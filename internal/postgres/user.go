@@ -97,6 +97,11 @@ func (s *UserService) Authenticate(ctx context.Context, email, password string) 
 		return nil, ticketing.Internal(err)
 	}
 	if !ok {
+		// Who is being guessed at is worth keeping; a failure to keep it
+		// does not change the answer.
+		_ = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+			return writeAudit(ctx, tx, "user.signin_failed", "user", u.ID, map[string]any{})
+		})
 		return nil, errInvalidCredentials
 	}
 	if rehash {
