@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -208,4 +210,76 @@ func TestDevAndSimulatorListenOnLoopbackByDefault(t *testing.T) {
 	if _, err := config.Load(env(map[string]string{"BIND_ADDR": "example.com"})); err == nil || !strings.Contains(err.Error(), "BIND_ADDR") {
 		t.Fatalf("BIND_ADDR example.com: %v", err)
 	}
+}
+
+// TestConnectionFloodIsShedNotFatal: past HTTP_MAX_CONNS, idle connections
+// with half a request (a slowloris) make new ones get 503, and the server
+// serves again once they are gone.
+func TestConnectionFloodIsShedNotFatal(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	cfg, err := config.Load(env(map[string]string{
+		"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "PLATFORM_API_KEY": "test-platform-key-0123456789",
+		"JWT_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "HTTP_MAX_CONNS": "4", "LOG_LEVEL": "error",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Port = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	listening, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, io.Discard, listening) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	var addr string
+	select {
+	case addr = <-listening:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	var idle []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return err.Error()
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); err != nil {
+			return err.Error()
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			return err.Error()
+		}
+		return strings.TrimSpace(line)
+	}
+	waitFor := func(what, want string) {
+		deadline := time.Now().Add(30 * time.Second)
+		for got := status(); !strings.Contains(got, want); got = status() {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30s: %s: last answer %q", what, got)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitFor("a connection past the cap is shed with 503", "503")
+	for _, c := range idle {
+		c.Close()
+	}
+	waitFor("the server serves again once the flood is gone", "200")
 }

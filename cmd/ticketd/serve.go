@@ -54,6 +54,8 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		PlatformDomain:     cfg.PlatformDomain,
 		PlatformAPIKey:     cfg.PlatformAPIKey,
 		TrustedProxies:     cfg.TrustedProxies,
+		MaxConns:           cfg.HTTPMaxConns,
+		MaxConnsPerIP:      cfg.HTTPMaxConnsPerIP,
 		TenantCacheTTL:     cfg.TenantCacheTTL,
 		CookieSecure:       cfg.CookieSecure,
 		AuthRateLimitIP:    cfg.AuthRateLimitIP,
@@ -96,6 +98,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln = steadyListener{Listener: ln, logger: logger}
 	served := make(chan error, 1)
 	go func() { served <- srv.App().Listener(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())

@@ -44,6 +44,9 @@ type Config struct {
 	PlatformAPIKey        string
 	PublicURL             string
 	TrustedProxies        []string
+	// HTTPMaxConns and HTTPMaxConnsPerIP cap the API's connections (see
+	// httpapi.Config).
+	HTTPMaxConns, HTTPMaxConnsPerIP int
 	TenantCacheTTL        time.Duration
 	JWTSecret             string
 	JWTPreviousSecrets    []string
@@ -128,6 +131,14 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	c.TrustedProxies = r.addresses("TRUSTED_PROXIES")
+	c.HTTPMaxConns = r.int("HTTP_MAX_CONNS", 10_000, 1, 1_000_000)
+	// Clients that connect directly are capped each; behind a proxy they
+	// all share its address, so there is no cap unless one is set.
+	perIP := 200
+	if len(c.TrustedProxies) > 0 {
+		perIP = 0
+	}
+	c.HTTPMaxConnsPerIP = r.int("HTTP_MAX_CONNS_PER_IP", perIP, 0, 1_000_000)
 	c.PaystackWebhookIPs = r.addresses("PAYSTACK_WEBHOOK_IPS")
 	if k := c.PaystackSecretKey; k != "" && !strings.HasPrefix(k, "sk_test_") && !strings.HasPrefix(k, "sk_live_") {
 		r.fail("PAYSTACK_SECRET_KEY must be a Paystack secret key (sk_test_... or sk_live_...)")

@@ -29,6 +29,12 @@ type Config struct {
 	TrustedProxies []string
 	// TenantCacheTTL is how long a resolved tenant is cached in process.
 	TenantCacheTTL time.Duration
+	// MaxConns caps the connections served at once (Fiber's default when
+	// 0); past it a new connection is answered 503 and closed, so a flood
+	// of idle connections sheds load instead of exhausting the process's
+	// files. MaxConnsPerIP caps them per client address (0: no cap; behind
+	// a proxy every client has the proxy's address).
+	MaxConns, MaxConnsPerIP int
 	// CookieSecure marks the session cookies Secure (HTTPS only).
 	CookieSecure bool
 	// AuthRateLimitIP and AuthRateLimitEmail cap signin and signup attempts
@@ -145,7 +151,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ReadTimeout:             30 * time.Second,
 		WriteTimeout:            30 * time.Second,
 		IdleTimeout:             120 * time.Second,
+		Concurrency:             cfg.MaxConns,
 	})
+	s.app.Server().MaxConnsPerIP = cfg.MaxConnsPerIP
 	s.app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, validText)
 	if err := s.register(); err != nil {
 		return nil, err
