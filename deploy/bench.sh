@@ -99,6 +99,8 @@ export JWT_SECRET
 JWT_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export JWT_EXPIRES_IN=1h LOG_LEVEL=warn
 export AUTH_RATE_LIMIT_IP=100000 AUTH_RATE_LIMIT_EMAIL=100000
+# One load generator stands for thousands of buyers, from one address.
+export HTTP_MAX_CONNS_PER_IP=0
 unset DATABASE_URL # derived from MIGRATIONS_DATABASE_URL, so it names the bench database
 
 log "migrating $DB"
