@@ -47,22 +47,22 @@ type Config struct {
 	// HTTPMaxConns and HTTPMaxConnsPerIP cap the API's connections (see
 	// httpapi.Config).
 	HTTPMaxConns, HTTPMaxConnsPerIP int
-	TenantCacheTTL        time.Duration
-	JWTSecret             string
-	JWTPreviousSecrets    []string
-	JWTExpiresIn          time.Duration
-	JWTIssuer             string
-	JWTAudience           string
-	RefreshTokenTTL       time.Duration
-	CookieSecure          bool
-	AuthRateLimitIP       int
-	AuthRateLimitEmail    int
-	AuthRateLimitWindow   time.Duration
-	WorkerQueue           string
-	WorkerConcurrency     int
-	SweepInterval         time.Duration
-	SaleCacheTTL          time.Duration
-	PprofAddr             string
+	TenantCacheTTL                  time.Duration
+	JWTSecret                       string
+	JWTPreviousSecrets              []string
+	JWTExpiresIn                    time.Duration
+	JWTIssuer                       string
+	JWTAudience                     string
+	RefreshTokenTTL                 time.Duration
+	CookieSecure                    bool
+	AuthRateLimitIP                 int
+	AuthRateLimitEmail              int
+	AuthRateLimitWindow             time.Duration
+	WorkerQueue                     string
+	WorkerConcurrency               int
+	SweepInterval                   time.Duration
+	SaleCacheTTL                    time.Duration
+	PprofAddr                       string
 	// BindAddr is the address the HTTP servers listen on: "" for every
 	// interface (serve, in a container); `dev` and `paystack-sim` default
 	// to 127.0.0.1, since they run with published keys.
