@@ -55,7 +55,6 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		PlatformAPIKey:     cfg.PlatformAPIKey,
 		TrustedProxies:     cfg.TrustedProxies,
 		MaxConns:           cfg.HTTPMaxConns,
-		MaxConnsPerIP:      cfg.HTTPMaxConnsPerIP,
 		TenantCacheTTL:     cfg.TenantCacheTTL,
 		CookieSecure:       cfg.CookieSecure,
 		AuthRateLimitIP:    cfg.AuthRateLimitIP,
@@ -98,7 +97,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	ln = steadyListener{Listener: ln, logger: logger}
+	ln = newSteadyListener(ln, cfg.HTTPMaxConnsPerIP, logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.App().Listener(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())

@@ -32,9 +32,8 @@ type Config struct {
 	// MaxConns caps the connections served at once (Fiber's default when
 	// 0); past it a new connection is answered 503 and closed, so a flood
 	// of idle connections sheds load instead of exhausting the process's
-	// files. MaxConnsPerIP caps them per client address (0: no cap; behind
-	// a proxy every client has the proxy's address).
-	MaxConns, MaxConnsPerIP int
+	// files.
+	MaxConns int
 	// CookieSecure marks the session cookies Secure (HTTPS only).
 	CookieSecure bool
 	// AuthRateLimitIP and AuthRateLimitEmail cap signin and signup attempts
@@ -153,7 +152,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:             120 * time.Second,
 		Concurrency:             cfg.MaxConns,
 	})
-	s.app.Server().MaxConnsPerIP = cfg.MaxConnsPerIP
 	s.app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, validText)
 	if err := s.register(); err != nil {
 		return nil, err
