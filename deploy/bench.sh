@@ -145,7 +145,7 @@ NS=$(awk '/^BenchmarkHoldGA/ {for (i = 1; i < NF; i++) if ($(i + 1) == "ns/op") 
 if [[ -n $NS ]] && command -v jq >/dev/null && [[ -s $OUT/bench.json ]]; then
   jq -r --argjson ns "$NS" '(1e9 / $ns) as $raw |
     "hold script: \($raw | floor) holds/s raw",
-    (.phases[] | select(.phase == "closed") |
+    ((.phases // [])[] | select(.phase == "closed") |
       "closed loop: \(.attemptsPerSecond | floor) attempts/s = \(.attemptsPerSecond / $raw * 100 | floor)% of it; \(.holdsPerSecond | floor) holds/s = \(.holdsPerSecond / $raw * 100 | floor)% of it (GA alone \(.gaHoldsPerSecond | floor)/s = \(.gaHoldsPerSecond / $raw * 100 | floor)%)")' \
     "$OUT/bench.json" | tee -a "$OUT/summary.txt"
 elif [[ -z $NS ]]; then

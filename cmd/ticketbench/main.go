@@ -57,6 +57,8 @@ type options struct {
 	PprofSeconds      float64
 	PprofDir          string
 	CPUProfile        string
+	// The seatmap phase (seatmap.go).
+	SeatMapRequests, SeatMapConnections, SeatMapSellers int
 }
 
 func main() {
@@ -92,7 +94,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 0, "open loop: how long to offer the rate (default: the sale's -n attempts at -rate, 12.5s for 50,000 at 4,000/s)")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 2048, "open loop: attempts in flight at most; a send due beyond it is dropped and counted")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one request")
-	fs.StringVar(&o.Phases, "phases", "closed,open", "phases to run, comma-separated: closed, open")
+	fs.StringVar(&o.Phases, "phases", "closed,open", "phases to run, comma-separated: closed, open, seatmap (GET of the seat map, see -seatmap-*)")
+	fs.IntVar(&o.SeatMapRequests, "seatmap-n", 64, "seatmap phase: requests per round")
+	fs.IntVar(&o.SeatMapConnections, "seatmap-c", 16, "seatmap phase: concurrent connections")
+	fs.IntVar(&o.SeatMapSellers, "seatmap-sellers", 4, "seatmap phase: buyers booking seats one after another during the selling round")
 	fs.StringVar(&o.Ticketd, "ticketd", "", "path of the ticketd binary: run `ticketd inventory check` after each phase (with this process's environment)")
 	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file (- for stdout)")
 	fs.StringVar(&o.Pprof, "pprof", "", "base URL of ticketd's pprof server (its PPROF_ADDR, e.g. http://127.0.0.1:6061): take a CPU profile and an execution trace of the first -pprof-seconds of each phase")
@@ -149,6 +154,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		firstRead := time.Since(t)
+		if phase == "seatmap" {
+			rep.SeatMap = seatMapPhase(ctx, s, sale)
+			rep.SeatMap.print(stdout)
+			continue
+		}
 		warm(c, max(o.Connections, min(o.MaxInFlight, 256)))
 		profiled := profile(o, phase, stdout)
 		commits0, commitsOK := c.groupCommits()
@@ -202,6 +212,9 @@ func (o options) validate() error {
 	if o.SeatPick != "random" && o.SeatPick != "free" {
 		bad = append(bad, "-seat-pick must be random or free")
 	}
+	if o.SeatMapRequests < 1 || o.SeatMapConnections < 1 || o.SeatMapSellers < 0 {
+		bad = append(bad, "-seatmap-n and -seatmap-c must be positive, -seatmap-sellers not negative")
+	}
 	if o.PprofSeconds <= 0 {
 		bad = append(bad, "-pprof-seconds must be positive")
 	}
@@ -209,8 +222,8 @@ func (o options) validate() error {
 		bad = append(bad, "-n, -rate and -timeout must be positive, -duration not negative")
 	}
 	for _, p := range strings.Split(o.Phases, ",") {
-		if p != "closed" && p != "open" {
-			bad = append(bad, "-phases must list closed and/or open")
+		if p != "closed" && p != "open" && p != "seatmap" {
+			bad = append(bad, "-phases must list closed, open and/or seatmap")
 			break
 		}
 	}
@@ -241,6 +254,7 @@ type report struct {
 	Tenant           string            `json:"tenant"`
 	ProvisionSeconds float64           `json:"provisionSeconds"`
 	Phases           []*phaseReport    `json:"phases"`
+	SeatMap          *seatMapReport    `json:"seatMap,omitempty"`
 }
 
 func (r *report) writeJSON(path string, stdout io.Writer) error {

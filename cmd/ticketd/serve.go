@@ -63,6 +63,8 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		PaystackSecretKey:  cfg.PaystackSecretKey,
 		PaystackWebhookIPs: cfg.PaystackWebhookIPs,
 		StorefrontURL:      cfg.StorefrontURL,
+		SeatMapRefresh:     cfg.SeatMapRefresh,
+		SeatMapCacheBytes:  int64(cfg.SeatMapCacheMB) << 20,
 	}, httpapi.Deps{
 		Tenants:      a.tenants,
 		Users:        postgres.NewUserService(db, a.hasher),

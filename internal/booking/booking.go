@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -41,7 +42,8 @@ type Inventory interface {
 	HeldNow(ctx context.Context, evs []inventory.Event, holdIDs []string) ([]bool, error)
 	Release(ctx context.Context, ev inventory.Event, holdID string) (bool, error)
 	Availability(ctx context.Context, ev inventory.Event) (map[string]inventory.Stock, error)
-	SeatStatuses(ctx context.Context, ev inventory.Event) (map[string]inventory.SeatStatus, error)
+	SeatStatuses(ctx context.Context, ev inventory.Event) (map[string]inventory.SeatStatus, string, error)
+	SeatVersion(ctx context.Context, ev inventory.Event) (string, error)
 	Drop(ctx context.Context, ev inventory.Event) error
 }
 
@@ -79,27 +81,32 @@ func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, s
 type saleEntry struct {
 	sale    *ticketing.Sale
 	expires time.Time
+	// layout fingerprints what the seat map shows of the sale, computed
+	// once per load, when a seat map first asks.
+	layout func() string
 }
 
-// sale returns the cached sale information of an event, loading it once per
-// TTL however many requests ask at once.
-func (s *Service) sale(ctx context.Context, eventID string) (*ticketing.Sale, error) {
+// saleEntry returns the cached sale information of an event, loading it once
+// per TTL however many requests ask at once.
+func (s *Service) saleEntry(ctx context.Context, eventID string) (*saleEntry, error) {
 	key := ticketing.TenantFromContext(ctx).ID + "|" + eventID
-	if e, ok := s.sales.Load(key); ok && s.now().Before(e.(saleEntry).expires) {
-		return e.(saleEntry).sale, nil
+	if e, ok := s.sales.Load(key); ok && s.now().Before(e.(*saleEntry).expires) {
+		return e.(*saleEntry), nil
 	}
 	v, err, _ := s.saleGroup.Do(key, func() (any, error) {
 		sale, err := s.store.SaleInfo(ctx, eventID)
 		if err != nil {
 			return nil, err
 		}
-		s.sales.Store(key, saleEntry{sale: sale, expires: s.now().Add(s.saleTTL)})
-		return sale, nil
+		e := &saleEntry{sale: sale, expires: s.now().Add(s.saleTTL),
+			layout: sync.OnceValue(func() string { return layoutFingerprint(sale) })}
+		s.sales.Store(key, e)
+		return e, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.(*ticketing.Sale), nil
+	return v.(*saleEntry), nil
 }
 
 // EventChanged forgets what this process knows of an event's stock: the
@@ -113,17 +120,25 @@ func (s *Service) EventChanged(ctx context.Context, eventID string) error {
 
 // visibleSale returns the sale of an event buyers may see, else NotFound.
 func (s *Service) visibleSale(ctx context.Context, eventID string) (*ticketing.Sale, error) {
-	if !ticketing.ValidID(eventID) {
-		return nil, ticketing.NotFound("event")
-	}
-	sale, err := s.sale(ctx, eventID)
+	e, err := s.visibleSaleEntry(ctx, eventID)
 	if err != nil {
 		return nil, err
 	}
-	if !sale.Visible() {
+	return e.sale, nil
+}
+
+func (s *Service) visibleSaleEntry(ctx context.Context, eventID string) (*saleEntry, error) {
+	if !ticketing.ValidID(eventID) {
 		return nil, ticketing.NotFound("event")
 	}
-	return sale, nil
+	e, err := s.saleEntry(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	if !e.sale.Visible() {
+		return nil, ticketing.NotFound("event")
+	}
+	return e, nil
 }
 
 // idempotencyNamespace derives booking ids from idempotency keys.
@@ -408,19 +423,52 @@ func orderedTypes(sale *ticketing.Sale) []*ticketing.TicketType {
 }
 
 // SeatMap implements ticketing.BookingService.
-func (s *Service) SeatMap(ctx context.Context, eventID string) ([]ticketing.SeatState, error) {
-	sale, err := s.visibleSale(ctx, eventID)
+func (s *Service) SeatMap(ctx context.Context, eventID string) (*ticketing.SeatMap, error) {
+	e, err := s.visibleSaleEntry(ctx, eventID)
 	if err != nil {
 		return nil, err
 	}
-	statuses, err := s.inventory.SeatStatuses(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: eventID})
+	statuses, version, err := s.inventory.SeatStatuses(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: eventID})
 	if err != nil {
 		return nil, ticketing.Internal(err)
 	}
+	sale := e.sale
 	out := make([]ticketing.SeatState, len(sale.Seats))
 	for i, st := range sale.Seats {
 		out[i] = ticketing.SeatState{ID: st.ID, Label: st.Label, Section: st.Section, Row: st.Row, TicketTypeID: st.TicketTypeID,
 			Price: sale.TicketTypes[st.TicketTypeID].Price, Status: string(statuses[st.ID])}
 	}
-	return out, nil
+	layout := e.layout()
+	return &ticketing.SeatMap{Version: layout + ":" + version, Layout: layout, Seats: out}, nil
+}
+
+// SeatMapVersion implements ticketing.BookingService: the fingerprint of the
+// layout and prices this process knows, and the inventory's seat version.
+func (s *Service) SeatMapVersion(ctx context.Context, eventID string) (string, error) {
+	e, err := s.visibleSaleEntry(ctx, eventID)
+	if err != nil {
+		return "", err
+	}
+	version, err := s.inventory.SeatVersion(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: eventID})
+	if err != nil {
+		return "", ticketing.Internal(err)
+	}
+	return e.layout() + ":" + version, nil
+}
+
+// layoutFingerprint hashes what a seat map shows of a sale besides the
+// statuses: every seat's id, label, section, row, ticket type and price.
+func layoutFingerprint(sale *ticketing.Sale) string {
+	h := fnv.New64a()
+	for _, st := range sale.Seats {
+		var price int64
+		if t := sale.TicketTypes[st.TicketTypeID]; t != nil {
+			price = t.Price
+		}
+		for _, f := range [...]string{st.ID, st.Label, st.Section, st.Row, st.TicketTypeID, strconv.FormatInt(price, 10)} {
+			h.Write([]byte(f))
+			h.Write([]byte{0})
+		}
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
 }

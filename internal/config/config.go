@@ -62,7 +62,10 @@ type Config struct {
 	WorkerConcurrency               int
 	SweepInterval                   time.Duration
 	SaleCacheTTL                    time.Duration
-	PprofAddr                       string
+	// SeatMapRefresh and SeatMapCacheMB: see httpapi.Config.
+	SeatMapRefresh time.Duration
+	SeatMapCacheMB int
+	PprofAddr      string
 	// BindAddr is the address the HTTP servers listen on: "" for every
 	// interface (serve, in a container); `dev` and `paystack-sim` default
 	// to 127.0.0.1, since they run with published keys.
@@ -107,6 +110,8 @@ func Load(getenv func(string) string) (Config, error) {
 		WorkerConcurrency:     r.int("WORKER_CONCURRENCY", 10, 1, 1000),
 		SweepInterval:         r.duration("SWEEP_INTERVAL", time.Minute),
 		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
+		SeatMapRefresh:        r.duration("SEAT_MAP_REFRESH", time.Second),
+		SeatMapCacheMB:        r.int("SEAT_MAP_CACHE_MB", 128, 16, 1<<16),
 		PprofAddr:             r.str("PPROF_ADDR", ""),
 		BindAddr:              r.str("BIND_ADDR", ""),
 		PaystackSecretKey:     r.str("PAYSTACK_SECRET_KEY", ""),
@@ -193,6 +198,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SaleCacheTTL < 0 || c.SaleCacheTTL > time.Minute {
 		r.fail("SALE_CACHE_TTL must be between 0s and 1m")
 	}
+	if c.SeatMapRefresh < 0 || c.SeatMapRefresh > time.Minute {
+		r.fail("SEAT_MAP_REFRESH must be between 0s and 1m")
+	}
 	if c.BindAddr != "" {
 		if _, err := netip.ParseAddr(c.BindAddr); err != nil {
 			r.fail("BIND_ADDR must be an IP address (127.0.0.1, 0.0.0.0, ::1), not %q", c.BindAddr)
@@ -255,6 +263,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("workerConcurrency", c.WorkerConcurrency),
 		slog.String("sweepInterval", c.SweepInterval.String()),
 		slog.String("saleCacheTTL", c.SaleCacheTTL.String()),
+		slog.String("seatMapRefresh", c.SeatMapRefresh.String()),
+		slog.Int("seatMapCacheMB", c.SeatMapCacheMB),
 		slog.String("pprofAddr", c.PprofAddr),
 		slog.String("paystackSecretKey", mask(c.PaystackSecretKey)),
 		slog.String("paystackBaseURL", c.PaystackBaseURL),

@@ -165,29 +165,3 @@ func (s *Server) availability(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"ticketTypes": out})
 }
-
-type seatStateResponse struct {
-	ID           string `json:"id"`
-	Label        string `json:"label"`
-	Section      string `json:"section"`
-	Row          string `json:"row"`
-	TicketTypeID string `json:"ticketTypeId"`
-	Price        int64  `json:"price"`
-	Status       string `json:"status"`
-}
-
-func (s *Server) seatMap(c *fiber.Ctx) error {
-	id, err := pathID(c, "event")
-	if err != nil {
-		return err
-	}
-	seats, err := s.deps.Bookings.SeatMap(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	out := make([]seatStateResponse, len(seats))
-	for i, st := range seats {
-		out[i] = seatStateResponse(st)
-	}
-	return c.JSON(fiber.Map{"data": out})
-}

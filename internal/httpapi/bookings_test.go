@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ticketd-io/ticketd/internal/httpapi"
+
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -24,9 +26,9 @@ type sale struct {
 
 // newSale publishes an event selling gaCapacity general admission tickets
 // (maxPerOrder 4) and seats seats, with n buyers.
-func newSale(t *testing.T, gaCapacity, seats, buyers int) *sale {
+func newSale(t *testing.T, gaCapacity, seats, buyers int, configure ...func(*httpapi.Config, *httpapi.Deps)) *sale {
 	t.Helper()
-	c := newCatalog(t)
+	c := newCatalog(t, configure...)
 	rows := []any{}
 	for r := 0; r*10 < seats; r++ {
 		rows = append(rows, map[string]any{"label": fmt.Sprintf("R%d", r), "seats": min(10, seats-r*10)})

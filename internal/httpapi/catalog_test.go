@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ticketd-io/ticketd/internal/httpapi"
 )
 
 // catalog is a tenant with a signed-in admin, for catalog tests.
@@ -14,8 +16,8 @@ type catalog struct {
 	slug, token string
 }
 
-func newCatalog(t *testing.T) *catalog {
-	api := newTestAPI(t)
+func newCatalog(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps)) *catalog {
+	api := newTestAPI(t, configure...)
 	api.createTenant("acme")
 	return &catalog{testAPI: api, slug: "acme", token: api.signinAdmin("acme").access}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -51,6 +52,13 @@ type Config struct {
 	// (<StorefrontURL>/bookings/<id>?payment=<status>); without it the
 	// callback answers JSON to everyone.
 	StorefrontURL string
+	// SeatMapRefresh is the least time between two renderings of an
+	// event's seat map in this process: a map that changed sooner is
+	// served as last rendered. 0 renders every change.
+	SeatMapRefresh time.Duration
+	// SeatMapCacheBytes bounds the seat map renderings kept in memory
+	// (128 MiB when 0).
+	SeatMapCacheBytes int64
 }
 
 // Deps are the services behind the handlers.
@@ -128,11 +136,12 @@ type StockInvalidator interface {
 
 // Server is the HTTP API.
 type Server struct {
-	app     *fiber.App
-	cfg     Config
-	deps    Deps
-	tenants *tenantCache
-	proxies []netip.Prefix
+	app      *fiber.App
+	cfg      Config
+	deps     Deps
+	tenants  *tenantCache
+	seatMaps *seatMapCache
+	proxies  []netip.Prefix
 }
 
 // New builds the API with every route of routes(). It fails when the
@@ -140,6 +149,7 @@ type Server struct {
 func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, proxies: trustedProxies(cfg.TrustedProxies)}
 	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
+	s.seatMaps = newSeatMapCache(cfg.SeatMapRefresh, cfg.SeatMapCacheBytes, runtime.GOMAXPROCS(0))
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "ticketd",
 		ErrorHandler:            s.handleError,

@@ -62,7 +62,7 @@ func TestCluster(t *testing.T) {
 		if st["ga"] != (Stock{Capacity: 10, Available: 6, Sold: 4}) || st["vip"] != (Stock{Capacity: 4, Available: 3, Sold: 1}) {
 			t.Fatalf("availability = %+v", st)
 		}
-		seats, err := s.SeatStatuses(ctx, ev)
+		seats, _, err := s.SeatStatuses(ctx, ev)
 		if err != nil || seats["s1"] != SeatSold || seats["s2"] != SeatAvailable {
 			t.Fatalf("seats = %v, %v", seats, err)
 		}

@@ -3,8 +3,8 @@
 --
 -- All keys of one event share one hash tag and come in through KEYS, in this
 -- order, so the scripts run unchanged on Redis Cluster:
-local K_META, K_KIND, K_CAP, K_AVAIL, K_SOLD, K_SEATS, K_SEATTYPE, K_HOLDS, K_HOLDINFO =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local K_META, K_KIND, K_CAP, K_AVAIL, K_SOLD, K_SEATS, K_SEATTYPE, K_HOLDS, K_HOLDINFO, K_SEATVER =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 -- Answer of any script that finds the event not loaded (meta missing).
 local NOT_LOADED = -1
@@ -51,17 +51,28 @@ local function settle(id, sell)
     end
   end
   local tag = 'h:' .. id
+  local changed = false
   for j = 2 + 2 * n, #f do
     local seat = f[j]
     if redis.call('HGET', K_SEATS, seat) == tag then
       redis.call('HSET', K_SEATS, seat, state)
+      changed = true
       local tt = redis.call('HGET', K_SEATTYPE, seat)
       if tt then
         redis.call('HINCRBY', target, tt, 1)
       end
     end
   end
+  if changed then
+    redis.call('INCR', K_SEATVER)
+  end
   return true
+end
+
+-- seat_version names the state of every seat: the load's time and a counter
+-- that every change of a seat increments (it survives reloads).
+local function seat_version()
+  return redis.call('GET', K_META) .. ':' .. (redis.call('GET', K_SEATVER) or '0')
 end
 
 -- reclaim frees up to limit holds whose expiry is before now and returns how

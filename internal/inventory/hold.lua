@@ -53,6 +53,9 @@ for j = first, #ARGV do
   redis.call('HSET', K_SEATS, ARGV[j], tag)
   redis.call('HINCRBY', K_AVAIL, seatType[j], -1)
 end
+if first <= #ARGV then
+  redis.call('INCR', K_SEATVER)
+end
 redis.call('ZADD', K_HOLDS, ARGV[2], id)
 redis.call('HSET', K_HOLDINFO, id, table.concat(ARGV, '\n', 3))
 return {1}

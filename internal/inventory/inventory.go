@@ -16,6 +16,7 @@
 //	<p>inv:{t:e}:seattype  hash seatId → ticketTypeId
 //	<p>inv:{t:e}:holds     zset holdId scored by expiry (Unix ms)
 //	<p>inv:{t:e}:holdinfo  hash holdId → "<nGA>\n(<ticketTypeId>\n<qty>\n)*(<seatId>\n)*"
+//	<p>inv:{t:e}:seatver   counter of seat changes; kept across reloads (SeatVersion)
 //	<p>inv:{t:e}:lock      string: rebuild lock, owner token with a TTL
 //
 // At rest, for every ticket type, available + held + sold = capacity, where
@@ -169,10 +170,18 @@ type keySet struct {
 	lock string
 }
 
-var keyNames = [...]string{"meta", "kind", "cap", "avail", "sold", "seats", "seattype", "holds", "holdinfo"}
+var keyNames = [...]string{"meta", "kind", "cap", "avail", "sold", "seats", "seattype", "holds", "holdinfo", "seatver"}
 
-// keyHoldInfo is the index of "holdinfo" in keyNames.
-const keyHoldInfo = 8
+// Indexes in keyNames. The keys before keySeatVer are the event's state,
+// which a drop or rebuild deletes; the seat version counter stays, so that a
+// version never names two states.
+const (
+	keyHoldInfo = 8
+	keySeatVer  = 9
+)
+
+// state returns the keys a drop or rebuild deletes.
+func (ks keySet) state() []string { return ks.data[:keySeatVer] }
 
 func (s *Store) keys(ev Event) (keySet, error) {
 	if ev.TenantID == "" || ev.EventID == "" || strings.ContainsAny(ev.TenantID+ev.EventID, "{}") {
@@ -447,18 +456,32 @@ func (s *Store) Availability(ctx context.Context, ev Event) (map[string]Stock, e
 }
 
 // SeatStatuses returns the state of every seat of the event by id, after
-// reclaiming expired holds.
-func (s *Store) SeatStatuses(ctx context.Context, ev Event) (map[string]SeatStatus, error) {
+// reclaiming expired holds, and the SeatVersion of that state.
+func (s *Store) SeatStatuses(ctx context.Context, ev Event) (map[string]SeatStatus, string, error) {
 	res, err := s.reclaimedRead(ctx, ev, seatsScript)
 	if err != nil {
-		return nil, fmt.Errorf("inventory: seat statuses: %w", err)
+		return nil, "", fmt.Errorf("inventory: seat statuses: %w", err)
 	}
 	seats := pairs(res[2])
 	out := make(map[string]SeatStatus, len(seats))
 	for seat, v := range seats {
 		out[seat] = seatStatus(v)
 	}
-	return out, nil
+	version, _ := res[3].(string)
+	return out, version, nil
+}
+
+// SeatVersion names the state of the event's seats, after reclaiming expired
+// holds: it changes with every hold, release, sale, reclaim or reload that
+// changes a seat, and never names two states, so a seat map rendered at a
+// version can be reused until it changes. It costs one short script.
+func (s *Store) SeatVersion(ctx context.Context, ev Event) (string, error) {
+	res, err := s.reclaimedRead(ctx, ev, seatVersionScript)
+	if err != nil {
+		return "", fmt.Errorf("inventory: seat version: %w", err)
+	}
+	version, _ := res[2].(string)
+	return version, nil
 }
 
 func seatStatus(v string) SeatStatus {
@@ -521,7 +544,7 @@ func (s *Store) Drop(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if err := s.c.Del(ctx, ks.data...).Err(); err != nil {
+	if err := s.c.Del(ctx, ks.state()...).Err(); err != nil {
 		return fmt.Errorf("inventory: drop: %w", err)
 	}
 	return nil

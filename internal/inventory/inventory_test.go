@@ -107,7 +107,7 @@ func mustStock(t testing.TB, s *Store, tt string, want Stock) {
 
 func mustSeats(t testing.TB, s *Store, want map[string]SeatStatus) {
 	t.Helper()
-	got, err := s.SeatStatuses(context.Background(), ev)
+	got, _, err := s.SeatStatuses(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestStressSeats(t *testing.T) {
 			owner[seat] = id
 		}
 	}
-	statuses, err := s.SeatStatuses(ctx, ev)
+	statuses, _, err := s.SeatStatuses(ctx, ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -772,4 +772,90 @@ func TestInfoRoundTrip(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(gotItems, items) || !reflect.DeepEqual(gotSeats, seats) {
 		t.Fatalf("%v %v %v", gotItems, gotSeats, err)
 	}
+}
+
+// TestSeatVersion: the seat version moves with every change of a seat and
+// only then, matches the statuses read with it, and never names two states,
+// even across a drop and reload.
+func TestSeatVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 10}}}
+	db.seated("vip", "s", 3)
+	s := newStore(t, db)
+	seen := map[string]bool{}
+	version := func() string {
+		t.Helper()
+		v, err := s.SeatVersion(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, withStatuses, err := s.SeatStatuses(ctx, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == "" || v != withStatuses {
+			t.Fatalf("SeatVersion %q, SeatStatuses at %q", v, withStatuses)
+		}
+		return v
+	}
+	changed := func(step string, before string) string {
+		t.Helper()
+		v := version()
+		if v == before || seen[v] {
+			t.Fatalf("%s: seat version %q did not move to a new value (before %q)", step, v, before)
+		}
+		seen[v] = true
+		return v
+	}
+	same := func(step string, before string) {
+		t.Helper()
+		if v := version(); v != before {
+			t.Fatalf("%s: seat version moved from %q to %q, but no seat changed", step, before, v)
+		}
+	}
+
+	v := changed("first load", "")
+	same("reading again", v)
+	if err := s.Hold(ctx, ev, Hold{ID: "ga-only", ExpiresAt: later(), Items: []Item{{"ga", 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	same("a general-admission hold", v)
+	if err := s.Hold(ctx, ev, Hold{ID: "h1", ExpiresAt: later(), Seats: []string{"s1"}}); err != nil {
+		t.Fatal(err)
+	}
+	v = changed("a seat hold", v)
+	var u *Unavailable
+	if err := s.Hold(ctx, ev, Hold{ID: "h2", ExpiresAt: later(), Seats: []string{"s1", "s2"}}); !errors.As(err, &u) {
+		t.Fatalf("hold of a held seat: %v", err)
+	}
+	same("a refused hold", v)
+	ok, err := s.Release(ctx, ev, "h1")
+	mustOK(t, ok, err, true)
+	v = changed("a release", v)
+	if err := s.Hold(ctx, ev, Hold{ID: "h3", ExpiresAt: later(), Seats: []string{"s2"}}); err != nil {
+		t.Fatal(err)
+	}
+	v = changed("another hold", v)
+	ok, err = s.Confirm(ctx, ev, "h3")
+	mustOK(t, ok, err, true)
+	v = changed("a sale", v)
+	if err := s.Hold(ctx, ev, Hold{ID: "short", ExpiresAt: time.Now().Add(2 * time.Second), Seats: []string{"s3"}}); err != nil {
+		t.Fatal(err)
+	}
+	v = changed("a hold that expires", v)
+	waitExpired(t, s, "short")
+	v = changed("the expired hold reclaimed", v)
+
+	// A drop (a catalog change) and a reload, or a lost Redis, give a new
+	// version although the seats read the same.
+	if err := s.Drop(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	v = changed("a reload after a drop", v)
+	if err := s.Rebuild(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	changed("a forced rebuild", v)
+	mustVerify(t, s, ev)
 }

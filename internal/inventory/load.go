@@ -71,7 +71,7 @@ func (s *Store) loadLocked(ctx context.Context, ev Event, ks keySet, token strin
 		}
 	}()
 	if force {
-		if err := s.c.Del(ctx, ks.data...).Err(); err != nil {
+		if err := s.c.Del(ctx, ks.state()...).Err(); err != nil {
 			return fmt.Errorf("inventory: rebuild: %w", err)
 		}
 	} else {

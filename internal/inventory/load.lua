@@ -1,6 +1,7 @@
 -- Writes an event's inventory, computed in Go from a Postgres snapshot, all
 -- at once, and only if meta is still missing (another loader may have won).
--- KEYS: as in common.lua.
+-- KEYS: as in common.lua; the seat version counter (KEYS[10]) is kept, and
+-- incremented, so that no two loads name the same seat version.
 -- ARGV: metaValue,
 --   nTypes, (ticketTypeId, kind "g"|"s", capacity, available, sold) * nTypes,
 --   nSeats, (seatId, ticketTypeId, state "a"|"s"|"h:<holdId>") * nSeats,
@@ -73,5 +74,6 @@ end
 holds()
 holdinfo()
 
+redis.call('INCR', KEYS[10])
 redis.call('SET', KEYS[1], ARGV[1])
 return 1

@@ -23,6 +23,8 @@ var (
 	availabilitySource string
 	//go:embed seats.lua
 	seatsSource string
+	//go:embed seatversion.lua
+	seatVersionSource string
 	//go:embed holds.lua
 	holdsSource string
 	//go:embed dump.lua
@@ -38,6 +40,7 @@ var (
 	reclaimScript      = withCommon(reclaimSource)
 	availabilityScript = withCommon(availabilitySource)
 	seatsScript        = withCommon(seatsSource)
+	seatVersionScript  = withCommon(seatVersionSource)
 	holdsScript        = withCommon(holdsSource)
 	dumpScript         = withCommon(dumpSource)
 	loadScript         = goredis.NewScript(loadSource)

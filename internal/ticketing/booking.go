@@ -143,6 +143,15 @@ type SeatState struct {
 	Status       string // available, held or sold
 }
 
+// SeatMap is the seat map of an event at a version: the version names the
+// layout, prices and statuses it shows, and changes whenever any of them does;
+// Layout names the layout and prices alone.
+type SeatMap struct {
+	Version string
+	Layout  string
+	Seats   []SeatState
+}
+
 // BookingService sells tickets of the context's tenant to the context's
 // actor.
 type BookingService interface {
@@ -168,7 +177,11 @@ type BookingService interface {
 	Availability(ctx context.Context, eventID string) ([]Stock, error)
 
 	// SeatMap returns the seats of a visible event with their status.
-	SeatMap(ctx context.Context, eventID string) ([]SeatState, error)
+	SeatMap(ctx context.Context, eventID string) (*SeatMap, error)
+
+	// SeatMapVersion returns the version SeatMap would answer now, without
+	// reading the seats: a seat map at this version can be served again.
+	SeatMapVersion(ctx context.Context, eventID string) (string, error)
 }
 
 // Sale is what selling tickets of an event needs to know about it: the
