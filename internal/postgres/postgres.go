@@ -20,6 +20,7 @@ import (
 var (
 	qCheckRuntimeRole = query("CheckRuntimeRole")
 	qSetTenant        = query("SetTenant")
+	qSetRole          = query("SetRole")
 	qInsertAudit      = query("InsertAudit")
 )
 
@@ -66,13 +67,15 @@ var ErrUnsafeRole = errors.New("postgres: the database role could bypass row-lev
 
 // CheckRuntimeRole refuses a role that row-level security would not bind: a
 // superuser, a BYPASSRLS role, or a role that owns (or may become the owner
-// of) a table, since an owner can disable RLS.
+// of) a table, since an owner can disable RLS. It also refuses a role that
+// holds the platform's writes to tenants and domains without switching to
+// PlatformRole, as a ticketing_app that inherits that role's privileges would.
 func (db *DB) CheckRuntimeRole(ctx context.Context) error {
 	var (
-		role                           string
-		super, bypass, ownerOf, create bool
+		role                                     string
+		super, bypass, ownerOf, create, platform bool
 	)
-	err := db.Pool.QueryRow(ctx, qCheckRuntimeRole).Scan(&role, &super, &bypass, &ownerOf, &create)
+	err := db.Pool.QueryRow(ctx, qCheckRuntimeRole).Scan(&role, &super, &bypass, &ownerOf, &create, &platform)
 	if err != nil {
 		return fmt.Errorf("postgres: check role: %w", err)
 	}
@@ -88,6 +91,9 @@ func (db *DB) CheckRuntimeRole(ctx context.Context) error {
 	}
 	if create {
 		why = append(why, "can create objects in schema public")
+	}
+	if platform {
+		why = append(why, "can change tenants or their domains without SET ROLE "+PlatformRole+" (make it NOINHERIT)")
 	}
 	if len(why) > 0 {
 		return fmt.Errorf("%w: role %q %v; connect as the application role (ticketing_app by default) through DATABASE_URL", ErrUnsafeRole, role, why)
@@ -119,6 +125,27 @@ func (db *DB) InTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		return ticketing.Internal(errors.New("postgres: no tenant in context"))
 	}
 	return db.WithTenant(ctx, t.ID, fn)
+}
+
+// PlatformRole is the only role that may change tenants and their domains.
+// The application role is a member that does not inherit its privileges:
+// the platform API's transactions switch to it for those writes alone.
+const PlatformRole = "ticketing_platform"
+
+// asPlatform runs write as PlatformRole and then switches tx back to the
+// role that logged in. The switch is transaction-local, like the tenant, so
+// a failed write that aborts tx cannot leave the role behind either.
+func asPlatform(ctx context.Context, tx pgx.Tx, write func(tx pgx.Tx) error) error {
+	if _, err := tx.Exec(ctx, qSetRole, PlatformRole); err != nil {
+		return fmt.Errorf("postgres: set role %s: %w", PlatformRole, err)
+	}
+	if err := write(tx); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, qSetRole, "none"); err != nil {
+		return fmt.Errorf("postgres: reset role: %w", err)
+	}
+	return nil
 }
 
 // setTenant scopes the rest of tx to tenantID and the actor of ctx.

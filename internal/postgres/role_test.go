@@ -52,6 +52,8 @@ func TestCheckRuntimeRole(t *testing.T) {
 		{"bypassRLSRefused", urlAs(tempRole(t, "BYPASSRLS", "ticketing_app")), "BYPASSRLS"},
 		{"ownerMemberRefused", urlAs(tempRole(t, "", "ticketing_owner")), "owner"},
 		{"appMemberAccepted", urlAs(tempRole(t, "", "ticketing_app")), ""},
+		{"platformPrivilegesRefused", urlAs(tempRole(t, "", "ticketing_app", postgres.PlatformRole)), "tenants"},
+		{"platformMemberNoInheritAccepted", urlAs(tempRole(t, "NOINHERIT", postgres.PlatformRole)), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -24,8 +24,9 @@ var (
 	qResolveTenant   = query("ResolveTenant")
 )
 
-// TenantService implements ticketing.TenantService. Every write is audited
-// in the tenant's own audit log, as the platform actor.
+// TenantService implements ticketing.TenantService. Its writes to tenants
+// and their domains run as PlatformRole, the only role allowed them, and are
+// audited in the tenant's own audit log, as the platform actor.
 type TenantService struct {
 	db     *DB
 	hasher ticketing.PasswordHasher
@@ -53,11 +54,14 @@ func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant)
 		admin *ticketing.User
 	)
 	err = s.db.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		t, err = scanTenant(tx.QueryRow(ctx, qInsertTenant, n.Slug, n.Name, n.Currency), false)
-		if isUniqueViolation(err, "tenants_slug_key") {
-			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSlugTaken, "slug %q is already taken", n.Slug)
-		}
+		err := asPlatform(ctx, tx, func(tx pgx.Tx) error {
+			var err error
+			t, err = scanTenant(tx.QueryRow(ctx, qInsertTenant, n.Slug, n.Name, n.Currency), false)
+			if isUniqueViolation(err, "tenants_slug_key") {
+				return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSlugTaken, "slug %q is already taken", n.Slug)
+			}
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -115,19 +119,16 @@ func (s *TenantService) UpdateTenant(ctx context.Context, id string, u ticketing
 	if err := u.Validate(); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, id, func(tx pgx.Tx) error {
+	return s.change(ctx, id, "tenant.update", u, func(tx pgx.Tx) error {
 		var got string
-		if err := tx.QueryRow(ctx, qUpdateTenant, id, u.Name, u.Status, u.Currency, u.PaystackSubaccount, u.PlatformFeeBps).Scan(&got); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, id, "tenant.update", u)
+		return tx.QueryRow(ctx, qUpdateTenant, id, u.Name, u.Status, u.Currency, u.PaystackSubaccount, u.PlatformFeeBps).Scan(&got)
 	})
 }
 
 // AddTenantDomain implements ticketing.TenantService. The domain must have
 // been normalized with ticketing.NormalizeDomain.
 func (s *TenantService) AddTenantDomain(ctx context.Context, id, domain string) (*ticketing.Tenant, error) {
-	return s.change(ctx, id, func(tx pgx.Tx) error {
+	return s.change(ctx, id, "tenant.domain.add", map[string]string{"domain": domain}, func(tx pgx.Tx) error {
 		if err := s.lockTenant(ctx, tx, id); err != nil {
 			return err
 		}
@@ -135,16 +136,13 @@ func (s *TenantService) AddTenantDomain(ctx context.Context, id, domain string) 
 		if isUniqueViolation(err, "tenant_domains_pkey") {
 			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeDomainTaken, "domain %q is already in use", domain)
 		}
-		if err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, id, "tenant.domain.add", map[string]string{"domain": domain})
+		return err
 	})
 }
 
 // RemoveTenantDomain implements ticketing.TenantService.
 func (s *TenantService) RemoveTenantDomain(ctx context.Context, id, domain string) (*ticketing.Tenant, error) {
-	return s.change(ctx, id, func(tx pgx.Tx) error {
+	return s.change(ctx, id, "tenant.domain.remove", map[string]string{"domain": domain}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, qDeleteTenantDom, domain, id)
 		if err != nil {
 			return err
@@ -152,7 +150,7 @@ func (s *TenantService) RemoveTenantDomain(ctx context.Context, id, domain strin
 		if tag.RowsAffected() == 0 {
 			return ticketing.NotFound("domain")
 		}
-		return s.audit(ctx, tx, id, "tenant.domain.remove", map[string]string{"domain": domain})
+		return nil
 	})
 }
 
@@ -165,12 +163,16 @@ func (s *TenantService) ResolveTenant(ctx context.Context, host, slug string) (*
 	return t, translate(err, "tenant")
 }
 
-// change runs a platform write and reads the changed tenant back in the same
+// change runs a platform write to tenant id as PlatformRole, audits it as
+// action with details, and reads the changed tenant back in the same
 // transaction, so that a committed change is never reported as a failure.
-func (s *TenantService) change(ctx context.Context, id string, write func(tx pgx.Tx) error) (*ticketing.Tenant, error) {
+func (s *TenantService) change(ctx context.Context, id, action string, details any, write func(tx pgx.Tx) error) (*ticketing.Tenant, error) {
 	var t *ticketing.Tenant
 	err := s.db.inTx(ctx, func(tx pgx.Tx) error {
-		if err := write(tx); err != nil {
+		if err := asPlatform(ctx, tx, func(tx pgx.Tx) error { return write(tx) }); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, id, action, details); err != nil {
 			return err
 		}
 		var err error
