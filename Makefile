@@ -53,3 +53,9 @@ clean-services:
 .PHONY: bench
 bench: services
 	GO=$(GO) deploy/bench.sh $(BENCH_FLAGS)
+
+## swagger-ui: refresh the vendored Swagger UI of /api/docs from the npm registry, at the version
+## and tarball integrity pinned in internal/httpapi/swaggerui/PIN (needs npm; the build does not)
+.PHONY: swagger-ui
+swagger-ui:
+	deploy/swagger-ui.sh

@@ -87,6 +87,7 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /metrics":                                    "AAAAA",
 		"GET /api/openapi.json":                           "AAAAA",
 		"GET /api/docs":                                   "AAAAA",
+		"GET /api/docs/assets/:version/:name":             "AAAAA",
 		"POST /v1/platform/tenants":                       "1111A",
 		"GET /v1/platform/tenants":                        "1111A",
 		"GET /v1/platform/tenants/:id":                    "1111A",

@@ -36,6 +36,7 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/metrics", scopeSystem, s.metrics()},
 		{fiber.MethodGet, "/api/openapi.json", scopeSystem, s.openAPI},
 		{fiber.MethodGet, "/api/docs", scopeSystem, s.apiDocs},
+		{fiber.MethodGet, "/api/docs/assets/:version/:name", scopeSystem, s.docsAsset},
 		// Paystack's redirect and webhook name no tenant: the payment
 		// reference routes them.
 		{fiber.MethodGet, "/v1/payments/callback", scopeSystem, s.paymentCallback},

@@ -211,8 +211,9 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 			}
 		}
 	}
+	// What the docs page loads, and under which policy: TestAPIDocs.
 	docs := api.do(request{method: "GET", path: "/api/docs"})
-	if docs.status != 200 || !strings.Contains(string(docs.raw), "/api/openapi.json") {
+	if docs.status != 200 {
 		t.Fatalf("docs page: %d", docs.status)
 	}
 }
