@@ -122,11 +122,21 @@ done
 } | tee "$OUT/summary.txt"
 
 PPROF_FLAGS=()
-# With PPROF_ADDR set, ticketd serves pprof there and ticketbench profiles the start of each phase.
+# With PPROF_ADDR set (a loopback host:port), ticketd serves pprof there and ticketbench profiles the
+# start of each phase.
 [[ -n ${PPROF_ADDR:-} ]] && PPROF_FLAGS=(-pprof "http://$PPROF_ADDR" -pprof-dir "$OUT")
+# With METRICS_ADDR set, ticketd serves /metrics there instead of on PORT; ticketbench reads its
+# group-commit counters from it (an address without a host, such as :9090, is reached on 127.0.0.1).
+METRICS_FLAGS=()
+if [[ -n ${METRICS_ADDR:-} ]]; then
+  metrics_host=${METRICS_ADDR%:*}
+  [[ -z $metrics_host || $metrics_host == 0.0.0.0 || $metrics_host == "[::]" ]] && metrics_host=127.0.0.1
+  METRICS_FLAGS=(-metrics "http://$metrics_host:${METRICS_ADDR##*:}")
+fi
 
 BENCH_RC=0
-bin/ticketbench -url "http://127.0.0.1:$PORT" -ticketd bin/ticketd -json "$OUT/bench.json" "${PPROF_FLAGS[@]}" "$@" |
+bin/ticketbench -url "http://127.0.0.1:$PORT" -ticketd bin/ticketd -json "$OUT/bench.json" "${PPROF_FLAGS[@]}" \
+  "${METRICS_FLAGS[@]}" "$@" |
   tee -a "$OUT/summary.txt" || BENCH_RC=$?
 echo "ticketd after the run: $(ps -o cputime=,rss= -p "$SERVER_PID" | awk '{print "CPU time " $1 ", RSS " int($2/1024) " MiB"}')" |
   tee -a "$OUT/summary.txt"

@@ -26,7 +26,7 @@ type client struct {
 func newClient(rawURL string, conns int, timeout time.Duration) (*client, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return nil, fmt.Errorf("-url must look like http://host:port, not %q", rawURL)
+		return nil, fmt.Errorf("must look like http://host:port, not %q", rawURL)
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -166,8 +166,10 @@ type commitTotals struct {
 	commits, bookings, seconds float64
 }
 
-// groupCommits reads ticketd's group-commit counters from its /metrics; ok
-// is false when they cannot be read (an older ticketd, say).
+// groupCommits reads ticketd's group-commit counters from the /metrics of
+// c (the -metrics client); ok is false when they cannot be read (an older
+// ticketd, or one serving /metrics on a METRICS_ADDR that -metrics does not
+// name).
 func (c *client) groupCommits() (t commitTotals, ok bool) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)

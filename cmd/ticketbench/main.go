@@ -37,6 +37,7 @@ import (
 // options are the flags of ticketbench.
 type options struct {
 	URL               string
+	Metrics           string
 	APIKey            string
 	Buyers            int
 	SignupConcurrency int
@@ -81,6 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("ticketbench", flag.ContinueOnError)
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of ticketd (http only)")
+	fs.StringVar(&o.Metrics, "metrics", "", "base URL of ticketd's /metrics when it runs with METRICS_ADDR, e.g. http://127.0.0.1:9090 (default: -url)")
 	fs.StringVar(&o.APIKey, "api-key", os.Getenv("PLATFORM_API_KEY"), "platform API key (default $PLATFORM_API_KEY)")
 	fs.IntVar(&o.Buyers, "buyers", 256, "buyers to sign up; each attempt uses a random one's token")
 	fs.IntVar(&o.SignupConcurrency, "signup-concurrency", 4, "concurrent signups (each hashes a password on the server)")
@@ -112,7 +114,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	c, err := newClient(o.URL, max(o.Connections, o.MaxInFlight), o.Timeout)
 	if err != nil {
-		return err
+		return fmt.Errorf("-url %w", err)
+	}
+	metrics := c
+	if o.Metrics != "" {
+		if metrics, err = newClient(o.Metrics, 1, o.Timeout); err != nil {
+			return fmt.Errorf("-metrics %w", err)
+		}
 	}
 	rep := report{
 		Started: time.Now().UTC(), URL: o.URL, GOOS: runtime.GOOS, NumCPU: runtime.NumCPU(),
@@ -161,14 +169,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		warm(c, max(o.Connections, min(o.MaxInFlight, 256)))
 		profiled := profile(o, phase, stdout)
-		commits0, commitsOK := c.groupCommits()
+		commits0, commitsOK := metrics.groupCommits()
 		var p *phaseReport
 		if phase == "closed" {
 			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
 		} else {
 			p = openLoop(ctx, s, sale, o.Rate, o.openDuration(), o.MaxInFlight)
 		}
-		if commits1, ok := c.groupCommits(); ok && commitsOK {
+		if commits1, ok := metrics.groupCommits(); ok && commitsOK {
 			p.GroupCommits = int(commits1.commits - commits0.commits)
 			p.GroupCommitBookings = int(commits1.bookings - commits0.bookings)
 			p.GroupCommitSeconds = commits1.seconds - commits0.seconds

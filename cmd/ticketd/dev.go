@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 
 	"github.com/ticketd-io/ticketd/internal/config"
@@ -65,10 +66,17 @@ func dev(ctx context.Context, cfg config.Config, getenv func(string) string, std
 	}
 	base := fmt.Sprintf("http://%s:%d", cfg.PlatformDomain, cfg.Port)
 	demo := fmt.Sprintf("http://demo.%s:%d", cfg.PlatformDomain, cfg.Port)
+	metrics := base + "/metrics"
+	if host, port, err := net.SplitHostPort(cfg.MetricsAddr); err == nil {
+		if host == "" {
+			host = cfg.PlatformDomain
+		}
+		metrics = "http://" + net.JoinHostPort(host, port) + "/metrics"
+	}
 	fmt.Fprintf(stdout, `
 ticketd dev
   API docs       %[1]s/api/docs
-  health         %[1]s/healthz   %[1]s/readyz   %[1]s/metrics
+  health         %[1]s/healthz   %[1]s/readyz   %[6]s
   platform key   %[2]s
   demo organizer %[3]s/v1/events   (admin: %[4]s / %[5]s)
   sign in as the demo admin:
@@ -79,7 +87,7 @@ ticketd dev
       -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
       -d '{"slug":"acme","name":"Acme Events","currency":"NGN","admin":{"email":"admin@acme.test","password":"acme-admin-pass","name":"Acme Admin"}}'
 
-`, base, key, demo, demoAdminEmail, demoAdminPassword)
+`, base, key, demo, demoAdminEmail, demoAdminPassword, metrics)
 	if cfg.PaystackSecretKey == config.DevPaystackSecretKey {
 		s, err := loadSimSettings(cfg, getenv)
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then drains in-flight
@@ -65,6 +66,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		StorefrontURL:      cfg.StorefrontURL,
 		SeatMapRefresh:     cfg.SeatMapRefresh,
 		SeatMapCacheBytes:  int64(cfg.SeatMapCacheMB) << 20,
+		MetricsElsewhere:   cfg.MetricsAddr != "",
 	}, httpapi.Deps{
 		Tenants:      a.tenants,
 		Users:        postgres.NewUserService(db, a.hasher),
@@ -92,8 +94,19 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		return err
 	}
 
+	// The internal listeners stop when serve returns, whichever way it
+	// ends: after the API has drained, so that the drain can be watched.
+	internal, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	if cfg.MetricsAddr != "" {
+		if err := serveInternal(internal, "metrics", cfg.MetricsAddr, metricsMux(metrics), logger); err != nil {
+			return err
+		}
+	}
 	if cfg.PprofAddr != "" {
-		startPprof(ctx, cfg.PprofAddr, logger)
+		if err := serveInternal(internal, "pprof", cfg.PprofAddr, pprofMux(), logger); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -122,25 +135,41 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	return nil
 }
 
-// startPprof serves the Go profiler on addr (keep it on a private address)
-// until ctx is done: profile before optimising.
-func startPprof(ctx context.Context, addr string, logger *slog.Logger) {
+// serveInternal serves h on addr until ctx is done, on a listener of its
+// own that no ingress routes to. A failure to listen is returned, so that a
+// mistyped or taken address stops the start instead of hiding in the log.
+func serveInternal(ctx context.Context, name, addr string, h http.Handler, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: listen: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	logger.Info(name+" listening", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error(name, "error", err.Error())
+		}
+	}()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	return nil
+}
+
+// metricsMux serves GET /metrics, for Prometheus.
+func metricsMux(m *telemetry.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return mux
+}
+
+// pprofMux serves the Go profiler (PPROF_ADDR, loopback only): profile
+// before optimising.
+func pprofMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		logger.Info("pprof listening", "addr", addr)
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("pprof", "error", err.Error())
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
+	return mux
 }
 
 // newLogger writes JSON lines at level and above.

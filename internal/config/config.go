@@ -65,7 +65,13 @@ type Config struct {
 	// SeatMapRefresh and SeatMapCacheMB: see httpapi.Config.
 	SeatMapRefresh time.Duration
 	SeatMapCacheMB int
-	PprofAddr      string
+	// MetricsAddr, when set, is the host:port of a listener of its own
+	// that serves /metrics, which the public API then no longer serves: an
+	// ingress in front of the API cannot leak it.
+	MetricsAddr string
+	// PprofAddr, when set, is the loopback host:port the Go profiler
+	// listens on.
+	PprofAddr string
 	// BindAddr is the address the HTTP servers listen on: "" for every
 	// interface (serve, in a container); `dev` and `paystack-sim` default
 	// to 127.0.0.1, since they run with published keys.
@@ -112,6 +118,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
 		SeatMapRefresh:        r.duration("SEAT_MAP_REFRESH", time.Second),
 		SeatMapCacheMB:        r.int("SEAT_MAP_CACHE_MB", 128, 16, 1<<16),
+		MetricsAddr:           r.str("METRICS_ADDR", ""),
 		PprofAddr:             r.str("PPROF_ADDR", ""),
 		BindAddr:              r.str("BIND_ADDR", ""),
 		PaystackSecretKey:     r.str("PAYSTACK_SECRET_KEY", ""),
@@ -206,6 +213,18 @@ func Load(getenv func(string) string) (Config, error) {
 			r.fail("BIND_ADDR must be an IP address (127.0.0.1, 0.0.0.0, ::1), not %q", c.BindAddr)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if _, ok := splitListenAddr(c.MetricsAddr); !ok {
+			r.fail("METRICS_ADDR must be host:port such as :9090 or 127.0.0.1:9090, got %q", c.MetricsAddr)
+		}
+	}
+	if c.PprofAddr != "" {
+		// The profiler shows the heap and can be made to burn CPU: no one
+		// but the host itself may reach it.
+		if host, ok := splitListenAddr(c.PprofAddr); !ok || !isLoopback(host) {
+			r.fail("PPROF_ADDR must be a loopback host:port such as 127.0.0.1:6060 or localhost:6060, got %q", c.PprofAddr)
+		}
+	}
 	return c, r.err()
 }
 
@@ -265,6 +284,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("saleCacheTTL", c.SaleCacheTTL.String()),
 		slog.String("seatMapRefresh", c.SeatMapRefresh.String()),
 		slog.Int("seatMapCacheMB", c.SeatMapCacheMB),
+		slog.String("metricsAddr", c.MetricsAddr),
 		slog.String("pprofAddr", c.PprofAddr),
 		slog.String("paystackSecretKey", mask(c.PaystackSecretKey)),
 		slog.String("paystackBaseURL", c.PaystackBaseURL),
@@ -370,6 +390,27 @@ func appRoleURL(migrationsURL string) string {
 	}
 	u.User = url.User(DefaultAppRole)
 	return u.String()
+}
+
+// splitListenAddr returns the host of a host:port to listen on, and whether
+// the port is a number from 1 to 65535.
+func splitListenAddr(addr string) (host string, ok bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false
+	}
+	n, err := strconv.Atoi(port)
+	return host, err == nil && n >= 1 && n <= 65535
+}
+
+// isLoopback reports whether host is localhost or a loopback IP address
+// (127.0.0.0/8, ::1).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // addresses reads a comma-separated list of IP addresses and CIDR ranges.

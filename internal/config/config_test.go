@@ -96,3 +96,51 @@ func TestServeRefusesTheDevelopmentSecrets(t *testing.T) {
 		t.Fatalf("serve refused secrets of its own: %v %v", err, c.RequireServeSecrets())
 	}
 }
+
+func TestMetricsAddr(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"unsetServesMetricsOnTheAPI", "", ""},
+		{"everyInterface", ":9090", ":9090"},
+		{"loopback", "127.0.0.1:9090", "127.0.0.1:9090"},
+		{"ipv6", "[::]:9090", "[::]:9090"},
+		{"trimmed", " :9090 ", ":9090"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"METRICS_ADDR": tc.value}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.MetricsAddr != tc.want {
+				t.Fatalf("MetricsAddr %q, want %q", c.MetricsAddr, tc.want)
+			}
+		})
+	}
+	for _, value := range []string{"9090", "localhost", ":http", ":0", ":70000", "http://127.0.0.1:9090"} {
+		t.Run("refused "+value, func(t *testing.T) {
+			if _, err := Load(env(map[string]string{"METRICS_ADDR": value})); err == nil || !strings.Contains(err.Error(), "METRICS_ADDR") {
+				t.Fatalf("METRICS_ADDR %q: %v", value, err)
+			}
+		})
+	}
+}
+
+// TestPprofAddrOnlyOnLoopback: the profiler must not be reachable from the
+// network, so an address of every interface or of another host is refused.
+func TestPprofAddrOnlyOnLoopback(t *testing.T) {
+	for _, value := range []string{"127.0.0.1:6060", "127.0.0.2:6060", "[::1]:6060", "localhost:6060", "LOCALHOST:6060", "[::ffff:127.0.0.1]:6060"} {
+		t.Run("accepted "+value, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"PPROF_ADDR": value}))
+			if err != nil || c.PprofAddr != value {
+				t.Fatalf("PPROF_ADDR %q: %q %v", value, c.PprofAddr, err)
+			}
+		})
+	}
+	for _, value := range []string{":6060", "0.0.0.0:6060", "[::]:6060", "10.0.0.5:6060", "pprof.example.com:6060", "127.0.0.1", "localhost:0"} {
+		t.Run("refused "+value, func(t *testing.T) {
+			_, err := Load(env(map[string]string{"PPROF_ADDR": value}))
+			if err == nil || !strings.Contains(err.Error(), "PPROF_ADDR must be a loopback") {
+				t.Fatalf("PPROF_ADDR %q: %v", value, err)
+			}
+		})
+	}
+}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -54,7 +53,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 
 // metrics serves the Prometheus registry.
 func (s *Server) metrics() fiber.Handler {
-	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{}))
+	return adaptor.HTTPHandler(s.deps.Metrics.Handler())
 }
 
 // tenantHealth answers through the tenant's own host: it shows that the

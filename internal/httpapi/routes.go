@@ -93,7 +93,9 @@ func (s *Server) routes() []route {
 }
 
 // register adds every route with the middleware of its scope, after
-// checking that the authorization policy decides each one.
+// checking that the authorization policy decides each one. The policy is
+// checked against the whole table, so /metrics keeps its decision when
+// another listener serves it.
 func (s *Server) register() error {
 	routes := s.routes()
 	decided := make([]authz.Route, 0, len(routes))
@@ -104,6 +106,9 @@ func (s *Server) register() error {
 		return err
 	}
 	for _, r := range routes {
+		if r.path == "/metrics" && s.cfg.MetricsElsewhere {
+			continue
+		}
 		chain := []fiber.Handler{markRoute(r)}
 		switch r.scope {
 		case scopePlatform:

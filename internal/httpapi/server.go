@@ -41,6 +41,10 @@ type Config struct {
 	// per tenant+IP and per tenant+email in the limiter's window.
 	AuthRateLimitIP    int
 	AuthRateLimitEmail int
+	// MetricsElsewhere leaves GET /metrics out of the API (it answers 404
+	// as any unknown route): another listener serves it (METRICS_ADDR), so
+	// an ingress in front of the API cannot expose it.
+	MetricsElsewhere bool
 	// Version is reported by /healthz.
 	Version string
 	// PaystackSecretKey checks the signature of Paystack's webhooks.

@@ -1,15 +1,18 @@
 // Package telemetry holds the Prometheus metrics ticketd exports. Every
-// metric is registered on one registry that /metrics serves; the dashboards
+// metric is registered on one registry that /metrics serves (on the API, or
+// on METRICS_ADDR when that is set); the dashboards
 // in dashboards/ and the rules in deploy/prometheus use only these names.
 package telemetry
 
 import (
+	"net/http"
 	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are the application's metric families.
@@ -113,6 +116,12 @@ func New(version string) *Metrics {
 func (m *Metrics) ObserveBookingCommit(bookings int, took time.Duration) {
 	m.BookingCommitSize.Observe(float64(bookings))
 	m.BookingCommitDuration.Observe(took.Seconds())
+}
+
+// Handler serves the registry in the Prometheus exposition format: the
+// /metrics of the API or of the internal listener (METRICS_ADDR).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }
 
 // RegisterPool exports the connection pool's statistics.

@@ -52,10 +52,19 @@ app.kubernetes.io/part-of: ticketd
 {{- .Values.publicURL | default (printf "https://%s" .Values.platformDomain) }}
 {{- end }}
 
+{{/* The container port of /metrics (METRICS_ADDR), always set: unset, ticketd would serve /metrics on
+the port the ingress routes to. */}}
+{{- define "ticketd.metricsPort" -}}
+{{- .Values.metrics.port | default 9090 }}
+{{- end }}
+
 {{/* Fails the render when a required value is missing. */}}
 {{- define "ticketd.validate" -}}
 {{- if not .Values.platformDomain }}
 {{- fail "platformDomain is required (tenants are served at <slug>.<platformDomain>)" }}
+{{- end }}
+{{- if eq (include "ticketd.metricsPort" . | int) (.Values.api.port | int) }}
+{{- fail "metrics.port must differ from api.port: the ingress routes to api.port, and /metrics must not be reachable through it" }}
 {{- end }}
 {{- if not .Values.secrets.existingSecret }}
 {{- if lt (len .Values.secrets.platformApiKey) 16 }}
