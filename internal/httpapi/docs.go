@@ -93,7 +93,7 @@ func loadDocsAssets() (map[string]*docsAsset, string) {
 			body:        body,
 			contentType: contentType,
 			etag:        `"` + hex.EncodeToString(sum[:16]) + `"`,
-			gzipped:     sync.OnceValue(func() []byte { return gzipOf(body) }),
+			gzipped:     sync.OnceValue(func() []byte { return gzipOf(body, gzip.BestCompression) }),
 		}
 		return nil
 	})
@@ -103,10 +103,10 @@ func loadDocsAssets() (map[string]*docsAsset, string) {
 	return assets, swaggerUIVersion + "-" + hex.EncodeToString(all.Sum(nil)[:6])
 }
 
-// gzipOf compresses b, or returns nil if it cannot.
-func gzipOf(b []byte) []byte {
+// gzipOf compresses b at level, or returns nil if it cannot.
+func gzipOf(b []byte, level int) []byte {
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, level)
 	if err == nil {
 		_, err = zw.Write(b)
 	}
@@ -171,8 +171,7 @@ func (s *Server) docsAsset(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
 	body, etag := a.body, a.etag
-	// identity first: a request without Accept-Encoding gets the file as is.
-	if c.AcceptsEncodings("identity", "gzip") == "gzip" {
+	if acceptsGzip(c.Get(fiber.HeaderAcceptEncoding)) {
 		if gz := a.gzipped(); gz != nil {
 			body, etag = gz, strings.TrimSuffix(etag, `"`)+`-gzip"`
 			c.Set(fiber.HeaderContentEncoding, "gzip")
