@@ -64,9 +64,27 @@ func (sl *sale) pickSeat(free bool) int {
 // that clicks again as soon as the page answers.
 func closedLoop(ctx context.Context, s *setup, sl *sale, n, conns int) *phaseReport {
 	res := make([]attempt, n)
-	var next atomic.Int64
 	cpu0, busy0, steal0 := cpuTime(), machineBusy(), machineSteal()
 	start := time.Now()
+	sent := closedLoopOf(ctx, n, conns, func(i int) {
+		t := time.Now()
+		a := s.fire(sl)
+		a.done = time.Since(start)
+		a.latency = time.Since(t)
+		res[i] = a
+	})
+	elapsed := time.Since(start)
+	p := summarize("closed", sl, res[:sent], elapsed, cpuTime()-cpu0)
+	p.MachineCPU, p.MachineSteal = (machineBusy() - busy0).Seconds(), (machineSteal() - steal0).Seconds()
+	p.Connections = conns
+	return p
+}
+
+// closedLoopOf calls do(i) for i in [0, n) from conns goroutines, each
+// taking the next i when its call returns, until all are done or ctx is;
+// it returns how many were called.
+func closedLoopOf(ctx context.Context, n, conns int, do func(i int)) int {
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range conns {
 		wg.Go(func() {
@@ -75,20 +93,12 @@ func closedLoop(ctx context.Context, s *setup, sl *sale, n, conns int) *phaseRep
 				if i >= n {
 					return
 				}
-				t := time.Now()
-				a := s.fire(sl)
-				a.done = time.Since(start)
-				a.latency = time.Since(t)
-				res[i] = a
+				do(i)
 			}
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	p := summarize("closed", sl, res[:min(int(next.Load()), n)], elapsed, cpuTime()-cpu0)
-	p.MachineCPU, p.MachineSteal = (machineBusy() - busy0).Seconds(), (machineSteal() - steal0).Seconds()
-	p.Connections = conns
-	return p
+	return min(int(next.Load()), n)
 }
 
 // openLoop offers rate attempts per second for d, by the wall clock: attempt

@@ -92,29 +92,19 @@ func (s *setup) seatMapRound(ctx context.Context, uri, name string, gzip bool, e
 	latencies := make([]time.Duration, n)
 	statuses := make([]int, n)
 	var bytes atomic.Int64
-	var next atomic.Int64
 	busy0 := machineBusy()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t := time.Now()
-				status, _, size := s.c.seatMap(uri, gzip, etag)
-				latencies[i], statuses[i] = time.Since(t), status
-				bytes.Add(int64(size))
-			}
-		})
-	}
-	wg.Wait()
+	n = closedLoopOf(ctx, n, conns, func(i int) {
+		t := time.Now()
+		status, _, size := s.c.seatMap(uri, gzip, etag)
+		latencies[i], statuses[i] = time.Since(t), status
+		bytes.Add(int64(size))
+	})
+	latencies, statuses = latencies[:n], statuses[:n]
 	elapsed := time.Since(start)
 	r := &seatMapRound{Name: name, Requests: n, Connections: conns, Seconds: elapsed.Seconds(),
 		RequestsPerSecond: float64(n) / elapsed.Seconds(), Statuses: map[int]int{},
-		BytesPerAnswer: float64(bytes.Load()) / float64(n), MachineCPU: (machineBusy() - busy0).Seconds(),
+		BytesPerAnswer: float64(bytes.Load()) / float64(max(n, 1)), MachineCPU: (machineBusy() - busy0).Seconds(),
 		Latency: statsOf(latencies)}
 	for _, st := range statuses {
 		r.Statuses[st]++

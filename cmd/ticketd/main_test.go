@@ -226,21 +226,7 @@ func TestConnectionFloodIsShedNotFatal(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Port = 0
-	ctx, cancel := context.WithCancel(context.Background())
-	listening, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, listening) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	var addr string
-	select {
-	case addr = <-listening:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	addr := startServe(t, cfg)
 	var idle []net.Conn
 	for range 4 {
 		c, err := net.Dial("tcp", addr)

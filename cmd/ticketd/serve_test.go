@@ -60,6 +60,29 @@ func get(t *testing.T, url string) (int, string) {
 	return res.StatusCode, string(body)
 }
 
+// startServe runs serve with cfg until the test ends, when an error of
+// serve fails it, and returns the API's address.
+func startServe(t *testing.T, cfg config.Config) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	listening, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, io.Discard, listening) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-listening:
+		return addr
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Fatalf("serve ended early: %v", err)
+		return ""
+	}
+}
+
 // TestMetricsAddrTakesMetricsOffTheAPI: with METRICS_ADDR, /metrics is
 // served there and the API answers it as an unknown route, so an ingress in
 // front of the API cannot expose it; the listener stops with serve.
@@ -124,22 +147,7 @@ func TestMetricsAddrTakesMetricsOffTheAPI(t *testing.T) {
 // /metrics, as it always did.
 func TestMetricsOnTheAPIWithoutMetricsAddr(t *testing.T) {
 	t.Parallel()
-	cfg := serveConfig(t, pgtest.New(t), nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	listening, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, io.Discard, listening) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	var addr string
-	select {
-	case addr = <-listening:
-	case err := <-done:
-		t.Fatalf("serve ended early: %v", err)
-	}
+	addr := startServe(t, serveConfig(t, pgtest.New(t), nil))
 	if status, body := get(t, "http://"+addr+"/metrics"); status != 200 || !strings.Contains(body, "ticketd_build_info{") {
 		t.Fatalf("the API's /metrics: %d %.200s", status, body)
 	}
