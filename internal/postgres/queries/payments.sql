@@ -152,12 +152,15 @@ UPDATE ticket_types SET sold = sold + $2
 WHERE id = $1;
 
 -- name: InsertTickets
--- $3 quantity tickets of a general-admission type, or one per seat in $4.
-INSERT INTO tickets (tenant_id, booking_id, event_id, ticket_type_id, seat_id)
-SELECT app_tenant(), $1, $2, $3, s.seat_id
+-- $3 quantity tickets of a general-admission type, or one per seat in $4,
+-- held by the buyer and named after them; each gets its own secret.
+INSERT INTO tickets (tenant_id, booking_id, event_id, ticket_type_id, seat_id, holder_id, attendee_name)
+SELECT app_tenant(), $1, $2, $3, s.seat_id, b.user_id, u.name
 FROM (SELECT unnest($4::uuid[]) AS seat_id WHERE cardinality($4::uuid[]) > 0
       UNION ALL
-      SELECT NULL::uuid FROM generate_series(1, $5::integer) WHERE cardinality($4::uuid[]) = 0) s;
+      SELECT NULL::uuid FROM generate_series(1, $5::integer) WHERE cardinality($4::uuid[]) = 0) s
+CROSS JOIN bookings b JOIN users u ON u.id = b.user_id
+WHERE b.id = $1;
 
 -- name: ReactivateBookingSeats
 -- A late payment takes its seats back (the unique index refuses a seat that
