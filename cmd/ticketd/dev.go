@@ -36,6 +36,8 @@ func devEnv(getenv func(string) string) func(string) string {
 			return config.DevPlatformAPIKey
 		case "JWT_SECRET":
 			return config.DevJWTSecret
+		case "TICKET_SIGNING_SECRET":
+			return config.DevTicketSigningSecret
 		case "PAYSTACK_SECRET_KEY":
 			return config.DevPaystackSecretKey
 		case "PAYSTACK_BASE_URL":

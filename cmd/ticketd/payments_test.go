@@ -119,6 +119,7 @@ func newStack(t *testing.T) *stack {
 		"WORKER_QUEUE":               queue,
 		"PLATFORM_API_KEY":           "test-platform-key-0123456789",
 		"JWT_SECRET":                 testJWTSecret,
+		"TICKET_SIGNING_SECRET":      testJWTSecret,
 		"PAYSTACK_SECRET_KEY":        testPaystackKey,
 		"PAYSTACK_BASE_URL":          simServer.URL,
 		"SWEEP_INTERVAL":             "1s",

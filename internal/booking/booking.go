@@ -335,24 +335,14 @@ func (s *Service) release(ctx context.Context, ev inventory.Event, holdID string
 	}
 }
 
-// ownerFilter is the user whose bookings the actor may see: themselves, or
-// anyone ("") for staff.
-func ownerFilter(ctx context.Context) string {
-	a, _ := ticketing.ActorFromContext(ctx)
-	if a.Role == string(ticketing.RoleAdmin) || a.Role == ticketing.RoleSystem {
-		return ""
-	}
-	return a.UserID
-}
-
 // FindBookingByID implements ticketing.BookingService.
 func (s *Service) FindBookingByID(ctx context.Context, id string) (*ticketing.Booking, error) {
-	return s.store.FindBooking(ctx, id, ownerFilter(ctx))
+	return s.store.FindBooking(ctx, id, ticketing.OwnerScope(ctx))
 }
 
 // FindBookings implements ticketing.BookingService.
 func (s *Service) FindBookings(ctx context.Context, f ticketing.BookingFilter) ([]*ticketing.Booking, string, error) {
-	if owner := ownerFilter(ctx); owner != "" {
+	if owner := ticketing.OwnerScope(ctx); owner != "" {
 		f.UserID = owner
 	}
 	return s.store.FindBookings(ctx, f)
@@ -360,7 +350,7 @@ func (s *Service) FindBookings(ctx context.Context, f ticketing.BookingFilter) (
 
 // CancelBooking implements ticketing.BookingService.
 func (s *Service) CancelBooking(ctx context.Context, id string) (*ticketing.Booking, error) {
-	b, err := s.store.CancelBooking(ctx, id, ownerFilter(ctx))
+	b, err := s.store.CancelBooking(ctx, id, ticketing.OwnerScope(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,9 @@ const (
 	// back to them.
 	DevPlatformAPIKey = "dev-platform-key-change-me"
 	DevJWTSecret      = "dev-jwt-secret-change-me-0123456789abcdef"
+	// DevTicketSigningSecret is what `ticketd dev` derives the organizers'
+	// check-in keys from when TICKET_SIGNING_SECRET is unset.
+	DevTicketSigningSecret = "dev-ticket-signing-secret-change-me-0123456789"
 	// DevPaystackSecretKey is the key `ticketd dev` gives its simulator.
 	DevPaystackSecretKey   = "sk_test_ticketd_dev_simulator"
 	DefaultPaystackBaseURL = "https://api.paystack.co"
@@ -49,19 +52,22 @@ type Config struct {
 	HTTPMaxConns, HTTPMaxConnsPerIP int
 	TenantCacheTTL                  time.Duration
 	JWTSecret                       string
-	JWTPreviousSecrets              []string
-	JWTExpiresIn                    time.Duration
-	JWTIssuer                       string
-	JWTAudience                     string
-	RefreshTokenTTL                 time.Duration
-	CookieSecure                    bool
-	AuthRateLimitIP                 int
-	AuthRateLimitEmail              int
-	AuthRateLimitWindow             time.Duration
-	WorkerQueue                     string
-	WorkerConcurrency               int
-	SweepInterval                   time.Duration
-	SaleCacheTTL                    time.Duration
+	// TicketSigningSecret derives every organizer's check-in signing keys
+	// (internal/checkin).
+	TicketSigningSecret string
+	JWTPreviousSecrets  []string
+	JWTExpiresIn        time.Duration
+	JWTIssuer           string
+	JWTAudience         string
+	RefreshTokenTTL     time.Duration
+	CookieSecure        bool
+	AuthRateLimitIP     int
+	AuthRateLimitEmail  int
+	AuthRateLimitWindow time.Duration
+	WorkerQueue         string
+	WorkerConcurrency   int
+	SweepInterval       time.Duration
+	SaleCacheTTL        time.Duration
 	// SeatMapRefresh and SeatMapCacheMB: see httpapi.Config.
 	SeatMapRefresh time.Duration
 	SeatMapCacheMB int
@@ -105,6 +111,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TenantCacheTTL:        r.duration("TENANT_CACHE_TTL", 15*time.Second),
 		ShutdownTimeout:       r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 		JWTSecret:             r.str("JWT_SECRET", ""),
+		TicketSigningSecret:   r.str("TICKET_SIGNING_SECRET", ""),
 		JWTExpiresIn:          r.duration("JWT_EXPIRES_IN", 15*time.Minute),
 		JWTIssuer:             r.str("JWT_ISSUER", "ticketd"),
 		JWTAudience:           r.str("JWT_AUDIENCE", "ticketd-api"),
@@ -181,6 +188,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.TenantCacheTTL < 0 || c.TenantCacheTTL > 5*time.Minute {
 		r.fail("TENANT_CACHE_TTL must be between 0s and 5m")
 	}
+	if c.TicketSigningSecret != "" && len(c.TicketSigningSecret) < 32 {
+		r.fail("TICKET_SIGNING_SECRET must be at least 32 characters")
+	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		r.fail("JWT_SECRET must be at least 32 characters")
 	}
@@ -243,6 +253,12 @@ func (c Config) RequireServeSecrets() error {
 	if c.PlatformAPIKey == DevPlatformAPIKey {
 		missing = append(missing, "PLATFORM_API_KEY is the published development key; set a secret one (e.g. openssl rand -hex 24)")
 	}
+	if c.TicketSigningSecret == "" {
+		missing = append(missing, "TICKET_SIGNING_SECRET is required (at least 32 characters) to sign tickets' QR codes")
+	}
+	if c.TicketSigningSecret == DevTicketSigningSecret {
+		missing = append(missing, "TICKET_SIGNING_SECRET is the published development secret; set a secret one (e.g. openssl rand -hex 32)")
+	}
 	if c.JWTSecret == DevJWTSecret || slices.Contains(c.JWTPreviousSecrets, DevJWTSecret) {
 		missing = append(missing, "JWT_SECRET (or JWT_PREVIOUS_SECRETS) is the published development secret; set a secret one (e.g. openssl rand -hex 32)")
 	}
@@ -269,6 +285,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("tenantCacheTTL", c.TenantCacheTTL.String()),
 		slog.String("shutdownTimeout", c.ShutdownTimeout.String()),
 		slog.String("jwtSecret", mask(c.JWTSecret)),
+		slog.String("ticketSigningSecret", mask(c.TicketSigningSecret)),
 		slog.Int("jwtPreviousSecrets", len(c.JWTPreviousSecrets)),
 		slog.String("jwtExpiresIn", c.JWTExpiresIn.String()),
 		slog.String("jwtIssuer", c.JWTIssuer),

@@ -19,6 +19,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
 	"github.com/ticketd-io/ticketd/internal/booking"
+	"github.com/ticketd-io/ticketd/internal/checkin"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/payment"
@@ -101,20 +102,28 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	payments := payment.New(paystack.New(simServer.URL, testPaystackKey, paystack.WithTimeout(5*time.Second)),
 		postgres.NewPaymentStore(db.App), stock, queue, logger, metrics, payment.Config{PublicURL: "http://tickets.test"})
 	sessions := postgres.NewSessionService(db.App, hasher, 24*time.Hour)
+	signer, err := checkin.NewSigner(testJWTSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	deps := httpapi.Deps{
-		Bookings:     bookings,
-		Stock:        bookings,
-		Tenants:      postgres.NewTenantService(db.App, hasher),
-		Users:        postgres.NewUserService(db.App, hasher),
-		Venues:       postgres.NewVenueService(db.App),
-		Events:       postgres.NewEventService(db.App),
-		Sessions:     sessions,
-		Revocations:  rdb.Sessions(0, sessions, tokens.TTL()+auth.Leeway),
-		Tokens:       tokens,
-		Authz:        enforcer,
-		AuthLimiter:  rdb.NewRateLimiter("auth", time.Minute),
-		SigninGuard:  rdb.NewSigninGuard(10, 10, time.Minute),
-		Payments:     payments,
+		Bookings:    bookings,
+		Stock:       bookings,
+		Tenants:     postgres.NewTenantService(db.App, hasher),
+		Users:       postgres.NewUserService(db.App, hasher),
+		Venues:      postgres.NewVenueService(db.App),
+		Events:      postgres.NewEventService(db.App),
+		Sessions:    sessions,
+		Revocations: rdb.Sessions(0, sessions, tokens.TTL()+auth.Leeway),
+		Tokens:      tokens,
+		Authz:       enforcer,
+		AuthLimiter: rdb.NewRateLimiter("auth", time.Minute),
+		SigninGuard: rdb.NewSigninGuard(10, 10, time.Minute),
+		Payments:    payments,
+		Tickets: postgres.NewTicketService(db.App, func(tenantID string, version int) []byte {
+			return signer.PublicKey(tenantID, version)
+		}),
+		TicketSigner: signer,
 		PaymentInbox: postgres.NewPaymentStore(db.App),
 		PaymentQueue: queue,
 		Ready: map[string]func(context.Context) error{

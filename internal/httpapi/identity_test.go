@@ -138,6 +138,14 @@ func TestRoleMatrix(t *testing.T) {
 		"POST /v1/bookings/:id/review":        "13A11",
 		"GET /v1/payments":                    "13A11",
 		"POST /v1/payments/:reference/verify": "13A11",
+
+		"GET /v1/tickets":               "1AA11",
+		"GET /v1/tickets/:id":           "1AA11",
+		"PATCH /v1/tickets/:id":         "1AA11",
+		"POST /v1/tickets/:id/transfer": "1AA11",
+		"GET /v1/tickets/:id/qr.png":    "1AA11",
+		"GET /v1/checkin-keys":          "AAAAA",
+		"POST /v1/checkin-keys/rotate":  "13A11",
 	}
 	callers := []struct {
 		name     string

@@ -89,6 +89,14 @@ func (s *Server) routes() []route {
 		{fiber.MethodPost, "/v1/bookings/:id/review", scopeTenant, s.reviewBooking},
 		{fiber.MethodGet, "/v1/payments", scopeTenant, s.listPayments},
 		{fiber.MethodPost, "/v1/payments/:reference/verify", scopeTenant, s.verifyPayment},
+
+		{fiber.MethodGet, "/v1/tickets", scopeTenant, s.listTickets},
+		{fiber.MethodGet, "/v1/tickets/:id", scopeTenant, s.getTicket},
+		{fiber.MethodPatch, "/v1/tickets/:id", scopeTenant, s.updateTicket},
+		{fiber.MethodPost, "/v1/tickets/:id/transfer", scopeTenant, s.transferTicket},
+		{fiber.MethodGet, "/v1/tickets/:id/qr.png", scopeTenant, s.ticketQR},
+		{fiber.MethodGet, "/v1/checkin-keys", scopeTenant, s.checkinKeys},
+		{fiber.MethodPost, "/v1/checkin-keys/rotate", scopeTenant, s.rotateCheckinKey},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
+	"github.com/ticketd-io/ticketd/internal/checkin"
 	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
@@ -84,6 +85,10 @@ type Deps struct {
 	// the owner out (redis.SigninGuard).
 	SigninGuard SigninGuard
 	Payments    ticketing.PaymentService
+	// Tickets serves tickets and check-in keys; TicketSigner signs their
+	// QR payloads.
+	Tickets      ticketing.TicketService
+	TicketSigner *checkin.Signer
 	// PaymentInbox stores webhooks and routes references to tenants
 	// (postgres.PaymentStore); PaymentQueue enqueues verifications (the
 	// asynq client).

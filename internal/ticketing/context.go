@@ -66,3 +66,13 @@ func RequestIDFromContext(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
 }
+
+// OwnerScope is the user whose bookings and tickets the actor of ctx may
+// see: themselves, or anyone ("") for staff and the system.
+func OwnerScope(ctx context.Context) string {
+	a, _ := ActorFromContext(ctx)
+	if a.Role == string(RoleAdmin) || a.Role == RoleSystem {
+		return ""
+	}
+	return a.UserID
+}
