@@ -56,6 +56,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	if err != nil {
 		return err
 	}
+	tickets := postgres.NewTicketService(db, publicKeys(signer))
 	srv, err := httpapi.New(httpapi.Config{
 		PlatformDomain:     cfg.PlatformDomain,
 		PlatformAPIKey:     cfg.PlatformAPIKey,
@@ -86,7 +87,8 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		AuthLimiter:  rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
 		SigninGuard:  rdb.NewSigninGuard(cfg.AuthRateLimitEmail, cfg.AuthRateLimitEmail, cfg.AuthRateLimitWindow),
 		Payments:     a.payments,
-		Tickets:      postgres.NewTicketService(db, publicKeys(signer)),
+		Tickets:      tickets,
+		Checkins:     tickets,
 		TicketSigner: signer,
 		PaymentInbox: a.paystore,
 		PaymentQueue: a.tasks,

@@ -128,7 +128,7 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 }
 
 // actorOf returns the signed-in user of the request; routes that call it are
-// only reachable by USER or ADMIN (the policy says so).
+// only reachable by signed-in users (the policy says so).
 func actorOf(c *fiber.Ctx) ticketing.Actor {
 	a, _ := ticketing.ActorFromContext(c.UserContext())
 	return a

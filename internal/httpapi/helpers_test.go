@@ -106,23 +106,25 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
+	tickets := postgres.NewTicketService(db.App, func(tenantID string, version int) []byte {
+		return signer.PublicKey(tenantID, version)
+	})
 	deps := httpapi.Deps{
-		Bookings:    bookings,
-		Stock:       bookings,
-		Tenants:     postgres.NewTenantService(db.App, hasher),
-		Users:       postgres.NewUserService(db.App, hasher),
-		Venues:      postgres.NewVenueService(db.App),
-		Events:      postgres.NewEventService(db.App),
-		Sessions:    sessions,
-		Revocations: rdb.Sessions(0, sessions, tokens.TTL()+auth.Leeway),
-		Tokens:      tokens,
-		Authz:       enforcer,
-		AuthLimiter: rdb.NewRateLimiter("auth", time.Minute),
-		SigninGuard: rdb.NewSigninGuard(10, 10, time.Minute),
-		Payments:    payments,
-		Tickets: postgres.NewTicketService(db.App, func(tenantID string, version int) []byte {
-			return signer.PublicKey(tenantID, version)
-		}),
+		Bookings:     bookings,
+		Stock:        bookings,
+		Tenants:      postgres.NewTenantService(db.App, hasher),
+		Users:        postgres.NewUserService(db.App, hasher),
+		Venues:       postgres.NewVenueService(db.App),
+		Events:       postgres.NewEventService(db.App),
+		Sessions:     sessions,
+		Revocations:  rdb.Sessions(0, sessions, tokens.TTL()+auth.Leeway),
+		Tokens:       tokens,
+		Authz:        enforcer,
+		AuthLimiter:  rdb.NewRateLimiter("auth", time.Minute),
+		SigninGuard:  rdb.NewSigninGuard(10, 10, time.Minute),
+		Payments:     payments,
+		Tickets:      tickets,
+		Checkins:     tickets,
 		TicketSigner: signer,
 		PaymentInbox: postgres.NewPaymentStore(db.App),
 		PaymentQueue: queue,

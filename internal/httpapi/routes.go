@@ -97,6 +97,10 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/v1/tickets/:id/qr.png", scopeTenant, s.ticketQR},
 		{fiber.MethodGet, "/v1/checkin-keys", scopeTenant, s.checkinKeys},
 		{fiber.MethodPost, "/v1/checkin-keys/rotate", scopeTenant, s.rotateCheckinKey},
+		{fiber.MethodPost, "/v1/checkins", scopeTenant, s.checkIn},
+		{fiber.MethodPost, "/v1/checkins/batch", scopeTenant, s.checkInBatch},
+		{fiber.MethodGet, "/v1/events/:id/checkin-list", scopeTenant, s.checkinList},
+		{fiber.MethodGet, "/v1/events/:id/checkins", scopeTenant, s.checkinStats},
 	}
 }
 

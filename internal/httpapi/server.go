@@ -88,6 +88,7 @@ type Deps struct {
 	// Tickets serves tickets and check-in keys; TicketSigner signs their
 	// QR payloads.
 	Tickets      ticketing.TicketService
+	Checkins     ticketing.CheckinService
 	TicketSigner *checkin.Signer
 	// PaymentInbox stores webhooks and routes references to tenants
 	// (postgres.PaymentStore); PaymentQueue enqueues verifications (the

@@ -17,7 +17,7 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 	if r := c.Query("role"); r != "" {
 		role := ticketing.Role(strings.ToUpper(r))
 		if !role.Valid() {
-			return invalid("role must be USER or ADMIN")
+			return invalid("role must be USER, ADMIN or CHECKIN")
 		}
 		f.Role = &role
 	}

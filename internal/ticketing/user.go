@@ -14,12 +14,13 @@ type Role string
 // Roles of tenant users. Platform operators are not users; they hold the
 // platform API key.
 const (
-	RoleUser  Role = "USER"  // a buyer
-	RoleAdmin Role = "ADMIN" // organizer staff: everything in the tenant
+	RoleUser    Role = "USER"    // a buyer
+	RoleAdmin   Role = "ADMIN"   // organizer staff: everything in the tenant
+	RoleCheckin Role = "CHECKIN" // door staff: scans tickets, nothing else
 )
 
 // Valid reports whether r is a tenant role.
-func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
+func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin || r == RoleCheckin }
 
 // Error codes of identity operations.
 const (
@@ -85,7 +86,7 @@ func (n *NewUser) validate(p *Problems, prefix string) {
 	p.Addf(!ok, "%semail must be a valid email address", prefix)
 	validatePassword(p, prefix+"password", n.Password)
 	validateName(p, prefix+"name", n.Name)
-	p.Addf(!n.Role.Valid(), "%srole must be USER or ADMIN", prefix)
+	p.Addf(!n.Role.Valid(), "%srole must be USER, ADMIN or CHECKIN", prefix)
 }
 
 func validatePassword(p *Problems, field, pw string) {
@@ -106,7 +107,7 @@ func (u *UserUpdate) Validate() error {
 	var p Problems
 	p.Addf(u.Role == nil && u.Name == nil, "at least one of role or name must be given")
 	if u.Role != nil {
-		p.Addf(!u.Role.Valid(), "role must be USER or ADMIN")
+		p.Addf(!u.Role.Valid(), "role must be USER, ADMIN or CHECKIN")
 	}
 	if u.Name != nil {
 		validateName(&p, "name", trimPtr(u.Name))

@@ -64,3 +64,54 @@ INSERT INTO checkin_keys (tenant_id, version) VALUES (app_tenant(), $1);
 -- name: LockTenantKeys
 -- Serialises rotations of one tenant's keys.
 SELECT pg_advisory_xact_lock(hashtextextended('checkin_keys:' || app_tenant()::text, 0));
+
+-- name: CheckInTicket
+UPDATE tickets SET status = 'checked_in', checked_in_at = $2, checked_in_gate = $3, version = version + 1, updated_at = now()
+WHERE id = $1;
+
+-- name: LockTicketBySecret
+SELECT id, event_id, status, checked_in_at FROM tickets WHERE secret = $1 FOR UPDATE;
+
+-- name: EventExists
+SELECT EXISTS (SELECT 1 FROM events WHERE id = $1 AND deleted_at IS NULL);
+
+-- name: InsertScan
+INSERT INTO checkin_scans (tenant_id, event_id, ticket_id, result, gate, offline, scanned_by, scanned_at)
+VALUES (app_tenant(), $1, $2, $3, $4, $5, $6, $7);
+
+-- name: CheckinList
+-- The tickets of an event for a scanner to cache, in id order after $2,
+-- changed after $3 when set; $4 the page size plus one.
+SELECT t.id, t.secret, t.status, t.ticket_type_id, tt.name, COALESCE(s.label, ''), t.attendee_name, t.checked_in_at,
+       t.checked_in_gate, t.updated_at
+FROM tickets t
+JOIN ticket_types tt ON tt.id = t.ticket_type_id
+LEFT JOIN seats s ON s.id = t.seat_id
+WHERE t.event_id = $1 AND ($2::uuid IS NULL OR t.id > $2) AND ($3::timestamptz IS NULL OR t.updated_at > $3)
+ORDER BY t.id
+LIMIT $4;
+
+-- name: CheckinCountsByType
+SELECT t.ticket_type_id, tt.name, count(*) FILTER (WHERE t.status <> 'void'),
+       count(*) FILTER (WHERE t.status = 'checked_in')
+FROM tickets t JOIN ticket_types tt ON tt.id = t.ticket_type_id
+WHERE t.event_id = $1
+GROUP BY t.ticket_type_id, tt.name
+ORDER BY tt.name, t.ticket_type_id;
+
+-- name: CheckinCountsByGate
+SELECT checked_in_gate, count(*) FROM tickets
+WHERE event_id = $1 AND status = 'checked_in'
+GROUP BY checked_in_gate
+ORDER BY checked_in_gate;
+
+-- name: LatestScans
+SELECT c.id, c.ticket_id, c.result, c.gate, c.offline, c.scanned_at, c.recorded_at, COALESCE(t.attendee_name, ''),
+       COALESCE(tt.name, ''), COALESCE(s.label, '')
+FROM checkin_scans c
+LEFT JOIN tickets t ON t.id = c.ticket_id
+LEFT JOIN ticket_types tt ON tt.id = t.ticket_type_id
+LEFT JOIN seats s ON s.id = t.seat_id
+WHERE c.event_id = $1
+ORDER BY c.recorded_at DESC, c.id DESC
+LIMIT $2;
