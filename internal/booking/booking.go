@@ -238,7 +238,7 @@ func fingerprint(n ticketing.NewBooking) string {
 // (without ids) and the hold to place.
 func price(sale *ticketing.Sale, n ticketing.NewBooking, now time.Time) (*ticketing.Booking, inventory.Hold, error) {
 	e := sale.Event
-	b := &ticketing.Booking{EventID: e.ID, Status: ticketing.BookingPending, Currency: e.Currency,
+	b := &ticketing.Booking{EventID: e.ID, EventTitle: e.Title, EventStartsAt: e.StartsAt, Status: ticketing.BookingPending, Currency: e.Currency,
 		ExpiresAt: now.Add(time.Duration(e.HoldMinutes) * time.Minute).UTC().Truncate(time.Millisecond)}
 	hold := inventory.Hold{ExpiresAt: b.ExpiresAt}
 	var p ticketing.Problems
@@ -255,7 +255,7 @@ func price(sale *ticketing.Sale, n ticketing.NewBooking, now time.Time) (*ticket
 		}
 		counts[t.ID] += it.Quantity
 		hold.Items = append(hold.Items, inventory.Item{TicketTypeID: t.ID, Quantity: it.Quantity})
-		b.Items = append(b.Items, ticketing.BookingItem{TicketTypeID: t.ID, Quantity: it.Quantity, UnitPrice: t.Price})
+		b.Items = append(b.Items, ticketing.BookingItem{TicketTypeID: t.ID, TicketTypeName: t.Name, Quantity: it.Quantity, UnitPrice: t.Price})
 	}
 	seatItem := map[string]int{} // ticket type id → index in b.Items
 	for i, seatID := range n.Seats {
@@ -270,10 +270,11 @@ func price(sale *ticketing.Sale, n ticketing.NewBooking, now time.Time) (*ticket
 		if !ok {
 			j = len(b.Items)
 			seatItem[t.ID] = j
-			b.Items = append(b.Items, ticketing.BookingItem{TicketTypeID: t.ID, UnitPrice: t.Price})
+			b.Items = append(b.Items, ticketing.BookingItem{TicketTypeID: t.ID, TicketTypeName: t.Name, UnitPrice: t.Price})
 		}
 		b.Items[j].Quantity++
 		b.Items[j].SeatIDs = append(b.Items[j].SeatIDs, seatID)
+		b.Items[j].SeatLabels = append(b.Items[j].SeatLabels, sale.Seats[idx].Section+" "+sale.Seats[idx].Label)
 		hold.Seats = append(hold.Seats, seatID)
 	}
 	if err := p.Err(); err != nil {

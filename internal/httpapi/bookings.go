@@ -26,23 +26,35 @@ type bookingRequest struct {
 }
 
 type bookingItemResponse struct {
-	TicketTypeID string   `json:"ticketTypeId"`
-	Quantity     int      `json:"quantity"`
-	UnitPrice    int64    `json:"unitPrice"`
-	Seats        []string `json:"seats,omitempty"`
+	TicketTypeID   string   `json:"ticketTypeId"`
+	TicketTypeName string   `json:"ticketTypeName,omitempty"`
+	Quantity       int      `json:"quantity"`
+	UnitPrice      int64    `json:"unitPrice"`
+	Seats          []string `json:"seats,omitempty"`
+	// SeatLabels name Seats in order: "<section> <label>".
+	SeatLabels []string `json:"seatLabels,omitempty"`
+}
+
+// buyerResponse is who booked, for staff.
+type buyerResponse struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
 }
 
 type bookingResponse struct {
-	ID        string                `json:"id"`
-	EventID   string                `json:"eventId"`
-	UserID    string                `json:"userId"`
-	Status    string                `json:"status"`
-	ExpiresAt time.Time             `json:"expiresAt"`
-	Items     []bookingItemResponse `json:"items"`
-	Total     int64                 `json:"total"`
-	Currency  string                `json:"currency"`
-	CreatedAt time.Time             `json:"createdAt"`
-	UpdatedAt time.Time             `json:"updatedAt"`
+	ID            string                `json:"id"`
+	EventID       string                `json:"eventId"`
+	EventTitle    string                `json:"eventTitle,omitempty"`
+	EventStartsAt *time.Time            `json:"eventStartsAt,omitempty"`
+	UserID        string                `json:"userId"`
+	Buyer         *buyerResponse        `json:"buyer,omitempty"`
+	Status        string                `json:"status"`
+	ExpiresAt     time.Time             `json:"expiresAt"`
+	Items         []bookingItemResponse `json:"items"`
+	Total         int64                 `json:"total"`
+	Currency      string                `json:"currency"`
+	CreatedAt     time.Time             `json:"createdAt"`
+	UpdatedAt     time.Time             `json:"updatedAt"`
 	// FailureReason and ReviewNote are set on failed and reviewed bookings.
 	FailureReason string `json:"failureReason,omitempty"`
 	ReviewNote    string `json:"reviewNote,omitempty"`
@@ -58,7 +70,29 @@ func toBookingResponse(b *ticketing.Booking) bookingResponse {
 		r.Status = string(ticketing.BookingExpired)
 	}
 	for _, it := range b.Items {
-		r.Items = append(r.Items, bookingItemResponse{TicketTypeID: it.TicketTypeID, Quantity: it.Quantity, UnitPrice: it.UnitPrice, Seats: it.SeatIDs})
+		r.Items = append(r.Items, bookingItemResponse{TicketTypeID: it.TicketTypeID, TicketTypeName: it.TicketTypeName, Quantity: it.Quantity,
+			UnitPrice: it.UnitPrice, Seats: it.SeatIDs, SeatLabels: it.SeatLabels})
+	}
+	r.EventTitle = b.EventTitle
+	if !b.EventStartsAt.IsZero() {
+		r.EventStartsAt = utcPtr(&b.EventStartsAt)
+	}
+	return r
+}
+
+// bookingView is how the caller sees bookings: staff see the buyer too.
+func bookingView(c *fiber.Ctx) func(*ticketing.Booking) bookingResponse {
+	if isStaff(c) {
+		return toStaffBookingResponse
+	}
+	return toBookingResponse
+}
+
+// toStaffBookingResponse is toBookingResponse with the buyer.
+func toStaffBookingResponse(b *ticketing.Booking) bookingResponse {
+	r := toBookingResponse(b)
+	if b.BuyerEmail != "" {
+		r.Buyer = &buyerResponse{Name: b.BuyerName, Email: b.BuyerEmail}
 	}
 	return r
 }
@@ -115,7 +149,7 @@ func (s *Server) listBookings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(listOf(bookings, toBookingResponse, next))
+	return c.JSON(listOf(bookings, bookingView(c), next))
 }
 
 func (s *Server) getBooking(c *fiber.Ctx) error {
@@ -127,7 +161,7 @@ func (s *Server) getBooking(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(toBookingResponse(b))
+	return c.JSON(bookingView(c)(b))
 }
 
 func (s *Server) cancelBooking(c *fiber.Ctx) error {

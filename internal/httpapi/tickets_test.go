@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"fmt"
 	"image/png"
 	"testing"
 
@@ -208,4 +209,37 @@ func decodeQR(t *testing.T, b []byte) string {
 		t.Fatalf("decoding the QR code: %v", err)
 	}
 	return res.GetText()
+}
+
+// TestBookingsReadable: a booking names its event, ticket types and seats;
+// staff also see who booked.
+func TestBookingsReadable(t *testing.T) {
+	t.Parallel()
+	s := newSale(t, 10, 20, 1)
+	buyer := s.buyers[0]
+	res := s.book(buyer, map[string]any{"eventId": s.event, "seats": []string{s.seats[1], s.seats[0]},
+		"items": []any{map[string]any{"ticketTypeId": s.ga, "quantity": 1}}})
+	if res.status != 201 {
+		t.Fatalf("book: %d %s", res.status, res.raw)
+	}
+	check := func(what string, b map[string]any, staff bool) {
+		t.Helper()
+		labels := map[string]string{}
+		for _, it := range b["items"].([]any) {
+			m := it.(map[string]any)
+			labels[m["ticketTypeName"].(string)] = fmt.Sprint(m["seatLabels"])
+		}
+		if b["eventTitle"] != "Concert" || b["eventStartsAt"] == nil || len(labels) != 2 || labels["General"] != "<nil>" ||
+			(labels["Floor"] != "[Floor R0-1 Floor R0-2]" && labels["Floor"] != "[Floor R0-2 Floor R0-1]") {
+			t.Fatalf("%s: %v", what, b)
+		}
+		buyerOf, _ := b["buyer"].(map[string]any)
+		if staff != (buyerOf != nil) || (staff && (buyerOf["email"] != "buyer0@example.com" || buyerOf["name"] != "Buyer")) {
+			t.Fatalf("%s: buyer %v", what, b["buyer"])
+		}
+	}
+	check("created", res.body, false)
+	check("read by the buyer", s.as(buyer.access, s.slug, "GET", "/v1/bookings/"+id(res.body), nil).body, false)
+	check("read by staff", s.call("GET", "/v1/bookings/"+id(res.body), nil).body, true)
+	check("listed for staff", ticketsOf(s.call("GET", "/v1/bookings?eventId="+s.event, nil))[0], true)
 }

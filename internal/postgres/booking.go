@@ -17,6 +17,7 @@ var (
 	qSelectSaleSeats        = query("SelectSaleSeats")
 	qSelectBooking          = query("SelectBooking")
 	qSelectBookingItems     = query("SelectBookingItems")
+	qDescribeBookings       = query("DescribeBookings")
 	qListBookings           = query("ListBookings")
 	qCancelBooking          = query("CancelBooking")
 	qExpireDueBookings      = query("ExpireDueBookings")
@@ -274,7 +275,8 @@ func scanBooking(row pgx.Row) (*ticketing.Booking, error) {
 	return &b, nil
 }
 
-// loadItems fills in the items of bookings with one query.
+// loadItems fills in the items of bookings, and what a person reads of
+// them, with two queries.
 func loadItems(ctx context.Context, tx pgx.Tx, bookings []*ticketing.Booking) error {
 	if len(bookings) == 0 {
 		return nil
@@ -292,10 +294,27 @@ func loadItems(ctx context.Context, tx pgx.Tx, bookings []*ticketing.Booking) er
 	for rows.Next() {
 		var bookingID string
 		var it ticketing.BookingItem
-		if err := rows.Scan(&bookingID, &it.TicketTypeID, &it.Quantity, &it.UnitPrice, &it.SeatIDs); err != nil {
+		if err := rows.Scan(&bookingID, &it.TicketTypeID, &it.TicketTypeName, &it.Quantity, &it.UnitPrice, &it.SeatIDs, &it.SeatLabels); err != nil {
 			return err
 		}
 		byID[bookingID].Items = append(byID[bookingID].Items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = tx.Query(ctx, qDescribeBookings, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var d ticketing.Booking
+		if err := rows.Scan(&id, &d.EventTitle, &d.EventStartsAt, &d.BuyerName, &d.BuyerEmail); err != nil {
+			return err
+		}
+		b := byID[id]
+		b.EventTitle, b.EventStartsAt, b.BuyerName, b.BuyerEmail = d.EventTitle, d.EventStartsAt, d.BuyerName, d.BuyerEmail
 	}
 	return rows.Err()
 }

@@ -44,6 +44,12 @@ type Booking struct {
 	ID        string
 	EventID   string
 	UserID    string
+	// What a person reads: the event's title and start, and, for staff,
+	// the buyer's name and email (empty where not loaded).
+	EventTitle    string
+	EventStartsAt time.Time
+	BuyerName     string
+	BuyerEmail    string
 	Status    BookingStatus
 	Items     []BookingItem
 	Total     int64
@@ -61,10 +67,13 @@ type Booking struct {
 // BookingItem is the tickets of one ticket type in a booking. Seated types
 // list their seats; Quantity is then the number of seats.
 type BookingItem struct {
-	TicketTypeID string
-	Quantity     int
-	UnitPrice    int64
-	SeatIDs      []string
+	TicketTypeID   string
+	TicketTypeName string
+	Quantity       int
+	UnitPrice      int64
+	SeatIDs        []string
+	// SeatLabels name SeatIDs in order: "<section> <label>".
+	SeatLabels []string
 }
 
 // ItemRequest asks for general admission tickets of one ticket type.

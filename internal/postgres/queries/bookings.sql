@@ -18,14 +18,24 @@ SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, u
 FROM bookings WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2);
 
 -- name: SelectBookingItems
-SELECT i.booking_id::text, i.ticket_type_id::text, i.quantity, i.unit_price,
-       COALESCE((SELECT array_agg(bs.seat_id::text ORDER BY s.position)
-                 FROM booking_seats bs JOIN seats s ON s.id = bs.seat_id
-                 JOIN ticket_type_seats tts ON tts.event_id = bs.event_id AND tts.seat_id = bs.seat_id
-                 WHERE bs.booking_id = i.booking_id AND tts.ticket_type_id = i.ticket_type_id), '{}')
+SELECT i.booking_id::text, i.ticket_type_id::text, tt.name, i.quantity, i.unit_price,
+       COALESCE(seats.ids, '{}'), COALESCE(seats.labels, '{}')
 FROM booking_items i
+JOIN ticket_types tt ON tt.id = i.ticket_type_id
+LEFT JOIN LATERAL (
+  SELECT array_agg(bs.seat_id::text ORDER BY s.position) AS ids,
+         array_agg(s.section || ' ' || s.label ORDER BY s.position) AS labels
+  FROM booking_seats bs JOIN seats s ON s.id = bs.seat_id
+  JOIN ticket_type_seats tts ON tts.event_id = bs.event_id AND tts.seat_id = bs.seat_id
+  WHERE bs.booking_id = i.booking_id AND tts.ticket_type_id = i.ticket_type_id) seats ON true
 WHERE i.booking_id = ANY($1::uuid[])
 ORDER BY i.booking_id, i.ticket_type_id;
+
+-- name: DescribeBookings
+-- What a person reads of bookings: the event's title and start, the buyer.
+SELECT b.id::text, e.title, e.starts_at, u.name, u.email
+FROM bookings b JOIN events e ON e.id = b.event_id JOIN users u ON u.id = b.user_id
+WHERE b.id = ANY($1::uuid[]);
 
 -- name: ListBookings
 -- Newest first, keyset on (created_at, id) descending. $3 user, $4 event,
