@@ -90,6 +90,7 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/v1/payments", scopeTenant, s.listPayments},
 		{fiber.MethodPost, "/v1/payments/:reference/verify", scopeTenant, s.verifyPayment},
 
+		{fiber.MethodGet, "/v1/bookings/:id/tickets.pdf", scopeTenant, s.bookingTicketsPDF},
 		{fiber.MethodGet, "/v1/tickets", scopeTenant, s.listTickets},
 		{fiber.MethodGet, "/v1/tickets/:id", scopeTenant, s.getTicket},
 		{fiber.MethodPatch, "/v1/tickets/:id", scopeTenant, s.updateTicket},

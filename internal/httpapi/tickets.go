@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ticketd-io/ticketd/internal/checkin"
+	"github.com/ticketd-io/ticketd/internal/ticketpdf"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -244,4 +245,42 @@ func (s *Server) rotateCheckinKey(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(checkinKeysResponse(keys))
+}
+
+// bookingTicketsPDF is GET /v1/bookings/:id/tickets.pdf: the booking's
+// tickets that the caller holds (all of them for staff), one page each.
+func (s *Server) bookingTicketsPDF(c *fiber.Ctx) error {
+	id, err := pathID(c, "booking")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	tickets, _, err := s.deps.Tickets.FindTickets(ctx, ticketing.TicketFilter{BookingID: id, Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
+	if err != nil {
+		return err
+	}
+	if len(tickets) == 0 {
+		return ticketing.NotFound("tickets of the booking")
+	}
+	v, err := s.ticketView(c)
+	if err != nil {
+		return err
+	}
+	// The list is newest first; the pages go in the order of issue.
+	printed := make([]ticketpdf.Ticket, len(tickets))
+	for i, t := range tickets {
+		payload, err := v.payload(t)
+		if err != nil {
+			return err
+		}
+		printed[len(tickets)-1-i] = ticketpdf.Ticket{Ticket: t, Payload: payload}
+	}
+	pdf, err := ticketpdf.Render(ticketing.TenantFromContext(ctx).Name, printed, time.Now())
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="tickets-`+id+`.pdf"`)
+	c.Set(fiber.HeaderContentType, "application/pdf")
+	return c.Send(pdf)
 }

@@ -243,3 +243,26 @@ func TestBookingsReadable(t *testing.T) {
 	check("read by staff", s.call("GET", "/v1/bookings/"+id(res.body), nil).body, true)
 	check("listed for staff", ticketsOf(s.call("GET", "/v1/bookings?eventId="+s.event, nil))[0], true)
 }
+
+func TestBookingTicketsPDF(t *testing.T) {
+	t.Parallel()
+	s, booking := paidSale(t)
+	path := "/v1/bookings/" + booking + "/tickets.pdf"
+	res := s.as(s.buyers[0].access, s.slug, "GET", path, nil)
+	if res.status != 200 || res.header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(res.raw, []byte("%PDF-")) ||
+		res.header.Get("Cache-Control") != "private, no-store" {
+		t.Fatalf("pdf: %d %v %.20q", res.status, res.header, res.raw)
+	}
+	if pages := bytes.Count(res.raw, []byte("/Type /Page\n")); pages != 3 {
+		t.Fatalf("%d pages, want one per ticket (3)", pages)
+	}
+	if images := bytes.Count(res.raw, []byte("/Subtype /Image")); images != 3 {
+		t.Fatalf("%d images, want a QR code per ticket (3)", images)
+	}
+	assertError(t, s.as(s.buyers[1].access, s.slug, "GET", path, nil), 404, "NOT_FOUND")
+	if res := s.call("GET", path, nil); res.status != 200 {
+		t.Fatalf("staff: %d", res.status)
+	}
+	pending := s.bookGA(s.buyers[1], 1)
+	assertError(t, s.as(s.buyers[1].access, s.slug, "GET", "/v1/bookings/"+pending+"/tickets.pdf", nil), 404, "NOT_FOUND")
+}
