@@ -8,8 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ticketd-io/ticketd/internal/checkin"
-	"github.com/ticketd-io/ticketd/internal/ticketpdf"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
+	"github.com/ticketd-io/ticketd/internal/ticketpdf"
 )
 
 type ticketResponse struct {

@@ -41,22 +41,22 @@ const MaxTicketsPerBooking = 100
 // Booking is a buyer's claim on tickets: held while pending, theirs once
 // confirmed.
 type Booking struct {
-	ID        string
-	EventID   string
-	UserID    string
+	ID      string
+	EventID string
+	UserID  string
 	// What a person reads: the event's title and start, and, for staff,
 	// the buyer's name and email (empty where not loaded).
 	EventTitle    string
 	EventStartsAt time.Time
 	BuyerName     string
 	BuyerEmail    string
-	Status    BookingStatus
-	Items     []BookingItem
-	Total     int64
-	Currency  string
-	ExpiresAt time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Status        BookingStatus
+	Items         []BookingItem
+	Total         int64
+	Currency      string
+	ExpiresAt     time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 	// FailureReason says why a failed booking failed (a code such as
 	// LATE_PAYMENT_SOLD_OUT, or a sentence).
 	FailureReason string
