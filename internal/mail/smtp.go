@@ -75,7 +75,7 @@ func ParseURL(raw string) (SMTPConfig, error) {
 		return c, errors.New("must use the scheme smtp or smtps")
 	}
 	c.Host = u.Hostname()
-	if c.Host == "" || u.Path != "" && u.Path != "/" || u.Opaque != "" {
+	if c.Host == "" || (u.Path != "" && u.Path != "/") || u.Opaque != "" {
 		return c, errors.New("must be smtp://[user:password@]host[:port] or smtps://...")
 	}
 	if p := u.Port(); p != "" {

@@ -460,7 +460,7 @@ func (s *Service) settle(ctx context.Context, reference string, c ticketing.Char
 		// The settlement wrote the mail down; if this enqueue is lost, the
 		// worker's sweep finds it unsent and enqueues it.
 		if err := s.queue.EnqueueMail(ctx, ticketing.TenantFromContext(ctx).ID, ticketing.MailBookingConfirmed, b.ID); err != nil {
-			s.logger.WarnContext(ctx, "enqueueing the confirmation mail; the sweep will", "booking", b.ID, "error", err.Error())
+			s.logger.WarnContext(ctx, "enqueueing the confirmation mail failed; the sweep will", "booking", b.ID, "error", err.Error())
 		}
 	default:
 		s.metrics.Payments.WithLabelValues(outcomeLabel(st.Outcome)).Inc()

@@ -7,6 +7,7 @@ package mailsink
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -40,6 +41,9 @@ type Config struct {
 	// an *smtp.SMTPError with a 4xx or 5xx code, refuses it. Tests play a
 	// server that refuses mail with it.
 	Reject func(to string) error
+	// TLSConfig, when set, is offered with STARTTLS (tests of the client's
+	// TLS); Serve a tls.Listener for TLS from the first byte.
+	TLSConfig *tls.Config
 }
 
 // Mail is one mail the sink received.
@@ -51,6 +55,8 @@ type Mail struct {
 	From string
 	To   []string
 	User string
+	// TLS reports whether the mail came over TLS (STARTTLS or implicit).
+	TLS bool
 	// Header is the message's header; Subject is decoded from it.
 	Header      netmail.Header
 	Subject     string
@@ -77,7 +83,8 @@ func New(cfg Config) *Sink {
 		cfg.Keep = DefaultKeep
 	}
 	s := &Sink{cfg: cfg, next: 1}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{sink: s}, nil }))
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{sink: s, conn: c}, nil }))
+	srv.TLSConfig = cfg.TLSConfig
 	srv.Domain = "ticketd-dev-mail"
 	srv.MaxMessageBytes = maxMessageBytes
 	srv.MaxRecipients = 50
@@ -141,6 +148,7 @@ func (s *Sink) keep(m *Mail) {
 // session is one SMTP conversation.
 type session struct {
 	sink   *Sink
+	conn   *smtp.Conn
 	user   string
 	authed bool
 	from   string
@@ -204,6 +212,7 @@ func (c *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "cannot read the message: " + err.Error()}
 	}
 	m.At, m.From, m.To, m.User, m.Raw = time.Now(), c.from, slices.Clone(c.to), c.user, bytes.Clone(raw)
+	_, m.TLS = c.conn.TLSConnectionState()
 	c.sink.keep(m)
 	return nil
 }
