@@ -221,8 +221,8 @@ func (c *Client) EnqueueRefund(ctx context.Context, tenantID, refundID string) e
 }
 
 // MailRetries bounds the retries of one mail task (capped exponential
-// backoff: about an hour in all). A mail still unsent after them is
-// enqueued again by the sweep, for MailGiveUpAfter.
+// backoff: under an hour in all). A mail still unsent after them is
+// enqueued again by the sweep, for postgres.MailGiveUpAfter (7 days).
 const MailRetries = 20
 
 type mailPayload struct {
