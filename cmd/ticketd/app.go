@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/booking"
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/mail"
 	"github.com/ticketd-io/ticketd/internal/payment"
 	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/postgres"
@@ -33,6 +35,7 @@ type app struct {
 	paystore *postgres.PaymentStore
 	tasks    *worker.Client
 	metrics  *telemetry.Metrics
+	postman  *mail.Postman
 }
 
 // openApp connects to Postgres (refusing a role that could bypass
@@ -68,8 +71,32 @@ func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command s
 	a.paystore = postgres.NewPaymentStore(db)
 	a.payments = payment.New(paystack.New(cfg.PaystackBaseURL, cfg.PaystackSecretKey), a.paystore, a.stock, a.tasks,
 		logger, a.metrics, payment.Config{PublicURL: cfg.PublicURL})
+	sender, err := newSender(cfg, logger)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.postman = mail.NewPostman(postgres.NewMailStore(db), sender, logger)
 	return a, nil
 }
+
+// newSender sends mail through SMTP_URL, or only logs it when that is not
+// set (said once at start, so an operator knows).
+func newSender(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
+	if cfg.SMTPURL == "" {
+		logger.Warn("SMTP_URL is not set: mail to buyers is logged, not sent")
+		return mail.NewLogSender(logger), nil
+	}
+	smtp, err := mail.ParseURL(cfg.SMTPURL)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_URL %w", err)
+	}
+	return mail.NewSMTPSender(smtp, cfg.MailFrom)
+}
+
+// mailSweepAfter is how long the sweep leaves a mail to the task enqueued
+// with its confirmation before enqueueing it itself.
+const mailSweepAfter = 30 * time.Second
 
 func (a *app) close() {
 	_ = a.rdb.Close()
@@ -82,7 +109,7 @@ func (a *app) work(ctx context.Context) error {
 }
 
 func (a *app) workerConfig() worker.Config {
-	return worker.Config{Queue: a.cfg.WorkerQueue, Concurrency: a.cfg.WorkerConcurrency,
+	return worker.Config{Queue: a.cfg.WorkerQueue, Concurrency: a.cfg.WorkerConcurrency, MailConcurrency: a.cfg.MailConcurrency,
 		SweepInterval: a.cfg.SweepInterval, ReconcileInterval: a.cfg.ReconcileInterval}
 }
 
@@ -90,5 +117,6 @@ func (a *app) workerHandlers() *worker.Handlers {
 	return &worker.Handlers{
 		Bookings: a.bookings, Payments: a.payments, References: a.paystore, Tenants: a.tenants, Client: a.tasks,
 		Logger: a.logger, StaleAfter: a.cfg.PaymentStaleAfter, LookBack: a.cfg.PaymentLookBack,
+		Mail: a.postman, MailSweepAfter: mailSweepAfter,
 	}
 }

@@ -23,8 +23,9 @@ func loopbackByDefault(getenv func(string) string) func(string) string {
 }
 
 // devEnv supplies the development defaults that `serve` refuses to assume:
-// a platform API key, a JWT signing key, and, unless PAYSTACK_SECRET_KEY is
-// set, a Paystack simulator run in the process (its key and URL).
+// a platform API key, a JWT signing key, unless PAYSTACK_SECRET_KEY is set a
+// Paystack simulator run in the process (its key and URL), and unless
+// SMTP_URL is set a mail sink run in the process.
 func devEnv(getenv func(string) string) func(string) string {
 	simulated := getenv("PAYSTACK_SECRET_KEY") == ""
 	return func(key string) string {
@@ -40,6 +41,8 @@ func devEnv(getenv func(string) string) func(string) string {
 			return config.DevTicketSigningSecret
 		case "PAYSTACK_SECRET_KEY":
 			return config.DevPaystackSecretKey
+		case "SMTP_URL":
+			return devSMTPURL(getenv)
 		case "PAYSTACK_BASE_URL":
 			if simulated {
 				port := getenv("PAYSTACK_SIM_PORT")
@@ -105,6 +108,17 @@ ticketd dev
 			}
 		}()
 		fmt.Fprintf(stdout, "  Paystack       simulator at %s (checkout pages open from authorizationUrl)\n\n", s.publicURL)
+	}
+	if cfg.SMTPURL == devSMTPURL(getenv) {
+		s, err := loadDevMailSettings(getenv)
+		if err != nil {
+			return err
+		}
+		page, err := startDevMail(ctx, s, newLogger(stdout, cfg.LogLevel))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "  mail           what ticketd sent: %s (SMTP sink on 127.0.0.1:%d; set SMTP_URL to send for real)\n\n", page, s.smtpPort)
 	}
 	a, err := openApp(ctx, cfg, stdout, "dev")
 	if err != nil {

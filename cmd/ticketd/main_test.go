@@ -212,6 +212,35 @@ func TestDevAndSimulatorListenOnLoopbackByDefault(t *testing.T) {
 	}
 }
 
+// TestDevSendsMailToItsSinkUnlessSMTPIsSet: `ticketd dev` points mail at
+// the sink it runs on loopback; a configured SMTP_URL wins, and serve has
+// no sink to fall back to.
+func TestDevSendsMailToItsSinkUnlessSMTPIsSet(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{}, "smtp://127.0.0.1:1025?starttls=none"},
+		{map[string]string{"DEV_SMTP_PORT": "2525"}, "smtp://127.0.0.1:2525?starttls=none"},
+		{map[string]string{"SMTP_URL": "smtps://u:p@mail.example.com"}, "smtps://u:p@mail.example.com"},
+	} {
+		cfg, err := config.Load(devEnv(env(tc.vars)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.SMTPURL != tc.want {
+			t.Errorf("%v: SMTP_URL %q, want %q", tc.vars, cfg.SMTPURL, tc.want)
+		}
+	}
+	if cfg, err := config.Load(env(map[string]string{})); err != nil || cfg.SMTPURL != "" {
+		t.Errorf("serve's SMTP_URL %q (%v), want none: mail is logged", cfg.SMTPURL, err)
+	}
+	if _, err := loadDevMailSettings(env(map[string]string{"DEV_SMTP_PORT": "0", "DEV_MAIL_PORT": "http"})); err == nil ||
+		!strings.Contains(err.Error(), "DEV_SMTP_PORT") || !strings.Contains(err.Error(), "DEV_MAIL_PORT") {
+		t.Errorf("bad dev mail ports: %v", err)
+	}
+}
+
 // TestConnectionFloodIsShedNotFatal: past HTTP_MAX_CONNS, idle connections
 // with half a request (a slowloris) make new ones get 503, and the server
 // serves again once they are gone.

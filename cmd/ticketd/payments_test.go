@@ -89,6 +89,7 @@ func newStack(t *testing.T) *stack {
 	rdb := redistest.New(t)
 	queue := "test-" + strings.TrimSuffix(strings.TrimPrefix(rdb.Prefix, "test:"), ":")
 	redistest.CleanupAsynqQueue(t, rdb, queue)
+	redistest.CleanupAsynqQueue(t, rdb, worker.MailQueue(queue))
 
 	// The simulator's address is needed by the app, the app's by the
 	// simulator (its webhook URL): the simulator's server starts first and

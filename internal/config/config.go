@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ticketd-io/ticketd/internal/mail"
 	"github.com/ticketd-io/ticketd/internal/redact"
 )
 
@@ -94,6 +95,12 @@ type Config struct {
 	PaymentLookBack    time.Duration
 	ShutdownTimeout    time.Duration
 	LogLevel           slog.Level
+	// SMTPURL is where mail to buyers goes (see mail.ParseURL); without it
+	// mail is logged, not sent. MailFrom is its sender; MailConcurrency
+	// how many mails a worker sends at once.
+	SMTPURL         string
+	MailFrom        string
+	MailConcurrency int
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -136,6 +143,17 @@ func Load(getenv func(string) string) (Config, error) {
 		PaymentLookBack:       r.duration("PAYMENT_LOOKBACK", 24*time.Hour),
 	}
 	c.PublicURL = strings.TrimSuffix(r.str("PUBLIC_URL", fmt.Sprintf("http://%s:%d", c.PlatformDomain, c.Port)), "/")
+	c.SMTPURL = r.str("SMTP_URL", "")
+	if c.SMTPURL != "" {
+		if _, err := mail.ParseURL(c.SMTPURL); err != nil {
+			r.fail("SMTP_URL %v", err)
+		}
+	}
+	c.MailFrom = r.str("MAIL_FROM", "ticketd <no-reply@"+c.PlatformDomain+">")
+	if _, err := mail.ParseFrom(c.MailFrom); err != nil {
+		r.fail("MAIL_FROM %v", err)
+	}
+	c.MailConcurrency = r.int("MAIL_CONCURRENCY", 2, 1, 100)
 	c.DatabaseURL = r.str("DATABASE_URL", "")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = appRoleURL(c.MigrationsDatabaseURL)
@@ -311,6 +329,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("paymentStaleAfter", c.PaymentStaleAfter.String()),
 		slog.String("paymentLookBack", c.PaymentLookBack.String()),
 		slog.String("logLevel", c.LogLevel.String()),
+		slog.String("smtpURL", redact.URL(c.SMTPURL)),
+		slog.String("mailFrom", c.MailFrom),
+		slog.Int("mailConcurrency", c.MailConcurrency),
 	)
 }
 

@@ -146,3 +146,57 @@ func TestPprofAddrOnlyOnLoopback(t *testing.T) {
 		})
 	}
 }
+
+func TestMailDefaultsFollowThePlatformDomain(t *testing.T) {
+	c, err := Load(env(map[string]string{"PLATFORM_DOMAIN": "tickets.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMTPURL != "" || c.MailFrom != "ticketd <no-reply@tickets.example.com>" || c.MailConcurrency != 2 {
+		t.Fatalf("mail defaults: SMTP_URL %q, MAIL_FROM %q, MAIL_CONCURRENCY %d", c.SMTPURL, c.MailFrom, c.MailConcurrency)
+	}
+}
+
+func TestMailSettingsAreCheckedWithoutShowingThePassword(t *testing.T) {
+	for name, vars := range map[string]map[string]string{
+		"scheme":    {"SMTP_URL": "http://user:pw-smtp@mail.example.com"},
+		"starttls":  {"SMTP_URL": "smtp://user:pw-smtp@mail.example.com?starttls=sometimes"},
+		"port":      {"SMTP_URL": "smtps://user:pw-smtp@mail.example.com:70000"},
+		"fromCRLF":  {"MAIL_FROM": "ticketd <no-reply@example.com>\r\nBcc: x@example.org"},
+		"fromTwo":   {"MAIL_FROM": "a@example.com, b@example.com"},
+		"fromBare":  {"MAIL_FROM": "ticketd"},
+		"pool":      {"MAIL_CONCURRENCY": "0"},
+		"poolLarge": {"MAIL_CONCURRENCY": "1000"},
+	} {
+		_, err := Load(env(vars))
+		if err == nil {
+			t.Errorf("%s: accepted %v", name, vars)
+			continue
+		}
+		for key := range vars {
+			if !strings.Contains(err.Error(), key) {
+				t.Errorf("%s: the error does not name %s: %v", name, key, err)
+			}
+		}
+		if strings.Contains(err.Error(), "pw-smtp") {
+			t.Errorf("%s: the error shows the password: %v", name, err)
+		}
+	}
+}
+
+func TestLogValueMasksTheSMTPPassword(t *testing.T) {
+	c, err := Load(env(map[string]string{"SMTP_URL": "smtps://apikey:pw-smtp@smtp.example.com:465", "MAIL_FROM": "Acme <tickets@acme.example>"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", c)
+	if strings.Contains(b.String(), "pw-smtp") {
+		t.Errorf("log shows the SMTP password: %s", b.String())
+	}
+	for _, want := range []string{`"smtpURL":"smtps://apikey:xxxxx@smtp.example.com:465"`, `"mailFrom":"Acme <tickets@acme.example>"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("log lacks %s: %s", want, b.String())
+		}
+	}
+}

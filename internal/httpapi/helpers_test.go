@@ -30,6 +30,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
 const (
@@ -177,6 +178,12 @@ func (q *fakeQueue) EnqueueRefund(_ context.Context, tenantID, refundID string) 
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.refunds = append(q.refunds, task{tenantID, refundID})
+	return nil
+}
+
+// EnqueueMail drops the mail: these tests look at payments, and the outbox
+// keeps the mail for a worker they do not run.
+func (q *fakeQueue) EnqueueMail(context.Context, string, ticketing.MailKind, string) error {
 	return nil
 }
 

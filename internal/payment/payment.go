@@ -67,9 +67,10 @@ type Inventory interface {
 	Drop(ctx context.Context, ev inventory.Event) error
 }
 
-// Queue enqueues the refunds owed (the asynq client).
+// Queue enqueues the refunds owed and the buyers' mails (the asynq client).
 type Queue interface {
 	EnqueueRefund(ctx context.Context, tenantID, refundID string) error
+	EnqueueMail(ctx context.Context, tenantID string, kind ticketing.MailKind, bookingID string) error
 }
 
 // Config configures a Service.
@@ -456,6 +457,11 @@ func (s *Service) settle(ctx context.Context, reference string, c ticketing.Char
 	case st.AlreadySettled:
 	case st.Confirmed:
 		s.metrics.Payments.WithLabelValues("confirmed").Inc()
+		// The settlement wrote the mail down; if this enqueue is lost, the
+		// worker's sweep finds it unsent and enqueues it.
+		if err := s.queue.EnqueueMail(ctx, ticketing.TenantFromContext(ctx).ID, ticketing.MailBookingConfirmed, b.ID); err != nil {
+			s.logger.WarnContext(ctx, "enqueueing the confirmation mail failed; the sweep will", "booking", b.ID, "error", err.Error())
+		}
 	default:
 		s.metrics.Payments.WithLabelValues(outcomeLabel(st.Outcome)).Inc()
 		s.logger.WarnContext(ctx, "a successful charge did not confirm its booking", "reference", reference,

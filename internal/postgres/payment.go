@@ -318,7 +318,8 @@ var errNeedHold = errors.New("postgres: settlement needs a hold")
 // becomes success, and the booking is confirmed with its sold counts and
 // tickets, or put under review (amount or currency differ), or failed with
 // a refund owed (paid too late for what is left, or paid twice). A charge
-// is settled once, however many verifications race.
+// is settled once, however many verifications race. A confirmation writes
+// down the buyer's mail (mail_outbox) in the same transaction.
 //
 // lateHold names the hold the caller took again for ticketing.SettleLateHeld. The
 // settlement records which hold Redis must confirm (or release) and leaves
@@ -370,6 +371,11 @@ func (s *PaymentStore) Settle(ctx context.Context, reference string, c ticketing
 			if ok {
 				out.Confirmed = true
 				b.Status = ticketing.BookingConfirmed
+				// The buyer's mail is written down with the confirmation,
+				// so it is sent even if its task is never enqueued.
+				if err := addMail(ctx, tx, ticketing.MailBookingConfirmed, b.ID); err != nil {
+					return err
+				}
 				break
 			}
 			out.Outcome = ticketing.CodeLatePaymentSoldOut

@@ -1,9 +1,11 @@
 // Package worker runs the background work of ticketd on asynq: expiring
 // bookings when their holds run out (one task per tenant and second of
 // expiry), a periodic sweep that catches any expiry whose task was lost,
-// payment verification (one task per reference), refunds, and a periodic
-// payment reconciliation. Every handler is idempotent, so a task that
-// runs twice, or after the sweep already did its work, changes nothing.
+// payment verification (one task per reference), refunds, a periodic
+// payment reconciliation, and the buyers' mail (one task per mail, on a
+// queue and a pool of workers of its own). Every handler is idempotent, so
+// a task that runs twice, or after the sweep already did its work, changes
+// nothing.
 package worker
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketd-io/ticketd/internal/mail"
 	"github.com/ticketd-io/ticketd/internal/payment"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -32,6 +36,10 @@ const (
 	TypeVerifyPayment  = "payment:verify"
 	TypeRefundPayment  = "payment:refund"
 	TypeReconcile      = "payments:reconcile"
+	// TypeMailBookingConfirmed sends the mail of a confirmed booking; its
+	// payload names the tenant and the booking, never the mail or the
+	// buyer (the handler reads them from Postgres).
+	TypeMailBookingConfirmed = "mail:" + string(ticketing.MailBookingConfirmed)
 )
 
 // actorName names the worker in audit rows and logs.
@@ -42,6 +50,7 @@ type Client struct {
 	c         *asynq.Client
 	inspector *asynq.Inspector
 	queue     string
+	mailQueue string
 	now       func() time.Time
 
 	mu        sync.Mutex
@@ -50,11 +59,17 @@ type Client struct {
 	flight    singleflight.Group
 }
 
-// NewClient enqueues on queue through rdb (which it does not close).
+// NewClient enqueues on queue, and mail on MailQueue(queue), through rdb
+// (which it does not close).
 func NewClient(rdb goredis.UniversalClient, queue string) *Client {
 	return &Client{c: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb),
-		queue: queue, now: time.Now, scheduled: map[expirySlot]bool{}}
+		queue: queue, mailQueue: MailQueue(queue), now: time.Now, scheduled: map[expirySlot]bool{}}
 }
+
+// MailQueue names the queue of the mail tasks of the worker of queue: a
+// queue of its own, served by a pool of its own, so a slow SMTP server or a
+// burst of one organizer's mail never holds up payments and expiries.
+func MailQueue(queue string) string { return queue + "-mail" }
 
 // ExpirySlot is the granularity of expiry tasks: the bookings of a tenant
 // whose holds run out within the same slot share one task, due at the end of
@@ -160,23 +175,23 @@ func (c *Client) EnqueueVerify(ctx context.Context, tenantID, reference string) 
 	if err != nil {
 		return err
 	}
-	return c.enqueueOnce(ctx, asynq.NewTask(TypeVerifyPayment, payload), "payment-verify:"+reference)
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeVerifyPayment, payload), "payment-verify:"+reference, c.queue, VerifyRetries)
 }
 
-// enqueueOnce enqueues a task under id unless a task with that id is
-// waiting or running. A task with that id that ran out of retries (asynq
+// enqueueOnce enqueues a task under id on queue unless a task with that id
+// is waiting or running. A task with that id that ran out of retries (asynq
 // keeps it archived) is replaced: asking again must ask again.
-func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id string) error {
-	opts := []asynq.Option{asynq.Queue(c.queue), asynq.TaskID(id), asynq.MaxRetry(VerifyRetries), asynq.Timeout(time.Minute)}
+func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id, queue string, retries int) error {
+	opts := []asynq.Option{asynq.Queue(queue), asynq.TaskID(id), asynq.MaxRetry(retries), asynq.Timeout(time.Minute)}
 	_, err := c.c.EnqueueContext(ctx, task, opts...)
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}
-	info, ierr := c.inspector.GetTaskInfo(c.queue, id)
+	info, ierr := c.inspector.GetTaskInfo(queue, id)
 	if ierr != nil || info.State != asynq.TaskStateArchived {
 		return nil // waiting, running or retrying: that task will do
 	}
-	if err := c.inspector.DeleteTask(c.queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+	if err := c.inspector.DeleteTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 		return err
 	}
 	_, err = c.c.EnqueueContext(ctx, task, opts...)
@@ -202,7 +217,29 @@ func (c *Client) EnqueueRefund(ctx context.Context, tenantID, refundID string) e
 	if err != nil {
 		return err
 	}
-	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID)
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID, c.queue, VerifyRetries)
+}
+
+// MailRetries bounds the retries of one mail task (capped exponential
+// backoff: under an hour in all). A mail still unsent after them is
+// enqueued again by the sweep, for postgres.MailGiveUpAfter (7 days).
+const MailRetries = 20
+
+type mailPayload struct {
+	TenantID  string `json:"tenantId"`
+	BookingID string `json:"bookingId"`
+}
+
+// EnqueueMail enqueues sending a booking's mail of a kind. The task id names
+// the mail, so a confirmation and a sweep that ask at once make one task;
+// the outbox, not the queue, remembers that it was sent.
+func (c *Client) EnqueueMail(ctx context.Context, tenantID string, kind ticketing.MailKind, bookingID string) error {
+	payload, err := json.Marshal(mailPayload{TenantID: tenantID, BookingID: bookingID})
+	if err != nil {
+		return err
+	}
+	taskType := "mail:" + string(kind)
+	return c.enqueueOnce(ctx, asynq.NewTask(taskType, payload), taskType+":"+bookingID, c.mailQueue, MailRetries)
 }
 
 // Payments is what the handlers need of the payment service.
@@ -229,6 +266,12 @@ type Bookings interface {
 	SweepExpired(ctx context.Context) (int, error)
 }
 
+// Mail sends the buyers' mails (mail.Postman).
+type Mail interface {
+	Deliver(ctx context.Context, kind ticketing.MailKind, bookingID string) error
+	Unsent(ctx context.Context, age time.Duration, limit int) ([]ticketing.MailDue, error)
+}
+
 // Tenants lists the tenants the sweep visits.
 type Tenants interface {
 	FindTenants(ctx context.Context, f ticketing.TenantFilter) ([]*ticketing.Tenant, string, error)
@@ -247,7 +290,16 @@ type Handlers struct {
 	// Paystack's successful charges.
 	StaleAfter time.Duration
 	LookBack   time.Duration
+	// Mail, when set, sends the buyers' mails, and the sweep enqueues
+	// those still unsent MailSweepAfter after they were written down (0:
+	// at once).
+	Mail           Mail
+	MailSweepAfter time.Duration
 }
+
+// mailSweepLimit bounds the mails of one tenant the sweep enqueues at a
+// time: a backlog is worked off over several sweeps.
+const mailSweepLimit = 200
 
 // Mux routes task types to handlers.
 func (h *Handlers) Mux() *asynq.ServeMux {
@@ -257,6 +309,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeVerifyPayment, h.verifyPayment)
 	mux.HandleFunc(TypeRefundPayment, h.refundPayment)
 	mux.HandleFunc(TypeReconcile, h.reconcile)
+	mux.HandleFunc(TypeMailBookingConfirmed, h.sendMail)
 	return mux
 }
 
@@ -321,6 +374,45 @@ func (h *Handlers) refundPayment(ctx context.Context, t *asynq.Task) error {
 	return err
 }
 
+// sendMail sends one mail. A mail the outbox does not have, or one refused
+// for good (an invalid recipient), is not retried; any other failure is,
+// with the capped backoff.
+func (h *Handlers) sendMail(ctx context.Context, t *asynq.Task) error {
+	var p mailPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.BookingID) {
+		return fmt.Errorf("worker: bad %s payload: %w", t.Type(), asynq.SkipRetry)
+	}
+	if h.Mail == nil {
+		return errors.New("worker: no mail sender configured")
+	}
+	kind := ticketing.MailKind(strings.TrimPrefix(t.Type(), "mail:"))
+	err := h.Mail.Deliver(asTenant(ctx, p.TenantID), kind, p.BookingID)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mail.ErrPermanent), ticketing.ErrorKind(err) == ticketing.KindNotFound:
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	return err
+}
+
+// sweepMail enqueues the tenant's mails still unsent, whose task was lost
+// (an enqueue that failed after the confirmation committed) or gave up.
+func (h *Handlers) sweepMail(ctx context.Context) error {
+	due, err := h.Mail.Unsent(ctx, h.MailSweepAfter, mailSweepLimit)
+	if err != nil {
+		return err
+	}
+	tenantID := ticketing.TenantFromContext(ctx).ID
+	var errs []error
+	for _, d := range due {
+		if err := h.Client.EnqueueMail(ctx, tenantID, d.Kind, d.BookingID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // reconcile finds payments nothing else will settle: open attempts whose
 // webhook and redirect never came (verified now), and successful Paystack
 // charges of the last LookBack that we never saw (verified by task). It also
@@ -378,10 +470,16 @@ func (h *Handlers) eachTenant(ctx context.Context, fn func(ctx context.Context, 
 	}
 }
 
-// sweepBookings expires the due bookings of every tenant. A failure in one
-// tenant does not stop the others.
+// sweepBookings expires the due bookings of every tenant, and enqueues the
+// mails still unsent. A failure in one tenant does not stop the others.
 func (h *Handlers) sweepBookings(ctx context.Context, _ *asynq.Task) error {
-	return h.eachTenant(ctx, func(ctx context.Context, _ *ticketing.Tenant) error { return h.expireDue(ctx) })
+	return h.eachTenant(ctx, func(ctx context.Context, _ *ticketing.Tenant) error {
+		err := h.expireDue(ctx)
+		if h.Mail != nil {
+			err = errors.Join(err, h.sweepMail(ctx))
+		}
+		return err
+	})
 }
 
 // Config configures a worker.
@@ -395,23 +493,39 @@ type Config struct {
 	// ShutdownTimeout is how long a stopping worker lets running tasks
 	// finish; asynq hands the unfinished ones to another worker. 10s when 0.
 	ShutdownTimeout time.Duration
+	// MailConcurrency is how many mails are sent at once (2 when 0), from
+	// MailQueue(Queue), apart from the Concurrency of the other tasks.
+	MailConcurrency int
 }
 
 // Run processes tasks until ctx is done, and enqueues a sweep every
-// SweepInterval. Several workers may run; their sweeps deduplicate.
+// SweepInterval. Several workers may run; their sweeps deduplicate. With
+// h.Mail set, a second pool of MailConcurrency workers sends the mail of
+// MailQueue(cfg.Queue), so mail never takes a worker from payments.
 func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handlers, client *Client) error {
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Queues:          map[string]int{cfg.Queue: 1},
-		Concurrency:     cfg.Concurrency,
-		ShutdownTimeout: cmp.Or(cfg.ShutdownTimeout, 10*time.Second),
-		RetryDelayFunc:  backoff,
-		Logger:          asynqLogger{h.Logger},
-		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
-			h.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err.Error())
-		}),
-	})
+	newServer := func(queue string, concurrency int) *asynq.Server {
+		return asynq.NewServerFromRedisClient(rdb, asynq.Config{
+			Queues:          map[string]int{queue: 1},
+			Concurrency:     concurrency,
+			ShutdownTimeout: cmp.Or(cfg.ShutdownTimeout, 10*time.Second),
+			RetryDelayFunc:  backoff,
+			Logger:          asynqLogger{h.Logger},
+			ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+				h.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err.Error())
+			}),
+		})
+	}
+	srv := newServer(cfg.Queue, cfg.Concurrency)
 	if err := srv.Start(h.Mux()); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
+	}
+	if h.Mail != nil {
+		mailSrv := newServer(MailQueue(cfg.Queue), cmp.Or(cfg.MailConcurrency, 2))
+		if err := mailSrv.Start(h.Mux()); err != nil {
+			srv.Shutdown()
+			return fmt.Errorf("worker: start the mail workers: %w", err)
+		}
+		defer mailSrv.Shutdown()
 	}
 	every := cfg.SweepInterval
 	if cfg.ReconcileInterval > 0 {

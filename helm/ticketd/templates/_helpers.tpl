@@ -128,4 +128,10 @@ refused, but the pods start (so does an existingSecret written before payments e
       name: {{ include "ticketd.secretName" . }}
       key: PAYSTACK_SECRET_KEY
       optional: true
+- name: SMTP_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: SMTP_URL
+      optional: true
 {{- end }}
