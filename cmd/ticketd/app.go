@@ -9,6 +9,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/booking"
+	"github.com/ticketd-io/ticketd/internal/checkin"
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/mail"
@@ -17,6 +18,8 @@ import (
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+	"github.com/ticketd-io/ticketd/internal/ticketpdf"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
 
@@ -36,6 +39,10 @@ type app struct {
 	tasks    *worker.Client
 	metrics  *telemetry.Metrics
 	postman  *mail.Postman
+	// signer signs tickets' QR payloads; tickets serves tickets and
+	// check-in.
+	signer  *checkin.Signer
+	tickets *postgres.TicketService
 }
 
 // openApp connects to Postgres (refusing a role that could bypass
@@ -77,6 +84,15 @@ func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command s
 		return nil, err
 	}
 	a.postman = mail.NewPostman(postgres.NewMailStore(db), sender, logger)
+	// Commands that neither serve nor send mail (inventory) run without it.
+	if cfg.TicketSigningSecret != "" {
+		if a.signer, err = checkin.NewSigner(cfg.TicketSigningSecret); err != nil {
+			a.close()
+			return nil, fmt.Errorf("TICKET_SIGNING_SECRET: %w", err)
+		}
+		a.tickets = postgres.NewTicketService(db, publicKeys(a.signer))
+		a.postman.Attach(ticketing.MailBookingConfirmed, a.ticketsPDF)
+	}
 	return a, nil
 }
 
@@ -119,4 +135,18 @@ func (a *app) workerHandlers() *worker.Handlers {
 		Logger: a.logger, StaleAfter: a.cfg.PaymentStaleAfter, LookBack: a.cfg.PaymentLookBack,
 		Mail: a.postman, MailSweepAfter: mailSweepAfter,
 	}
+}
+
+// ticketsPDF attaches a confirmed booking's tickets to its mail.
+func (a *app) ticketsPDF(ctx context.Context, bookingID string) ([]mail.Attachment, error) {
+	pdf, err := ticketpdf.Booking(ctx, a.tickets, a.signer, bookingID, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return []mail.Attachment{{Filename: "tickets.pdf", ContentType: "application/pdf", Data: pdf}}, nil
+}
+
+// publicKeys adapts the signer to what the ticket store publishes.
+func publicKeys(s *checkin.Signer) postgres.PublicKeys {
+	return func(tenantID string, version int) []byte { return s.PublicKey(tenantID, version) }
 }

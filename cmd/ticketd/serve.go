@@ -14,7 +14,6 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
-	"github.com/ticketd-io/ticketd/internal/checkin"
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/postgres"
@@ -52,11 +51,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	}
 	metrics := a.metrics
 	sessions := postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL)
-	signer, err := checkin.NewSigner(cfg.TicketSigningSecret)
-	if err != nil {
-		return err
-	}
-	tickets := postgres.NewTicketService(db, publicKeys(signer))
+	tickets := a.tickets
 	srv, err := httpapi.New(httpapi.Config{
 		PlatformDomain:     cfg.PlatformDomain,
 		PlatformAPIKey:     cfg.PlatformAPIKey,
@@ -89,7 +84,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Payments:     a.payments,
 		Tickets:      tickets,
 		Checkins:     tickets,
-		TicketSigner: signer,
+		TicketSigner: a.signer,
 		PaymentInbox: a.paystore,
 		PaymentQueue: a.tasks,
 		Ready: map[string]func(context.Context) error{
@@ -184,9 +179,4 @@ func pprofMux() http.Handler {
 // newLogger writes JSON lines at level and above.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-// publicKeys adapts the signer to what the ticket store publishes.
-func publicKeys(s *checkin.Signer) postgres.PublicKeys {
-	return func(tenantID string, version int) []byte { return s.PublicKey(tenantID, version) }
 }

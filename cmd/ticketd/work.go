@@ -11,6 +11,9 @@ import (
 
 // work runs the background worker until ctx is cancelled.
 func work(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	if cfg.TicketSigningSecret == "" {
+		return errors.New("config: TICKET_SIGNING_SECRET is required: the worker mails tickets with their QR codes")
+	}
 	a, err := openApp(ctx, cfg, stdout, "work")
 	if err != nil {
 		return err

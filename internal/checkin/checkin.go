@@ -26,6 +26,8 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
 const (
@@ -159,4 +161,14 @@ func Verify(s string, keys map[int]ed25519.PublicKey) (Payload, error) {
 func SecretHash(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
+}
+
+// ActiveVersion is the version of the key that is not retired, 0 if none.
+func ActiveVersion(keys []ticketing.CheckinKey) int {
+	for _, k := range keys {
+		if k.RetiredAt == nil {
+			return k.Version
+		}
+	}
+	return 0
 }

@@ -52,13 +52,8 @@ func (s *Server) ticketView(c *fiber.Ctx) (*ticketView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &ticketView{signer: s.deps.TicketSigner, tenantID: ticketing.TenantFromContext(c.UserContext()).ID}
-	for _, k := range keys {
-		if k.RetiredAt == nil {
-			v.keyVersion = k.Version
-		}
-	}
-	return v, nil
+	return &ticketView{signer: s.deps.TicketSigner, tenantID: ticketing.TenantFromContext(c.UserContext()).ID,
+		keyVersion: checkin.ActiveVersion(keys)}, nil
 }
 
 // payload is the signed QR payload of t, empty for a void ticket.
@@ -254,28 +249,7 @@ func (s *Server) bookingTicketsPDF(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	tickets, _, err := s.deps.Tickets.FindTickets(ctx, ticketing.TicketFilter{BookingID: id, Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
-	if err != nil {
-		return err
-	}
-	if len(tickets) == 0 {
-		return ticketing.NotFound("tickets of the booking")
-	}
-	v, err := s.ticketView(c)
-	if err != nil {
-		return err
-	}
-	// The list is newest first; the pages go in the order of issue.
-	printed := make([]ticketpdf.Ticket, len(tickets))
-	for i, t := range tickets {
-		payload, err := v.payload(t)
-		if err != nil {
-			return err
-		}
-		printed[len(tickets)-1-i] = ticketpdf.Ticket{Ticket: t, Payload: payload}
-	}
-	pdf, err := ticketpdf.Render(ticketing.TenantFromContext(ctx).Name, printed, time.Now())
+	pdf, err := ticketpdf.Booking(c.UserContext(), s.deps.Tickets, s.deps.TicketSigner, id, time.Now())
 	if err != nil {
 		return err
 	}

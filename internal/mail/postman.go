@@ -37,6 +37,20 @@ type Postman struct {
 	outbox Outbox
 	sender Sender
 	logger *slog.Logger
+	attach map[ticketing.MailKind]Attacher
+}
+
+// Attacher gives the attachments of a booking's mail (the tickets as PDF);
+// an error fails the send, to be retried.
+type Attacher func(ctx context.Context, bookingID string) ([]Attachment, error)
+
+// Attach has mails of kind carry what attacher gives. Call it before the
+// first Deliver.
+func (p *Postman) Attach(kind ticketing.MailKind, attacher Attacher) {
+	if p.attach == nil {
+		p.attach = map[ticketing.MailKind]Attacher{}
+	}
+	p.attach[kind] = attacher
 }
 
 // NewPostman sends outbox's mails through sender.
@@ -91,7 +105,18 @@ func (p *Postman) render(ctx context.Context, due *ticketing.MailDue) (*Message,
 			// "confirmed" would no longer be true.
 			return nil, fmt.Errorf("the booking is %s: %w", c.Status, errNotDue)
 		}
-		return BookingConfirmed(c)
+		m, err := BookingConfirmed(c)
+		if err != nil {
+			return nil, err
+		}
+		if attach := p.attach[due.Kind]; attach != nil {
+			files, err := attach(ctx, due.BookingID)
+			if err != nil {
+				return nil, fmt.Errorf("mail: attachments: %w", err)
+			}
+			m.Attachments = append(m.Attachments, files...)
+		}
+		return m, nil
 	}
 	return nil, fmt.Errorf("mail: unknown kind %q: %w", due.Kind, ErrPermanent)
 }

@@ -4,6 +4,7 @@ package ticketpdf
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"time"
 
@@ -76,4 +77,37 @@ func Render(organizer string, tickets []Ticket, created time.Time) ([]byte, erro
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// Booking renders the tickets of a booking that the context's actor may see
+// (every ticket for staff and the system), in order of issue, with their QR
+// payloads signed by the organizer's active check-in key; NotFound when
+// there are none (a booking not paid).
+func Booking(ctx context.Context, tickets ticketing.TicketService, signer *checkin.Signer, bookingID string, now time.Time) ([]byte, error) {
+	list, _, err := tickets.FindTickets(ctx, ticketing.TicketFilter{BookingID: bookingID, Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, ticketing.NotFound("tickets of the booking")
+	}
+	keys, err := tickets.CheckinKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tenant := ticketing.TenantFromContext(ctx)
+	p := checkin.Payload{TenantID: tenant.ID, KeyVersion: checkin.ActiveVersion(keys)}
+	// The list is newest first; the pages go in the order of issue.
+	printed := make([]Ticket, len(list))
+	for i, t := range list {
+		printed[len(list)-1-i] = Ticket{Ticket: t}
+		if t.Status == ticketing.TicketVoid {
+			continue
+		}
+		p.EventID, p.TicketID, p.Secret = t.EventID, t.ID, t.Secret
+		if printed[len(list)-1-i].Payload, err = signer.Sign(p); err != nil {
+			return nil, err
+		}
+	}
+	return Render(tenant.Name, printed, now)
 }

@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/booking"
+	"github.com/ticketd-io/ticketd/internal/checkin"
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/mail"
 	"github.com/ticketd-io/ticketd/internal/mail/mailsink"
@@ -26,6 +28,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
+	"github.com/ticketd-io/ticketd/internal/ticketpdf"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
 
@@ -129,6 +132,15 @@ func newMailWorld(t *testing.T) *mailWorld {
 		t.Fatal(err)
 	}
 	w.postman = mail.NewPostman(postgres.NewMailStore(w.db.App), sender, logger)
+	signer, err := checkin.NewSigner(strings.Repeat("s", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tickets := postgres.NewTicketService(w.db.App, func(tenantID string, version int) []byte { return signer.PublicKey(tenantID, version) })
+	w.postman.Attach(ticketing.MailBookingConfirmed, func(ctx context.Context, bookingID string) ([]mail.Attachment, error) {
+		pdf, err := ticketpdf.Booking(ctx, tickets, signer, bookingID, time.Now())
+		return []mail.Attachment{{Filename: "tickets.pdf", ContentType: "application/pdf", Data: pdf}}, err
+	})
 
 	w.queue = "test-" + rdb.Prefix[len("test:"):len(rdb.Prefix)-1]
 	redistest.CleanupAsynqQueue(t, rdb, w.queue)
@@ -285,6 +297,11 @@ func TestConfirmedBookingIsMailedOnce(t *testing.T) {
 	}
 	if !strings.Contains(m.HTML, "Jazz &lt;Night&gt;") || strings.Contains(m.HTML, "<Night>") {
 		t.Errorf("the HTML does not escape the title:\n%s", m.HTML)
+	}
+	// The tickets come along: a PDF of one page per ticket (2 GA, 2 seats).
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "tickets.pdf" || m.Attachments[0].ContentType != "application/pdf" ||
+		!bytes.HasPrefix(m.Attachments[0].Data, []byte("%PDF-")) || bytes.Count(m.Attachments[0].Data, []byte("/Type /Page\n")) != 4 {
+		t.Errorf("attachments: %d", len(m.Attachments))
 	}
 }
 
