@@ -81,6 +81,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		AuthLimiter:  rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
 		SigninGuard:  rdb.NewSigninGuard(cfg.AuthRateLimitEmail, cfg.AuthRateLimitEmail, cfg.AuthRateLimitWindow),
 		Payments:     a.payments,
+		Refunds:      a.payments,
 		PaymentInbox: a.paystore,
 		PaymentQueue: a.tasks,
 		Ready: map[string]func(context.Context) error{

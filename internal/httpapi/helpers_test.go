@@ -52,6 +52,8 @@ type testAPI struct {
 	sim    *paystacksim.Sim
 	simURL string
 	queue  *fakeQueue
+	// payments runs the tasks queue recorded, when a test needs them run.
+	payments *payment.Service
 }
 
 // newTestAPI builds the API; configure may change its configuration.
@@ -115,6 +117,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		AuthLimiter:  rdb.NewRateLimiter("auth", time.Minute),
 		SigninGuard:  rdb.NewSigninGuard(10, 10, time.Minute),
 		Payments:     payments,
+		Refunds:      payments,
 		PaymentInbox: postgres.NewPaymentStore(db.App),
 		PaymentQueue: queue,
 		Ready: map[string]func(context.Context) error{
@@ -132,7 +135,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		t.Fatal(err)
 	}
 	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings,
-		sim: sim, simURL: simServer.URL, queue: queue}
+		sim: sim, simURL: simServer.URL, queue: queue, payments: payments}
 }
 
 // noScheduler drops expiry tasks: API tests expire bookings by calling the
@@ -144,12 +147,13 @@ func (noScheduler) ScheduleExpiry(context.Context, string, time.Time) error { re
 // task is one enqueued task: a tenant and a reference or refund id.
 type task struct{ tenantID, id string }
 
-// fakeQueue records the verifications and refunds enqueued; the worker's
-// own tests run them on asynq. failVerify makes EnqueueVerify fail.
+// fakeQueue records the verifications, refunds and refund follow-ups
+// enqueued; the worker's own tests run them on asynq. failVerify makes
+// EnqueueVerify fail.
 type fakeQueue struct {
-	mu                sync.Mutex
-	verifies, refunds []task
-	failVerify        bool
+	mu                         sync.Mutex
+	verifies, refunds, follows []task
+	failVerify                 bool
 }
 
 func (q *fakeQueue) EnqueueVerify(_ context.Context, tenantID, reference string) error {
@@ -167,6 +171,27 @@ func (q *fakeQueue) EnqueueRefund(_ context.Context, tenantID, refundID string) 
 	defer q.mu.Unlock()
 	q.refunds = append(q.refunds, task{tenantID, refundID})
 	return nil
+}
+
+func (q *fakeQueue) EnqueueFollowRefunds(_ context.Context, tenantID, reference, _ string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.follows = append(q.follows, task{tenantID, reference})
+	return nil
+}
+
+// refunded returns the refunds enqueued so far.
+func (q *fakeQueue) refunded() []task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]task(nil), q.refunds...)
+}
+
+// followed returns the refund follow-ups enqueued so far.
+func (q *fakeQueue) followed() []task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]task(nil), q.follows...)
 }
 
 // verified returns the verifications enqueued so far.

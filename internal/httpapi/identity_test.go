@@ -138,6 +138,12 @@ func TestRoleMatrix(t *testing.T) {
 		"POST /v1/bookings/:id/review":        "13A11",
 		"GET /v1/payments":                    "13A11",
 		"POST /v1/payments/:reference/verify": "13A11",
+		// Refunds: staff refund and retry; a buyer reads their own
+		// booking's refunds.
+		"POST /v1/bookings/:id/refunds": "13A11",
+		"GET /v1/bookings/:id/refunds":  "1AA11",
+		"GET /v1/refunds":               "13A11",
+		"POST /v1/refunds/:id/retry":    "13A11",
 	}
 	callers := []struct {
 		name     string

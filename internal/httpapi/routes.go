@@ -89,6 +89,10 @@ func (s *Server) routes() []route {
 		{fiber.MethodPost, "/v1/bookings/:id/review", scopeTenant, s.reviewBooking},
 		{fiber.MethodGet, "/v1/payments", scopeTenant, s.listPayments},
 		{fiber.MethodPost, "/v1/payments/:reference/verify", scopeTenant, s.verifyPayment},
+		{fiber.MethodPost, "/v1/bookings/:id/refunds", scopeTenant, s.requestRefund},
+		{fiber.MethodGet, "/v1/bookings/:id/refunds", scopeTenant, s.bookingRefunds},
+		{fiber.MethodGet, "/v1/refunds", scopeTenant, s.listRefunds},
+		{fiber.MethodPost, "/v1/refunds/:id/retry", scopeTenant, s.retryRefund},
 	}
 }
 

@@ -245,15 +245,10 @@ type Settlement struct {
 	NeedHold bool
 }
 
-// RefundOwed is a refund owed, with what asking Paystack for it needs.
-type RefundOwed struct {
-	ID, PaymentID, BookingID, Reference string
-	Amount                              int64
-	Currency, Reason, Status            string
-}
-
-// RefundInProgress is a refund Paystack accepted and has not finished.
+// RefundInProgress is a refund Paystack accepted and has not finished: the
+// attempt Paystack is working on.
 type RefundInProgress struct {
 	ID         string
+	Attempt    int
 	PaystackID uint64
 }

@@ -31,6 +31,7 @@ const (
 	TypeSweepBookings  = "bookings:sweep"
 	TypeVerifyPayment  = "payment:verify"
 	TypeRefundPayment  = "payment:refund"
+	TypeFollowRefunds  = "payment:refunds"
 	TypeReconcile      = "payments:reconcile"
 )
 
@@ -160,19 +161,26 @@ func (c *Client) EnqueueVerify(ctx context.Context, tenantID, reference string) 
 	if err != nil {
 		return err
 	}
-	return c.enqueueOnce(ctx, asynq.NewTask(TypeVerifyPayment, payload), "payment-verify:"+reference)
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeVerifyPayment, payload), "payment-verify:"+reference, false)
 }
 
 // enqueueOnce enqueues a task under id unless a task with that id is
 // waiting or running. A task with that id that ran out of retries (asynq
-// keeps it archived) is replaced: asking again must ask again.
-func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id string) error {
+// keeps it archived) is replaced: asking again must ask again. With now, a
+// task with that id waiting for its next retry runs at once.
+func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id string, now bool) error {
 	opts := []asynq.Option{asynq.Queue(c.queue), asynq.TaskID(id), asynq.MaxRetry(VerifyRetries), asynq.Timeout(time.Minute)}
 	_, err := c.c.EnqueueContext(ctx, task, opts...)
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}
 	info, ierr := c.inspector.GetTaskInfo(c.queue, id)
+	if ierr == nil && now && (info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled) {
+		if err := c.inspector.RunTask(c.queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return err
+		}
+		return nil
+	}
 	if ierr != nil || info.State != asynq.TaskStateArchived {
 		return nil // waiting, running or retrying: that task will do
 	}
@@ -196,13 +204,29 @@ type refundPayload struct {
 	RefundID string `json:"refundId"`
 }
 
-// EnqueueRefund enqueues asking Paystack for a refund owed, once per refund.
+// EnqueueRefund enqueues the task that asks Paystack for a refund and
+// follows it until Paystack has processed or failed it: one task per
+// refund. A task of the refund waiting for its next retry (following an
+// earlier attempt, say) runs at once: a refund just queued again (a retry
+// of a failed one) is sent without waiting out the backoff.
 func (c *Client) EnqueueRefund(ctx context.Context, tenantID, refundID string) error {
 	payload, err := json.Marshal(refundPayload{TenantID: tenantID, RefundID: refundID})
 	if err != nil {
 		return err
 	}
-	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID)
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID, true)
+}
+
+// EnqueueFollowRefunds enqueues asking Paystack about the unfinished
+// refunds of the payment with reference, on a refund webhook about it. key
+// names the webhook (a hash of its body), so a redelivery of the same
+// webhook makes one task and each event its own.
+func (c *Client) EnqueueFollowRefunds(ctx context.Context, tenantID, reference, key string) error {
+	payload, err := json.Marshal(verifyPayload{TenantID: tenantID, Reference: reference})
+	if err != nil {
+		return err
+	}
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeFollowRefunds, payload), "payment-refunds:"+reference+":"+key, false)
 }
 
 // Payments is what the handlers need of the payment service.
@@ -212,6 +236,7 @@ type Payments interface {
 	Reconcile(ctx context.Context, age time.Duration) (int, error)
 	RecentCharges(ctx context.Context, from time.Time) ([]string, error)
 	Refund(ctx context.Context, refundID string) error
+	FollowRefunds(ctx context.Context, reference string) error
 }
 
 // References routes a payment reference to its tenant, and keeps the
@@ -256,6 +281,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeSweepBookings, h.sweepBookings)
 	mux.HandleFunc(TypeVerifyPayment, h.verifyPayment)
 	mux.HandleFunc(TypeRefundPayment, h.refundPayment)
+	mux.HandleFunc(TypeFollowRefunds, h.followRefunds)
 	mux.HandleFunc(TypeReconcile, h.reconcile)
 	return mux
 }
@@ -309,16 +335,30 @@ func (h *Handlers) verifyPayment(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
+// refundPayment asks Paystack for a refund and follows it: the task is
+// retried with capped backoff (ErrNotFinal included) until Paystack has
+// processed or failed it, and the reconciler follows a refund whose task
+// ran out of retries.
 func (h *Handlers) refundPayment(ctx context.Context, t *asynq.Task) error {
 	var p refundPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.RefundID) {
 		return fmt.Errorf("worker: bad %s payload: %w", TypeRefundPayment, asynq.SkipRetry)
 	}
 	err := h.Payments.Refund(asTenant(ctx, p.TenantID), p.RefundID)
-	if errors.Is(err, payment.ErrRefused) {
+	if errors.Is(err, payment.ErrRefused) || ticketing.ErrorKind(err) == ticketing.KindNotFound {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	return err
+}
+
+// followRefunds asks Paystack about a payment's unfinished refunds after a
+// refund webhook. Refunds still not finished are left to their own tasks.
+func (h *Handlers) followRefunds(ctx context.Context, t *asynq.Task) error {
+	var p verifyPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || p.Reference == "" {
+		return fmt.Errorf("worker: bad %s payload: %w", TypeFollowRefunds, asynq.SkipRetry)
+	}
+	return h.Payments.FollowRefunds(asTenant(ctx, p.TenantID), p.Reference)
 }
 
 // reconcile finds payments nothing else will settle: open attempts whose
