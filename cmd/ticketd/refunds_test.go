@@ -218,10 +218,10 @@ func TestRefundFailedByPaystackStaysVisibleAndIsRetried(t *testing.T) {
 	if r := data[0].(map[string]any); r["id"] != id || r["lastError"] == "" || r["attempts"] != float64(1) {
 		t.Fatalf("the failed refund: %v", r)
 	}
-	var finished dto.Metric
-	if err := s.app.metrics.RefundsFinished.WithLabelValues("admin", "failed").Write(&finished); err != nil || finished.GetCounter().GetValue() != 1 {
-		t.Fatalf(`ticketd_refunds_finished_total{kind="admin",status="failed"}: %v %v`, finished.GetCounter(), err)
-	}
+	s.waitFor(`ticketd_refunds_finished_total{kind="admin",status="failed"} counts it`, func() bool {
+		var finished dto.Metric
+		return s.app.metrics.RefundsFinished.WithLabelValues("admin", "failed").Write(&finished) == nil && finished.GetCounter().GetValue() == 1
+	})
 
 	code, retried := s.call("POST", "/v1/refunds/"+id+"/retry", admin, nil)
 	if code != 200 || retried["status"] != "queued" || retried["attempts"] != float64(2) {

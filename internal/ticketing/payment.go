@@ -188,8 +188,9 @@ type PaymentService interface {
 }
 
 // ErrNotFinal is returned by VerifyPayment when Paystack has no final answer
-// yet (the buyer is still paying, or Paystack could not be asked): the
-// verification is worth retrying, not before RetryAt when that is set.
+// yet (the buyer is still paying, or Paystack could not be asked), and by
+// the refund task while Paystack is processing a refund: asking again is
+// worth it, not before RetryAt when that is set.
 type ErrNotFinal struct {
 	Status  string
 	RetryAt time.Time
