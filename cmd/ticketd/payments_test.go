@@ -384,6 +384,7 @@ func (s *stack) checkInvariants() {
 		s.t.Fatal(err)
 	}
 	s.waitSettled()
+	s.waitRefunds()
 	s.checkMoney()
 	for _, tx := range s.sim.Transactions() {
 		if tx.Status != paystack.StatusSuccess {
@@ -396,7 +397,7 @@ func (s *stack) checkInvariants() {
 			s.t.Errorf("charge %s: no payment: %v", tx.Reference, err)
 			continue
 		}
-		refunds := s.count("SELECT count(*) FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.reference = $1", tx.Reference)
+		refunds := s.count("SELECT count(*) FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE p.reference = $1 AND r.kind = 'automatic'", tx.Reference)
 		switch {
 		case status != "success":
 			s.t.Errorf("charge %s: payment is %s, want success", tx.Reference, status)
@@ -463,9 +464,24 @@ func (s *stack) waitSettled() {
 	})
 }
 
+// waitRefunds waits until Paystack has finished every refund asked of it
+// and we have recorded its word: the refund tasks, the refund webhooks or
+// the reconciler follow each one.
+func (s *stack) waitRefunds() {
+	s.t.Helper()
+	s.waitFor("every refund is processed or failed", func() bool {
+		return s.count("SELECT count(*) FROM refunds WHERE status NOT IN ('processed', 'failed')") == 0
+	})
+}
+
 // checkMoney checks the money invariant for every booking: what Paystack
-// charged = what confirmed the booking + what was refunded or is owed back
-// (a refund not failed) + what awaits review (an amount that did not match).
+// charged = what confirmed the booking and was kept + what was refunded or
+// is owed back (a refund not failed: of a charge that could not become
+// tickets, or part of the one that confirmed the booking) + what awaits
+// review (an amount that did not match). No refund failed, and no booking
+// was refunded more than it paid. Paystack agrees with the refunds: for
+// each charge, its refunds that did not fail come to what ours that did
+// not fail come to, and those it processed to those we record processed.
 func (s *stack) checkMoney() {
 	s.t.Helper()
 	charged := s.charged()
@@ -473,6 +489,8 @@ func (s *stack) checkMoney() {
 		SELECT b.id::text, b.status,
 		  (SELECT COALESCE(sum(p.paid_amount), 0) FROM payments p WHERE p.booking_id = b.id AND p.status IN ('success', 'reversed') AND p.outcome = ''),
 		  (SELECT COALESCE(sum(r.amount), 0) FROM refunds r WHERE r.booking_id = b.id AND r.status <> 'failed'),
+		  (SELECT COALESCE(sum(r.amount), 0) FROM refunds r JOIN payments p ON p.id = r.payment_id
+		   WHERE r.booking_id = b.id AND r.status <> 'failed' AND p.outcome = ''),
 		  (SELECT COALESCE(sum(p.paid_amount), 0) FROM payments p WHERE p.booking_id = b.id AND p.outcome = $1),
 		  (SELECT count(*) FROM refunds r WHERE r.booking_id = b.id AND r.status = 'failed')
 		FROM bookings b`, ticketing.CodeAmountMismatch)
@@ -482,13 +500,14 @@ func (s *stack) checkMoney() {
 	defer rows.Close()
 	for rows.Next() {
 		var id, status string
-		var confirmed, refunded, review, failedRefunds int64
-		if err := rows.Scan(&id, &status, &confirmed, &refunded, &review, &failedRefunds); err != nil {
+		var confirmed, refunded, refundedAfter, review, failedRefunds int64
+		if err := rows.Scan(&id, &status, &confirmed, &refunded, &refundedAfter, &review, &failedRefunds); err != nil {
 			s.t.Fatal(err)
 		}
-		if got := confirmed + refunded + review; got != charged[id] || failedRefunds != 0 {
-			s.t.Errorf("booking %s (%s): Paystack charged %d, confirmed %d + refunded %d + under review %d = %d; %d refunds failed",
-				id, status, charged[id], confirmed, refunded, review, got, failedRefunds)
+		kept := confirmed - refundedAfter
+		if got := kept + refunded + review; got != charged[id] || failedRefunds != 0 || kept < 0 {
+			s.t.Errorf("booking %s (%s): Paystack charged %d, kept %d (confirmed %d, refunded since %d) + refunded %d + under review %d = %d; %d refunds failed",
+				id, status, charged[id], kept, confirmed, refundedAfter, refunded, review, got, failedRefunds)
 		}
 		if confirmed > 0 && status != "confirmed" {
 			s.t.Errorf("booking %s was paid for and is %s", id, status)
@@ -496,6 +515,56 @@ func (s *stack) checkMoney() {
 	}
 	if err := rows.Err(); err != nil {
 		s.t.Fatal(err)
+	}
+	s.checkRefundsAtPaystack()
+}
+
+// checkRefundsAtPaystack compares, charge by charge, Paystack's refunds
+// with ours.
+func (s *stack) checkRefundsAtPaystack() {
+	s.t.Helper()
+	type sums struct{ live, processed int64 }
+	atPaystack := map[string]sums{}
+	for _, r := range s.sim.Refunds() {
+		x := atPaystack[r.TransactionReference]
+		if r.Status != paystack.RefundFailed {
+			x.live += r.Amount
+		}
+		if r.Status == paystack.RefundProcessed {
+			x.processed += r.Amount
+		}
+		atPaystack[r.TransactionReference] = x
+	}
+	ours := map[string]sums{}
+	rows, err := s.db.Admin.Query(context.Background(), `
+		SELECT p.reference,
+		  COALESCE(sum(r.amount) FILTER (WHERE r.status <> 'failed'), 0),
+		  COALESCE(sum(r.amount) FILTER (WHERE r.status = 'processed'), 0)
+		FROM refunds r JOIN payments p ON p.id = r.payment_id GROUP BY p.reference`)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ref string
+		var x sums
+		if err := rows.Scan(&ref, &x.live, &x.processed); err != nil {
+			s.t.Fatal(err)
+		}
+		ours[ref] = x
+	}
+	if err := rows.Err(); err != nil {
+		s.t.Fatal(err)
+	}
+	for ref, p := range atPaystack {
+		if ours[ref] != p {
+			s.t.Errorf("charge %s: Paystack refunds %d (processed %d), we record %d (processed %d)", ref, p.live, p.processed, ours[ref].live, ours[ref].processed)
+		}
+	}
+	for ref, o := range ours {
+		if _, ok := atPaystack[ref]; !ok && o.live != 0 {
+			s.t.Errorf("charge %s: we record refunds of %d that Paystack does not have", ref, o.live)
+		}
 	}
 }
 

@@ -85,6 +85,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Tickets:      tickets,
 		Checkins:     tickets,
 		TicketSigner: a.signer,
+		Refunds:      a.payments,
 		PaymentInbox: a.paystore,
 		PaymentQueue: a.tasks,
 		Ready: map[string]func(context.Context) error{

@@ -54,6 +54,8 @@ type testAPI struct {
 	sim    *paystacksim.Sim
 	simURL string
 	queue  *fakeQueue
+	// payments runs the tasks queue recorded, when a test needs them run.
+	payments *payment.Service
 }
 
 // newTestAPI builds the API; configure may change its configuration.
@@ -127,6 +129,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		Tickets:      tickets,
 		Checkins:     tickets,
 		TicketSigner: signer,
+		Refunds:      payments,
 		PaymentInbox: postgres.NewPaymentStore(db.App),
 		PaymentQueue: queue,
 		Ready: map[string]func(context.Context) error{
@@ -144,7 +147,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		t.Fatal(err)
 	}
 	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings,
-		sim: sim, simURL: simServer.URL, queue: queue}
+		sim: sim, simURL: simServer.URL, queue: queue, payments: payments}
 }
 
 // noScheduler drops expiry tasks: API tests expire bookings by calling the
@@ -156,12 +159,13 @@ func (noScheduler) ScheduleExpiry(context.Context, string, time.Time) error { re
 // task is one enqueued task: a tenant and a reference or refund id.
 type task struct{ tenantID, id string }
 
-// fakeQueue records the verifications and refunds enqueued; the worker's
-// own tests run them on asynq. failVerify makes EnqueueVerify fail.
+// fakeQueue records the verifications, refunds and refund follow-ups
+// enqueued; the worker's own tests run them on asynq. failVerify makes
+// EnqueueVerify fail.
 type fakeQueue struct {
-	mu                sync.Mutex
-	verifies, refunds []task
-	failVerify        bool
+	mu                         sync.Mutex
+	verifies, refunds, follows []task
+	failVerify                 bool
 }
 
 func (q *fakeQueue) EnqueueVerify(_ context.Context, tenantID, reference string) error {
@@ -185,6 +189,27 @@ func (q *fakeQueue) EnqueueRefund(_ context.Context, tenantID, refundID string) 
 // keeps the mail for a worker they do not run.
 func (q *fakeQueue) EnqueueMail(context.Context, string, ticketing.MailKind, string) error {
 	return nil
+}
+
+func (q *fakeQueue) EnqueueFollowRefunds(_ context.Context, tenantID, reference, _ string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.follows = append(q.follows, task{tenantID, reference})
+	return nil
+}
+
+// refunded returns the refunds enqueued so far.
+func (q *fakeQueue) refunded() []task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]task(nil), q.refunds...)
+}
+
+// followed returns the refund follow-ups enqueued so far.
+func (q *fakeQueue) followed() []task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]task(nil), q.follows...)
 }
 
 // verified returns the verifications enqueued so far.

@@ -152,6 +152,12 @@ func TestRoleMatrix(t *testing.T) {
 		"POST /v1/checkins/batch":         "13A11",
 		"GET /v1/events/:id/checkin-list": "13A11",
 		"GET /v1/events/:id/checkins":     "13A11",
+		// Refunds: staff refund and retry; a buyer reads their own
+		// booking's refunds.
+		"POST /v1/bookings/:id/refunds": "13A11",
+		"GET /v1/bookings/:id/refunds":  "1AA11",
+		"GET /v1/refunds":               "13A11",
+		"POST /v1/refunds/:id/retry":    "13A11",
 	}
 	// Door staff (CHECKIN) may call what anyone may, their own account and
 	// the check-in routes; everything else is 403 for them.

@@ -197,8 +197,10 @@ type webhookData struct {
 
 // paystackWebhook takes Paystack's webhooks: it checks where they come from
 // and their signature, stores each body once, and enqueues the verification
-// of the charge a charge event names. It never acts on the body itself:
-// only Paystack's verify endpoint settles a payment.
+// of the charge a charge event names, or the following of the refunds of
+// the charge a refund event names. It never acts on the body itself: only
+// Paystack's verify endpoint settles a payment, and only its refund endpoint
+// says how a refund is going.
 func (s *Server) paystackWebhook() fiber.Handler {
 	allowed := trustedProxies(s.cfg.PaystackWebhookIPs)
 	return func(c *fiber.Ctx) error {
@@ -237,8 +239,18 @@ func (s *Server) paystackWebhook() fiber.Handler {
 		}
 		// A redelivery enqueues again: the task id makes it one task, and
 		// it heals an earlier delivery whose enqueue failed.
-		if _, _, ours := ticketing.ParseReference(ref); ours && strings.HasPrefix(ev.Name, "charge.") {
-			if err := s.enqueueVerify(ctx, ref); err != nil {
+		if _, _, ours := ticketing.ParseReference(ref); ours {
+			var err error
+			switch {
+			case strings.HasPrefix(ev.Name, "charge."):
+				err = s.enqueueFor(ctx, ref, s.deps.PaymentQueue.EnqueueVerify)
+			case strings.HasPrefix(ev.Name, "refund."):
+				key := hex.EncodeToString(sum[:8])
+				err = s.enqueueFor(ctx, ref, func(ctx context.Context, tenantID, ref string) error {
+					return s.deps.PaymentQueue.EnqueueFollowRefunds(ctx, tenantID, ref, key)
+				})
+			}
+			if err != nil {
 				return err // not 200: Paystack delivers it again
 			}
 		}
@@ -265,9 +277,9 @@ func storedEvent(ev *paystack.Event) []byte {
 	return b
 }
 
-// enqueueVerify enqueues the verification of one of our references; a
+// enqueueFor enqueues a task about one of our references in its tenant; a
 // reference no tenant knows (another environment's, say) is only stored.
-func (s *Server) enqueueVerify(ctx context.Context, ref string) error {
+func (s *Server) enqueueFor(ctx context.Context, ref string, enqueue func(ctx context.Context, tenantID, ref string) error) error {
 	tenantID, err := s.deps.PaymentInbox.TenantOfReference(ctx, ref)
 	if ticketing.ErrorKind(err) == ticketing.KindNotFound {
 		s.deps.Logger.InfoContext(ctx, "webhook about an unknown payment reference", "reference", ref)
@@ -276,7 +288,7 @@ func (s *Server) enqueueVerify(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deps.PaymentQueue.EnqueueVerify(ctx, tenantID, ref); err != nil {
+	if err := enqueue(ctx, tenantID, ref); err != nil {
 		return ticketing.Internal(err)
 	}
 	return nil

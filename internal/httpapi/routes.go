@@ -102,6 +102,10 @@ func (s *Server) routes() []route {
 		{fiber.MethodPost, "/v1/checkins/batch", scopeTenant, s.checkInBatch},
 		{fiber.MethodGet, "/v1/events/:id/checkin-list", scopeTenant, s.checkinList},
 		{fiber.MethodGet, "/v1/events/:id/checkins", scopeTenant, s.checkinStats},
+		{fiber.MethodPost, "/v1/bookings/:id/refunds", scopeTenant, s.requestRefund},
+		{fiber.MethodGet, "/v1/bookings/:id/refunds", scopeTenant, s.bookingRefunds},
+		{fiber.MethodGet, "/v1/refunds", scopeTenant, s.listRefunds},
+		{fiber.MethodPost, "/v1/refunds/:id/retry", scopeTenant, s.retryRefund},
 	}
 }
 

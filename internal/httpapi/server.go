@@ -90,6 +90,7 @@ type Deps struct {
 	Tickets      ticketing.TicketService
 	Checkins     ticketing.CheckinService
 	TicketSigner *checkin.Signer
+	Refunds     ticketing.RefundService
 	// PaymentInbox stores webhooks and routes references to tenants
 	// (postgres.PaymentStore); PaymentQueue enqueues verifications (the
 	// asynq client).
@@ -133,10 +134,12 @@ type PaymentInbox interface {
 	TenantOfReference(ctx context.Context, reference string) (string, error)
 }
 
-// PaymentQueue enqueues the verification of a payment reference; one task
-// per reference, however many ask.
+// PaymentQueue enqueues the verification of a payment reference (one task
+// per reference, however many ask), and the following of its refunds on a
+// refund webhook (one task per webhook, named by key).
 type PaymentQueue interface {
 	EnqueueVerify(ctx context.Context, tenantID, reference string) error
+	EnqueueFollowRefunds(ctx context.Context, tenantID, reference, key string) error
 }
 
 // StockInvalidator is told when an event's ticket types or state change.

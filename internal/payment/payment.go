@@ -6,7 +6,8 @@
 // tickets. A charge that cannot become tickets (paid twice, paid after the
 // hold ran out and the tickets sold, paid for a closed booking) is refunded
 // in full; one whose amount or currency differ puts the booking under review.
-// It implements ticketing.PaymentService.
+// Organizer staff refund all or part of a confirmed booking (refund.go).
+// It implements ticketing.PaymentService and ticketing.RefundService.
 package payment
 
 import (
@@ -15,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,13 +49,17 @@ type Store interface {
 	Settle(ctx context.Context, reference string, c ticketing.Charge, mode ticketing.SettleMode, lateHold string) (*ticketing.Settlement, error)
 	MarkInventorySynced(ctx context.Context, reference string) error
 	UnsyncedReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
-	FindRefund(ctx context.Context, id string) (*ticketing.RefundOwed, error)
-	UpdateRefund(ctx context.Context, id, status string, paystackID uint64, lastError string) error
+	RequestRefund(ctx context.Context, n ticketing.NewRefund, requestedBy string) (*ticketing.RefundRequest, error)
+	RetryRefund(ctx context.Context, id string) (*ticketing.RefundRequest, error)
+	FindRefund(ctx context.Context, id string) (*ticketing.Refund, error)
+	FindRefunds(ctx context.Context, f ticketing.RefundFilter, ownerID string) ([]*ticketing.Refund, string, error)
+	UpdateRefund(ctx context.Context, id string, attempt int, status ticketing.RefundStatus, paystackID uint64, lastError string) (bool, ticketing.RefundKind, error)
 	FindPayments(ctx context.Context, f ticketing.PaymentFilter) ([]*ticketing.Payment, string, error)
 	StaleReferences(ctx context.Context, age time.Duration, limit int) ([]string, error)
 	DueReferences(ctx context.Context, limit int) ([]string, error)
 	OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error)
 	RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]ticketing.RefundInProgress, error)
+	RefundsInProgressOf(ctx context.Context, reference string) ([]ticketing.RefundInProgress, error)
 	ReviewBooking(ctx context.Context, id, note string) (*ticketing.Booking, error)
 }
 
@@ -102,7 +106,10 @@ type Service struct {
 	cfg       Config
 }
 
-var _ ticketing.PaymentService = (*Service)(nil)
+var (
+	_ ticketing.PaymentService = (*Service)(nil)
+	_ ticketing.RefundService  = (*Service)(nil)
+)
 
 // New returns a Service that counts what it does in m.
 func New(gateway Gateway, store Store, inv Inventory, queue Queue, logger *slog.Logger, m *telemetry.Metrics, cfg Config) *Service {
@@ -572,43 +579,6 @@ func outcomeLabel(outcome string) string {
 	return "other"
 }
 
-// ErrRefused marks a refund Paystack refused; retrying will not help.
-var ErrRefused = errors.New("refused by Paystack")
-
-// Refund asks Paystack to refund a refund owed, once: a refund Paystack
-// already accepted is not asked again.
-func (s *Service) Refund(ctx context.Context, refundID string) error {
-	r, err := s.store.FindRefund(ctx, refundID)
-	if err != nil {
-		return err
-	}
-	if r.Status != "queued" {
-		return nil // asked before; a failed refund waits for a person
-	}
-	pr, err := s.gateway.Refund(ctx, paystack.RefundRequest{Transaction: r.Reference, Amount: r.Amount, Currency: r.Currency,
-		MerchantNote: "ticketd: " + r.Reason + " (booking " + r.BookingID + ")"})
-	if paystack.IsRejected(err) {
-		// Refused on its merits (already refunded, say): a person must
-		// look; the row says why, and asking again will not help.
-		s.logger.ErrorContext(ctx, "Paystack refused a refund; it needs attention", "refund", refundID, "error", err.Error())
-		if uerr := s.store.UpdateRefund(ctx, refundID, "failed", 0, err.Error()); uerr != nil {
-			return uerr
-		}
-		return fmt.Errorf("payment: refund %s refused: %w", refundID, ErrRefused)
-	}
-	if err != nil {
-		_ = s.store.UpdateRefund(ctx, refundID, r.Status, 0, err.Error())
-		return fmt.Errorf("payment: refund %s: %w", refundID, err)
-	}
-	status := pr.Status
-	switch status {
-	case paystack.RefundPending, paystack.RefundProcessing, paystack.RefundProcessed, paystack.RefundFailed:
-	default:
-		status = "pending"
-	}
-	return s.store.UpdateRefund(ctx, refundID, status, pr.ID, "")
-}
-
 // VerifyDue verifies the open attempts of the tenant's bookings whose hold
 // ran out, so that a buyer who paid is confirmed rather than expired. It
 // returns how many it verified; attempts Paystack could not answer for are
@@ -647,35 +617,6 @@ func (s *Service) Reconcile(ctx context.Context, age time.Duration) (int, error)
 	}
 	errs = append(errs, s.followRefunds(ctx, age))
 	return n, errors.Join(errs...)
-}
-
-// followRefunds asks Paystack how the refunds it accepted are going, and
-// records when they are processed (or failed).
-func (s *Service) followRefunds(ctx context.Context, age time.Duration) error {
-	refunds, err := s.store.RefundsInProgress(ctx, age, 200)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, r := range refunds {
-		fctx, cancel := context.WithTimeout(ctx, verifyTimeout)
-		pr, err := s.gateway.FetchRefund(fctx, strconv.FormatUint(r.PaystackID, 10))
-		cancel()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("fetching refund %s: %w", r.ID, err))
-			continue
-		}
-		status := pr.Status
-		if status == paystack.RefundNeedsAttention {
-			status = "failed"
-			s.logger.ErrorContext(ctx, "Paystack says a refund needs attention", "refund", r.ID)
-		}
-		switch status {
-		case paystack.RefundPending, paystack.RefundProcessing, paystack.RefundProcessed, paystack.RefundFailed:
-			errs = append(errs, s.store.UpdateRefund(ctx, r.ID, status, r.PaystackID, ""))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func (s *Service) verifyAll(ctx context.Context, refs []string) int {

@@ -38,16 +38,12 @@ var (
 	qInsertTickets                  = query("InsertTickets")
 	qReactivateBookingSeats         = query("ReactivateBookingSeats")
 	qInsertRefund                   = query("InsertRefund")
-	qSelectRefund                   = query("SelectRefund")
-	qUpdateRefund                   = query("UpdateRefund")
 	qListPayments                   = query("ListPayments")
 	qSelectStalePayments            = query("SelectStalePayments")
 	qSelectOpenPaymentsOfDueBooking = query("SelectOpenPaymentsOfDueBookings")
 	qInsertWebhookEvent             = query("InsertWebhookEvent")
 	qMarkInventorySynced            = query("MarkInventorySynced")
 	qSelectUnsyncedPayments         = query("SelectUnsyncedPayments")
-	qSelectQueuedRefunds            = query("SelectQueuedRefunds")
-	qSelectRefundsInProgress        = query("SelectRefundsInProgress")
 	qDeleteOldWebhookEvents         = query("DeleteOldWebhookEvents")
 )
 
@@ -487,31 +483,6 @@ func abs(n int64) int64 {
 	return n
 }
 
-// FindRefund returns a refund of the context's tenant.
-func (s *PaymentStore) FindRefund(ctx context.Context, id string) (*ticketing.RefundOwed, error) {
-	var r ticketing.RefundOwed
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, qSelectRefund, id).Scan(&r.ID, &r.PaymentID, &r.BookingID, &r.Reference, &r.Amount, &r.Currency, &r.Reason, &r.Status)
-	})
-	if err != nil {
-		return nil, translate(err, "refund")
-	}
-	return &r, nil
-}
-
-// UpdateRefund records what Paystack said of a refund.
-func (s *PaymentStore) UpdateRefund(ctx context.Context, id, status string, paystackID uint64, lastError string) error {
-	var pid *int64
-	if paystackID != 0 {
-		v := int64(paystackID)
-		pid = &v
-	}
-	return translate(s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, qUpdateRefund, id, status, pid, lastError)
-		return err
-	}), "refund")
-}
-
 // FindPayments lists payments, newest first.
 func (s *PaymentStore) FindPayments(ctx context.Context, f ticketing.PaymentFilter) ([]*ticketing.Payment, string, error) {
 	after, afterID, err := cursorArgs(f.Page.Cursor)
@@ -541,11 +512,6 @@ func (s *PaymentStore) StaleReferences(ctx context.Context, age time.Duration, l
 	return s.references(ctx, qSelectStalePayments, age.Seconds(), limit)
 }
 
-// OwedRefunds returns refunds of the context's tenant still owed after age.
-func (s *PaymentStore) OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error) {
-	return s.references(ctx, qSelectQueuedRefunds, age.Seconds(), limit)
-}
-
 // MarkInventorySynced records that Redis followed a settlement.
 func (s *PaymentStore) MarkInventorySynced(ctx context.Context, reference string) error {
 	return translate(s.db.InTenant(ctx, func(tx pgx.Tx) error {
@@ -558,27 +524,6 @@ func (s *PaymentStore) MarkInventorySynced(ctx context.Context, reference string
 // Redis step has been outstanding for age.
 func (s *PaymentStore) UnsyncedReferences(ctx context.Context, age time.Duration, limit int) ([]string, error) {
 	return s.references(ctx, qSelectUnsyncedPayments, age.Seconds(), limit)
-}
-
-// RefundsInProgress returns refunds of the context's tenant that Paystack
-// accepted and were last looked at age ago or more.
-func (s *PaymentStore) RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]ticketing.RefundInProgress, error) {
-	var out []ticketing.RefundInProgress
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, qSelectRefundsInProgress, age.Seconds(), limit)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ticketing.RefundInProgress, error) {
-			var x ticketing.RefundInProgress
-			var id int64
-			err := r.Scan(&x.ID, &id)
-			x.PaystackID = uint64(id)
-			return x, err
-		})
-		return err
-	})
-	return out, translate(err, "refund")
 }
 
 // DueReferences returns the open attempts of pending bookings whose hold ran

@@ -37,6 +37,13 @@ type Metrics struct {
 	// RefundsQueued counts refunds owed for charges that could not become
 	// tickets.
 	RefundsQueued prometheus.Counter
+	// RefundRequests counts admins' refund requests and retries by outcome:
+	// accepted, replayed (an Idempotency-Key sent again), retried,
+	// exceeds_paid, invalid_state, refused (any other error).
+	RefundRequests *prometheus.CounterVec
+	// RefundsFinished counts refunds Paystack finished, by kind (automatic,
+	// admin) and status (processed, failed).
+	RefundsFinished *prometheus.CounterVec
 	// Webhooks counts Paystack webhooks by result: accepted, duplicate,
 	// bad_signature, forbidden_ip.
 	Webhooks *prometheus.CounterVec
@@ -83,6 +90,14 @@ func New(version string) *Metrics {
 		Name: "ticketd_refunds_queued_total",
 		Help: "Refunds owed for successful charges that could not become tickets.",
 	})
+	m.RefundRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketd_refunds_requested_total",
+		Help: "Admins' refund requests and retries, by outcome (accepted, replayed, retried, exceeds_paid, invalid_state, refused).",
+	}, []string{"outcome"})
+	m.RefundsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketd_refunds_finished_total",
+		Help: "Refunds Paystack finished, by kind (automatic, admin) and status (processed, failed).",
+	}, []string{"kind", "status"})
 	m.Webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ticketd_paystack_webhooks_total",
 		Help: "Paystack webhooks received, by result (accepted, duplicate, bad_signature, forbidden_ip).",
@@ -104,7 +119,7 @@ func New(version string) *Metrics {
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	m.Registry.MustRegister(
 		m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.TenantResolutions, buildInfo,
-		m.PaymentsInitialized, m.Payments, m.RefundsQueued, m.Webhooks,
+		m.PaymentsInitialized, m.Payments, m.RefundsQueued, m.RefundRequests, m.RefundsFinished, m.Webhooks,
 		m.BookingCommitSize, m.BookingCommitDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -188,8 +188,9 @@ type PaymentService interface {
 }
 
 // ErrNotFinal is returned by VerifyPayment when Paystack has no final answer
-// yet (the buyer is still paying, or Paystack could not be asked): the
-// verification is worth retrying, not before RetryAt when that is set.
+// yet (the buyer is still paying, or Paystack could not be asked), and by
+// the refund task while Paystack is processing a refund: asking again is
+// worth it, not before RetryAt when that is set.
 type ErrNotFinal struct {
 	Status  string
 	RetryAt time.Time
@@ -245,15 +246,10 @@ type Settlement struct {
 	NeedHold bool
 }
 
-// RefundOwed is a refund owed, with what asking Paystack for it needs.
-type RefundOwed struct {
-	ID, PaymentID, BookingID, Reference string
-	Amount                              int64
-	Currency, Reason, Status            string
-}
-
-// RefundInProgress is a refund Paystack accepted and has not finished.
+// RefundInProgress is a refund Paystack accepted and has not finished: the
+// attempt Paystack is working on.
 type RefundInProgress struct {
 	ID         string
+	Attempt    int
 	PaystackID uint64
 }

@@ -35,6 +35,7 @@ const (
 	TypeSweepBookings  = "bookings:sweep"
 	TypeVerifyPayment  = "payment:verify"
 	TypeRefundPayment  = "payment:refund"
+	TypeFollowRefunds  = "payment:refunds"
 	TypeReconcile      = "payments:reconcile"
 	// TypeMailBookingConfirmed sends the mail of a confirmed booking; its
 	// payload names the tenant and the booking, never the mail or the
@@ -175,19 +176,26 @@ func (c *Client) EnqueueVerify(ctx context.Context, tenantID, reference string) 
 	if err != nil {
 		return err
 	}
-	return c.enqueueOnce(ctx, asynq.NewTask(TypeVerifyPayment, payload), "payment-verify:"+reference, c.queue, VerifyRetries)
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeVerifyPayment, payload), "payment-verify:"+reference, c.queue, VerifyRetries, false)
 }
 
 // enqueueOnce enqueues a task under id on queue unless a task with that id
 // is waiting or running. A task with that id that ran out of retries (asynq
-// keeps it archived) is replaced: asking again must ask again.
-func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id, queue string, retries int) error {
+// keeps it archived) is replaced: asking again must ask again. With now, a
+// task with that id waiting for its next retry runs at once.
+func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id, queue string, retries int, now bool) error {
 	opts := []asynq.Option{asynq.Queue(queue), asynq.TaskID(id), asynq.MaxRetry(retries), asynq.Timeout(time.Minute)}
 	_, err := c.c.EnqueueContext(ctx, task, opts...)
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}
 	info, ierr := c.inspector.GetTaskInfo(queue, id)
+	if ierr == nil && now && (info.State == asynq.TaskStateRetry || info.State == asynq.TaskStateScheduled) {
+		if err := c.inspector.RunTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return err
+		}
+		return nil
+	}
 	if ierr != nil || info.State != asynq.TaskStateArchived {
 		return nil // waiting, running or retrying: that task will do
 	}
@@ -211,13 +219,17 @@ type refundPayload struct {
 	RefundID string `json:"refundId"`
 }
 
-// EnqueueRefund enqueues asking Paystack for a refund owed, once per refund.
+// EnqueueRefund enqueues the task that asks Paystack for a refund and
+// follows it until Paystack has processed or failed it: one task per
+// refund. A task of the refund waiting for its next retry (following an
+// earlier attempt, say) runs at once: a refund just queued again (a retry
+// of a failed one) is sent without waiting out the backoff.
 func (c *Client) EnqueueRefund(ctx context.Context, tenantID, refundID string) error {
 	payload, err := json.Marshal(refundPayload{TenantID: tenantID, RefundID: refundID})
 	if err != nil {
 		return err
 	}
-	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID, c.queue, VerifyRetries)
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundPayment, payload), "payment-refund:"+refundID, c.queue, VerifyRetries, true)
 }
 
 // MailRetries bounds the retries of one mail task (capped exponential
@@ -239,7 +251,19 @@ func (c *Client) EnqueueMail(ctx context.Context, tenantID string, kind ticketin
 		return err
 	}
 	taskType := "mail:" + string(kind)
-	return c.enqueueOnce(ctx, asynq.NewTask(taskType, payload), taskType+":"+bookingID, c.mailQueue, MailRetries)
+	return c.enqueueOnce(ctx, asynq.NewTask(taskType, payload), taskType+":"+bookingID, c.mailQueue, MailRetries, false)
+}
+
+// EnqueueFollowRefunds enqueues asking Paystack about the unfinished
+// refunds of the payment with reference, on a refund webhook about it. key
+// names the webhook (a hash of its body), so a redelivery of the same
+// webhook makes one task and each event its own.
+func (c *Client) EnqueueFollowRefunds(ctx context.Context, tenantID, reference, key string) error {
+	payload, err := json.Marshal(verifyPayload{TenantID: tenantID, Reference: reference})
+	if err != nil {
+		return err
+	}
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeFollowRefunds, payload), "payment-refunds:"+reference+":"+key, c.queue, VerifyRetries, false)
 }
 
 // Payments is what the handlers need of the payment service.
@@ -249,6 +273,7 @@ type Payments interface {
 	Reconcile(ctx context.Context, age time.Duration) (int, error)
 	RecentCharges(ctx context.Context, from time.Time) ([]string, error)
 	Refund(ctx context.Context, refundID string) error
+	FollowRefunds(ctx context.Context, reference string) error
 }
 
 // References routes a payment reference to its tenant, and keeps the
@@ -308,6 +333,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeSweepBookings, h.sweepBookings)
 	mux.HandleFunc(TypeVerifyPayment, h.verifyPayment)
 	mux.HandleFunc(TypeRefundPayment, h.refundPayment)
+	mux.HandleFunc(TypeFollowRefunds, h.followRefunds)
 	mux.HandleFunc(TypeReconcile, h.reconcile)
 	mux.HandleFunc(TypeMailBookingConfirmed, h.sendMail)
 	return mux
@@ -362,13 +388,17 @@ func (h *Handlers) verifyPayment(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
+// refundPayment asks Paystack for a refund and follows it: the task is
+// retried with capped backoff (ErrNotFinal included) until Paystack has
+// processed or failed it, and the reconciler follows a refund whose task
+// ran out of retries.
 func (h *Handlers) refundPayment(ctx context.Context, t *asynq.Task) error {
 	var p refundPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.RefundID) {
 		return fmt.Errorf("worker: bad %s payload: %w", TypeRefundPayment, asynq.SkipRetry)
 	}
 	err := h.Payments.Refund(asTenant(ctx, p.TenantID), p.RefundID)
-	if errors.Is(err, payment.ErrRefused) {
+	if errors.Is(err, payment.ErrRefused) || ticketing.ErrorKind(err) == ticketing.KindNotFound {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	return err
@@ -411,6 +441,16 @@ func (h *Handlers) sweepMail(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// followRefunds asks Paystack about a payment's unfinished refunds after a
+// refund webhook. Refunds still not finished are left to their own tasks.
+func (h *Handlers) followRefunds(ctx context.Context, t *asynq.Task) error {
+	var p verifyPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || p.Reference == "" {
+		return fmt.Errorf("worker: bad %s payload: %w", TypeFollowRefunds, asynq.SkipRetry)
+	}
+	return h.Payments.FollowRefunds(asTenant(ctx, p.TenantID), p.Reference)
 }
 
 // reconcile finds payments nothing else will settle: open attempts whose

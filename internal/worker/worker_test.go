@@ -191,3 +191,30 @@ func tasksOf(t *testing.T, rdb redis.UniversalClient, queue, taskType string) in
 	}
 	return n
 }
+
+// TestEnqueueRefundRunsAWaitingTaskNow: a refund queued again (an admin
+// retried it) is sent at once, not when the backoff of its task, waiting to
+// ask Paystack about the last attempt, runs out; one task per refund still.
+func TestEnqueueRefundRunsAWaitingTaskNow(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.New(t)
+	queue := "test-" + rdb.Prefix[len("test:"):len(rdb.Prefix)-1]
+	redistest.CleanupAsynqQueue(t, rdb, queue)
+	tenantID, refundID := ticketing.NewID(), ticketing.NewID()
+	// The refund's task, waiting an hour for its next run.
+	_, err := asynq.NewClientFromRedisClient(rdb.Client).Enqueue(asynq.NewTask(worker.TypeRefundPayment, []byte(`{}`)),
+		asynq.Queue(queue), asynq.TaskID("payment-refund:"+refundID), asynq.ProcessIn(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := worker.NewClient(rdb.Client, queue).EnqueueRefund(t.Context(), tenantID, refundID); err != nil {
+		t.Fatal(err)
+	}
+	info, err := asynq.NewInspectorFromRedisClient(rdb.Client).GetTaskInfo(queue, "payment-refund:"+refundID)
+	if err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("the refund's task after enqueueing it again: %+v %v, want it pending", info, err)
+	}
+	if n := tasksOf(t, rdb.Client, queue, worker.TypeRefundPayment); n != 0 {
+		t.Fatalf("%d refund tasks still scheduled", n)
+	}
+}

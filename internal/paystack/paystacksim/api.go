@@ -274,8 +274,8 @@ func parseBound(v string, end bool) (time.Time, bool) {
 }
 
 // createRefund is POST /refund. The refund starts pending and is processed
-// RefundDelay later; a transaction whose amount is entirely refunded
-// becomes reversed.
+// RefundDelay later (or failed, under Faults.FailRefunds); a transaction
+// whose amount is entirely refunded becomes reversed.
 func (s *Sim) createRefund(w http.ResponseWriter, r *http.Request, _ string) {
 	var in struct {
 		Transaction  json.RawMessage `json:"transaction"`
@@ -295,6 +295,10 @@ func (s *Sim) createRefund(w http.ResponseWriter, r *http.Request, _ string) {
 
 	s.mu.Lock()
 	t, msg, status := s.refundable(in.Transaction)
+	if t != nil && s.faults.RejectRefunds > 0 {
+		s.faults.RejectRefunds--
+		t, msg, status = nil, "Refund could not be processed for this transaction", http.StatusBadRequest // sim-defined
+	}
 	if t != nil {
 		remaining := t.amount - t.refunded
 		switch {
@@ -339,6 +343,11 @@ func (s *Sim) createRefund(w http.ResponseWriter, r *http.Request, _ string) {
 	s.refunds[rf.id] = rf
 	data := s.wireRefund(rf, true)
 	pending := s.refundEvent(paystack.EventRefundPending, rf)
+	end := paystack.RefundProcessed
+	if s.faults.FailRefunds > 0 {
+		s.faults.FailRefunds--
+		end = paystack.RefundFailed
+	}
 	faults := s.faults
 	s.mu.Unlock()
 
@@ -347,7 +356,7 @@ func (s *Sim) createRefund(w http.ResponseWriter, r *http.Request, _ string) {
 	s.spawn(nil, half, func(ctx context.Context) {
 		s.advanceRefund(rf, paystack.RefundProcessing)
 		if sleep(ctx, s.cfg.RefundDelay-half) == nil {
-			s.advanceRefund(rf, paystack.RefundProcessed)
+			s.advanceRefund(rf, end)
 		}
 	})
 	writeOK(w, http.StatusOK, "Refund has been queued for processing", data)
@@ -390,13 +399,18 @@ func (s *Sim) advanceRefund(rf *refund, status string) {
 	s.mu.Lock()
 	now := s.now()
 	rf.status, rf.updatedAt = status, now
-	if status == paystack.RefundProcessed {
+	switch status {
+	case paystack.RefundProcessed:
 		rf.refundedAt = &now
 		rf.refundReference = strconv.FormatUint(rf.id*7919, 10)
 		rf.txn.reversed += rf.amount
 		if rf.txn.reversed >= rf.txn.amount {
 			rf.txn.status = paystack.StatusReversed
 		}
+	case paystack.RefundFailed:
+		// "Your account will be credited with refund amount": it may be
+		// refunded again.
+		rf.txn.refunded -= rf.amount
 	}
 	ev := s.refundEvent("refund."+status, rf)
 	f := s.faults

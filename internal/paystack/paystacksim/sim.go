@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,6 +108,13 @@ type Faults struct {
 	WebhookTiming string
 	// LateDelay is the delay of TimingLate; DefaultLateDelay when zero.
 	LateDelay time.Duration
+	// RejectRefunds makes the next N refund requests answer 400 (as
+	// Paystack refusing a refund on its merits) without creating one.
+	RejectRefunds int
+	// FailRefunds makes the next N refunds created end failed instead of
+	// processed (pending, processing, then failed, with refund.failed);
+	// their amount can be refunded again.
+	FailRefunds int
 }
 
 // Delivery is one webhook attempt, for tests and debugging.
@@ -269,6 +277,33 @@ func (s *Sim) Transactions() []paystack.Transaction {
 	for i, b := range raws {
 		if err := json.Unmarshal(b, &out[i]); err != nil {
 			panic(fmt.Sprintf("paystacksim: the client cannot decode the simulator's transaction: %v", err))
+		}
+	}
+	return out
+}
+
+// Refunds returns every refund created, oldest first, as the client
+// decodes them from create refund (the transaction's reference included).
+func (s *Sim) Refunds() []paystack.Refund {
+	s.mu.Lock()
+	ids := make([]uint64, 0, len(s.refunds))
+	for id := range s.refunds {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	raws := make([][]byte, 0, len(ids))
+	for _, id := range ids {
+		b, err := json.Marshal(s.wireRefund(s.refunds[id], true))
+		if err != nil {
+			panic(err) // the wire types always encode
+		}
+		raws = append(raws, b)
+	}
+	s.mu.Unlock()
+	out := make([]paystack.Refund, len(raws))
+	for i, b := range raws {
+		if err := json.Unmarshal(b, &out[i]); err != nil {
+			panic(fmt.Sprintf("paystacksim: the client cannot decode the simulator's refund: %v", err))
 		}
 	}
 	return out
@@ -466,7 +501,7 @@ func (f Faults) validate() error {
 	if f.ServerErrorStatus != 0 && (f.ServerErrorStatus < 500 || f.ServerErrorStatus > 599) {
 		return fmt.Errorf("serverErrorStatus must be a 5xx status")
 	}
-	if f.ServerErrors < 0 || f.DuplicateWebhooks < 0 || f.Latency < 0 || f.LateDelay < 0 {
+	if f.ServerErrors < 0 || f.DuplicateWebhooks < 0 || f.Latency < 0 || f.LateDelay < 0 || f.RejectRefunds < 0 || f.FailRefunds < 0 {
 		return fmt.Errorf("counts and durations must not be negative")
 	}
 	return nil
@@ -482,6 +517,8 @@ type faultsJSON struct {
 	DuplicateWebhooks int          `json:"duplicateWebhooks"`
 	WebhookTiming     string       `json:"webhookTiming,omitempty"`
 	LateDelay         jsonDuration `json:"lateDelay"`
+	RejectRefunds     int          `json:"rejectRefunds"`
+	FailRefunds       int          `json:"failRefunds"`
 }
 
 // MarshalJSON encodes the faults with camelCase names and durations as
@@ -491,7 +528,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 		ServerErrors: f.ServerErrors, ServerErrorStatus: f.ServerErrorStatus,
 		Latency: jsonDuration(f.Latency), DropWebhooks: f.DropWebhooks,
 		DuplicateWebhooks: f.DuplicateWebhooks, WebhookTiming: f.WebhookTiming,
-		LateDelay: jsonDuration(f.LateDelay),
+		LateDelay: jsonDuration(f.LateDelay), RejectRefunds: f.RejectRefunds, FailRefunds: f.FailRefunds,
 	})
 }
 
@@ -506,7 +543,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 		ServerErrors: j.ServerErrors, ServerErrorStatus: j.ServerErrorStatus,
 		Latency: time.Duration(j.Latency), DropWebhooks: j.DropWebhooks,
 		DuplicateWebhooks: j.DuplicateWebhooks, WebhookTiming: j.WebhookTiming,
-		LateDelay: time.Duration(j.LateDelay),
+		LateDelay: time.Duration(j.LateDelay), RejectRefunds: j.RejectRefunds, FailRefunds: j.FailRefunds,
 	}
 	return nil
 }

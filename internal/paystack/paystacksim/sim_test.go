@@ -760,6 +760,51 @@ func TestPartialRefunds(t *testing.T) {
 	}
 }
 
+func TestRefundFaults(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	e.initialize(t, "ref-1", 500000)
+	e.pay(t, "ref-1", paystacksim.OutcomeSuccess)
+
+	// A rejected request creates nothing and takes nothing from the
+	// transaction.
+	e.sim.SetFaults(paystacksim.Faults{RejectRefunds: 1})
+	_, err := e.client.Refund(ctx, paystack.RefundRequest{Transaction: "ref-1", Amount: 100000})
+	if apiError(t, err, 400, ""); !paystack.IsRejected(err) || len(e.sim.Refunds()) != 0 {
+		t.Fatalf("rejected refund: %v; %d refunds", err, len(e.sim.Refunds()))
+	}
+	// A failed refund ends failed, with refund.failed, and gives its amount
+	// back: the whole transaction can then be refunded.
+	e.sim.SetFaults(paystacksim.Faults{FailRefunds: 1})
+	failed, err := e.client.Refund(ctx, paystack.RefundRequest{Transaction: "ref-1", Amount: 100000})
+	if err != nil || failed.Status != paystack.RefundPending {
+		t.Fatalf("refund to fail: %+v %v", failed, err)
+	}
+	e.waitIdle(t)
+	if got, err := e.client.FetchRefund(ctx, strconv.FormatUint(failed.ID, 10)); err != nil || got.Status != paystack.RefundFailed {
+		t.Fatalf("fetched failed refund: %+v %v", got, err)
+	}
+	if f := e.sim.Faults(); f.FailRefunds != 0 || f.RejectRefunds != 0 {
+		t.Fatalf("faults not used up: %+v", f)
+	}
+	if h := e.hooks.got(t, paystack.EventRefundFailed); len(h) != 1 || !strings.Contains(string(h[0].body), `"amount":100000`) {
+		t.Fatalf("refund.failed webhooks: %d", len(h))
+	}
+	whole, err := e.client.Refund(ctx, paystack.RefundRequest{Transaction: "ref-1"})
+	if err != nil || whole.Amount != 500000 {
+		t.Fatalf("refund of the whole transaction after a failed one: %+v %v", whole, err)
+	}
+	e.waitIdle(t)
+	refunds := e.sim.Refunds()
+	if len(refunds) != 2 || refunds[0].ID != failed.ID || refunds[0].Status != paystack.RefundFailed || refunds[0].TransactionReference != "ref-1" ||
+		refunds[1].Status != paystack.RefundProcessed || refunds[1].Amount != 500000 {
+		t.Fatalf("refunds %+v", refunds)
+	}
+	if tx := e.verify(t, "ref-1"); tx.Status != paystack.StatusReversed {
+		t.Errorf("status after the whole transaction was refunded: %s", tx.Status)
+	}
+}
+
 func TestRefundErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -921,11 +966,11 @@ func TestAdminFaultsEndpoint(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
-	if code := post(`{"serverErrors":1,"latency":"10ms","duplicateWebhooks":2,"webhookTiming":"late","lateDelay":"1s"}`); code != 200 {
+	if code := post(`{"serverErrors":1,"latency":"10ms","duplicateWebhooks":2,"webhookTiming":"late","lateDelay":"1s","rejectRefunds":3,"failRefunds":4}`); code != 200 {
 		t.Fatalf("POST /_sim/faults: %d", code)
 	}
 	want := paystacksim.Faults{ServerErrors: 1, Latency: 10 * time.Millisecond, DuplicateWebhooks: 2,
-		WebhookTiming: paystacksim.TimingLate, LateDelay: time.Second}
+		WebhookTiming: paystacksim.TimingLate, LateDelay: time.Second, RejectRefunds: 3, FailRefunds: 4}
 	if got := e.sim.Faults(); got != want {
 		t.Errorf("faults %+v", got)
 	}
@@ -940,7 +985,7 @@ func TestAdminFaultsEndpoint(t *testing.T) {
 	}
 	_, err = e.client.Verify(context.Background(), "x")
 	apiError(t, err, 500, "")
-	for _, bad := range []string{`{"webhookTiming":"sometimes"}`, `{"latency":"soon"}`, `{"serverErrorStatus":404}`, `nope`} {
+	for _, bad := range []string{`{"webhookTiming":"sometimes"}`, `{"latency":"soon"}`, `{"serverErrorStatus":404}`, `{"failRefunds":-1}`, `nope`} {
 		if code := post(bad); code != 400 {
 			t.Errorf("%s accepted: %d", bad, code)
 		}

@@ -168,19 +168,12 @@ WHERE b.id = $1;
 UPDATE booking_seats SET active = true WHERE booking_id = $1 AND NOT active;
 
 -- name: InsertRefund
-INSERT INTO refunds (tenant_id, payment_id, booking_id, amount, currency, reason)
-VALUES (app_tenant(), $1, $2, $3, $4, $5)
-ON CONFLICT (tenant_id, payment_id) DO NOTHING
+-- The automatic refund of a charge that could not become tickets: at most
+-- one per payment, in full.
+INSERT INTO refunds (tenant_id, payment_id, booking_id, amount, currency, reason, kind)
+VALUES (app_tenant(), $1, $2, $3, $4, $5, 'automatic')
+ON CONFLICT (tenant_id, payment_id) WHERE kind = 'automatic' DO NOTHING
 RETURNING id::text;
-
--- name: SelectRefund
-SELECT r.id::text, r.payment_id::text, r.booking_id::text, p.reference, r.amount, r.currency, r.reason, r.status
-FROM refunds r JOIN payments p ON p.id = r.payment_id
-WHERE r.id = $1;
-
--- name: UpdateRefund
-UPDATE refunds SET status = $2, paystack_id = COALESCE($3, paystack_id), last_error = $4, updated_at = now()
-WHERE id = $1;
 
 -- name: ListPayments
 -- Newest first, keyset on (created_at, id) descending. $3 status, $4 booking,
@@ -217,22 +210,6 @@ INSERT INTO webhook_events (body_sha256, event, reference, payload)
 VALUES ($1, $2, $3, $4)
 ON CONFLICT (body_sha256) DO UPDATE SET deliveries = webhook_events.deliveries + 1
 RETURNING deliveries = 1;
-
--- name: SelectQueuedRefunds
--- Refunds still owed after $1 seconds (their task was lost, or Paystack
--- could not be reached): the reconciler enqueues them again. A failed
--- refund waits for a person.
-SELECT id::text FROM refunds
-WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1)
-ORDER BY created_at LIMIT $2;
-
--- name: SelectRefundsInProgress
--- Refunds Paystack accepted and has not finished, asked about for $1
--- seconds or more: the reconciler fetches their state.
-SELECT id::text, paystack_id FROM refunds
-WHERE status IN ('pending', 'processing') AND paystack_id IS NOT NULL
-  AND updated_at < now() - make_interval(secs => $1)
-ORDER BY updated_at LIMIT $2;
 
 -- name: DeleteOldWebhookEvents
 DELETE FROM webhook_events WHERE id IN (

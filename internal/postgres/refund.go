@@ -1,0 +1,290 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
+)
+
+var (
+	qSelectRefund                     = query("SelectRefund")
+	qSelectRefundByKey                = query("SelectRefundByKey")
+	qLockRefund                       = query("LockRefund")
+	qListRefunds                      = query("ListRefunds")
+	qLockConfirmingPayment            = query("LockConfirmingPayment")
+	qLockPaymentOfRefund              = query("LockPaymentOfRefund")
+	qSumRefunds                       = query("SumRefunds")
+	qInsertAdminRefund                = query("InsertAdminRefund")
+	qRequeueRefund                    = query("RequeueRefund")
+	qUpdateRefund                     = query("UpdateRefund")
+	qSelectQueuedRefunds              = query("SelectQueuedRefunds")
+	qSelectRefundsInProgress          = query("SelectRefundsInProgress")
+	qSelectRefundsInProgressOfPayment = query("SelectRefundsInProgressOfPayment")
+)
+
+// refundIdempotencyKey is the unique index of refunds' Idempotency-Keys.
+const refundIdempotencyKey = "refunds_idempotency_key"
+
+var errRefundKeyReused = ticketing.Errorf(ticketing.KindConflict, ticketing.CodeIdempotencyKeyReused,
+	"this Idempotency-Key was used for a different refund request; use a new key")
+
+func scanRefund(row pgx.Row) (*ticketing.Refund, error) {
+	var r ticketing.Refund
+	var paystackID *int64
+	err := row.Scan(&r.ID, &r.BookingID, &r.PaymentID, &r.Reference, &r.Amount, &r.Currency, &r.Reason, &r.Kind,
+		&r.Status, &r.LastError, &paystackID, &r.RequestedBy, &r.Attempts, &r.CreatedAt, &r.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	if paystackID != nil {
+		r.PaystackID = uint64(*paystackID)
+	}
+	return &r, nil
+}
+
+// RequestRefund records an admin's refund of a confirmed booking, queued
+// for Paystack: the amount asked for, or all that is left of what was paid
+// when n.Amount is nil. The payment that confirmed the booking is locked
+// first, so the refunds of one payment are checked against what it paid one
+// at a time: however many requests race, the refunds that did not fail
+// never add up to more than what was paid. A request whose Idempotency-Key
+// made a refund before gets that refund (Created false).
+func (s *PaymentStore) RequestRefund(ctx context.Context, n ticketing.NewRefund, requestedBy string) (*ticketing.RefundRequest, error) {
+	var out *ticketing.RefundRequest
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		b, err := scanBooking(tx.QueryRow(ctx, qSelectBooking, n.BookingID, nil))
+		if err != nil {
+			return err
+		}
+		if out, err = refundOfKey(ctx, tx, n); out != nil || err != nil {
+			return err
+		}
+		if st := displayStatus(b); st != ticketing.BookingConfirmed {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a confirmed booking can be refunded", st)
+		}
+		var paymentID, currency string
+		var paid int64
+		err = tx.QueryRow(ctx, qLockConfirmingPayment, b.ID).Scan(&paymentID, &paid, &currency)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "no payment confirmed this booking; there is nothing to refund")
+		}
+		if err != nil {
+			return err
+		}
+		// A concurrent request with the same key waited for the lock above
+		// and committed its refund meanwhile: that refund is the answer.
+		if out, err = refundOfKey(ctx, tx, n); out != nil || err != nil {
+			return err
+		}
+		if paid == 0 {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking was free; there is nothing to refund")
+		}
+		var refunded int64
+		if err := tx.QueryRow(ctx, qSumRefunds, paymentID, nil).Scan(&refunded); err != nil {
+			return err
+		}
+		left := paid - refunded
+		amount := left
+		if n.Amount != nil {
+			amount = *n.Amount
+		}
+		switch {
+		case left <= 0:
+			return ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeRefundExceedsPaid,
+				"nothing is left to refund: refunds of %s cover all that was paid", formatMoney(refunded, currency))
+		case amount > left:
+			return ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeRefundExceedsPaid,
+				"a refund of %s is more than what is left to refund: %s (paid %s, refunded or being refunded %s)",
+				formatMoney(amount, currency), formatMoney(left, currency), formatMoney(paid, currency), formatMoney(refunded, currency))
+		}
+		var id string
+		if err := tx.QueryRow(ctx, qInsertAdminRefund, paymentID, b.ID, amount, currency, n.Reason, requestedBy,
+			nullIfEmpty(n.IdempotencyKey)).Scan(&id); err != nil {
+			return err
+		}
+		r, err := scanRefund(tx.QueryRow(ctx, qSelectRefund, id))
+		if err != nil {
+			return err
+		}
+		out = &ticketing.RefundRequest{Refund: r, Created: true, FullyRefunded: refunded+amount == paid}
+		return writeAudit(ctx, tx, "refund.request", "refund", id, map[string]any{
+			"bookingId": b.ID, "paymentId": paymentID, "amount": amount, "currency": currency, "reason": n.Reason,
+			"paid": paid, "refundedBefore": refunded})
+	})
+	if isUniqueViolation(err, refundIdempotencyKey) {
+		// The same key for another booking, sent at the same time.
+		return nil, errRefundKeyReused
+	}
+	if err != nil {
+		return nil, translate(err, "booking")
+	}
+	return out, nil
+}
+
+// refundOfKey returns the refund the request's Idempotency-Key made, if it
+// made one, when the request is the same one again; a different request
+// with the key is a conflict.
+func refundOfKey(ctx context.Context, tx pgx.Tx, n ticketing.NewRefund) (*ticketing.RefundRequest, error) {
+	if n.IdempotencyKey == "" {
+		return nil, nil
+	}
+	r, err := scanRefund(tx.QueryRow(ctx, qSelectRefundByKey, n.IdempotencyKey))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case r.BookingID != n.BookingID || r.Reason != n.Reason || (n.Amount != nil && *n.Amount != r.Amount):
+		return nil, errRefundKeyReused
+	}
+	return &ticketing.RefundRequest{Refund: r}, nil
+}
+
+// RetryRefund queues a failed refund again as its next attempt, if it still
+// fits in what its payment paid beside the payment's other refunds that did
+// not fail (checked under the payment's row lock, as RequestRefund does).
+func (s *PaymentStore) RetryRefund(ctx context.Context, id string) (*ticketing.RefundRequest, error) {
+	var out *ticketing.RefundRequest
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var paymentID string
+		var paid int64
+		if err := tx.QueryRow(ctx, qLockPaymentOfRefund, id).Scan(&paymentID, &paid); err != nil {
+			return err
+		}
+		r, err := scanRefund(tx.QueryRow(ctx, qLockRefund, id))
+		if err != nil {
+			return err
+		}
+		if r.Status != ticketing.RefundFailed {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the refund is %s; only a failed refund can be retried", r.Status)
+		}
+		var others int64
+		if err := tx.QueryRow(ctx, qSumRefunds, paymentID, id).Scan(&others); err != nil {
+			return err
+		}
+		if others+r.Amount > paid {
+			return ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeRefundExceedsPaid,
+				"the refund of %s no longer fits in what was paid: %s of %s is refunded or being refunded by other refunds",
+				formatMoney(r.Amount, r.Currency), formatMoney(others, r.Currency), formatMoney(paid, r.Currency))
+		}
+		if _, err := tx.Exec(ctx, qRequeueRefund, id); err != nil {
+			return err
+		}
+		previous := r.LastError
+		if r, err = scanRefund(tx.QueryRow(ctx, qSelectRefund, id)); err != nil {
+			return err
+		}
+		out = &ticketing.RefundRequest{Refund: r, Created: true, FullyRefunded: others+r.Amount == paid}
+		return writeAudit(ctx, tx, "refund.retry", "refund", id, map[string]any{
+			"bookingId": r.BookingID, "paymentId": paymentID, "amount": r.Amount, "currency": r.Currency,
+			"attempt": r.Attempts, "previousError": previous})
+	})
+	if err != nil {
+		return nil, translate(err, "refund")
+	}
+	return out, nil
+}
+
+// FindRefund returns a refund of the context's tenant.
+func (s *PaymentStore) FindRefund(ctx context.Context, id string) (*ticketing.Refund, error) {
+	var r *ticketing.Refund
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) (err error) {
+		r, err = scanRefund(tx.QueryRow(ctx, qSelectRefund, id))
+		return err
+	})
+	if err != nil {
+		return nil, translate(err, "refund")
+	}
+	return r, nil
+}
+
+// FindRefunds lists refunds, newest first. With f.BookingID, the booking
+// must exist and, when ownerID is set, be that user's (else NotFound).
+func (s *PaymentStore) FindRefunds(ctx context.Context, f ticketing.RefundFilter, ownerID string) ([]*ticketing.Refund, string, error) {
+	after, afterID, err := cursorArgs(f.Page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	size := f.Page.Size()
+	var out []*ticketing.Refund
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		if f.BookingID != "" {
+			if _, err := scanBooking(tx.QueryRow(ctx, qSelectBooking, f.BookingID, nullIfEmpty(ownerID))); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, qListRefunds, after, afterID, nullIfEmpty(string(f.Status)), nullIfEmpty(f.BookingID), size+1)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*ticketing.Refund, error) { return scanRefund(r) })
+		return err
+	})
+	if err != nil {
+		return nil, "", translate(err, "booking")
+	}
+	out, next := trimPage(out, size, func(r *ticketing.Refund) (time.Time, string) { return r.CreatedAt, r.ID })
+	return out, next, nil
+}
+
+// UpdateRefund records what Paystack said of attempt attempt of a refund
+// (see ticketing.RefundStatus for the transitions it allows). paystackID
+// is 0 when not known. changed is false, with nothing written, when the
+// refund is finished, at another attempt, further along, or about another
+// Paystack refund; kind is the refund's when it changed.
+func (s *PaymentStore) UpdateRefund(ctx context.Context, id string, attempt int, status ticketing.RefundStatus, paystackID uint64, lastError string) (changed bool, kind ticketing.RefundKind, err error) {
+	var pid *int64
+	if paystackID != 0 {
+		v := int64(paystackID)
+		pid = &v
+	}
+	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, qUpdateRefund, id, attempt, status, pid, lastError).Scan(&kind)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		changed = err == nil
+		return err
+	})
+	return changed, kind, translate(err, "refund")
+}
+
+// OwedRefunds returns refunds of the context's tenant still owed after age.
+func (s *PaymentStore) OwedRefunds(ctx context.Context, age time.Duration, limit int) ([]string, error) {
+	return s.references(ctx, qSelectQueuedRefunds, age.Seconds(), limit)
+}
+
+// RefundsInProgress returns refunds of the context's tenant that Paystack
+// accepted and were last looked at age ago or more.
+func (s *PaymentStore) RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]ticketing.RefundInProgress, error) {
+	return s.refundsInProgress(ctx, qSelectRefundsInProgress, age.Seconds(), limit)
+}
+
+// RefundsInProgressOf returns the refunds of the payment with reference
+// that Paystack accepted and has not finished.
+func (s *PaymentStore) RefundsInProgressOf(ctx context.Context, reference string) ([]ticketing.RefundInProgress, error) {
+	return s.refundsInProgress(ctx, qSelectRefundsInProgressOfPayment, reference)
+}
+
+func (s *PaymentStore) refundsInProgress(ctx context.Context, q string, args ...any) ([]ticketing.RefundInProgress, error) {
+	var out []ticketing.RefundInProgress
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ticketing.RefundInProgress, error) {
+			var x ticketing.RefundInProgress
+			var id int64
+			err := r.Scan(&x.ID, &x.Attempt, &id)
+			x.PaystackID = uint64(id)
+			return x, err
+		})
+		return err
+	})
+	return out, translate(err, "refund")
+}
