@@ -90,7 +90,7 @@ type Deps struct {
 	Tickets      ticketing.TicketService
 	Checkins     ticketing.CheckinService
 	TicketSigner *checkin.Signer
-	Refunds     ticketing.RefundService
+	Refunds      ticketing.RefundService
 	// PaymentInbox stores webhooks and routes references to tenants
 	// (postgres.PaymentStore); PaymentQueue enqueues verifications (the
 	// asynq client).
