@@ -134,6 +134,60 @@ func TestRefundOfTheWholeRemainder(t *testing.T) {
 	s.checkInvariants()
 }
 
+// TestRefundInFullVoidsTheTicketsAndResells: the refund that completes a
+// booking's refunds makes it refunded, voids its tickets (the door refuses
+// them) and puts its places back on sale once, in Postgres and Redis alike.
+func TestRefundInFullVoidsTheTicketsAndResells(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	sl, buyer, b := s.paid(10) // the whole capacity
+	admin := s.admin()
+	if code, out := s.call("GET", "/v1/events/"+sl.eventID+"/availability", "", nil); code != 200 || fmt.Sprint(out["ticketTypes"]) == "" {
+		t.Fatalf("availability: %d %v", code, out)
+	}
+	if code, out := s.call("POST", "/v1/bookings", s.buyer("late@example.com"), map[string]any{"eventId": sl.eventID,
+		"items": []any{map[string]any{"ticketTypeId": sl.typeID, "quantity": 1}}}); code != 409 {
+		t.Fatalf("booking a sold-out event: %d %v", code, out)
+	}
+	if code, out := s.refund(admin, b, 100, "part"); code != 201 {
+		t.Fatalf("partial refund: %d %v", code, out)
+	}
+	if code, out := s.call("GET", "/v1/bookings/"+b, buyer, nil); code != 200 || out["status"] != "confirmed" {
+		t.Fatalf("after a partial refund: %d %v", code, out)
+	}
+	// Two racing requests for the rest: one refunds, one finds nothing left.
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = s.refund(admin, b, -1, "the rest")
+		}()
+	}
+	wg.Wait()
+	if min(codes[0], codes[1]) != 201 || max(codes[0], codes[1]) != 422 {
+		t.Fatalf("racing refunds of the rest: %v", codes)
+	}
+	if code, out := s.call("GET", "/v1/bookings/"+b, buyer, nil); code != 200 || out["status"] != "refunded" {
+		t.Fatalf("after the refund in full: %d %v", code, out)
+	}
+	if n := s.count("SELECT count(*) FROM tickets WHERE booking_id = $1 AND status = 'void'", b); n != 10 {
+		t.Fatalf("%d void tickets, want 10", n)
+	}
+	// The places are on sale again, once.
+	code, out := s.call("GET", "/v1/events/"+sl.eventID+"/availability", "", nil)
+	st := out["ticketTypes"].([]any)[0].(map[string]any)
+	if code != 200 || st["available"] != float64(10) || st["sold"] != float64(0) {
+		t.Fatalf("availability after the refund: %d %v", code, out)
+	}
+	again := s.book(s.buyer("again@example.com"), sl, 10)
+	if again == "" {
+		t.Fatal("the places did not come back")
+	}
+	s.checkInvariants()
+}
+
 func TestRefundConcurrentRequestsOverThePaidAmount(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)

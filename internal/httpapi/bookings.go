@@ -139,7 +139,7 @@ func (s *Server) listBookings(c *fiber.Ctx) error {
 	p.Addf(f.UserID != "" && !ticketing.ValidID(f.UserID), "userId must be a user id")
 	if st := c.Query("status"); st != "" {
 		status := ticketing.BookingStatus(strings.Clone(st))
-		p.Addf(!status.Valid(), "status must be pending, confirmed, expired, cancelled, failed or review")
+		p.Addf(!status.Valid(), "status must be pending, confirmed, expired, cancelled, failed, review or refunded")
 		f.Status = &status
 	}
 	if err := p.Err(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ticketd-io/ticketd/internal/paystack"
+	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -75,19 +76,26 @@ func (s *Service) queued(ctx context.Context, req *ticketing.RefundRequest) {
 	if err := s.queue.EnqueueRefund(ctx, ticketing.TenantFromContext(ctx).ID, r.ID); err != nil {
 		s.logger.ErrorContext(ctx, "enqueueing a refund; the reconciler will", "refund", r.ID, "error", err.Error())
 	}
-	if req.FullyRefunded {
-		s.fullyRefunded(ctx, r)
+	if req.Voided {
+		s.voided(ctx, req)
 	}
 }
 
-// fullyRefunded is told when a payment's refunds that did not fail come to
-// add up to all it paid, when the refund that completes them is queued.
-// Voiding the booking's tickets and returning their places belongs here
-// (issue 13 leaves that to its own change); until then the booking stays
-// confirmed and keeps its tickets.
-func (s *Service) fullyRefunded(ctx context.Context, r *ticketing.Refund) {
-	s.logger.InfoContext(ctx, "a booking's payment is being refunded in full",
+// voided is told when a refund request refunded its booking in full: the
+// store has made the booking refunded, its tickets void and its places
+// unsold, in the request's transaction. Redis still counts them sold, so
+// the event's inventory is dropped and rebuilt from Postgres at its next
+// use: the places are back on sale exactly once, whatever raced.
+func (s *Service) voided(ctx context.Context, req *ticketing.RefundRequest) {
+	r := req.Refund
+	s.logger.InfoContext(ctx, "a booking refunded in full; its tickets are void and its places back on sale",
 		"booking", r.BookingID, "payment", r.PaymentID, "refund", r.ID)
+	ev := inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: req.EventID}
+	if err := s.inventory.Drop(ctx, ev); err != nil {
+		// The keys stay as they were: the places stay sold in Redis until
+		// a rebuild (ticketd inventory check finds it).
+		s.logger.ErrorContext(ctx, "dropping the inventory of a refunded booking's event", "event", req.EventID, "error", err.Error())
+	}
 }
 
 // countRequest counts a refused refund request or retry.

@@ -12,6 +12,9 @@ import (
 
 var (
 	qSelectRefund                     = query("SelectRefund")
+	qVoidBookingTickets               = query("VoidBookingTickets")
+	qUnsellTickets                    = query("UnsellTickets")
+	qMarkBookingRefunded              = query("MarkBookingRefunded")
 	qSelectRefundByKey                = query("SelectRefundByKey")
 	qLockRefund                       = query("LockRefund")
 	qListRefunds                      = query("ListRefunds")
@@ -63,7 +66,8 @@ func (s *PaymentStore) RequestRefund(ctx context.Context, n ticketing.NewRefund,
 		if out, err = refundOfKey(ctx, tx, n); out != nil || err != nil {
 			return err
 		}
-		if st := displayStatus(b); st != ticketing.BookingConfirmed {
+		// A refunded booking has nothing left to refund: the sum says so.
+		if st := displayStatus(b); st != ticketing.BookingConfirmed && st != ticketing.BookingRefunded {
 			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a confirmed booking can be refunded", st)
 		}
 		var paymentID, currency string
@@ -111,6 +115,12 @@ func (s *PaymentStore) RequestRefund(ctx context.Context, n ticketing.NewRefund,
 			return err
 		}
 		out = &ticketing.RefundRequest{Refund: r, Created: true, FullyRefunded: refunded+amount == paid}
+		if out.FullyRefunded {
+			if out.Voided, err = voidBooking(ctx, tx, b.ID); err != nil {
+				return err
+			}
+			out.EventID = b.EventID
+		}
 		return writeAudit(ctx, tx, "refund.request", "refund", id, map[string]any{
 			"bookingId": b.ID, "paymentId": paymentID, "amount": amount, "currency": currency, "reason": n.Reason,
 			"paid": paid, "refundedBefore": refunded})
@@ -179,6 +189,16 @@ func (s *PaymentStore) RetryRefund(ctx context.Context, id string) (*ticketing.R
 			return err
 		}
 		out = &ticketing.RefundRequest{Refund: r, Created: true, FullyRefunded: others+r.Amount == paid}
+		if out.FullyRefunded {
+			b, err := scanBooking(tx.QueryRow(ctx, qSelectBooking, r.BookingID, nil))
+			if err != nil {
+				return err
+			}
+			if out.Voided, err = voidBooking(ctx, tx, b.ID); err != nil {
+				return err
+			}
+			out.EventID = b.EventID
+		}
 		return writeAudit(ctx, tx, "refund.retry", "refund", id, map[string]any{
 			"bookingId": r.BookingID, "paymentId": paymentID, "amount": r.Amount, "currency": r.Currency,
 			"attempt": r.Attempts, "previousError": previous})
@@ -287,4 +307,37 @@ func (s *PaymentStore) refundsInProgress(ctx context.Context, q string, args ...
 		return err
 	})
 	return out, translate(err, "refund")
+}
+
+// voidBooking ends a confirmed booking refunded in full, once: the booking
+// becomes refunded, its tickets void (with new secrets) and off their ticket
+// types' sold counts, and its seats free. It reports whether it did, false
+// for a booking no longer confirmed. The caller holds the lock of the
+// payment that confirmed the booking.
+func voidBooking(ctx context.Context, tx pgx.Tx, bookingID string) (bool, error) {
+	tag, err := tx.Exec(ctx, qMarkBookingRefunded, bookingID)
+	if err != nil || tag.RowsAffected() == 0 {
+		return false, err
+	}
+	rows, err := tx.Query(ctx, qVoidBookingTickets, bookingID)
+	if err != nil {
+		return false, err
+	}
+	types, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return false, err
+	}
+	counts := map[string]int{}
+	for _, t := range types {
+		counts[t]++
+	}
+	for t, n := range counts {
+		if _, err := tx.Exec(ctx, qUnsellTickets, t, n); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.Exec(ctx, qDeactivateBookingSeats, []string{bookingID}); err != nil {
+		return false, err
+	}
+	return true, writeAudit(ctx, tx, "booking.refunded", "booking", bookingID, map[string]any{"ticketsVoided": len(types)})
 }

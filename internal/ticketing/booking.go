@@ -17,12 +17,15 @@ const (
 	BookingCancelled BookingStatus = "cancelled"
 	BookingFailed    BookingStatus = "failed"
 	BookingReview    BookingStatus = "review"
+	// BookingRefunded is a confirmed booking refunded in full: its tickets
+	// are void and their places back on sale.
+	BookingRefunded BookingStatus = "refunded"
 )
 
 // Valid reports whether s is a booking status.
 func (s BookingStatus) Valid() bool {
 	switch s {
-	case BookingPending, BookingConfirmed, BookingExpired, BookingCancelled, BookingFailed, BookingReview:
+	case BookingPending, BookingConfirmed, BookingExpired, BookingCancelled, BookingFailed, BookingReview, BookingRefunded:
 		return true
 	}
 	return false

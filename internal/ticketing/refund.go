@@ -161,6 +161,11 @@ type RefundRequest struct {
 	// FullyRefunded: the payment's refunds that did not fail now add up to
 	// all that was paid.
 	FullyRefunded bool
+	// Voided: this request refunded the booking in full, voided its
+	// tickets and took them off the event's sold counts; EventID is the
+	// event whose places came back.
+	Voided  bool
+	EventID string
 }
 
 // RefundService refunds confirmed bookings on behalf of organizer staff.

@@ -74,7 +74,7 @@ SELECT id::text, kind = 'seated', capacity, sold FROM ticket_types WHERE event_i
 
 -- name: SelectStockSeats
 SELECT t.seat_id::text, t.ticket_type_id::text,
-       EXISTS (SELECT 1 FROM tickets k WHERE k.event_id = t.event_id AND k.seat_id = t.seat_id)
+       EXISTS (SELECT 1 FROM tickets k WHERE k.event_id = t.event_id AND k.seat_id = t.seat_id AND k.status <> 'void')
 FROM ticket_type_seats t WHERE t.event_id = $1;
 
 -- name: SelectLiveHolds

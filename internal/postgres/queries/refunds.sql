@@ -99,3 +99,17 @@ ORDER BY updated_at LIMIT $2;
 SELECT r.id::text, r.attempts, r.paystack_id FROM refunds r JOIN payments p ON p.id = r.payment_id
 WHERE p.reference = $1 AND r.status IN ('pending', 'processing') AND r.paystack_id IS NOT NULL
 ORDER BY r.created_at;
+
+-- name: VoidBookingTickets
+-- The tickets of a booking refunded in full: void, with new secrets, so
+-- neither the door nor the seat knows them any more.
+UPDATE tickets SET status = 'void', secret = replace(gen_random_uuid()::text, '-', ''), version = version + 1, updated_at = now()
+WHERE booking_id = $1 AND status <> 'void'
+RETURNING ticket_type_id::text;
+
+-- name: UnsellTickets
+UPDATE ticket_types SET sold = sold - $2 WHERE id = $1;
+
+-- name: MarkBookingRefunded
+UPDATE bookings SET status = 'refunded', version = version + 1, updated_at = now()
+WHERE id = $1 AND status = 'confirmed';
