@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
