@@ -351,10 +351,16 @@ func (s *stack) bookingStatus(id string) string {
 // waitFor polls cond for up to 20 s.
 func (s *stack) waitFor(what string, cond func() bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	s.waitLonger(20*time.Second, what, cond)
+}
+
+// waitLonger is waitFor with a deadline of d.
+func (s *stack) waitLonger(d time.Duration, what string, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			s.t.Fatalf("after 20s: %s", what)
+			s.t.Fatalf("after %v: %s", d, what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

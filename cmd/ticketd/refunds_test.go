@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ticketd-io/ticketd/internal/paystack"
 	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
+	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -326,5 +328,73 @@ func TestRefundRefusedByPaystackIsFailedNotRetriedAlone(t *testing.T) {
 		t.Fatalf("retry: %d %v", code, out)
 	}
 	s.waitRefund(id, "processed")
+	s.checkInvariants()
+}
+
+// TestCancellingAnEventRefundsEveryBookingOnce: cancelling an event with
+// many confirmed bookings refunds each exactly once, also when the worker
+// doing it stopped halfway (bookings ended, their refund tasks and mails
+// never enqueued): the sweep and the reconciler finish the work.
+func TestCancellingAnEventRefundsEveryBookingOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	const n = 200
+	sl := s.newSale(n)
+	token := s.buyer("ada@example.com")
+	bookings := make([]string, n)
+	for i := range bookings {
+		bookings[i] = s.book(token, sl, 1)
+		if out := s.follow(s.pay(s.startPayment(token, bookings[i]), paystacksim.OutcomeSuccess)); out["bookingStatus"] != "confirmed" {
+			t.Fatalf("paying booking %d: %v", i, out)
+		}
+	}
+	if code, out := s.refund(s.admin(), bookings[0], 1000, "a goodwill part"); code != 201 {
+		t.Fatalf("partial refund: %d %v", code, out)
+	}
+
+	// A worker cancelled the event and ended up to 60 bookings (the running
+	// worker's sweep may take some of them at the same moment), then died
+	// before enqueueing anything.
+	ctx := s.systemCtx()
+	if _, err := postgres.NewEventService(s.app.db).CancelEvent(ctx, sl.eventID, nil); err != nil {
+		t.Fatal(err)
+	}
+	refunds, ended, err := s.app.paystore.RefundCancelledEvent(ctx, sl.eventID, 60)
+	if err != nil || len(ended) > 60 || len(refunds) != len(ended) {
+		t.Fatalf("the first worker ended %d bookings with %d refunds: %v", len(ended), len(refunds), err)
+	}
+	// The sweep finds the rest, the reconciler the refunds nobody enqueued.
+	s.waitFor("every booking of the cancelled event is refunded", func() bool {
+		return s.count("SELECT count(*) FROM bookings WHERE event_id = $1 AND status = 'refunded'", sl.eventID) == n
+	})
+	s.waitRefunds()
+	if got := s.count(`SELECT count(*) FROM bookings b WHERE b.event_id = $1 AND
+		(SELECT count(*) FROM refunds r WHERE r.booking_id = b.id AND r.kind = 'event_cancelled') <> 1`, sl.eventID); got != 0 {
+		t.Fatalf("%d bookings without exactly one refund for the cancellation", got)
+	}
+	if got := s.count(`SELECT count(*) FROM tickets WHERE event_id = $1 AND status <> 'void'`, sl.eventID); got != 0 {
+		t.Fatalf("%d tickets of the cancelled event are not void", got)
+	}
+	code, progress := s.call("GET", "/v1/events/"+sl.eventID+"/refunds", s.admin(), nil)
+	if code != 200 || progress["bookingsLeft"] != float64(0) || progress["bookingsRefunded"] != float64(n) ||
+		progress["refundsProcessed"] != float64(n+1) || progress["refundsFailed"] != float64(0) {
+		t.Fatalf("progress: %d %v", code, progress)
+	}
+	// The mails the dead worker wrote down are sent by the mail sweep,
+	// which leaves a mail 30 s to its own task first.
+	s.waitLonger(2*time.Minute, "every buyer is mailed", func() bool {
+		return s.count("SELECT count(*) FROM mail_outbox WHERE kind = 'event_cancelled' AND sent_at IS NOT NULL") == n
+	})
+
+	// Through the API: cancelling enqueues the refunds at once.
+	other := s.newSale(5)
+	b := s.book(token, other, 2)
+	s.follow(s.pay(s.startPayment(token, b), paystacksim.OutcomeSuccess))
+	if code, out := s.call("POST", "/v1/events/"+other.eventID+"/cancel", s.admin(), map[string]any{}); code != 200 {
+		t.Fatalf("cancel: %d %v", code, out)
+	}
+	s.waitFor("the API's cancellation refunds its booking", func() bool {
+		return s.count("SELECT count(*) FROM bookings WHERE id = $1 AND status = 'refunded'", b) == 1
+	})
 	s.checkInvariants()
 }

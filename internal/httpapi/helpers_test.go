@@ -163,9 +163,9 @@ type task struct{ tenantID, id string }
 // enqueued; the worker's own tests run them on asynq. failVerify makes
 // EnqueueVerify fail.
 type fakeQueue struct {
-	mu                         sync.Mutex
-	verifies, refunds, follows []task
-	failVerify                 bool
+	mu                                 sync.Mutex
+	verifies, refunds, follows, events []task
+	failVerify                         bool
 }
 
 func (q *fakeQueue) EnqueueVerify(_ context.Context, tenantID, reference string) error {
@@ -188,6 +188,14 @@ func (q *fakeQueue) EnqueueRefund(_ context.Context, tenantID, refundID string) 
 // EnqueueMail drops the mail: these tests look at payments, and the outbox
 // keeps the mail for a worker they do not run.
 func (q *fakeQueue) EnqueueMail(context.Context, string, ticketing.MailKind, string) error {
+	return nil
+}
+
+// EnqueueEventRefunds records the cancelled events; these tests run no worker.
+func (q *fakeQueue) EnqueueEventRefunds(_ context.Context, tenantID, eventID string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.events = append(q.events, task{tenantID, eventID})
 	return nil
 }
 

@@ -158,6 +158,7 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /v1/bookings/:id/refunds":  "1AA11",
 		"GET /v1/refunds":               "13A11",
 		"POST /v1/refunds/:id/retry":    "13A11",
+		"GET /v1/events/:id/refunds":    "13A11",
 	}
 	// Door staff (CHECKIN) may call what anyone may, their own account and
 	// the check-in routes; everything else is 403 for them.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -106,4 +107,35 @@ func (s *Server) retryRefund(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(toRefundResponse(out.Refund))
+}
+
+// cancelEvent cancels an event and has the worker refund its confirmed
+// bookings: every buyer gets what they paid back, and a mail. The sweep
+// enqueues the refunds again while any booking is left, so a lost enqueue
+// only delays them.
+func (s *Server) cancelEvent(ctx context.Context, id string, version *int) (*ticketing.Event, error) {
+	e, err := s.deps.Events.CancelEvent(ctx, id, version)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.deps.PaymentQueue.EnqueueEventRefunds(context.WithoutCancel(ctx), ticketing.TenantFromContext(ctx).ID, e.ID); err != nil {
+		s.deps.Logger.WarnContext(ctx, "enqueueing the refunds of a cancelled event failed; the sweep will", "event", e.ID, "error", err.Error())
+	}
+	return e, nil
+}
+
+// eventRefunds is GET /v1/events/:id/refunds: how far refunding a
+// cancelled event's bookings has come.
+func (s *Server) eventRefunds(c *fiber.Ctx) error {
+	id, err := pathID(c, "event")
+	if err != nil {
+		return err
+	}
+	p, err := s.deps.Refunds.EventRefundProgress(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"bookingsLeft": p.ConfirmedLeft, "bookingsRefunded": p.Refunded,
+		"refundsInProgress": p.RefundsInProgress, "refundsProcessed": p.RefundsProcessed, "refundsFailed": p.RefundsFailed,
+		"amountRefunded": p.AmountProcessed})
 }

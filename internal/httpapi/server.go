@@ -140,6 +140,9 @@ type PaymentInbox interface {
 type PaymentQueue interface {
 	EnqueueVerify(ctx context.Context, tenantID, reference string) error
 	EnqueueFollowRefunds(ctx context.Context, tenantID, reference, key string) error
+	// EnqueueEventRefunds has the worker refund the confirmed bookings of
+	// a cancelled event.
+	EnqueueEventRefunds(ctx context.Context, tenantID, eventID string) error
 }
 
 // StockInvalidator is told when an event's ticket types or state change.

@@ -117,6 +117,26 @@ func (p *Postman) render(ctx context.Context, due *ticketing.MailDue) (*Message,
 			m.Attachments = append(m.Attachments, files...)
 		}
 		return m, nil
+	case ticketing.MailEventCancelled, ticketing.MailBookingRefunded:
+		c, err := p.outbox.BookingConfirmation(ctx, due.BookingID)
+		if err != nil {
+			return nil, err
+		}
+		// Both mails tell the buyer their tickets are void, which is
+		// true only once the booking is refunded (the cancellation or the
+		// refund in full voids it).
+		if c.Status != ticketing.BookingRefunded {
+			return nil, fmt.Errorf("the booking is %s: %w", c.Status, errNotDue)
+		}
+		if due.Kind == ticketing.MailEventCancelled {
+			return EventCancelled(c)
+		}
+		if c.Refunded <= 0 {
+			// Its refunds failed since: "refunded in full" would not be
+			// true.
+			return nil, fmt.Errorf("no refund of the booking is live: %w", errNotDue)
+		}
+		return BookingRefunded(c)
 	}
 	return nil, fmt.Errorf("mail: unknown kind %q: %w", due.Kind, ErrPermanent)
 }

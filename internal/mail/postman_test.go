@@ -54,8 +54,13 @@ func (r *recorder) Via() string { return "test" }
 
 func deliver(t *testing.T, o *outbox, s *recorder) error {
 	t.Helper()
+	return deliverKind(t, ticketing.MailBookingConfirmed, o, s)
+}
+
+func deliverKind(t *testing.T, kind ticketing.MailKind, o *outbox, s *recorder) error {
+	t.Helper()
 	p := mail.NewPostman(o, s, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	return p.Deliver(context.Background(), ticketing.MailBookingConfirmed, confirmation().BookingID)
+	return p.Deliver(context.Background(), kind, confirmation().BookingID)
 }
 
 func TestPostmanRecordsWhatHappened(t *testing.T) {
@@ -98,6 +103,48 @@ func TestPostmanRecordsWhatHappened(t *testing.T) {
 	t.Run("unknownKind", func(t *testing.T) {
 		o, s := &outbox{due: due("birthday"), confirmation: confirmation()}, &recorder{}
 		if err := deliver(t, o, s); !errors.Is(err, mail.ErrPermanent) || len(s.sent) != 0 || o.failed == "" {
+			t.Fatalf("%v; sent %d, failed %q", err, len(s.sent), o.failed)
+		}
+	})
+}
+
+// TestPostmanSendsVoidedMailsOnlyOfRefundedBookings: the event-cancelled
+// and booking-refunded mails say the tickets are void, so they go out only
+// once the booking is refunded; otherwise they are recorded failed as not
+// due, and never sent.
+func TestPostmanSendsVoidedMailsOnlyOfRefundedBookings(t *testing.T) {
+	for _, kind := range []ticketing.MailKind{ticketing.MailEventCancelled, ticketing.MailBookingRefunded} {
+		due := &ticketing.MailDue{ID: "m1", Kind: kind, BookingID: confirmation().BookingID}
+		t.Run(string(kind)+"/sentOfRefunded", func(t *testing.T) {
+			o, s := &outbox{due: due, confirmation: refunded(750000)}, &recorder{}
+			if err := deliverKind(t, kind, o, s); err != nil || len(s.sent) != 1 || o.sent != "test" || o.failed != "" {
+				t.Fatalf("%v; sent %d, recorded %q, failed %q", err, len(s.sent), o.sent, o.failed)
+			}
+			if m := s.sent[0]; !strings.Contains(m.Text, "NGN 7,500.00") || m.To != "ada@example.com" || len(m.Attachments) != 0 {
+				t.Errorf("sent to %q with %d attachments:\n%s", m.To, len(m.Attachments), m.Text)
+			}
+		})
+		t.Run(string(kind)+"/notDueOfConfirmed", func(t *testing.T) {
+			o, s := &outbox{due: due, confirmation: confirmation()}, &recorder{}
+			err := deliverKind(t, kind, o, s)
+			if err != nil || len(s.sent) != 0 || o.sent != "" || !strings.Contains(o.failed, "not due") || !strings.Contains(o.failed, "confirmed") {
+				t.Fatalf("%v; sent %d, recorded %q, failed %q", err, len(s.sent), o.sent, o.failed)
+			}
+		})
+	}
+	t.Run("eventCancelledOfFreeBookingSent", func(t *testing.T) {
+		c := refunded(0)
+		c.Total = 0
+		o, s := &outbox{due: &ticketing.MailDue{ID: "m1", Kind: ticketing.MailEventCancelled, BookingID: c.BookingID}, confirmation: c}, &recorder{}
+		if err := deliverKind(t, ticketing.MailEventCancelled, o, s); err != nil || len(s.sent) != 1 ||
+			!strings.Contains(s.sent[0].Text, "nothing to refund") {
+			t.Fatalf("%v; sent %d, failed %q", err, len(s.sent), o.failed)
+		}
+	})
+	t.Run("bookingRefundedWhoseRefundsFailedNotDue", func(t *testing.T) {
+		o, s := &outbox{due: &ticketing.MailDue{ID: "m1", Kind: ticketing.MailBookingRefunded, BookingID: confirmation().BookingID},
+			confirmation: refunded(0)}, &recorder{}
+		if err := deliverKind(t, ticketing.MailBookingRefunded, o, s); err != nil || len(s.sent) != 0 || !strings.Contains(o.failed, "not due") {
 			t.Fatalf("%v; sent %d, failed %q", err, len(s.sent), o.failed)
 		}
 	})

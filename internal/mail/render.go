@@ -74,16 +74,125 @@ func BookingConfirmed(c *ticketing.BookingConfirmation) (*Message, error) {
 		v.Lines = append(v.Lines, lineView{Quantity: l.Quantity, Name: l.TicketType, Seats: strings.Join(l.Seats, ", "),
 			Unit: FormatMoney(l.UnitPrice, c.Currency), LineTotal: FormatMoney(l.UnitPrice*int64(l.Quantity), c.Currency)})
 	}
+	return render(c, "Booking confirmed: ", confirmationText, confirmationHTML, v)
+}
+
+// voidedView is what the event-cancelled and booking-refunded templates
+// show, formatted.
+type voidedView struct {
+	Buyer, Organizer, Event, When, Venue, Reference string
+	// Refunded is what is refunded or being refunded, "" when nothing is;
+	// Paid is the booking's total, "" when it was free.
+	Refunded, Paid string
+}
+
+func newVoidedView(c *ticketing.BookingConfirmation) voidedView {
+	v := voidedView{
+		Buyer: c.BuyerName, Organizer: c.OrganizerName, Event: c.EventTitle,
+		When: when(c.StartsAt, c.EndsAt, c.Timezone), Venue: joinNonEmpty(", ", c.VenueName, c.VenueAddress, c.VenueCity),
+		Reference: c.BookingID,
+	}
+	if c.Refunded > 0 {
+		v.Refunded = FormatMoney(c.Refunded, c.Currency)
+	}
+	if c.Total > 0 {
+		v.Paid = FormatMoney(c.Total, c.Currency)
+	}
+	return v
+}
+
+// The refund sentence of the event-cancelled mail has three cases: a
+// refund that did not fail, a free booking, and a paid booking none of whose
+// refunds is live (they failed), of which the buyer is told no more than is
+// known.
+var cancelledText = texttemplate.Must(texttemplate.New("text").Parse(`Hello {{.Buyer}},
+
+{{.Organizer}} has cancelled {{.Event}}.
+
+{{.Event}}
+{{.When}}
+{{.Venue}}
+
+Your tickets are void.
+{{if .Refunded}}A refund of {{.Refunded}} is on its way to your payment method.
+{{else if not .Paid}}Nothing was paid, so there is nothing to refund.
+{{else}}Contact {{.Organizer}} about a refund of the {{.Paid}} you paid.
+{{end}}
+Booking reference: {{.Reference}}
+
+{{.Organizer}}, through ticketd
+`))
+
+var cancelledHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Event cancelled</title></head>
+<body style="font-family: sans-serif; line-height: 1.4">
+<p>Hello {{.Buyer}},</p>
+<p><strong>{{.Organizer}}</strong> has cancelled {{.Event}}.</p>
+<h2 style="margin-bottom: 0">{{.Event}}</h2>
+<p style="margin-top: 0.3em">{{.When}}<br>{{.Venue}}</p>
+<p>Your tickets are void.<br>
+{{if .Refunded}}A refund of <strong>{{.Refunded}}</strong> is on its way to your payment method.
+{{else if not .Paid}}Nothing was paid, so there is nothing to refund.
+{{else}}Contact {{.Organizer}} about a refund of the {{.Paid}} you paid.
+{{end}}</p>
+<p>Booking reference: <code>{{.Reference}}</code></p>
+<p>{{.Organizer}}, through ticketd</p>
+</body></html>
+`))
+
+// EventCancelled renders the mail that tells the buyer of a booking that its
+// event was cancelled: the tickets are void, and what is refunded
+// (c.Refunded) is on its way.
+func EventCancelled(c *ticketing.BookingConfirmation) (*Message, error) {
+	return render(c, "Event cancelled: ", cancelledText, cancelledHTML, newVoidedView(c))
+}
+
+var refundedText = texttemplate.Must(texttemplate.New("text").Parse(`Hello {{.Buyer}},
+
+Your booking of {{.Event}} with {{.Organizer}} was refunded in full: {{.Refunded}} to your payment method.
+Your tickets are void.
+
+{{.Event}}
+{{.When}}
+{{.Venue}}
+
+Booking reference: {{.Reference}}
+
+{{.Organizer}}, through ticketd
+`))
+
+var refundedHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Booking refunded</title></head>
+<body style="font-family: sans-serif; line-height: 1.4">
+<p>Hello {{.Buyer}},</p>
+<p>Your booking of {{.Event}} with <strong>{{.Organizer}}</strong> was refunded in full:
+<strong>{{.Refunded}}</strong> to your payment method.<br>Your tickets are void.</p>
+<h2 style="margin-bottom: 0">{{.Event}}</h2>
+<p style="margin-top: 0.3em">{{.When}}<br>{{.Venue}}</p>
+<p>Booking reference: <code>{{.Reference}}</code></p>
+<p>{{.Organizer}}, through ticketd</p>
+</body></html>
+`))
+
+// BookingRefunded renders the mail that tells a buyer their booking was
+// refunded in full: c.Refunded, to be more than zero.
+func BookingRefunded(c *ticketing.BookingConfirmation) (*Message, error) {
+	return render(c, "Refund: ", refundedText, refundedHTML, newVoidedView(c))
+}
+
+// render makes the mail of view v to a booking's buyer, its subject the
+// prefix and the event's title.
+func render(c *ticketing.BookingConfirmation, subject string, textT *texttemplate.Template, htmlT *htmltemplate.Template, v any) (*Message, error) {
 	var text, html strings.Builder
-	if err := confirmationText.Execute(&text, v); err != nil {
+	if err := textT.Execute(&text, v); err != nil {
 		return nil, err
 	}
-	if err := confirmationHTML.Execute(&html, v); err != nil {
+	if err := htmlT.Execute(&html, v); err != nil {
 		return nil, err
 	}
 	return &Message{
 		To: c.BuyerEmail, ToName: oneLine(c.BuyerName, maxNameRunes),
-		Subject: oneLine("Booking confirmed: "+c.EventTitle, MaxSubjectRunes),
+		Subject: oneLine(subject+c.EventTitle, MaxSubjectRunes),
 		Text:    text.String(), HTML: html.String(),
 	}, nil
 }

@@ -88,3 +88,108 @@ func TestBookingConfirmedMailOfAwkwardText(t *testing.T) {
 		t.Errorf("text:\n%s", m.Text)
 	}
 }
+
+// refunded is confirmation's booking, voided and refunded by amount.
+func refunded(amount int64) *ticketing.BookingConfirmation {
+	c := confirmation()
+	c.Status, c.Refunded = ticketing.BookingRefunded, amount
+	return c
+}
+
+func TestEventCancelledMail(t *testing.T) {
+	free := refunded(0)
+	free.Total, free.Lines[0].UnitPrice = 0, 0
+	for _, tc := range []struct {
+		name        string
+		c           *ticketing.BookingConfirmation
+		money, html string
+	}{
+		{"refundOnItsWay", refunded(750000), "A refund of NGN 7,500.00 is on its way to your payment method.",
+			"A refund of <strong>NGN 7,500.00</strong> is on its way"},
+		{"partOfItRefunded", refunded(250000), "A refund of NGN 2,500.00 is on its way to your payment method.",
+			"A refund of <strong>NGN 2,500.00</strong> is on its way"},
+		{"freeNothingToRefund", free, "Nothing was paid, so there is nothing to refund.",
+			"Nothing was paid, so there is nothing to refund."},
+		{"paidRefundsFailed", refunded(0), "Contact Acme Events about a refund of the NGN 7,500.00 you paid.",
+			"Contact Acme Events about a refund of the NGN 7,500.00 you paid."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.c.EventTitle = "Jazz <Night> & Friends"
+			m, err := mail.EventCancelled(tc.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if m.To != "ada@example.com" || m.ToName != "Ada Obi" || m.Subject != "Event cancelled: Jazz <Night> & Friends" || len(m.Attachments) != 0 {
+				t.Errorf("mail to %q %q about %q with %d attachments", m.To, m.ToName, m.Subject, len(m.Attachments))
+			}
+			for _, want := range []string{
+				"Hello Ada Obi,", "Acme Events has cancelled Jazz <Night> & Friends.",
+				"Wednesday 31 December 2031, 23:00 to Thursday 1 January 2032, 03:00 WAT", "Main Hall, Lagos",
+				"Your tickets are void.", tc.money, "Booking reference: " + tc.c.BookingID,
+			} {
+				if !strings.Contains(m.Text, want) {
+					t.Errorf("text lacks %q:\n%s", want, m.Text)
+				}
+			}
+			if !strings.Contains(m.HTML, "Jazz &lt;Night&gt; &amp; Friends") || !strings.Contains(m.HTML, tc.html) ||
+				strings.Contains(m.HTML, "<Night>") {
+				t.Errorf("HTML lacks %q or the escaped title:\n%s", tc.html, m.HTML)
+			}
+		})
+	}
+}
+
+func TestBookingRefundedMail(t *testing.T) {
+	c := refunded(750000)
+	c.EventTitle = "Jazz <Night> & Friends"
+	m, err := mail.BookingRefunded(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m.To != "ada@example.com" || m.ToName != "Ada Obi" || m.Subject != "Refund: Jazz <Night> & Friends" || len(m.Attachments) != 0 {
+		t.Errorf("mail to %q %q about %q with %d attachments", m.To, m.ToName, m.Subject, len(m.Attachments))
+	}
+	for _, want := range []string{
+		"Hello Ada Obi,",
+		"Your booking of Jazz <Night> & Friends with Acme Events was refunded in full: NGN 7,500.00 to your payment method.",
+		"Your tickets are void.", "Booking reference: " + c.BookingID,
+	} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("text lacks %q:\n%s", want, m.Text)
+		}
+	}
+	if !strings.Contains(m.HTML, "Jazz &lt;Night&gt; &amp; Friends") || !strings.Contains(m.HTML, "<strong>NGN 7,500.00</strong>") ||
+		strings.Contains(m.HTML, "<Night>") {
+		t.Errorf("HTML:\n%s", m.HTML)
+	}
+}
+
+// TestVoidedMailsOfAwkwardText: the new mails' headers hold organizer- and
+// buyer-supplied text on one line, as the confirmation's do.
+func TestVoidedMailsOfAwkwardText(t *testing.T) {
+	for name, render := range map[string]func(*ticketing.BookingConfirmation) (*mail.Message, error){
+		"eventCancelled": mail.EventCancelled, "bookingRefunded": mail.BookingRefunded,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := refunded(750000)
+			c.EventTitle = "Line one\r\nBcc: victim@example.org " + strings.Repeat("é", 400)
+			c.BuyerName = "Ada\nBcc: victim@example.org"
+			m, err := render(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Validate(); err != nil {
+				t.Fatalf("the rendered mail is invalid: %v", err)
+			}
+			if strings.ContainsAny(m.Subject+m.ToName, "\r\n") || len([]rune(m.Subject)) > mail.MaxSubjectRunes {
+				t.Errorf("subject %q, name %q", m.Subject, m.ToName)
+			}
+		})
+	}
+}

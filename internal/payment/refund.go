@@ -18,12 +18,13 @@ var ErrRefused = errors.New("refused by Paystack")
 // Outcomes of refund requests and retries, as counted in
 // ticketd_refunds_requested_total.
 const (
-	refundAccepted     = "accepted"
-	refundReplayed     = "replayed"
-	refundRetried      = "retried"
-	refundExceedsPaid  = "exceeds_paid"
-	refundInvalidState = "invalid_state"
-	refundRefused      = "refused" // any other error
+	refundAccepted       = "accepted"
+	refundReplayed       = "replayed"
+	refundRetried        = "retried"
+	refundEventCancelled = "event_cancelled"
+	refundExceedsPaid    = "exceeds_paid"
+	refundInvalidState   = "invalid_state"
+	refundRefused        = "refused" // any other error
 )
 
 // RequestRefund implements ticketing.RefundService. The refund is recorded
@@ -90,7 +91,11 @@ func (s *Service) voided(ctx context.Context, req *ticketing.RefundRequest) {
 	r := req.Refund
 	s.logger.InfoContext(ctx, "a booking refunded in full; its tickets are void and its places back on sale",
 		"booking", r.BookingID, "payment", r.PaymentID, "refund", r.ID)
-	ev := inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: req.EventID}
+	tenantID := ticketing.TenantFromContext(ctx).ID
+	if err := s.queue.EnqueueMail(ctx, tenantID, ticketing.MailBookingRefunded, r.BookingID); err != nil {
+		s.logger.WarnContext(ctx, "enqueueing the refund mail failed; the sweep will", "booking", r.BookingID, "error", err.Error())
+	}
+	ev := inventory.Event{TenantID: tenantID, EventID: req.EventID}
 	if err := s.inventory.Drop(ctx, ev); err != nil {
 		// The keys stay as they were: the places stay sold in Redis until
 		// a rebuild (ticketd inventory check finds it).
@@ -301,4 +306,60 @@ func (s *Service) follow(ctx context.Context, refunds []ticketing.RefundInProgre
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// eventRefundBatch is how many bookings of a cancelled event one round ends.
+const eventRefundBatch = 50
+
+// RefundCancelledEvent ends every confirmed booking of a cancelled event of
+// the context's tenant: each becomes refunded with its tickets void, what
+// was paid for it is refunded (a refund task each), and its buyer is
+// mailed. Each booking is ended once, in its own transaction, so a worker
+// stopped halfway leaves the rest for the next run (the sweep enqueues one
+// while the event has confirmed bookings). It returns how many it ended.
+func (s *Service) RefundCancelledEvent(ctx context.Context, eventID string) (int, error) {
+	tenantID := ticketing.TenantFromContext(ctx).ID
+	total := 0
+	for {
+		refunds, ended, err := s.store.RefundCancelledEvent(ctx, eventID, eventRefundBatch)
+		for _, r := range refunds {
+			if qerr := s.queue.EnqueueRefund(context.WithoutCancel(ctx), tenantID, r.ID); qerr != nil {
+				s.logger.ErrorContext(ctx, "enqueueing a refund; the reconciler will", "refund", r.ID, "error", qerr.Error())
+			}
+			s.metrics.RefundRequests.WithLabelValues(refundEventCancelled).Inc()
+		}
+		for _, b := range ended {
+			if qerr := s.queue.EnqueueMail(context.WithoutCancel(ctx), tenantID, ticketing.MailEventCancelled, b); qerr != nil {
+				s.logger.WarnContext(ctx, "enqueueing a cancellation mail failed; the sweep will", "booking", b, "error", qerr.Error())
+			}
+		}
+		total += len(ended)
+		if err != nil {
+			return total, err
+		}
+		if len(ended) == 0 {
+			break
+		}
+	}
+	if total > 0 {
+		s.logger.InfoContext(ctx, "refunded the bookings of a cancelled event", "event", eventID, "bookings", total)
+		if err := s.inventory.Drop(ctx, inventory.Event{TenantID: tenantID, EventID: eventID}); err != nil {
+			s.logger.ErrorContext(ctx, "dropping the inventory of a cancelled event", "event", eventID, "error", err.Error())
+		}
+	}
+	return total, nil
+}
+
+// CancelledEventsToRefund lists the context's tenant's cancelled events
+// that still have confirmed bookings, for the sweep.
+func (s *Service) CancelledEventsToRefund(ctx context.Context) ([]string, error) {
+	return s.store.CancelledEventsToRefund(ctx, 100)
+}
+
+// EventRefundProgress tells how far refunding a cancelled event has come.
+func (s *Service) EventRefundProgress(ctx context.Context, eventID string) (*ticketing.EventRefundProgress, error) {
+	if !ticketing.ValidID(eventID) {
+		return nil, ticketing.NotFound("event")
+	}
+	return s.store.EventRefundProgress(ctx, eventID)
 }

@@ -134,13 +134,14 @@ func (s *MailStore) UnsentMail(ctx context.Context, age time.Duration, limit int
 }
 
 // BookingConfirmation implements mail.Outbox: the booking with its event,
-// venue, buyer, organizer and tickets, read in one transaction.
+// venue, buyer, organizer, tickets and what of it is refunded, read in one
+// transaction.
 func (s *MailStore) BookingConfirmation(ctx context.Context, bookingID string) (*ticketing.BookingConfirmation, error) {
 	var c ticketing.BookingConfirmation
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, qSelectBookingConfirmation, bookingID).Scan(&c.BookingID, &c.Status, &c.BuyerName, &c.BuyerEmail,
 			&c.OrganizerName, &c.EventTitle, &c.StartsAt, &c.EndsAt, &c.VenueName, &c.VenueAddress, &c.VenueCity, &c.Timezone,
-			&c.Total, &c.Currency)
+			&c.Total, &c.Currency, &c.Refunded)
 		if err != nil {
 			return err
 		}

@@ -11,22 +11,26 @@ import (
 )
 
 var (
-	qSelectRefund                     = query("SelectRefund")
-	qVoidBookingTickets               = query("VoidBookingTickets")
-	qUnsellTickets                    = query("UnsellTickets")
-	qMarkBookingRefunded              = query("MarkBookingRefunded")
-	qSelectRefundByKey                = query("SelectRefundByKey")
-	qLockRefund                       = query("LockRefund")
-	qListRefunds                      = query("ListRefunds")
-	qLockConfirmingPayment            = query("LockConfirmingPayment")
-	qLockPaymentOfRefund              = query("LockPaymentOfRefund")
-	qSumRefunds                       = query("SumRefunds")
-	qInsertAdminRefund                = query("InsertAdminRefund")
-	qRequeueRefund                    = query("RequeueRefund")
-	qUpdateRefund                     = query("UpdateRefund")
-	qSelectQueuedRefunds              = query("SelectQueuedRefunds")
-	qSelectRefundsInProgress          = query("SelectRefundsInProgress")
-	qSelectRefundsInProgressOfPayment = query("SelectRefundsInProgressOfPayment")
+	qSelectRefund                      = query("SelectRefund")
+	qVoidBookingTickets                = query("VoidBookingTickets")
+	qConfirmedBookingsOfCancelledEvent = query("ConfirmedBookingsOfCancelledEvent")
+	qInsertEventCancelledRefund        = query("InsertEventCancelledRefund")
+	qCancelledEventsToRefund           = query("CancelledEventsToRefund")
+	qEventRefundProgress               = query("EventRefundProgress")
+	qUnsellTickets                     = query("UnsellTickets")
+	qMarkBookingRefunded               = query("MarkBookingRefunded")
+	qSelectRefundByKey                 = query("SelectRefundByKey")
+	qLockRefund                        = query("LockRefund")
+	qListRefunds                       = query("ListRefunds")
+	qLockConfirmingPayment             = query("LockConfirmingPayment")
+	qLockPaymentOfRefund               = query("LockPaymentOfRefund")
+	qSumRefunds                        = query("SumRefunds")
+	qInsertAdminRefund                 = query("InsertAdminRefund")
+	qRequeueRefund                     = query("RequeueRefund")
+	qUpdateRefund                      = query("UpdateRefund")
+	qSelectQueuedRefunds               = query("SelectQueuedRefunds")
+	qSelectRefundsInProgress           = query("SelectRefundsInProgress")
+	qSelectRefundsInProgressOfPayment  = query("SelectRefundsInProgressOfPayment")
 )
 
 // refundIdempotencyKey is the unique index of refunds' Idempotency-Keys.
@@ -119,6 +123,11 @@ func (s *PaymentStore) RequestRefund(ctx context.Context, n ticketing.NewRefund,
 			if out.Voided, err = voidBooking(ctx, tx, b.ID); err != nil {
 				return err
 			}
+			if out.Voided {
+				if err := addMail(ctx, tx, ticketing.MailBookingRefunded, b.ID); err != nil {
+					return err
+				}
+			}
 			out.EventID = b.EventID
 		}
 		return writeAudit(ctx, tx, "refund.request", "refund", id, map[string]any{
@@ -196,6 +205,11 @@ func (s *PaymentStore) RetryRefund(ctx context.Context, id string) (*ticketing.R
 			}
 			if out.Voided, err = voidBooking(ctx, tx, b.ID); err != nil {
 				return err
+			}
+			if out.Voided {
+				if err := addMail(ctx, tx, ticketing.MailBookingRefunded, b.ID); err != nil {
+					return err
+				}
 			}
 			out.EventID = b.EventID
 		}
@@ -340,4 +354,123 @@ func voidBooking(ctx context.Context, tx pgx.Tx, bookingID string) (bool, error)
 		return false, err
 	}
 	return true, writeAudit(ctx, tx, "booking.refunded", "booking", bookingID, map[string]any{"ticketsVoided": len(types)})
+}
+
+// EventRefundReason is the reason of the refunds of a cancelled event.
+const EventRefundReason = "the event was cancelled"
+
+// RefundCancelledEvent ends up to limit confirmed bookings of a cancelled
+// event, each in a transaction of its own and exactly once, however many
+// workers do it at once: the booking becomes refunded, its tickets void,
+// whatever of its payment is not refunded yet is queued as a refund, and a
+// mail to its buyer is written down. It returns the refunds queued and the
+// bookings ended; none once the event has no confirmed booking left (or is
+// not cancelled).
+func (s *PaymentStore) RefundCancelledEvent(ctx context.Context, eventID string, limit int) ([]*ticketing.Refund, []string, error) {
+	var ids []string
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, qConfirmedBookingsOfCancelledEvent, eventID, limit)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, nil, translate(err, "event")
+	}
+	var refunds []*ticketing.Refund
+	var ended []string
+	for _, id := range ids {
+		r, done, err := s.endForCancelledEvent(ctx, id)
+		if err != nil {
+			return refunds, ended, err
+		}
+		if done {
+			ended = append(ended, id)
+		}
+		if r != nil {
+			refunds = append(refunds, r)
+		}
+	}
+	return refunds, ended, nil
+}
+
+// endForCancelledEvent ends one confirmed booking of a cancelled event; done
+// is false when it was no longer confirmed.
+func (s *PaymentStore) endForCancelledEvent(ctx context.Context, bookingID string) (*ticketing.Refund, bool, error) {
+	var refund *ticketing.Refund
+	var done bool
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		// The payment's lock first, as Settle and RequestRefund take it.
+		var paymentID, currency string
+		var paid int64
+		err := tx.QueryRow(ctx, qLockConfirmingPayment, bookingID).Scan(&paymentID, &paid, &currency)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if done, err = voidBooking(ctx, tx, bookingID); err != nil || !done {
+			return err
+		}
+		var left int64
+		if paymentID != "" && paid > 0 {
+			var refunded int64
+			if err := tx.QueryRow(ctx, qSumRefunds, paymentID, nil).Scan(&refunded); err != nil {
+				return err
+			}
+			left = paid - refunded
+		}
+		if left > 0 {
+			var id string
+			if err := tx.QueryRow(ctx, qInsertEventCancelledRefund, paymentID, bookingID, left, currency, EventRefundReason).Scan(&id); err != nil {
+				return err
+			}
+			if refund, err = scanRefund(tx.QueryRow(ctx, qSelectRefund, id)); err != nil {
+				return err
+			}
+		}
+		if err := addMail(ctx, tx, ticketing.MailEventCancelled, bookingID); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, "booking.event_cancelled", "booking", bookingID, map[string]any{"refunded": left, "currency": currency})
+	})
+	if err != nil {
+		return nil, false, translate(err, "booking")
+	}
+	return refund, done, nil
+}
+
+// CancelledEventsToRefund lists the tenant's cancelled events that still
+// have confirmed bookings, at most limit of them.
+func (s *PaymentStore) CancelledEventsToRefund(ctx context.Context, limit int) ([]string, error) {
+	var ids []string
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, qCancelledEventsToRefund, limit)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return ids, translate(err, "event")
+}
+
+// EventRefundProgress tells how far refunding a cancelled event has come.
+func (s *PaymentStore) EventRefundProgress(ctx context.Context, eventID string) (*ticketing.EventRefundProgress, error) {
+	var p ticketing.EventRefundProgress
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, qEventExists, eventID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return ticketing.NotFound("event")
+		}
+		return tx.QueryRow(ctx, qEventRefundProgress, eventID).Scan(&p.ConfirmedLeft, &p.Refunded, &p.RefundsInProgress,
+			&p.RefundsProcessed, &p.RefundsFailed, &p.AmountProcessed)
+	})
+	if err != nil {
+		return nil, translate(err, "event")
+	}
+	return &p, nil
 }

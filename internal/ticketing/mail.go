@@ -10,6 +10,13 @@ type MailKind string
 const (
 	// MailBookingConfirmed is sent when a payment confirms a booking.
 	MailBookingConfirmed MailKind = "booking_confirmed"
+	// MailEventCancelled is sent to the buyer of each confirmed booking of
+	// an event its organizer cancelled, which voids the booking
+	// (BookingRefunded) and refunds what was paid for it.
+	MailEventCancelled MailKind = "event_cancelled"
+	// MailBookingRefunded is sent when a booking is refunded in full
+	// (BookingRefunded).
+	MailBookingRefunded MailKind = "booking_refunded"
 )
 
 // MailDue is a mail written down to be sent: its outbox row.
@@ -20,8 +27,8 @@ type MailDue struct {
 	Attempts  int
 }
 
-// BookingConfirmation is what the booking-confirmed mail says, read from the
-// database when the mail is sent.
+// BookingConfirmation is what the mails about a booking (confirmed, event
+// cancelled, refunded) say, read from the database when the mail is sent.
 type BookingConfirmation struct {
 	BookingID string
 	// Status is the booking's status now, which may have moved on since
@@ -41,6 +48,9 @@ type BookingConfirmation struct {
 	Lines    []ConfirmationLine
 	Total    int64
 	Currency string
+	// Refunded is the sum of the booking's refunds that did not fail
+	// (queued, on their way or processed), in Currency.
+	Refunded int64
 }
 
 // ConfirmationLine is the tickets of one ticket type in a confirmation.

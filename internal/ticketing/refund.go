@@ -183,10 +183,22 @@ type RefundService interface {
 	// failed and KindUnprocessable (REFUND_EXCEEDS_PAID) when it no longer
 	// fits in what was paid.
 	RetryRefund(ctx context.Context, id string) (*RefundRequest, error)
+	// EventRefundProgress tells how far refunding the bookings of a
+	// cancelled event has come.
+	EventRefundProgress(ctx context.Context, eventID string) (*EventRefundProgress, error)
 	// BookingRefunds lists the refunds of a booking of the actor (of any
 	// booking for staff), newest first. Returns KindNotFound for a booking
 	// the actor cannot see.
 	BookingRefunds(ctx context.Context, bookingID string, page Page) ([]*Refund, string, error)
 	// FindRefunds lists refunds, newest first (ADMIN).
 	FindRefunds(ctx context.Context, f RefundFilter) ([]*Refund, string, error)
+}
+
+// EventRefundProgress is how far refunding a cancelled event has come.
+type EventRefundProgress struct {
+	// ConfirmedLeft are the bookings still to end; Refunded those ended.
+	ConfirmedLeft, Refunded int
+	// The event's refunds by status, and the amount Paystack has refunded.
+	RefundsInProgress, RefundsProcessed, RefundsFailed int
+	AmountProcessed                                    int64
 }

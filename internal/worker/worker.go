@@ -41,6 +41,12 @@ const (
 	// payload names the tenant and the booking, never the mail or the
 	// buyer (the handler reads them from Postgres).
 	TypeMailBookingConfirmed = "mail:" + string(ticketing.MailBookingConfirmed)
+	// TypeMailEventCancelled and TypeMailBookingRefunded send the mails of
+	// a booking ended by its event's cancellation or refunded in full.
+	TypeMailEventCancelled  = "mail:" + string(ticketing.MailEventCancelled)
+	TypeMailBookingRefunded = "mail:" + string(ticketing.MailBookingRefunded)
+	// TypeRefundEvent refunds the bookings of a cancelled event.
+	TypeRefundEvent = "event:refund"
 )
 
 // actorName names the worker in audit rows and logs.
@@ -254,6 +260,21 @@ func (c *Client) EnqueueMail(ctx context.Context, tenantID string, kind ticketin
 	return c.enqueueOnce(ctx, asynq.NewTask(taskType, payload), taskType+":"+bookingID, c.mailQueue, MailRetries, false)
 }
 
+type eventPayload struct {
+	TenantID string `json:"tenantId"`
+	EventID  string `json:"eventId"`
+}
+
+// EnqueueEventRefunds enqueues refunding the bookings of a cancelled event;
+// one task per event, however many ask.
+func (c *Client) EnqueueEventRefunds(ctx context.Context, tenantID, eventID string) error {
+	payload, err := json.Marshal(eventPayload{TenantID: tenantID, EventID: eventID})
+	if err != nil {
+		return err
+	}
+	return c.enqueueOnce(ctx, asynq.NewTask(TypeRefundEvent, payload), "event-refund:"+eventID, c.queue, VerifyRetries, false)
+}
+
 // EnqueueFollowRefunds enqueues asking Paystack about the unfinished
 // refunds of the payment with reference, on a refund webhook about it. key
 // names the webhook (a hash of its body), so a redelivery of the same
@@ -274,6 +295,8 @@ type Payments interface {
 	RecentCharges(ctx context.Context, from time.Time) ([]string, error)
 	Refund(ctx context.Context, refundID string) error
 	FollowRefunds(ctx context.Context, reference string) error
+	RefundCancelledEvent(ctx context.Context, eventID string) (int, error)
+	CancelledEventsToRefund(ctx context.Context) ([]string, error)
 }
 
 // References routes a payment reference to its tenant, and keeps the
@@ -336,6 +359,9 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeFollowRefunds, h.followRefunds)
 	mux.HandleFunc(TypeReconcile, h.reconcile)
 	mux.HandleFunc(TypeMailBookingConfirmed, h.sendMail)
+	mux.HandleFunc(TypeMailEventCancelled, h.sendMail)
+	mux.HandleFunc(TypeMailBookingRefunded, h.sendMail)
+	mux.HandleFunc(TypeRefundEvent, h.refundEvent)
 	return mux
 }
 
@@ -510,16 +536,34 @@ func (h *Handlers) eachTenant(ctx context.Context, fn func(ctx context.Context, 
 	}
 }
 
-// sweepBookings expires the due bookings of every tenant, and enqueues the
-// mails still unsent. A failure in one tenant does not stop the others.
+// sweepBookings expires the due bookings of every tenant, enqueues the
+// mails still unsent and the refunds of cancelled events not finished. A
+// failure in one tenant does not stop the others.
 func (h *Handlers) sweepBookings(ctx context.Context, _ *asynq.Task) error {
-	return h.eachTenant(ctx, func(ctx context.Context, _ *ticketing.Tenant) error {
+	return h.eachTenant(ctx, func(ctx context.Context, t *ticketing.Tenant) error {
 		err := h.expireDue(ctx)
 		if h.Mail != nil {
 			err = errors.Join(err, h.sweepMail(ctx))
 		}
+		if h.Payments != nil {
+			events, perr := h.Payments.CancelledEventsToRefund(ctx)
+			err = errors.Join(err, perr)
+			for _, e := range events {
+				err = errors.Join(err, h.Client.EnqueueEventRefunds(ctx, t.ID, e))
+			}
+		}
 		return err
 	})
+}
+
+// refundEvent refunds the bookings of a cancelled event.
+func (h *Handlers) refundEvent(ctx context.Context, t *asynq.Task) error {
+	var p eventPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || !ticketing.ValidID(p.TenantID) || !ticketing.ValidID(p.EventID) {
+		return fmt.Errorf("worker: bad %s payload: %w", TypeRefundEvent, asynq.SkipRetry)
+	}
+	_, err := h.Payments.RefundCancelledEvent(asTenant(ctx, p.TenantID), p.EventID)
+	return err
 }
 
 // Config configures a worker.

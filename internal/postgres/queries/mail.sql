@@ -41,8 +41,12 @@ ORDER BY created_at
 LIMIT $3;
 
 -- name: SelectBookingConfirmation
+-- The last column is what is refunded or being refunded of the booking:
+-- its refunds that did not fail.
 SELECT b.id::text, b.status, u.name, u.email, t.name, e.title, e.starts_at, e.ends_at,
-       v.name, v.address, v.city, v.timezone, b.total, b.currency
+       v.name, v.address, v.city, v.timezone, b.total, b.currency,
+       (SELECT COALESCE(sum(r.amount), 0)::bigint FROM refunds r
+        WHERE r.booking_id = b.id AND r.status <> 'failed')
 FROM bookings b
 JOIN users u ON u.id = b.user_id
 JOIN events e ON e.id = b.event_id

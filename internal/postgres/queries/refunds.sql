@@ -113,3 +113,35 @@ UPDATE ticket_types SET sold = sold - $2 WHERE id = $1;
 -- name: MarkBookingRefunded
 UPDATE bookings SET status = 'refunded', version = version + 1, updated_at = now()
 WHERE id = $1 AND status = 'confirmed';
+
+-- name: ConfirmedBookingsOfCancelledEvent
+-- The confirmed bookings of event $1 if it is cancelled, oldest first, at
+-- most $2; others ending them at once skip them.
+SELECT b.id::text FROM bookings b JOIN events e ON e.id = b.event_id
+WHERE b.event_id = $1 AND e.status = 'cancelled' AND b.status = 'confirmed'
+ORDER BY b.created_at, b.id
+LIMIT $2
+FOR UPDATE OF b SKIP LOCKED;
+
+-- name: InsertEventCancelledRefund
+INSERT INTO refunds (tenant_id, payment_id, booking_id, amount, currency, reason, kind)
+VALUES (app_tenant(), $1, $2, $3, $4, $5, 'event_cancelled')
+RETURNING id::text;
+
+-- name: CancelledEventsToRefund
+-- Cancelled events that still have confirmed bookings.
+SELECT DISTINCT b.event_id::text FROM bookings b JOIN events e ON e.id = b.event_id
+WHERE e.status = 'cancelled' AND b.status = 'confirmed'
+LIMIT $1;
+
+-- name: EventRefundProgress
+-- How far refunding a cancelled event has come: its bookings still
+-- confirmed, those refunded, and its refunds by status with their amounts.
+SELECT (SELECT count(*) FROM bookings WHERE event_id = $1 AND status = 'confirmed'),
+       (SELECT count(*) FROM bookings WHERE event_id = $1 AND status = 'refunded'),
+       count(*) FILTER (WHERE r.status IN ('queued', 'pending', 'processing')),
+       count(*) FILTER (WHERE r.status = 'processed'),
+       count(*) FILTER (WHERE r.status = 'failed'),
+       COALESCE(sum(r.amount) FILTER (WHERE r.status = 'processed'), 0)
+FROM refunds r JOIN bookings b ON b.id = r.booking_id
+WHERE b.event_id = $1;
