@@ -64,12 +64,8 @@ func (s *TicketService) CheckIn(ctx context.Context, eventID string, scans []tic
 	tenantID := ticketing.TenantFromContext(ctx).ID
 	out := make([]ticketing.ScanOutcome, len(scans))
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, qEventExists, eventID).Scan(&exists); err != nil {
+		if err := requireEvent(ctx, tx, eventID); err != nil {
 			return err
-		}
-		if !exists {
-			return ticketing.NotFound("event")
 		}
 		keys, err := s.listKeys(ctx, tx)
 		if err != nil {
@@ -157,12 +153,8 @@ func (s *TicketService) CheckinList(ctx context.Context, eventID string, since *
 	limit = min(max(limit, 1), ticketing.MaxCheckinList)
 	var entries []ticketing.CheckinEntry
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, qEventExists, eventID).Scan(&exists); err != nil {
+		if err := requireEvent(ctx, tx, eventID); err != nil {
 			return err
-		}
-		if !exists {
-			return ticketing.NotFound("event")
 		}
 		rows, err := tx.Query(ctx, qCheckinList, eventID, nullIfEmpty(after), since, limit+1)
 		if err != nil {
@@ -196,12 +188,8 @@ func (s *TicketService) CheckinStats(ctx context.Context, eventID string, latest
 	}
 	st := &ticketing.CheckinStats{ByType: []ticketing.CheckinTypeCount{}, ByGate: []ticketing.CheckinGateCount{}, Latest: []ticketing.ScanRecord{}}
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, qEventExists, eventID).Scan(&exists); err != nil {
+		if err := requireEvent(ctx, tx, eventID); err != nil {
 			return err
-		}
-		if !exists {
-			return ticketing.NotFound("event")
 		}
 		rows, err := tx.Query(ctx, qCheckinCountsByType, eventID)
 		if err != nil {
@@ -248,4 +236,16 @@ func scanAt(offline bool, i int) string {
 		return ""
 	}
 	return fmt.Sprintf("scans[%d]: ", i)
+}
+
+// requireEvent is NotFound unless the tenant has the event (not deleted).
+func requireEvent(ctx context.Context, tx pgx.Tx, eventID string) error {
+	var exists bool
+	if err := tx.QueryRow(ctx, qEventExists, eventID).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return ticketing.NotFound("event")
+	}
+	return nil
 }

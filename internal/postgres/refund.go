@@ -120,15 +120,9 @@ func (s *PaymentStore) RequestRefund(ctx context.Context, n ticketing.NewRefund,
 		}
 		out = &ticketing.RefundRequest{Refund: r, Created: true, FullyRefunded: refunded+amount == paid}
 		if out.FullyRefunded {
-			if out.Voided, err = voidBooking(ctx, tx, b.ID); err != nil {
+			if err := endRefunded(ctx, tx, b, out); err != nil {
 				return err
 			}
-			if out.Voided {
-				if err := addMail(ctx, tx, ticketing.MailBookingRefunded, b.ID); err != nil {
-					return err
-				}
-			}
-			out.EventID = b.EventID
 		}
 		return writeAudit(ctx, tx, "refund.request", "refund", id, map[string]any{
 			"bookingId": b.ID, "paymentId": paymentID, "amount": amount, "currency": currency, "reason": n.Reason,
@@ -203,15 +197,9 @@ func (s *PaymentStore) RetryRefund(ctx context.Context, id string) (*ticketing.R
 			if err != nil {
 				return err
 			}
-			if out.Voided, err = voidBooking(ctx, tx, b.ID); err != nil {
+			if err := endRefunded(ctx, tx, b, out); err != nil {
 				return err
 			}
-			if out.Voided {
-				if err := addMail(ctx, tx, ticketing.MailBookingRefunded, b.ID); err != nil {
-					return err
-				}
-			}
-			out.EventID = b.EventID
 		}
 		return writeAudit(ctx, tx, "refund.retry", "refund", id, map[string]any{
 			"bookingId": r.BookingID, "paymentId": paymentID, "amount": r.Amount, "currency": r.Currency,
@@ -321,6 +309,17 @@ func (s *PaymentStore) refundsInProgress(ctx context.Context, q string, args ...
 		return err
 	})
 	return out, translate(err, "refund")
+}
+
+// endRefunded ends the booking whose refunds the request completed: void,
+// with a mail to its buyer, once (Voided says whether this request did it).
+func endRefunded(ctx context.Context, tx pgx.Tx, b *ticketing.Booking, out *ticketing.RefundRequest) error {
+	var err error
+	if out.Voided, err = voidBooking(ctx, tx, b.ID); err != nil || !out.Voided {
+		return err
+	}
+	out.EventID = b.EventID
+	return addMail(ctx, tx, ticketing.MailBookingRefunded, b.ID)
 }
 
 // voidBooking ends a confirmed booking refunded in full, once: the booking
@@ -459,12 +458,8 @@ func (s *PaymentStore) CancelledEventsToRefund(ctx context.Context, limit int) (
 func (s *PaymentStore) EventRefundProgress(ctx context.Context, eventID string) (*ticketing.EventRefundProgress, error) {
 	var p ticketing.EventRefundProgress
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, qEventExists, eventID).Scan(&exists); err != nil {
+		if err := requireEvent(ctx, tx, eventID); err != nil {
 			return err
-		}
-		if !exists {
-			return ticketing.NotFound("event")
 		}
 		return tx.QueryRow(ctx, qEventRefundProgress, eventID).Scan(&p.ConfirmedLeft, &p.Refunded, &p.RefundsInProgress,
 			&p.RefundsProcessed, &p.RefundsFailed, &p.AmountProcessed)
