@@ -169,7 +169,15 @@ func (s *Server) cancelBooking(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	b, err := s.deps.Bookings.CancelBooking(c.UserContext(), id)
+	ctx := c.UserContext()
+	b, err := s.deps.Bookings.CancelBooking(ctx, id)
+	if e := ticketing.AsError(err); e != nil && e.Code == ticketing.CodeInvalidState {
+		// Not pending: a paid booking is cancelled under its event's
+		// refund policy, which refunds it.
+		if _, err = s.deps.Refunds.CancelPaidBooking(ctx, id); err == nil {
+			b, err = s.deps.Bookings.FindBookingByID(ctx, id)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ type eventResponse struct {
 	SalesStartAt  *time.Time           `json:"salesStartAt"`
 	SalesEndAt    *time.Time           `json:"salesEndAt"`
 	HoldMinutes   int                  `json:"holdMinutes"`
+	RefundPolicy  refundPolicyJSON     `json:"refundPolicy"`
 	Status        string               `json:"status"`
 	PublishedAt   *time.Time           `json:"publishedAt"`
 	CancelledAt   *time.Time           `json:"cancelledAt"`
@@ -94,7 +95,7 @@ func toEventResponse(e *ticketing.Event) eventResponse {
 		StartsAt: e.StartsAt.UTC(), EndsAt: e.EndsAt.UTC(), Timezone: e.Venue.Timezone,
 		StartsAtLocal: e.StartsAt.In(loc).Format(time.RFC3339), EndsAtLocal: e.EndsAt.In(loc).Format(time.RFC3339),
 		Currency: e.Currency, SalesStartAt: utcPtr(e.SalesStartAt), SalesEndAt: utcPtr(e.SalesEndAt),
-		HoldMinutes: e.HoldMinutes, Status: string(e.Status), PublishedAt: utcPtr(e.PublishedAt),
+		HoldMinutes: e.HoldMinutes, RefundPolicy: refundPolicyJSON(e.RefundPolicy), Status: string(e.Status), PublishedAt: utcPtr(e.PublishedAt),
 		CancelledAt: utcPtr(e.CancelledAt), DeletedAt: utcPtr(e.DeletedAt), Version: e.Version,
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
 	}
@@ -151,7 +152,25 @@ type eventRequest struct {
 	SalesStartAt *string `json:"salesStartAt"`
 	SalesEndAt   *string `json:"salesEndAt"`
 	HoldMinutes  *int    `json:"holdMinutes"`
-	Version      int     `json:"version"`
+	// RefundPolicy, when sent, replaces the event's whole policy.
+	RefundPolicy *refundPolicyJSON `json:"refundPolicy"`
+	Version      int               `json:"version"`
+}
+
+// refundPolicyJSON is an event's refund policy: whether buyers may cancel a
+// paid booking, until how many hours before the start, and the fee kept.
+type refundPolicyJSON struct {
+	BuyerCancellation bool `json:"buyerCancellation"`
+	UntilHours        int  `json:"untilHours"`
+	FeeBps            int  `json:"feeBps"`
+}
+
+func (r *refundPolicyJSON) policy() *ticketing.RefundPolicy {
+	if r == nil {
+		return nil
+	}
+	p := ticketing.RefundPolicy(*r)
+	return &p
 }
 
 func deref(s *string) string {
@@ -172,7 +191,7 @@ func (s *Server) createEvent(c *fiber.Ctx) error {
 		StartsAt: t.required("startsAt", req.StartsAt), EndsAt: t.required("endsAt", req.EndsAt),
 		Currency:     deref(req.Currency),
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
-		HoldMinutes: req.HoldMinutes,
+		HoldMinutes: req.HoldMinutes, RefundPolicy: req.RefundPolicy.policy(),
 	}
 	if err := t.p.Err(); err != nil {
 		return err
@@ -243,7 +262,7 @@ func (s *Server) updateEvent(c *fiber.Ctx) error {
 		VenueID: req.VenueID, Title: req.Title, Description: req.Description,
 		StartsAt: t.parse("startsAt", req.StartsAt), EndsAt: t.parse("endsAt", req.EndsAt), Currency: req.Currency,
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
-		HoldMinutes: req.HoldMinutes, Version: req.Version,
+		HoldMinutes: req.HoldMinutes, RefundPolicy: req.RefundPolicy.policy(), Version: req.Version,
 	}
 	if err := t.p.Err(); err != nil {
 		return err

@@ -266,3 +266,49 @@ func TestBookingTicketsPDF(t *testing.T) {
 	pending := s.bookGA(s.buyers[1], 1)
 	assertError(t, s.as(s.buyers[1].access, s.slug, "GET", "/v1/bookings/"+pending+"/tickets.pdf", nil), 404, "NOT_FOUND")
 }
+
+// TestBuyerCancelsUnderRefundPolicy: a buyer cancels a paid booking only as
+// the event's refund policy allows, once, and gets back what was paid less
+// the policy's fee; the tickets are void.
+func TestBuyerCancelsUnderRefundPolicy(t *testing.T) {
+	t.Parallel()
+	s, booking := paidSale(t)
+	buyer := s.buyers[0]
+	cancel := func(who session) response {
+		return s.as(who.access, s.slug, "POST", "/v1/bookings/"+booking+"/cancel", nil)
+	}
+	policy := func(p map[string]any) {
+		t.Helper()
+		ev := s.call("GET", "/v1/events/"+s.event, nil)
+		res := s.call("PATCH", "/v1/events/"+s.event, map[string]any{"version": ev.body["version"], "refundPolicy": p})
+		if res.status != 200 || fmt.Sprint(res.body["refundPolicy"]) != fmt.Sprint(p) {
+			t.Fatalf("policy: %d %s", res.status, res.raw)
+		}
+	}
+	assertError(t, cancel(buyer), 422, "CANCELLATION_NOT_ALLOWED")
+	// The event is 30 days away: a cutoff a year before it has passed.
+	policy(map[string]any{"buyerCancellation": true, "untilHours": 8760, "feeBps": 1000})
+	assertError(t, cancel(buyer), 422, "CANCELLATION_NOT_ALLOWED")
+	version := s.call("GET", "/v1/events/"+s.event, nil).body["version"]
+	assertError(t, s.call("PATCH", "/v1/events/"+s.event, map[string]any{"version": version, "refundPolicy": map[string]any{"feeBps": 20000}}), 400, "VALIDATION_FAILED")
+	policy(map[string]any{"buyerCancellation": true, "untilHours": 24, "feeBps": 1000})
+	assertError(t, cancel(s.buyers[1]), 404, "NOT_FOUND")
+
+	res := cancel(buyer)
+	if res.status != 200 || res.body["status"] != "refunded" {
+		t.Fatalf("cancel: %d %s", res.status, res.raw)
+	}
+	refunds := ticketsOf(s.as(buyer.access, s.slug, "GET", "/v1/bookings/"+booking+"/refunds", nil))
+	if len(refunds) != 1 || refunds[0]["amount"] != float64(22500) || refunds[0]["kind"] != "buyer" {
+		t.Fatalf("refunds: %v", refunds)
+	}
+	for _, tk := range ticketsOf(s.as(buyer.access, s.slug, "GET", "/v1/tickets?bookingId="+booking, nil)) {
+		if tk["status"] != "void" || tk["qrPayload"] != nil {
+			t.Fatalf("ticket after the cancellation: %v", tk)
+		}
+	}
+	assertError(t, cancel(buyer), 409, "INVALID_STATE")
+	if st := s.stockOf(s.ga); st["sold"] != float64(0) || st["available"] != float64(10) {
+		t.Fatalf("stock after the cancellation: %v", st)
+	}
+}

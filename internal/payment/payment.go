@@ -54,6 +54,7 @@ type Store interface {
 	RefundCancelledEvent(ctx context.Context, eventID string, limit int) ([]*ticketing.Refund, []string, error)
 	CancelledEventsToRefund(ctx context.Context, limit int) ([]string, error)
 	EventRefundProgress(ctx context.Context, eventID string) (*ticketing.EventRefundProgress, error)
+	CancelPaidBooking(ctx context.Context, bookingID, userID string, now time.Time) (*ticketing.RefundRequest, error)
 	FindRefund(ctx context.Context, id string) (*ticketing.Refund, error)
 	FindRefunds(ctx context.Context, f ticketing.RefundFilter, ownerID string) ([]*ticketing.Refund, string, error)
 	UpdateRefund(ctx context.Context, id string, attempt int, status ticketing.RefundStatus, paystackID uint64, lastError string) (bool, ticketing.RefundKind, error)

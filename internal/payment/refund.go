@@ -22,6 +22,7 @@ const (
 	refundReplayed       = "replayed"
 	refundRetried        = "retried"
 	refundEventCancelled = "event_cancelled"
+	refundBuyer          = "buyer"
 	refundExceedsPaid    = "exceeds_paid"
 	refundInvalidState   = "invalid_state"
 	refundRefused        = "refused" // any other error
@@ -78,7 +79,7 @@ func (s *Service) queued(ctx context.Context, req *ticketing.RefundRequest) {
 		s.logger.ErrorContext(ctx, "enqueueing a refund; the reconciler will", "refund", r.ID, "error", err.Error())
 	}
 	if req.Voided {
-		s.voided(ctx, req)
+		s.voided(ctx, r.BookingID, req.EventID)
 	}
 }
 
@@ -87,20 +88,36 @@ func (s *Service) queued(ctx context.Context, req *ticketing.RefundRequest) {
 // unsold, in the request's transaction. Redis still counts them sold, so
 // the event's inventory is dropped and rebuilt from Postgres at its next
 // use: the places are back on sale exactly once, whatever raced.
-func (s *Service) voided(ctx context.Context, req *ticketing.RefundRequest) {
-	r := req.Refund
-	s.logger.InfoContext(ctx, "a booking refunded in full; its tickets are void and its places back on sale",
-		"booking", r.BookingID, "payment", r.PaymentID, "refund", r.ID)
+func (s *Service) voided(ctx context.Context, bookingID, eventID string) {
+	s.logger.InfoContext(ctx, "a booking refunded; its tickets are void and its places back on sale", "booking", bookingID)
 	tenantID := ticketing.TenantFromContext(ctx).ID
-	if err := s.queue.EnqueueMail(ctx, tenantID, ticketing.MailBookingRefunded, r.BookingID); err != nil {
-		s.logger.WarnContext(ctx, "enqueueing the refund mail failed; the sweep will", "booking", r.BookingID, "error", err.Error())
+	if err := s.queue.EnqueueMail(ctx, tenantID, ticketing.MailBookingRefunded, bookingID); err != nil {
+		s.logger.WarnContext(ctx, "enqueueing the refund mail failed; the sweep will", "booking", bookingID, "error", err.Error())
 	}
-	ev := inventory.Event{TenantID: tenantID, EventID: req.EventID}
-	if err := s.inventory.Drop(ctx, ev); err != nil {
+	if err := s.inventory.Drop(ctx, inventory.Event{TenantID: tenantID, EventID: eventID}); err != nil {
 		// The keys stay as they were: the places stay sold in Redis until
 		// a rebuild (ticketd inventory check finds it).
-		s.logger.ErrorContext(ctx, "dropping the inventory of a refunded booking's event", "event", req.EventID, "error", err.Error())
+		s.logger.ErrorContext(ctx, "dropping the inventory of a refunded booking's event", "event", eventID, "error", err.Error())
 	}
+}
+
+// CancelPaidBooking implements ticketing.RefundService.
+func (s *Service) CancelPaidBooking(ctx context.Context, bookingID string) (*ticketing.RefundRequest, error) {
+	if !ticketing.ValidID(bookingID) {
+		return nil, ticketing.NotFound("booking")
+	}
+	req, err := s.store.CancelPaidBooking(ctx, bookingID, ticketing.OwnerScope(ctx), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if req.Refund != nil {
+		s.metrics.RefundRequests.WithLabelValues(refundBuyer).Inc()
+		if err := s.queue.EnqueueRefund(context.WithoutCancel(ctx), ticketing.TenantFromContext(ctx).ID, req.Refund.ID); err != nil {
+			s.logger.ErrorContext(ctx, "enqueueing a refund; the reconciler will", "refund", req.Refund.ID, "error", err.Error())
+		}
+	}
+	s.voided(context.WithoutCancel(ctx), bookingID, req.EventID)
+	return req, nil
 }
 
 // countRequest counts a refused refund request or retry.

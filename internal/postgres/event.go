@@ -53,7 +53,8 @@ func (s *EventService) CreateEvent(ctx context.Context, n ticketing.NewEvent) (*
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
 		var id string
 		err := tx.QueryRow(ctx, qInsertEvent, n.VenueID, n.Title, n.Description, n.StartsAt, n.EndsAt,
-			n.Currency, n.SalesStartAt, n.SalesEndAt, *n.HoldMinutes).Scan(&id)
+			n.Currency, n.SalesStartAt, n.SalesEndAt, *n.HoldMinutes,
+			n.RefundPolicy.BuyerCancellation, n.RefundPolicy.UntilHours, n.RefundPolicy.FeeBps).Scan(&id)
 		if pe := pgError(err); pe != nil && pe.Code == codeForeignKeyViolation {
 			return errUnknownVenue
 		}
@@ -221,7 +222,8 @@ func (s *EventService) changeEvent(ctx context.Context, id string, version *int,
 			return err
 		}
 		err = tx.QueryRow(ctx, qUpdateEvent, e.ID, e.VenueID, e.Title, e.Description, e.StartsAt, e.EndsAt, e.Currency,
-			e.SalesStartAt, e.SalesEndAt, e.HoldMinutes, e.Status, e.PublishedAt, e.CancelledAt, e.DeletedAt).Scan(&e.Version, &e.UpdatedAt)
+			e.SalesStartAt, e.SalesEndAt, e.HoldMinutes, e.Status, e.PublishedAt, e.CancelledAt, e.DeletedAt,
+			e.RefundPolicy.BuyerCancellation, e.RefundPolicy.UntilHours, e.RefundPolicy.FeeBps).Scan(&e.Version, &e.UpdatedAt)
 		if pe := pgError(err); pe != nil && pe.Code == codeForeignKeyViolation {
 			return errUnknownVenue
 		}
@@ -554,7 +556,8 @@ func selectTicketTypes(ctx context.Context, tx pgx.Tx, eventID string) ([]*ticke
 func scanEvent(row pgx.Row) (*ticketing.Event, error) {
 	e := ticketing.Event{Venue: &ticketing.Venue{}}
 	err := row.Scan(&e.ID, &e.VenueID, &e.Title, &e.Description, &e.StartsAt, &e.EndsAt, &e.Currency,
-		&e.SalesStartAt, &e.SalesEndAt, &e.HoldMinutes, &e.Status, &e.PublishedAt, &e.CancelledAt, &e.DeletedAt,
+		&e.SalesStartAt, &e.SalesEndAt, &e.HoldMinutes, &e.RefundPolicy.BuyerCancellation, &e.RefundPolicy.UntilHours,
+		&e.RefundPolicy.FeeBps, &e.Status, &e.PublishedAt, &e.CancelledAt, &e.DeletedAt,
 		&e.Version, &e.CreatedAt, &e.UpdatedAt,
 		&e.Venue.Name, &e.Venue.Address, &e.Venue.City, &e.Venue.Timezone, &e.Venue.Capacity)
 	if err != nil {

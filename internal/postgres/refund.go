@@ -13,6 +13,8 @@ import (
 var (
 	qSelectRefund                      = query("SelectRefund")
 	qVoidBookingTickets                = query("VoidBookingTickets")
+	qSelectRefundPolicy                = query("SelectRefundPolicy")
+	qInsertBuyerRefund                 = query("InsertBuyerRefund")
 	qConfirmedBookingsOfCancelledEvent = query("ConfirmedBookingsOfCancelledEvent")
 	qInsertEventCancelledRefund        = query("InsertEventCancelledRefund")
 	qCancelledEventsToRefund           = query("CancelledEventsToRefund")
@@ -468,4 +470,73 @@ func (s *PaymentStore) EventRefundProgress(ctx context.Context, eventID string) 
 		return nil, translate(err, "event")
 	}
 	return &p, nil
+}
+
+// BuyerRefundReason is the reason of the refund of a booking its buyer
+// cancelled.
+const BuyerRefundReason = "cancelled by the buyer"
+
+// CancelPaidBooking cancels a confirmed booking under its event's refund
+// policy, once; userID, when not empty, must own the booking. The booking
+// becomes refunded with its tickets void, and what was paid, less the
+// policy's fee and what was refunded before, is queued as a refund.
+func (s *PaymentStore) CancelPaidBooking(ctx context.Context, bookingID, userID string, now time.Time) (*ticketing.RefundRequest, error) {
+	var out *ticketing.RefundRequest
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		b, err := scanBooking(tx.QueryRow(ctx, qSelectBooking, bookingID, nullIfEmpty(userID)))
+		if err != nil {
+			return err
+		}
+		if st := displayStatus(b); st != ticketing.BookingConfirmed {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a pending or confirmed booking can be cancelled", st)
+		}
+		var policy ticketing.RefundPolicy
+		var startsAt time.Time
+		if err := tx.QueryRow(ctx, qSelectRefundPolicy, b.EventID).Scan(&policy.BuyerCancellation, &policy.UntilHours, &policy.FeeBps, &startsAt); err != nil {
+			return err
+		}
+		closes := startsAt.Add(-time.Duration(policy.UntilHours) * time.Hour)
+		switch {
+		case !policy.BuyerCancellation:
+			return ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeCancellationNotAllowed, "the organizer does not let buyers cancel paid bookings of this event")
+		case !now.Before(closes):
+			return ticketing.Errorf(ticketing.KindUnprocessable, ticketing.CodeCancellationNotAllowed,
+				"cancellations closed %d hours before the event, at %s", policy.UntilHours, closes.UTC().Format(time.RFC3339))
+		}
+		// The payment's lock first, as Settle and RequestRefund take it.
+		var paymentID, currency string
+		var paid, refunded int64
+		if err := tx.QueryRow(ctx, qLockConfirmingPayment, b.ID).Scan(&paymentID, &paid, &currency); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if paymentID != "" {
+			if err := tx.QueryRow(ctx, qSumRefunds, paymentID, nil).Scan(&refunded); err != nil {
+				return err
+			}
+		}
+		out = &ticketing.RefundRequest{Created: true}
+		if err := endRefunded(ctx, tx, b, out); err != nil {
+			return err
+		}
+		if !out.Voided {
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking was cancelled or refunded meanwhile")
+		}
+		amount := paid - policy.Fee(paid) - refunded
+		if amount > 0 {
+			a, _ := ticketing.ActorFromContext(ctx)
+			var id string
+			if err := tx.QueryRow(ctx, qInsertBuyerRefund, paymentID, b.ID, amount, currency, BuyerRefundReason, a.UserID).Scan(&id); err != nil {
+				return err
+			}
+			if out.Refund, err = scanRefund(tx.QueryRow(ctx, qSelectRefund, id)); err != nil {
+				return err
+			}
+		}
+		return writeAudit(ctx, tx, "booking.cancel_paid", "booking", b.ID, map[string]any{
+			"paid": paid, "fee": policy.Fee(paid), "refundedBefore": refunded, "refund": max(amount, 0), "currency": currency})
+	})
+	if err != nil {
+		return nil, translate(err, "booking")
+	}
+	return out, nil
 }

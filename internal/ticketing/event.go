@@ -52,6 +52,7 @@ type Event struct {
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	HoldMinutes  int
+	RefundPolicy RefundPolicy
 	Status       EventStatus
 	PublishedAt  *time.Time
 	CancelledAt  *time.Time
@@ -75,6 +76,28 @@ type NewEvent struct {
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	HoldMinutes  *int
+	// RefundPolicy: buyers may not cancel paid bookings when it is nil.
+	RefundPolicy *RefundPolicy
+}
+
+// RefundPolicy says whether buyers may cancel a paid booking themselves,
+// until how many hours before the event starts, and what share of what
+// they paid is kept (basis points).
+type RefundPolicy struct {
+	BuyerCancellation bool
+	UntilHours        int
+	FeeBps            int
+}
+
+// DefaultCancelUntilHours is the policy's default cutoff.
+const DefaultCancelUntilHours = 48
+
+// Fee is the part of paid the policy keeps, rounded down.
+func (r RefundPolicy) Fee(paid int64) int64 { return paid * int64(r.FeeBps) / 10000 }
+
+func (r RefundPolicy) validate(p *Problems) {
+	p.Addf(r.UntilHours < 0 || r.UntilHours > 8760, "refundPolicy.untilHours must be 0-8760")
+	p.Addf(r.FeeBps < 0 || r.FeeBps > 10000, "refundPolicy.feeBps must be 0-10000 (basis points)")
 }
 
 // Validate normalizes the input and reports every problem with it.
@@ -94,6 +117,10 @@ func (n *NewEvent) Validate() error {
 		n.HoldMinutes = &h
 	}
 	validateHold(&p, *n.HoldMinutes)
+	if n.RefundPolicy == nil {
+		n.RefundPolicy = &RefundPolicy{UntilHours: DefaultCancelUntilHours}
+	}
+	n.RefundPolicy.validate(&p)
 	validateEventTimes(&p, n.StartsAt, n.EndsAt, n.SalesStartAt, n.SalesEndAt)
 	return p.Err()
 }
@@ -109,6 +136,7 @@ type EventUpdate struct {
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	HoldMinutes  *int
+	RefundPolicy *RefundPolicy
 	Version      int
 }
 
@@ -137,6 +165,8 @@ func (u *EventUpdate) Apply(e *Event) error {
 	}
 	setIf(&e.HoldMinutes, u.HoldMinutes)
 	validateHold(&p, e.HoldMinutes)
+	setIf(&e.RefundPolicy, u.RefundPolicy)
+	e.RefundPolicy.validate(&p)
 	validateEventTimes(&p, e.StartsAt, e.EndsAt, e.SalesStartAt, e.SalesEndAt)
 	return p.Err()
 }

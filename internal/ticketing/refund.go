@@ -74,6 +74,9 @@ const (
 	// CodeRefundExceedsPaid: the refund asked for is more than what is left
 	// of the payment after its refunds that did not fail.
 	CodeRefundExceedsPaid = "REFUND_EXCEEDS_PAID"
+	// CodeCancellationNotAllowed: the event's refund policy does not let
+	// the buyer cancel a paid booking (now).
+	CodeCancellationNotAllowed = "CANCELLATION_NOT_ALLOWED"
 	// CodeIdempotencyKeyReused: an Idempotency-Key sent again with a
 	// different request.
 	CodeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
@@ -183,6 +186,12 @@ type RefundService interface {
 	// failed and KindUnprocessable (REFUND_EXCEEDS_PAID) when it no longer
 	// fits in what was paid.
 	RetryRefund(ctx context.Context, id string) (*RefundRequest, error)
+	// CancelPaidBooking cancels a confirmed booking of the actor (any for
+	// staff) under its event's refund policy: the booking is refunded, its
+	// tickets void, and what was paid less the policy's fee (and less
+	// what was refunded before) goes back. Returns KindUnprocessable
+	// (CANCELLATION_NOT_ALLOWED) when the policy does not allow it (now).
+	CancelPaidBooking(ctx context.Context, bookingID string) (*RefundRequest, error)
 	// EventRefundProgress tells how far refunding the bookings of a
 	// cancelled event has come.
 	EventRefundProgress(ctx context.Context, eventID string) (*EventRefundProgress, error)

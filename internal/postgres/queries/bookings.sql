@@ -1,6 +1,7 @@
 -- name: SelectSaleEvent
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
-       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.status, e.published_at,
+       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
+       e.cancel_fee_bps, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id

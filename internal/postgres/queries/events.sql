@@ -1,16 +1,17 @@
 -- name: InsertEvent
 -- An empty currency means the tenant's own.
 INSERT INTO events (tenant_id, venue_id, title, description, starts_at, ends_at, currency,
-                    sales_start_at, sales_end_at, hold_minutes)
+                    sales_start_at, sales_end_at, hold_minutes, buyer_cancellation, cancel_until_hours, cancel_fee_bps)
 VALUES (app_tenant(), $1, $2, $3, $4, $5,
         COALESCE(NULLIF($6, ''), (SELECT currency FROM tenants WHERE id = app_tenant())),
-        $7, $8, $9)
+        $7, $8, $9, $10, $11, $12)
 RETURNING id;
 
 -- name: SelectEvent
 -- The event with its venue. $2 (staff) also admits drafts and deleted events.
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
-       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.status, e.published_at,
+       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
+       e.cancel_fee_bps, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id
@@ -18,7 +19,8 @@ WHERE e.id = $1 AND ($2 OR (e.status <> 'draft' AND e.deleted_at IS NULL));
 
 -- name: LockEvent
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
-       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.status, e.published_at,
+       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
+       e.cancel_fee_bps, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id
@@ -32,7 +34,8 @@ FOR UPDATE OF e;
 -- $7 venue; $8/$9 the starts_at range; $10 a title LIKE pattern; $11 the page
 -- size plus one.
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
-       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.status, e.published_at,
+       e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
+       e.cancel_fee_bps, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id
@@ -53,6 +56,7 @@ UPDATE events
 SET venue_id = $2, title = $3, description = $4, starts_at = $5, ends_at = $6, currency = $7,
     sales_start_at = $8, sales_end_at = $9, hold_minutes = $10, status = $11,
     published_at = $12, cancelled_at = $13, deleted_at = $14,
+    buyer_cancellation = $15, cancel_until_hours = $16, cancel_fee_bps = $17,
     version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING version, updated_at;

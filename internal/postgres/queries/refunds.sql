@@ -145,3 +145,11 @@ SELECT (SELECT count(*) FROM bookings WHERE event_id = $1 AND status = 'confirme
        COALESCE(sum(r.amount) FILTER (WHERE r.status = 'processed'), 0)
 FROM refunds r JOIN bookings b ON b.id = r.booking_id
 WHERE b.event_id = $1;
+
+-- name: SelectRefundPolicy
+SELECT buyer_cancellation, cancel_until_hours, cancel_fee_bps, starts_at FROM events WHERE id = $1;
+
+-- name: InsertBuyerRefund
+INSERT INTO refunds (tenant_id, payment_id, booking_id, amount, currency, reason, kind, requested_by)
+VALUES (app_tenant(), $1, $2, $3, $4, $5, 'buyer', NULLIF($6, '')::uuid)
+RETURNING id::text;
