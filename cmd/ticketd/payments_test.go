@@ -478,7 +478,8 @@ func (s *stack) waitSettled() {
 // the reconciler follow each one.
 func (s *stack) waitRefunds() {
 	s.t.Helper()
-	s.waitFor("every refund is processed or failed", func() bool {
+	// Hundreds of refunds (a cancelled event's) take a while to follow.
+	s.waitLonger(3*time.Minute, "every refund is processed or failed", func() bool {
 		return s.count("SELECT count(*) FROM refunds WHERE status NOT IN ('processed', 'failed')") == 0
 	})
 }
