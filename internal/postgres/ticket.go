@@ -176,10 +176,15 @@ func (s *TicketService) TransferTicket(ctx context.Context, id, email string) (*
 func (s *TicketService) CheckinKeys(ctx context.Context) ([]ticketing.CheckinKey, error) {
 	var keys []ticketing.CheckinKey
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		var err error
+		if keys, err = s.listKeys(ctx, tx); err != nil || len(keys) > 0 {
+			return err
+		}
+		// The tenant's first use: only then is anything written, so the
+		// public key list and every ticket read stay reads.
 		if _, err := tx.Exec(ctx, qInsertFirstCheckinKey); err != nil {
 			return err
 		}
-		var err error
 		keys, err = s.listKeys(ctx, tx)
 		return err
 	})
