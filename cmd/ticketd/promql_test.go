@@ -191,13 +191,13 @@ func ruleQueries(t *testing.T, file string) (queries []monitoredQuery, recorded 
 func TestPromQLMetrics(t *testing.T) {
 	for expr, want := range map[string][]string{
 		`sum by (route, le) (rate(http_request_duration_seconds_bucket{job=~"$job", route="/v1/{id}"}[$__rate_interval]))`: {"http_request_duration_seconds_bucket"},
-		`histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m]))) > 0.5 and on (job) y:ratio_rate5m > 0.1`:             {"x_bucket", "y:ratio_rate5m"},
+		`histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m]))) > 0.5 and on (job) y:ratio_rate5m > 0.1`:               {"x_bucket", "y:ratio_rate5m"},
 		`absent(up{job="ticketd-worker"})`: {"up"},
 		`max without (instance) (ticketd_queue_tasks{state="archived"}) - ticketd_queue_tasks offset 1h`: {"ticketd_queue_tasks"},
-		`count by (version) (ticketd_build_info) / ignoring(version) group_left sum(a)`:                     {"ticketd_build_info", "a"},
-		`increase(ticketd_payments_total{outcome="amount_mismatch"}[15m]) > 1e3`:                             {"ticketd_payments_total"},
-		`label_replace(b, "dst", "$1", "src", "(.*)") unless bool c`:                                          {"b", "c"},
-		`sum(rate(x{a="}"}[1m])) by (job)`:                                                                    {"x"},
+		`count by (version) (ticketd_build_info) / ignoring(version) group_left sum(a)`:                  {"ticketd_build_info", "a"},
+		`increase(ticketd_payments_total{outcome="amount_mismatch"}[15m]) > 1e3`:                         {"ticketd_payments_total"},
+		`label_replace(b, "dst", "$1", "src", "(.*)") unless bool c`:                                     {"b", "c"},
+		`sum(rate(x{a="}"}[1m])) by (job)`:                                                               {"x"},
 	} {
 		if got := promqlMetrics(expr); !slices.Equal(got, want) {
 			t.Errorf("promqlMetrics(%s) = %q, want %q", expr, got, want)
