@@ -5,17 +5,17 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test services vet fmt-check build clean-services
+.PHONY: run test services vet fmt-check promtool-check build clean-services
 
 ## run: migrate and serve with development defaults (ticketd dev)
 run: services
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ticketd dev
 
-## test: vet, format check, every test with the race detector, and a short fuzzing run
+## test: vet, format check, the Prometheus rules' checks, every test with the race detector, and a short fuzzing run
 ## of the request decoders and validators (FUZZTIME each: a count of inputs, since a time
 ## limit can end the run with a spurious "context deadline exceeded")
 FUZZTIME ?= 10000x
-test: services vet fmt-check
+test: services vet fmt-check promtool-check
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzVenueBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzBookingBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
@@ -39,6 +39,15 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l cmd internal migrations); if [ -n "$$out" ]; then echo "not gofmt'ed:"; echo "$$out"; exit 1; fi
+
+## promtool-check: the Prometheus config and rules in deploy/prometheus are valid and the rules
+## pass their unit tests. Needs promtool (Debian's package prometheus; .ci/run installs it).
+PROMTOOL ?= promtool
+promtool-check:
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool is not installed: apt-get install --no-install-recommends prometheus (as .ci/run does, without starting its service)"; exit 1; }
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
+	$(PROMTOOL) check rules deploy/prometheus/rules.yml
+	$(PROMTOOL) test rules deploy/prometheus/rules_test.yml
 
 ## build: a static binary in bin/
 build:

@@ -121,7 +121,7 @@ func (a *app) close() {
 
 // work processes background tasks until ctx is done.
 func (a *app) work(ctx context.Context) error {
-	return worker.Run(ctx, a.rdb.Client, a.workerConfig(), a.workerHandlers(), a.tasks)
+	return worker.Run(ctx, a.rdb.Client, a.observedWorkerConfig(nil), a.workerHandlers(), a.tasks)
 }
 
 func (a *app) workerConfig() worker.Config {

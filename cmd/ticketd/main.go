@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "seed":
 		return seed(ctx, cfg, stdout, false)
 	case "work":
-		return work(ctx, cfg, stdout)
+		return work(ctx, cfg, stdout, nil)
 	case "inventory":
 		return inventoryCommand(ctx, cfg, rest, stdout)
 	case "paystack-sim":

@@ -104,12 +104,12 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	internal, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	if cfg.MetricsAddr != "" {
-		if err := serveInternal(internal, "metrics", cfg.MetricsAddr, metricsMux(metrics), logger); err != nil {
+		if _, err := serveInternal(internal, "metrics", cfg.MetricsAddr, metricsMux(metrics), logger); err != nil {
 			return err
 		}
 	}
 	if cfg.PprofAddr != "" {
-		if err := serveInternal(internal, "pprof", cfg.PprofAddr, pprofMux(), logger); err != nil {
+		if _, err := serveInternal(internal, "pprof", cfg.PprofAddr, pprofMux(), logger); err != nil {
 			return err
 		}
 	}
@@ -141,12 +141,13 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 }
 
 // serveInternal serves h on addr until ctx is done, on a listener of its
-// own that no ingress routes to. A failure to listen is returned, so that a
-// mistyped or taken address stops the start instead of hiding in the log.
-func serveInternal(ctx context.Context, name, addr string, h http.Handler, logger *slog.Logger) error {
+// own that no ingress routes to, and returns the bound address. A failure to
+// listen is returned, so that a mistyped or taken address stops the start
+// instead of hiding in the log.
+func serveInternal(ctx context.Context, name, addr string, h http.Handler, logger *slog.Logger) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%s: listen: %w", name, err)
+		return "", fmt.Errorf("%s: listen: %w", name, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	logger.Info(name+" listening", "addr", ln.Addr().String())
@@ -156,7 +157,7 @@ func serveInternal(ctx context.Context, name, addr string, h http.Handler, logge
 		}
 	}()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })
-	return nil
+	return ln.Addr().String(), nil
 }
 
 // metricsMux serves GET /metrics, for Prometheus.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -9,17 +10,20 @@ import (
 	"github.com/ticketd-io/ticketd/internal/config"
 )
 
-// work runs the background worker until ctx is cancelled.
-func work(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+// work runs the background worker until ctx is cancelled, with /metrics,
+// /healthz and /readyz on METRICS_ADDR (DefaultWorkMetricsAddr when unset).
+// When listening is not nil it receives that listener's bound address.
+func work(ctx context.Context, cfg config.Config, stdout io.Writer, listening chan<- string) error {
 	if cfg.TicketSigningSecret == "" {
 		return errors.New("config: TICKET_SIGNING_SECRET is required: the worker mails tickets with their QR codes")
 	}
+	cfg.MetricsAddr = cmp.Or(cfg.MetricsAddr, DefaultWorkMetricsAddr)
 	a, err := openApp(ctx, cfg, stdout, "work")
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	return a.work(ctx)
+	return a.workServed(ctx, listening)
 }
 
 // serveAndWork runs the API and the worker in one process, as `ticketd dev`

@@ -74,7 +74,8 @@ type Config struct {
 	SeatMapCacheMB int
 	// MetricsAddr, when set, is the host:port of a listener of its own
 	// that serves /metrics, which the public API then no longer serves: an
-	// ingress in front of the API cannot leak it.
+	// ingress in front of the API cannot leak it. `ticketd work` always
+	// serves /metrics, /healthz and /readyz there, on :9091 when unset.
 	MetricsAddr string
 	// PprofAddr, when set, is the loopback host:port the Go profiler
 	// listens on.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -24,19 +25,29 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 // readyz checks every dependency in parallel. On failure it names the
 // dependencies that failed, not why: the details are in the log.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), readyTimeout)
+	if failed := checkReady(c.UserContext(), s.deps.Ready, s.deps.Logger); len(failed) > 0 {
+		return &ticketing.Error{Kind: ticketing.KindUnavailable, Code: ticketing.CodeUnavailable, Messages: failed}
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// checkReady runs the checks in parallel, each within readyTimeout, logs
+// the failures and returns what failed ("postgres is not reachable"),
+// sorted; none when all passed.
+func checkReady(ctx context.Context, checks map[string]func(context.Context) error, logger *slog.Logger) []string {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	var (
 		mu     sync.Mutex
 		wg     sync.WaitGroup
 		failed []string
 	)
-	for name, check := range s.deps.Ready {
+	for name, check := range checks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := check(ctx); err != nil {
-				s.deps.Logger.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
+				logger.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
 				mu.Lock()
 				failed = append(failed, name+" is not reachable")
 				mu.Unlock()
@@ -44,11 +55,8 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		}()
 	}
 	wg.Wait()
-	if len(failed) > 0 {
-		slices.Sort(failed)
-		return &ticketing.Error{Kind: ticketing.KindUnavailable, Code: ticketing.CodeUnavailable, Messages: failed}
-	}
-	return c.JSON(fiber.Map{"status": "ok"})
+	slices.Sort(failed)
+	return failed
 }
 
 // metrics serves the Prometheus registry.

@@ -1,7 +1,9 @@
 // Package telemetry holds the Prometheus metrics ticketd exports. Every
 // metric is registered on one registry that /metrics serves (on the API, or
-// on METRICS_ADDR when that is set); the dashboards
-// in dashboards/ and the rules in deploy/prometheus use only these names.
+// on METRICS_ADDR when that is set; `ticketd work` always serves it on
+// METRICS_ADDR): these, the asynq queues' state (queue.go) and the worker's
+// task metrics (worker.NewMetrics). The dashboards in dashboards/ and the
+// rules in deploy/prometheus use only these names.
 package telemetry
 
 import (
@@ -37,9 +39,10 @@ type Metrics struct {
 	// RefundsQueued counts refunds owed for charges that could not become
 	// tickets.
 	RefundsQueued prometheus.Counter
-	// RefundRequests counts admins' refund requests and retries by outcome:
+	// RefundRequests counts refund requests and retries by outcome:
 	// accepted, replayed (an Idempotency-Key sent again), retried,
-	// exceeds_paid, invalid_state, refused (any other error).
+	// event_cancelled, buyer (a buyer's own cancellation), exceeds_paid,
+	// invalid_state, refused (any other error).
 	RefundRequests *prometheus.CounterVec
 	// RefundsFinished counts refunds Paystack finished, by kind (automatic,
 	// admin) and status (processed, failed).
@@ -92,7 +95,7 @@ func New(version string) *Metrics {
 	})
 	m.RefundRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ticketd_refunds_requested_total",
-		Help: "Admins' refund requests and retries, by outcome (accepted, replayed, retried, exceeds_paid, invalid_state, refused).",
+		Help: "Refund requests and retries, by outcome (accepted, replayed, retried, event_cancelled, buyer, exceeds_paid, invalid_state, refused).",
 	}, []string{"outcome"})
 	m.RefundsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ticketd_refunds_finished_total",
@@ -124,7 +127,29 @@ func New(version string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.startAtZero()
 	return m
+}
+
+// startAtZero creates every known label value of the outcome counters at
+// 0: each family is then in the first scrape, and increase() over an
+// alert's window sees the first event as a step from 0 rather than as a new
+// series with nothing before it.
+func (m *Metrics) startAtZero() {
+	zero := func(v *prometheus.CounterVec, values ...string) {
+		for _, value := range values {
+			v.WithLabelValues(value)
+		}
+	}
+	zero(m.TenantResolutions, "cache_hit", "lookup", "not_found")
+	zero(m.Payments, "confirmed", "failed", "abandoned", "already_paid", "amount_mismatch", "late_sold_out", "booking_closed")
+	zero(m.RefundRequests, "accepted", "replayed", "retried", "event_cancelled", "buyer", "exceeds_paid", "invalid_state", "refused")
+	zero(m.Webhooks, "accepted", "duplicate", "bad_signature", "forbidden_ip")
+	for _, kind := range []string{"automatic", "admin"} {
+		for _, status := range []string{"processed", "failed"} {
+			m.RefundsFinished.WithLabelValues(kind, status)
+		}
+	}
 }
 
 // ObserveBookingCommit records one group commit of pending bookings.

@@ -580,6 +580,10 @@ type Config struct {
 	// MailConcurrency is how many mails are sent at once (2 when 0), from
 	// MailQueue(Queue), apart from the Concurrency of the other tasks.
 	MailConcurrency int
+	// Middleware wraps the handlers of every task (Metrics.Middleware).
+	Middleware []asynq.MiddlewareFunc
+	// Status, when set, follows whether the servers run.
+	Status *Status
 }
 
 // Run processes tasks until ctx is done, and enqueues a sweep every
@@ -599,18 +603,21 @@ func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handle
 			}),
 		})
 	}
+	mux := h.Mux()
+	mux.Use(cfg.Middleware...)
 	srv := newServer(cfg.Queue, cfg.Concurrency)
-	if err := srv.Start(h.Mux()); err != nil {
+	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
 	if h.Mail != nil {
 		mailSrv := newServer(MailQueue(cfg.Queue), cmp.Or(cfg.MailConcurrency, 2))
-		if err := mailSrv.Start(h.Mux()); err != nil {
+		if err := mailSrv.Start(mux); err != nil {
 			srv.Shutdown()
 			return fmt.Errorf("worker: start the mail workers: %w", err)
 		}
 		defer mailSrv.Shutdown()
 	}
+	cfg.Status.set(true)
 	every := cfg.SweepInterval
 	if cfg.ReconcileInterval > 0 {
 		every = min(every, cfg.ReconcileInterval)
@@ -629,6 +636,7 @@ func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handle
 		}
 		select {
 		case <-ctx.Done():
+			cfg.Status.set(false)
 			srv.Shutdown()
 			return nil
 		case <-tick.C:

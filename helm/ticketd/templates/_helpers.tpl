@@ -58,6 +58,11 @@ the port the ingress routes to. */}}
 {{- .Values.metrics.port | default 9090 }}
 {{- end }}
 
+{{/* The container port of the worker's /metrics, /healthz and /readyz (its METRICS_ADDR). */}}
+{{- define "ticketd.workerMetricsPort" -}}
+{{- .Values.worker.metricsPort | default 9091 }}
+{{- end }}
+
 {{/* Fails the render when a required value is missing. */}}
 {{- define "ticketd.validate" -}}
 {{- if not .Values.platformDomain }}
