@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -215,5 +218,102 @@ func TestDashboardsAndRulesParse(t *testing.T) {
 		if len(promqlMetrics(q.expr)) == 0 {
 			t.Errorf("%s: no metric in %q", q.where, q.expr)
 		}
+	}
+}
+
+// scrapeNames returns the sample names of a /metrics scrape (a histogram
+// shows as its _bucket, _sum and _count).
+func scrapeNames(t *testing.T, url string) map[string]bool {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	names := map[string]bool{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if end := strings.IndexAny(line, "{ "); end > 0 {
+			names[line[:end]] = true
+		}
+	}
+	return names
+}
+
+// TestDashboardsAndAlertsUseExportedMetrics runs the API and the worker as
+// the separate processes of a real deployment, drives a booking through
+// payment (the webhook's verification runs on the worker), scrapes both
+// /metrics and fails when a metric that a dashboard panel or an alert or
+// recording rule uses is missing from the process that should export it.
+func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	s.stop() // the stack's in-process worker: the worker below is a `ticketd work` of its own
+	cfg := s.app.cfg
+	cfg.MetricsAddr = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	worked := make(chan error, 1)
+	go func() { worked <- work(ctx, cfg, io.Discard, listening) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-worked; err != nil {
+			t.Errorf("work: %v", err)
+		}
+	})
+	var workerAddr string
+	select {
+	case workerAddr = <-listening:
+	case err := <-worked:
+		t.Fatalf("work: %v", err)
+	}
+
+	_, _, booking, reference := s.checkout(5, 2)
+	s.pay(reference, "success") // the simulator's webhook reaches the API, which hands it to the worker
+	s.waitStatus(booking, "confirmed")
+	s.waitFor("the worker to count the verification it ran", func() bool {
+		return scrapeNames(t, "http://"+workerAddr+"/metrics")["ticketd_worker_task_duration_seconds_bucket"]
+	})
+
+	api := scrapeNames(t, s.api+"/metrics")
+	workerNames := scrapeNames(t, "http://"+workerAddr+"/metrics")
+	either := map[string]bool{"up": true} // up is Prometheus's own, for every target
+	for n := range api {
+		either[n] = true
+	}
+	for n := range workerNames {
+		either[n] = true
+	}
+	queries := dashboardQueries(t, "../../dashboards")
+	rules, recorded := ruleQueries(t, "../../deploy/prometheus/rules.yml")
+	checked := 0
+	for _, q := range append(queries, rules...) {
+		// A query of one job's metrics must find them in that job's scrape;
+		// the API dashboard's $job is the API's.
+		exported, from := either, "the API or the worker"
+		switch {
+		case strings.Contains(q.expr, `job="ticketd-worker"`):
+			exported, from = workerNames, "the worker"
+		case strings.Contains(q.expr, `job="ticketd-api"`), strings.HasPrefix(q.where, "ticketd-api.json") && strings.Contains(q.expr, `$job`):
+			exported, from = api, "the API"
+		}
+		for _, name := range promqlMetrics(q.expr) {
+			if recorded[name] || name == "up" {
+				continue
+			}
+			checked++
+			if !exported[name] {
+				t.Errorf("%s uses %s, which %s does not export", q.where, name, from)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("checked only %d metric uses: the dashboards or rules were not read", checked)
 	}
 }
