@@ -140,3 +140,14 @@ refused, but the pods start (so does an existingSecret written before payments e
       key: SMTP_URL
       optional: true
 {{- end }}
+
+{{/*
+The OTLP exporter's headers (a vendor's credential), from the Secret tracing.headersSecret names.
+*/}}
+{{- define "ticketd.tracingEnv" -}}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.tracing.headersSecret.name }}
+      key: {{ .Values.tracing.headersSecret.key }}
+{{- end }}
