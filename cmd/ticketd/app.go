@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
+
+	"go.opentelemetry.io/otel"
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/booking"
@@ -43,14 +46,65 @@ type app struct {
 	// check-in.
 	signer  *checkin.Signer
 	tickets *postgres.TicketService
+	// tracing exports the spans of every component; nil when tracing is
+	// off, and then nothing is instrumented.
+	tracing *telemetry.Tracing
 }
 
+// tracingFlushTimeout bounds the export of the spans still buffered when
+// the process stops.
+const tracingFlushTimeout = 5 * time.Second
+
 // openApp connects to Postgres (refusing a role that could bypass
-// row-level security) and Redis, and builds the services.
+// row-level security) and Redis, and builds the services, traced when an
+// OTLP endpoint is configured.
 func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command string) (*app, error) {
+	tcfg := cfg.Tracing
+	tcfg.ServiceName = cmp.Or(tcfg.ServiceName, serviceName(command))
+	tracing, err := telemetry.NewTracing(ctx, tcfg, version)
+	if err != nil {
+		return nil, err
+	}
+	a, err := openTracedApp(ctx, cfg, stdout, command, tracing)
+	if err != nil {
+		shutdownTracing(tracing, nil)
+		return nil, err
+	}
+	if tracing != nil {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			a.logger.Warn("exporting spans", "error", err.Error())
+		}))
+	}
+	a.logger.Info("tracing", "tracing", tcfg)
+	return a, nil
+}
+
+// serviceName is the OTEL_SERVICE_NAME of a command, unless one is set.
+func serviceName(command string) string {
+	switch command {
+	case "serve":
+		return "ticketd-api"
+	case "work":
+		return "ticketd-worker"
+	}
+	return "ticketd"
+}
+
+// openTracedApp is openApp with tracing given: nil for none, or a test's.
+func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, command string, tracing *telemetry.Tracing) (*app, error) {
 	logger := newLogger(stdout, cfg.LogLevel)
+	var (
+		dbOpts       []postgres.Option
+		paystackOpts []paystack.Option
+	)
+	tp := tracing.Provider()
+	if tp != nil {
+		logger = slog.New(telemetry.TraceLogHandler(logger.Handler()))
+		dbOpts = append(dbOpts, postgres.WithTracing(tp))
+		paystackOpts = append(paystackOpts, paystack.WithTracing(tp))
+	}
 	logger.Info("starting", "command", command, "version", version, "config", cfg)
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, dbOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +117,14 @@ func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command s
 		db.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, db: db, rdb: rdb, hasher: auth.DefaultHasher()}
+	if tp != nil {
+		if err := rdb.Trace(tp); err != nil {
+			_ = rdb.Close()
+			db.Close()
+			return nil, err
+		}
+	}
+	a := &app{cfg: cfg, logger: logger, db: db, rdb: rdb, hasher: auth.DefaultHasher(), tracing: tracing}
 	a.tenants = postgres.NewTenantService(db, a.hasher)
 	a.metrics = telemetry.New(version)
 	a.metrics.RegisterPool(db.Pool)
@@ -71,12 +132,15 @@ func openApp(ctx context.Context, cfg config.Config, stdout io.Writer, command s
 	store.ObserveCommits(a.metrics.ObserveBookingCommit)
 	a.stock = inventory.New(rdb.Client, rdb.Prefix, store)
 	a.tasks = worker.NewClient(rdb.Client, cfg.WorkerQueue)
+	if tp != nil {
+		a.tasks.Trace(tp)
+	}
 	a.bookings = booking.New(store, a.stock, a.tasks, logger, cfg.SaleCacheTTL)
 	if cfg.PaystackSecretKey == "" {
 		logger.Warn("PAYSTACK_SECRET_KEY is not set: payments will fail and webhooks will be refused")
 	}
 	a.paystore = postgres.NewPaymentStore(db)
-	a.payments = payment.New(paystack.New(cfg.PaystackBaseURL, cfg.PaystackSecretKey), a.paystore, a.stock, a.tasks,
+	a.payments = payment.New(paystack.New(cfg.PaystackBaseURL, cfg.PaystackSecretKey, paystackOpts...), a.paystore, a.stock, a.tasks,
 		logger, a.metrics, payment.Config{PublicURL: cfg.PublicURL})
 	sender, err := newSender(cfg, logger)
 	if err != nil {
@@ -114,9 +178,22 @@ func newSender(cfg config.Config, logger *slog.Logger) (mail.Sender, error) {
 // with its confirmation before enqueueing it itself.
 const mailSweepAfter = 30 * time.Second
 
+// close flushes the spans still buffered, for at most
+// tracingFlushTimeout, and closes the connections.
 func (a *app) close() {
+	shutdownTracing(a.tracing, a.logger)
 	_ = a.rdb.Close()
 	a.db.Close()
+}
+
+// shutdownTracing exports the spans still buffered and stops tracing; a
+// failure is logged when there is a logger.
+func shutdownTracing(t *telemetry.Tracing, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), tracingFlushTimeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil && logger != nil {
+		logger.Warn("flushing spans", "error", err.Error())
+	}
 }
 
 // work processes background tasks until ctx is done.
@@ -133,7 +210,7 @@ func (a *app) workerHandlers() *worker.Handlers {
 	return &worker.Handlers{
 		Bookings: a.bookings, Payments: a.payments, References: a.paystore, Tenants: a.tenants, Client: a.tasks,
 		Logger: a.logger, StaleAfter: a.cfg.PaymentStaleAfter, LookBack: a.cfg.PaymentLookBack,
-		Mail: a.postman, MailSweepAfter: mailSweepAfter,
+		Mail: a.postman, MailSweepAfter: mailSweepAfter, Tracing: a.tracing.Provider(),
 	}
 }
 

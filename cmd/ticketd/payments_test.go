@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -26,6 +27,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
@@ -85,6 +87,20 @@ func (s *stack) wait(what string, ch <-chan struct{}) {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackWith(t, stackOptions{})
+}
+
+// stackOptions change the stack of a test: vars on top of its
+// configuration, its tracing (none when nil) and where it logs (nowhere
+// when nil).
+type stackOptions struct {
+	vars    map[string]string
+	tracing *telemetry.Tracing
+	log     io.Writer
+}
+
+func newStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
 	db := pgtest.New(t)
 	rdb := redistest.New(t)
 	queue := "test-" + strings.TrimSuffix(strings.TrimPrefix(rdb.Prefix, "test:"), ":")
@@ -113,7 +129,7 @@ func newStack(t *testing.T) *stack {
 	}))
 	t.Cleanup(simServer.Close)
 
-	cfg, err := config.Load(env(map[string]string{
+	vars := map[string]string{
 		"DATABASE_URL":               db.AppURL,
 		"REDIS_URL":                  redistest.URL(),
 		"REDIS_KEY_PREFIX":           rdb.Prefix,
@@ -128,13 +144,18 @@ func newStack(t *testing.T) *stack {
 		"PAYMENT_STALE_AFTER":        "2s",
 		"LOG_LEVEL":                  "error",
 		"DB_MAX_CONNS":               "8", // many stacks share the server's connections
-	}))
+	}
+	maps.Copy(vars, o.vars)
+	cfg, err := config.Load(env(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Port = 0
+	if o.log == nil {
+		o.log = io.Discard
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := openApp(ctx, cfg, io.Discard, "test")
+	a, err := openTracedApp(ctx, cfg, o.log, "test", o.tracing)
 	if err != nil {
 		t.Fatal(err)
 	}

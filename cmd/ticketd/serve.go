@@ -94,6 +94,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		},
 		Metrics: metrics,
 		Logger:  logger,
+		Tracing: a.tracing.Provider(),
 	})
 	if err != nil {
 		return err

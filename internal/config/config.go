@@ -16,6 +16,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/mail"
 	"github.com/ticketd-io/ticketd/internal/redact"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
 // Defaults that work on a developer machine with Postgres and Redis local.
@@ -102,6 +103,10 @@ type Config struct {
 	SMTPURL         string
 	MailFrom        string
 	MailConcurrency int
+	// Tracing is where spans are exported, from the standard OTEL_*
+	// variables: nowhere (and nothing instrumented) unless an OTLP
+	// endpoint is set.
+	Tracing telemetry.TracingConfig
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -155,6 +160,11 @@ func Load(getenv func(string) string) (Config, error) {
 		r.fail("MAIL_FROM %v", err)
 	}
 	c.MailConcurrency = r.int("MAIL_CONCURRENCY", 2, 1, 100)
+	tracing, err := telemetry.TracingFromEnv(getenv)
+	if err != nil {
+		r.fail("%v", err)
+	}
+	c.Tracing = tracing
 	c.DatabaseURL = r.str("DATABASE_URL", "")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = appRoleURL(c.MigrationsDatabaseURL)

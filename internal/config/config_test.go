@@ -200,3 +200,20 @@ func TestLogValueMasksTheSMTPPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestTracingIsReadAndCheckedWithTheRest: tracing is off by default, and a
+// bad OTEL_* value is one of the problems of the one-line error.
+func TestTracingIsReadAndCheckedWithTheRest(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.Tracing.Enabled() {
+		t.Fatalf("tracing by default: %+v, %v", c.Tracing, err)
+	}
+	c, err = Load(env(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}))
+	if err != nil || c.Tracing.Endpoint != "http://collector:4318/v1/traces" {
+		t.Fatalf("tracing with an endpoint: %+v, %v", c.Tracing, err)
+	}
+	_, err = Load(env(map[string]string{"PORT": "x", "OTEL_TRACES_SAMPLER": "sometimes"}))
+	if err == nil || !strings.Contains(err.Error(), "PORT") || !strings.Contains(err.Error(), "OTEL_TRACES_SAMPLER") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v, want one line naming PORT and OTEL_TRACES_SAMPLER", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -78,6 +79,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		}
 		s.deps.Logger.LogAttrs(c.UserContext(), slog.LevelError, "request failed",
 			slog.String("requestId", body.RequestID), slog.String("route", routeOf(c)), slog.String("error", err.Error()))
+		trace.SpanFromContext(c.UserContext()).RecordError(err)
 	}
 	if body.Code == "" {
 		body.Code = strings.ToUpper(strings.ReplaceAll(http.StatusText(body.StatusCode), " ", "_"))

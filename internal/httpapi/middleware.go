@@ -22,6 +22,9 @@ const (
 	localRequestID = "requestId"
 	localRoute     = "route"
 	localScope     = "scope"
+	// localReference is the payment reference a webhook or a buyer's
+	// return names, for the request log.
+	localReference = "reference"
 )
 
 // HeaderRequestID carries the request id in both directions.
@@ -92,7 +95,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	m.HTTPDuration.WithLabelValues(method, route).Observe(latency.Seconds())
 
 	level := slog.LevelInfo
-	if sc, _ := c.Locals(localScope).(scope); sc == scopeSystem && status < 400 {
+	if sc, _ := c.Locals(localScope).(scope); sc == scopeSystem && status < 400 && !paymentRoutes[route] {
 		level = slog.LevelDebug // probes and scrapes would drown the log
 	}
 	if !s.deps.Logger.Enabled(c.UserContext(), level) {
@@ -102,16 +105,25 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if t := ticketing.TenantFromContext(c.UserContext()); t != nil {
 		tenant = t.Slug
 	}
-	s.deps.Logger.LogAttrs(c.UserContext(), level, "request",
+	attrs := []slog.Attr{
 		slog.String("requestId", requestIDOf(c)),
 		slog.String("method", method),
 		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Float64("latencyMs", float64(latency.Microseconds())/1000),
 		slog.String("tenant", tenant),
-	)
+	}
+	if ref, _ := c.Locals(localReference).(string); ref != "" {
+		attrs = append(attrs, slog.String("reference", ref))
+	}
+	s.deps.Logger.LogAttrs(c.UserContext(), level, "request", attrs...)
 	return nil
 }
+
+// paymentRoutes are the system routes logged at info level whatever their
+// status: Paystack's webhooks and the buyers' return from the checkout are
+// payments on the move, which an operator follows, not probes.
+var paymentRoutes = map[string]bool{"/v1/payments/callback": true, "/v1/webhooks/paystack": true}
 
 // methodLabel maps a request method to a constant string: Fiber's own
 // string aliases a buffer reused by the next request, and metric labels are

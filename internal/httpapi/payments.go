@@ -109,6 +109,7 @@ func (s *Server) paymentCallback(c *fiber.Ctx) error {
 		return invalid("reference is required")
 	}
 	ref = strings.Clone(ref)
+	c.Locals(localReference, ref)
 	bookingID, _, ok := ticketing.ParseReference(ref)
 	if !ok {
 		return invalid("reference is not a payment reference of this platform")
@@ -117,6 +118,7 @@ func (s *Server) paymentCallback(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	tagTenant(c.UserContext(), tenantID)
 	ctx := ticketing.WithActor(ticketing.WithTenant(c.UserContext(), &ticketing.Tenant{ID: tenantID, Status: ticketing.TenantActive}),
 		ticketing.SystemActor(callbackActor))
 	if err := s.deps.PaymentQueue.EnqueueVerify(ctx, tenantID, ref); err != nil {
@@ -226,6 +228,7 @@ func (s *Server) paystackWebhook() fiber.Handler {
 		if ref == "" {
 			ref = data.TransactionReference
 		}
+		c.Locals(localReference, ref)
 		ctx := c.UserContext()
 		sum := sha256.Sum256(body)
 		first, err := s.deps.PaymentInbox.RecordWebhook(ctx, hex.EncodeToString(sum[:]), ev.Name, ref, storedEvent(ev))
@@ -288,6 +291,7 @@ func (s *Server) enqueueFor(ctx context.Context, ref string, enqueue func(ctx co
 	if err != nil {
 		return err
 	}
+	tagTenant(ctx, tenantID)
 	if err := enqueue(ctx, tenantID, ref); err != nil {
 		return ticketing.Internal(err)
 	}

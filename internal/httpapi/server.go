@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
@@ -100,6 +101,9 @@ type Deps struct {
 	Ready   map[string]func(context.Context) error
 	Metrics *telemetry.Metrics
 	Logger  *slog.Logger
+	// Tracing, when set, traces every request (see traceRequests); when
+	// nil the API is not instrumented at all.
+	Tracing trace.TracerProvider
 }
 
 // AccessTokens issues and checks access tokens (auth.Tokens).
@@ -178,7 +182,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:             120 * time.Second,
 		Concurrency:             cfg.MaxConns,
 	})
-	s.app.Use(s.requestID, s.accessLog, s.recoverPanic, s.securityHeaders, validText)
+	middleware := []any{s.requestID}
+	if deps.Tracing != nil {
+		middleware = append(middleware, s.traceRequests(deps.Tracing))
+	}
+	s.app.Use(append(middleware, s.accessLog, s.recoverPanic, s.securityHeaders, validText)...)
 	if err := s.register(); err != nil {
 		return nil, err
 	}

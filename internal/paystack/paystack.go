@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // DefaultBaseURL is Paystack's API endpoint.
@@ -55,6 +57,8 @@ type Client struct {
 	// cleartextLive is set when a live key would go over plain HTTP;
 	// requests then fail instead of exposing the key.
 	cleartextLive bool
+	// tracing, when set, traces every request (WithTracing).
+	tracing trace.TracerProvider
 }
 
 // Option configures a Client.
@@ -109,6 +113,9 @@ func New(baseURL, secretKey string, opts ...Option) *Client {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.tracing != nil {
+		c.hc = traced(c.hc, c.tracing)
 	}
 	c.cleartextLive = strings.HasPrefix(secretKey, "sk_live_") && !strings.HasPrefix(c.baseURL, "https://")
 	return c

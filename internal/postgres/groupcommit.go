@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -38,7 +39,8 @@ type insertRequest struct {
 	tenantID       string
 	actor          ticketing.Actor
 	done           chan error
-	written        bool // by the last send
+	written        bool       // by the last send
+	span           trace.Span // the request's, which the commit links to
 }
 
 // InsertBooking records a pending booking with its items and seats, all or
@@ -48,7 +50,7 @@ type insertRequest struct {
 func (s *BookingStore) InsertBooking(ctx context.Context, b *ticketing.Booking, idempotencyKey string) error {
 	actor, _ := ticketing.ActorFromContext(ctx)
 	r := &insertRequest{booking: b, idempotencyKey: idempotencyKey,
-		tenantID: ticketing.TenantFromContext(ctx).ID, actor: actor, done: make(chan error, 1)}
+		tenantID: ticketing.TenantFromContext(ctx).ID, actor: actor, done: make(chan error, 1), span: trace.SpanFromContext(ctx)}
 	s.inserts.Add(r)
 	return <-r.done
 }
@@ -69,6 +71,8 @@ func (s *BookingStore) ObserveCommits(f func(bookings int, took time.Duration)) 
 func (s *BookingStore) writeBatch(batch []*insertRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
 	defer cancel()
+	ctx, span := commitSpan(ctx, batch)
+	defer span.End()
 	if s.commits != nil {
 		defer func(n int, start time.Time) { s.commits(n, time.Since(start)) }(len(batch), time.Now())
 	}

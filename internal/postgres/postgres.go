@@ -31,7 +31,7 @@ type DB struct {
 
 // Open connects a pool to url and checks that the server answers. maxConns
 // of 0 keeps pgx's default.
-func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
+func Open(ctx context.Context, url string, maxConns int32, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
@@ -42,6 +42,9 @@ func Open(ctx context.Context, url string, maxConns int32) (*DB, error) {
 	// Keep connections open between bursts: an on-sale starts with a burst,
 	// and opening connections then is what its first requests would wait on.
 	cfg.MinConns = min(cfg.MaxConns, 8)
+	for _, o := range opts {
+		o(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ticketd-io/ticketd/internal/mail"
@@ -59,6 +60,7 @@ type Client struct {
 	queue     string
 	mailQueue string
 	now       func() time.Time
+	tracer    trace.Tracer // nil: no spans (Trace)
 
 	mu        sync.Mutex
 	scheduled map[expirySlot]bool // slots whose expiry task this client enqueued
@@ -118,7 +120,7 @@ func (c *Client) ScheduleExpiry(ctx context.Context, tenantID string, at time.Ti
 		if err != nil {
 			return nil, err
 		}
-		_, err = c.c.EnqueueContext(ctx, asynq.NewTask(TypeExpireBookings, payload),
+		_, err = c.enqueue(ctx, asynq.NewTask(TypeExpireBookings, payload),
 			asynq.Queue(c.queue), asynq.TaskID(key), asynq.ProcessAt(dueBy.Add(ExpiryGrace)),
 			asynq.MaxRetry(10), asynq.Timeout(5*time.Minute))
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
@@ -160,7 +162,7 @@ func (c *Client) EnqueueReconcile(ctx context.Context, now time.Time, interval t
 // enqueueSlot enqueues a periodic task once per interval.
 func (c *Client) enqueueSlot(ctx context.Context, taskType, name string, now time.Time, interval time.Duration) error {
 	slot := now.UnixNano() / int64(interval)
-	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(taskType, nil),
+	_, err := c.enqueue(ctx, asynq.NewTask(taskType, nil),
 		asynq.Queue(c.queue), asynq.TaskID(fmt.Sprintf("%s:%d:%d", name, interval.Milliseconds(), slot)),
 		asynq.Retention(interval), asynq.MaxRetry(1), asynq.Timeout(5*time.Minute))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
@@ -191,7 +193,7 @@ func (c *Client) EnqueueVerify(ctx context.Context, tenantID, reference string) 
 // task with that id waiting for its next retry runs at once.
 func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id, queue string, retries int, now bool) error {
 	opts := []asynq.Option{asynq.Queue(queue), asynq.TaskID(id), asynq.MaxRetry(retries), asynq.Timeout(time.Minute)}
-	_, err := c.c.EnqueueContext(ctx, task, opts...)
+	_, err := c.enqueue(ctx, task, opts...)
 	if !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return err
 	}
@@ -208,7 +210,7 @@ func (c *Client) enqueueOnce(ctx context.Context, task *asynq.Task, id, queue st
 	if err := c.inspector.DeleteTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
 		return err
 	}
-	_, err = c.c.EnqueueContext(ctx, task, opts...)
+	_, err = c.enqueue(ctx, task, opts...)
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil // another process replaced it first
 	}
@@ -343,6 +345,8 @@ type Handlers struct {
 	// at once).
 	Mail           Mail
 	MailSweepAfter time.Duration
+	// Tracing, when set, runs every task in a span (see traceTasks).
+	Tracing trace.TracerProvider
 }
 
 // mailSweepLimit bounds the mails of one tenant the sweep enqueues at a
@@ -352,6 +356,9 @@ const mailSweepLimit = 200
 // Mux routes task types to handlers.
 func (h *Handlers) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	if h.Tracing != nil {
+		mux.Use(traceTasks(h.Tracing))
+	}
 	mux.HandleFunc(TypeExpireBookings, h.expireBookings)
 	mux.HandleFunc(TypeSweepBookings, h.sweepBookings)
 	mux.HandleFunc(TypeVerifyPayment, h.verifyPayment)
