@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -182,6 +183,27 @@ func TestOneTraceFromWebhookToConfirmation(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no request line of the webhook")
+	}
+
+	// The webhook's latency observation links to its trace: an exemplar
+	// in the OpenMetrics scrape that Prometheus asks for.
+	req, _ := http.NewRequest("GET", s.api+"/metrics", nil)
+	req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	scrape, _ := io.ReadAll(resp.Body)
+	exemplar := false
+	for _, l := range strings.Split(string(scrape), "\n") {
+		if strings.HasPrefix(l, "http_request_duration_seconds_bucket{") && strings.Contains(l, `route="/v1/webhooks/paystack"`) &&
+			strings.Contains(l, `# {trace_id="`+traceID.String()+`"}`) {
+			exemplar = true
+		}
+	}
+	if !exemplar {
+		t.Errorf("no exemplar with the webhook's trace id on http_request_duration_seconds:\n%s", scrape)
 	}
 }
 

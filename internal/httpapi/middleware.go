@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -92,7 +93,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	method := methodLabel(c.Method())
 	latency := time.Since(start)
 	m.HTTPRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.HTTPDuration.WithLabelValues(method, route).Observe(latency.Seconds())
+	telemetry.ObserveInTrace(c.UserContext(), m.HTTPDuration.WithLabelValues(method, route), latency.Seconds())
 
 	level := slog.LevelInfo
 	if sc, _ := c.Locals(localScope).(scope); sc == scopeSystem && status < 400 && !paymentRoutes[route] {

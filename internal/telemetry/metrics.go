@@ -7,6 +7,7 @@
 package telemetry
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Metrics are the application's metric families.
@@ -158,10 +160,11 @@ func (m *Metrics) ObserveBookingCommit(bookings int, took time.Duration) {
 	m.BookingCommitDuration.Observe(took.Seconds())
 }
 
-// Handler serves the registry in the Prometheus exposition format: the
-// /metrics of the API or of the internal listener (METRICS_ADDR).
+// Handler serves the registry in the Prometheus exposition format, or in
+// OpenMetrics (which carries the exemplars) to a scraper that asks for it:
+// the /metrics of the API or of the internal listener (METRICS_ADDR).
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true})
 }
 
 // RegisterPool exports the connection pool's statistics.
@@ -192,4 +195,18 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
 	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
 	ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
+}
+
+// ObserveInTrace observes v on o with the trace id of ctx's sampled span as
+// its exemplar, so that a latency panel links its slow buckets to traces
+// (Grafana's exemplars, Prometheus with exemplar storage); without a
+// sampled span it is a plain observation.
+func ObserveInTrace(ctx context.Context, o prometheus.Observer, v float64) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": sc.TraceID().String()})
+			return
+		}
+	}
+	o.Observe(v)
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
 // TaskTypes are the types of the tasks the worker runs (every type Mux
@@ -111,7 +113,7 @@ func (m *Metrics) Middleware(next asynq.Handler) asynq.Handler {
 		start, returned := time.Now(), false
 		defer func() {
 			inFlight.Dec()
-			m.duration.WithLabelValues(queue, task).Observe(time.Since(start).Seconds())
+			telemetry.ObserveInTrace(ctx, m.duration.WithLabelValues(queue, task), time.Since(start).Seconds())
 			outcome := Outcome(err)
 			if !returned {
 				outcome = OutcomeError
