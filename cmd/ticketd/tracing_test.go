@@ -143,6 +143,29 @@ func TestOneTraceFromWebhookToConfirmation(t *testing.T) {
 		t.Errorf("under the task: %d confirming SQL spans (want 1), %d Redis spans, %d Paystack verify spans", confirm, redisSpans, paystackSpans)
 	}
 
+	// The booking's insert was group-committed: in a span of its own,
+	// linked to the request's, with the SQL (a pgx batch) under it.
+	var booked tracetest.SpanStub
+	for _, sp := range spans {
+		if sp.Name == "POST /v1/bookings" {
+			booked = sp
+		}
+	}
+	commits := 0
+	for _, sp := range spans {
+		if sp.Name != "booking group commit" || len(sp.Links) == 0 || !sp.Links[0].SpanContext.Equal(booked.SpanContext) {
+			continue
+		}
+		for _, q := range spans {
+			if text, _ := attrValue(q.Attributes, "db.query.text"); tree.under(q, sp.SpanContext.SpanID()) && strings.Contains(text, "INSERT INTO bookings") {
+				commits++
+			}
+		}
+	}
+	if commits == 0 {
+		t.Errorf("no group commit linked to the booking request %s with its INSERT under it", booked.SpanContext.SpanID())
+	}
+
 	// Nothing a span holds is a value bound to SQL, a credential or the
 	// buyer's personal data.
 	secrets := []string{"ada@example.com", "buyer-pass-123", testPaystackKey, token, testJWTSecret, "Bearer "}
