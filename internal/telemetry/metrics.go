@@ -1,4 +1,7 @@
-// Package telemetry holds the Prometheus metrics ticketd exports. Every
+// Package telemetry holds what ticketd tells its operators: the Prometheus
+// metrics it exports, and its OpenTelemetry tracing (tracing.go, configured
+// by the OTEL_* variables) with the log handler that puts trace ids on log
+// lines (logging.go). Every
 // metric is registered on one registry that /metrics serves (on the API, or
 // on METRICS_ADDR when that is set; `ticketd work` always serves it on
 // METRICS_ADDR): these, the asynq queues' state (queue.go) and the worker's

@@ -1,10 +1,11 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
@@ -31,6 +33,9 @@ func (v *spanRecorder) VerifyPayment(ctx context.Context, reference string) (*ti
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.spans[reference] = trace.SpanContextFromContext(ctx)
+	if reference == "bk_unknown_1" {
+		return nil, nil, ticketing.NotFound("payment")
+	}
 	return &ticketing.Payment{Reference: reference, Status: ticketing.PaymentSuccess}, nil, nil
 }
 
@@ -76,8 +81,10 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 	tenantID := ticketing.NewID()
 
 	ctx, request := tp.Tracer("test").Start(context.Background(), "POST /v1/webhooks/paystack", trace.WithSpanKind(trace.SpanKindServer))
-	if err := client.EnqueueVerify(ctx, tenantID, "bk_traced_1"); err != nil {
-		t.Fatal(err)
+	for _, ref := range []string{"bk_traced_1", "bk_unknown_1"} {
+		if err := client.EnqueueVerify(ctx, tenantID, ref); err != nil {
+			t.Fatal(err)
+		}
 	}
 	request.End()
 	info, err := asynq.NewInspectorFromRedisClient(rdb.Client).GetTaskInfo(queue, "payment-verify:bk_traced_1")
@@ -97,16 +104,17 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 	}
 
 	v := &spanRecorder{spans: map[string]trace.SpanContext{}}
+	logs := &lockedBuffer{}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Hour},
-			&worker.Handlers{Payments: v, Tenants: noTenants{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Tracing: tp}, client)
+			&worker.Handlers{Payments: v, Tenants: noTenants{}, Logger: slog.New(telemetry.TraceLogHandler(slog.NewJSONHandler(logs, nil))), Tracing: tp}, client)
 	}()
 	waitFor(t, func() (bool, string) {
 		_, a := v.ran("bk_traced_1")
 		_, b := v.ran("bk_untraced_1")
-		return a && b, "both verifications run"
+		return a && b && strings.Contains(logs.String(), `"task failed"`), "the verifications run, and the unknown reference's failure is logged"
 	})
 	stop()
 	if err := <-done; err != nil {
@@ -135,9 +143,11 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 		if s.Name != "process payment:verify" {
 			continue
 		}
-		if attr(s, "messaging.message.id") == "payment-verify:bk_traced_1" {
+		switch attr(s, "messaging.message.id") {
+		case "payment-verify:bk_traced_1":
 			traced = s
-		} else {
+		case "payment-verify:bk_unknown_1":
+		default:
 			untraced = s
 		}
 	}
@@ -152,6 +162,16 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 	}
 	if sc, _ := v.ran("bk_traced_1"); !sc.Equal(traced.SpanContext) {
 		t.Errorf("the handler ran in %s, not in the consumer span %s", sc.SpanID(), traced.SpanContext.SpanID())
+	}
+	// The failure's log line is in the task's trace.
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var line map[string]any
+		if err := json.Unmarshal([]byte(l), &line); err != nil || line["msg"] != "task failed" {
+			continue
+		}
+		if line["trace_id"] != req.TraceID().String() || line["span_id"] == nil {
+			t.Errorf("the failed task's log line is not in its trace %s: %s", req.TraceID(), l)
+		}
 	}
 	if untraced.Parent.IsValid() || untraced.SpanContext.TraceID() == req.TraceID() || attr(untraced, "ticketd.tenant") != tenantID {
 		t.Errorf("the task without headers ran in %+v (parent %s)", untraced.SpanContext, untraced.Parent.SpanID())
@@ -178,4 +198,23 @@ func TestUntracedClientAddsNoHeaders(t *testing.T) {
 	if len(info.Headers) != 0 {
 		t.Fatalf("headers %v", info.Headers)
 	}
+}
+
+// lockedBuffer is a log destination that the worker's goroutines write to
+// while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

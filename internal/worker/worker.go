@@ -359,6 +359,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	if h.Tracing != nil {
 		mux.Use(traceTasks(h.Tracing))
 	}
+	mux.Use(h.logFailures)
 	mux.HandleFunc(TypeExpireBookings, h.expireBookings)
 	mux.HandleFunc(TypeSweepBookings, h.sweepBookings)
 	mux.HandleFunc(TypeVerifyPayment, h.verifyPayment)
@@ -370,6 +371,19 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeMailBookingRefunded, h.sendMail)
 	mux.HandleFunc(TypeRefundEvent, h.refundEvent)
 	return mux
+}
+
+// logFailures logs the error of a task run that failed, inside the task's
+// span so that the line carries its trace_id (asynq's ErrorHandler gets a
+// context of its own). A panic is logged by asynq itself.
+func (h *Handlers) logFailures(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		err := next.ProcessTask(ctx, t)
+		if err != nil {
+			h.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err.Error())
+		}
+		return err
+	})
 }
 
 // asTenant is the context in which the worker acts for a tenant.
@@ -605,9 +619,6 @@ func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handle
 			ShutdownTimeout: cmp.Or(cfg.ShutdownTimeout, 10*time.Second),
 			RetryDelayFunc:  backoff,
 			Logger:          asynqLogger{h.Logger},
-			ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
-				h.Logger.ErrorContext(ctx, "task failed", "type", t.Type(), "error", err.Error())
-			}),
 		})
 	}
 	mux := h.Mux()
