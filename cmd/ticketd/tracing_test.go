@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/telemetry/otlpsink"
+	"github.com/ticketd-io/ticketd/internal/telemetry/telemetrytest"
 )
 
 // spanTree indexes the spans of a test by id.
@@ -70,7 +69,7 @@ func attrValue(attrs []attribute.KeyValue, key string) (string, bool) {
 func TestOneTraceFromWebhookToConfirmation(t *testing.T) {
 	t.Parallel()
 	exp := tracetest.NewInMemoryExporter()
-	log := &syncBuffer{}
+	log := &telemetrytest.LogBuffer{}
 	s := newStackWith(t, stackOptions{
 		tracing: telemetry.NewTracingWith(sdktrace.WithSyncer(exp)),
 		log:     log,
@@ -252,7 +251,7 @@ func TestTracesReachTheOTLPEndpointOfTheEnvironment(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &telemetrytest.LogBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), out) }()
 	api := "http://127.0.0.1:" + port
@@ -346,7 +345,7 @@ func TestTracesReachTheOTLPEndpointOfTheEnvironment(t *testing.T) {
 func TestTracingOffSaysSo(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	out := &syncBuffer{}
+	out := &telemetrytest.LogBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	listening, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- serve(ctx, serveConfig(t, db, map[string]string{"LOG_LEVEL": "info"}), out, listening) }()
@@ -362,22 +361,4 @@ func TestTracingOffSaysSo(t *testing.T) {
 	if !strings.Contains(out.String(), `"msg":"tracing","tracing":{"enabled":false}`) {
 		t.Fatalf("no word of tracing being off:\n%s", out.String())
 	}
-}
-
-// syncBuffer is a log sink for the goroutines of a running service.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

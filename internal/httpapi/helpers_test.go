@@ -30,6 +30,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/telemetry/telemetrytest"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -46,7 +47,7 @@ type testAPI struct {
 	srv      *httpapi.Server
 	db       *pgtest.DB
 	rdb      *redis.Client
-	log      *syncBuffer
+	log      *telemetrytest.LogBuffer
 	stock    *inventory.Store
 	bookings *booking.Service
 	// sim is the Paystack the API talks to, at simURL; its webhooks reach
@@ -63,7 +64,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	t.Helper()
 	db := pgtest.New(t)
 	rdb := redistest.New(t)
-	buf := &syncBuffer{}
+	buf := &telemetrytest.LogBuffer{}
 	cfg := httpapi.Config{
 		PlatformDomain:     "tickets.test",
 		PlatformAPIKey:     testPlatformKey,
@@ -341,24 +342,6 @@ func messages(res response) string {
 		out = append(out, m.(string))
 	}
 	return strings.Join(out, "\n")
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // walkPages follows nextCursor from path (which has its query string) with

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,39 +17,10 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/telemetry/telemetrytest"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// scrape gathers reg as name{label="value",...} → value, labels sorted.
-func scrape(t *testing.T, reg *prometheus.Registry) map[string]float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(labels)
-			key := f.GetName()
-			if len(labels) > 0 {
-				key += "{" + strings.Join(labels, ",") + "}"
-			}
-			switch {
-			case m.GetGauge() != nil:
-				got[key] = m.GetGauge().GetValue()
-			case m.GetCounter() != nil:
-				got[key] = m.GetCounter().GetValue()
-			}
-		}
-	}
-	return got
-}
 
 // TestQueueCollectorReportsTheQueues enqueues pending, scheduled and
 // archived tasks on a queue of the test's own, pauses it and gives asynq's
@@ -96,7 +66,7 @@ func TestQueueCollectorReportsTheQueues(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(telemetry.NewQueueCollector(inspector, []string{queue, empty}, 10*time.Second, discard))
-	got := scrape(t, reg)
+	got := telemetrytest.Scrape(t, reg)
 	for state, want := range map[string]float64{"pending": 3, "active": 0, "scheduled": 2, "retry": 0, "archived": 1, "completed": 0, "aggregating": 0} {
 		for q, want := range map[string]float64{queue: want, empty: 0} {
 			key := fmt.Sprintf(`ticketd_queue_tasks{queue=%q,state=%q}`, q, state)
@@ -141,7 +111,7 @@ func TestQueueCollectorCountsRedisFailures(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(telemetry.NewQueueCollector(asynq.NewInspectorFromRedisClient(down), []string{"ticketd"}, 10*time.Second, discard))
 	for scrapes := 1; scrapes <= 2; scrapes++ {
-		got := scrape(t, reg)
+		got := telemetrytest.Scrape(t, reg)
 		if v := got["ticketd_queue_scrape_errors_total"]; v != float64(scrapes) {
 			t.Errorf("after %d scrapes: ticketd_queue_scrape_errors_total %v", scrapes, v)
 		}
@@ -179,7 +149,7 @@ func TestQueueCollectorGivesUpOnAHungRedis(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(telemetry.NewQueueCollector(hung, []string{"ticketd"}, 50*time.Millisecond, discard))
 	for scrapes := 1; scrapes <= 3; scrapes++ {
-		if got := scrape(t, reg); got["ticketd_queue_scrape_errors_total"] != float64(scrapes) {
+		if got := telemetrytest.Scrape(t, reg); got["ticketd_queue_scrape_errors_total"] != float64(scrapes) {
 			t.Fatalf("after %d scrapes of a hung Redis: %v", scrapes, got)
 		}
 	}

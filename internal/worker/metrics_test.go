@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -17,43 +16,10 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/telemetry/telemetrytest"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
-
-// scrape gathers reg as name{label="value",...} → value (labels sorted;
-// a histogram as its _count).
-func scrape(t *testing.T, reg *prometheus.Registry) map[string]float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(labels)
-			name := f.GetName()
-			if m.GetHistogram() != nil {
-				name += "_count"
-			}
-			key := name + "{" + strings.Join(labels, ",") + "}"
-			switch {
-			case m.GetGauge() != nil:
-				got[key] = m.GetGauge().GetValue()
-			case m.GetCounter() != nil:
-				got[key] = m.GetCounter().GetValue()
-			case m.GetHistogram() != nil:
-				got[key] = float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return got
-}
 
 // verifier answers payment verifications by reference: "ok" verifies,
 // "flaky" fails once then verifies, "gone" is unknown (not retried), and
@@ -122,7 +88,7 @@ func TestMetricsMiddlewareRecordsEveryOutcome(t *testing.T) {
 
 	// Before any task, every family is there at 0, each task type on the
 	// queue it is enqueued on.
-	got := scrape(t, reg)
+	got := telemetrytest.Scrape(t, reg)
 	for _, k := range []string{
 		verified("ok"), verified("error"), verified("skipped"),
 		key("ticketd_worker_task_retries_total", worker.TypeVerifyPayment, ""),
@@ -159,7 +125,7 @@ func TestMetricsMiddlewareRecordsEveryOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() (bool, string) {
-		v := scrape(t, reg)[inFlight]
+		v := telemetrytest.Scrape(t, reg)[inFlight]
 		return v == 1, fmt.Sprintf("%s = %v, want 1 while a verification blocks", inFlight, v)
 	})
 	for _, ref := range []string{"ok", "flaky", "gone"} {
@@ -173,15 +139,15 @@ func TestMetricsMiddlewareRecordsEveryOutcome(t *testing.T) {
 	}
 	// ok and the retry of flaky verified; then the blocked one.
 	waitFor(t, func() (bool, string) {
-		got := scrape(t, reg)
+		got := telemetrytest.Scrape(t, reg)
 		return got[verified("ok")] == 2 && got[verified("skipped")] == 1, fmt.Sprintf("ok %v, skipped %v", got[verified("ok")], got[verified("skipped")])
 	})
 	close(payments.release)
 	waitFor(t, func() (bool, string) {
-		got := scrape(t, reg)
+		got := telemetrytest.Scrape(t, reg)
 		return got[verified("ok")] == 3 && got[inFlight] == 0, fmt.Sprintf("ok %v, in flight %v", got[verified("ok")], got[inFlight])
 	})
-	got = scrape(t, reg)
+	got = telemetrytest.Scrape(t, reg)
 	for k, want := range map[string]float64{
 		verified("error"):   1,
 		verified("skipped"): 1,
@@ -199,7 +165,7 @@ func TestMetricsMiddlewareRecordsEveryOutcome(t *testing.T) {
 	processed := fmt.Sprintf("ticketd_queue_processed_total{queue=%q}", queue)
 	failed := fmt.Sprintf("ticketd_queue_failed_total{queue=%q}", queue)
 	waitFor(t, func() (bool, string) {
-		got := scrape(t, reg)
+		got := telemetrytest.Scrape(t, reg)
 		return got[processed] == 7 && got[failed] == 3, fmt.Sprintf("asynq: %v processed, %v failed", got[processed], got[failed])
 	})
 

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/telemetry/telemetrytest"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
@@ -104,7 +104,7 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 	}
 
 	v := &spanRecorder{spans: map[string]trace.SpanContext{}}
-	logs := &lockedBuffer{}
+	logs := &telemetrytest.LogBuffer{}
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -198,23 +198,4 @@ func TestUntracedClientAddsNoHeaders(t *testing.T) {
 	if len(info.Headers) != 0 {
 		t.Fatalf("headers %v", info.Headers)
 	}
-}
-
-// lockedBuffer is a log destination that the worker's goroutines write to
-// while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
