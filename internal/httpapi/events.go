@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -14,29 +16,31 @@ import (
 // eventResponse is an event as the API shows it: times in UTC and, for
 // people, in the venue's time zone.
 type eventResponse struct {
-	ID            string               `json:"id"`
-	VenueID       string               `json:"venueId"`
-	Venue         eventVenueResponse   `json:"venue"`
-	Title         string               `json:"title"`
-	Description   string               `json:"description"`
-	StartsAt      time.Time            `json:"startsAt"`
-	EndsAt        time.Time            `json:"endsAt"`
-	Timezone      string               `json:"timezone"`
-	StartsAtLocal string               `json:"startsAtLocal"`
-	EndsAtLocal   string               `json:"endsAtLocal"`
-	Currency      string               `json:"currency"`
-	SalesStartAt  *time.Time           `json:"salesStartAt"`
-	SalesEndAt    *time.Time           `json:"salesEndAt"`
-	HoldMinutes   int                  `json:"holdMinutes"`
-	RefundPolicy  refundPolicyJSON     `json:"refundPolicy"`
-	Status        string               `json:"status"`
-	PublishedAt   *time.Time           `json:"publishedAt"`
-	CancelledAt   *time.Time           `json:"cancelledAt"`
-	DeletedAt     *time.Time           `json:"deletedAt,omitempty"`
-	Version       int                  `json:"version"`
-	CreatedAt     time.Time            `json:"createdAt"`
-	UpdatedAt     time.Time            `json:"updatedAt"`
-	TicketTypes   []ticketTypeResponse `json:"ticketTypes,omitempty"`
+	ID            string             `json:"id"`
+	VenueID       string             `json:"venueId"`
+	Venue         eventVenueResponse `json:"venue"`
+	Title         string             `json:"title"`
+	Description   string             `json:"description"`
+	StartsAt      time.Time          `json:"startsAt"`
+	EndsAt        time.Time          `json:"endsAt"`
+	Timezone      string             `json:"timezone"`
+	StartsAtLocal string             `json:"startsAtLocal"`
+	EndsAtLocal   string             `json:"endsAtLocal"`
+	Currency      string             `json:"currency"`
+	SalesStartAt  *time.Time         `json:"salesStartAt"`
+	SalesEndAt    *time.Time         `json:"salesEndAt"`
+	HoldMinutes   int                `json:"holdMinutes"`
+	RefundPolicy  refundPolicyJSON   `json:"refundPolicy"`
+	// MaxTicketsPerBuyer is null when there is no limit.
+	MaxTicketsPerBuyer *int                 `json:"maxTicketsPerBuyer"`
+	Status             string               `json:"status"`
+	PublishedAt        *time.Time           `json:"publishedAt"`
+	CancelledAt        *time.Time           `json:"cancelledAt"`
+	DeletedAt          *time.Time           `json:"deletedAt,omitempty"`
+	Version            int                  `json:"version"`
+	CreatedAt          time.Time            `json:"createdAt"`
+	UpdatedAt          time.Time            `json:"updatedAt"`
+	TicketTypes        []ticketTypeResponse `json:"ticketTypes,omitempty"`
 }
 
 type eventVenueResponse struct {
@@ -48,15 +52,17 @@ type eventVenueResponse struct {
 }
 
 type ticketTypeResponse struct {
-	ID           string     `json:"id"`
-	EventID      string     `json:"eventId"`
-	Name         string     `json:"name"`
-	Kind         string     `json:"kind"`
-	Price        int64      `json:"price"`
-	Currency     string     `json:"currency"`
-	Capacity     int        `json:"capacity"`
-	Sold         int        `json:"sold"`
-	MaxPerOrder  int        `json:"maxPerOrder"`
+	ID          string `json:"id"`
+	EventID     string `json:"eventId"`
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Price       int64  `json:"price"`
+	Currency    string `json:"currency"`
+	Capacity    int    `json:"capacity"`
+	Sold        int    `json:"sold"`
+	MaxPerOrder int    `json:"maxPerOrder"`
+	// MaxPerBuyer is null when there is no limit.
+	MaxPerBuyer  *int       `json:"maxPerBuyer"`
 	SalesStartAt *time.Time `json:"salesStartAt"`
 	SalesEndAt   *time.Time `json:"salesEndAt"`
 	Version      int        `json:"version"`
@@ -95,7 +101,8 @@ func toEventResponse(e *ticketing.Event) eventResponse {
 		StartsAt: e.StartsAt.UTC(), EndsAt: e.EndsAt.UTC(), Timezone: e.Venue.Timezone,
 		StartsAtLocal: e.StartsAt.In(loc).Format(time.RFC3339), EndsAtLocal: e.EndsAt.In(loc).Format(time.RFC3339),
 		Currency: e.Currency, SalesStartAt: utcPtr(e.SalesStartAt), SalesEndAt: utcPtr(e.SalesEndAt),
-		HoldMinutes: e.HoldMinutes, RefundPolicy: refundPolicyJSON(e.RefundPolicy), Status: string(e.Status), PublishedAt: utcPtr(e.PublishedAt),
+		HoldMinutes: e.HoldMinutes, RefundPolicy: refundPolicyJSON(e.RefundPolicy),
+		MaxTicketsPerBuyer: e.MaxTicketsPerBuyer, Status: string(e.Status), PublishedAt: utcPtr(e.PublishedAt),
 		CancelledAt: utcPtr(e.CancelledAt), DeletedAt: utcPtr(e.DeletedAt), Version: e.Version,
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
 	}
@@ -108,7 +115,7 @@ func toEventResponse(e *ticketing.Event) eventResponse {
 func toTicketTypeResponse(t *ticketing.TicketType) ticketTypeResponse {
 	return ticketTypeResponse{
 		ID: t.ID, EventID: t.EventID, Name: t.Name, Kind: string(t.Kind), Price: t.Price, Currency: t.Currency,
-		Capacity: t.Capacity, Sold: t.Sold, MaxPerOrder: t.MaxPerOrder,
+		Capacity: t.Capacity, Sold: t.Sold, MaxPerOrder: t.MaxPerOrder, MaxPerBuyer: t.MaxPerBuyer,
 		SalesStartAt: utcPtr(t.SalesStartAt), SalesEndAt: utcPtr(t.SalesEndAt), Version: t.Version,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 	}
@@ -154,7 +161,46 @@ type eventRequest struct {
 	HoldMinutes  *int    `json:"holdMinutes"`
 	// RefundPolicy, when sent, replaces the event's whole policy.
 	RefundPolicy *refundPolicyJSON `json:"refundPolicy"`
-	Version      int               `json:"version"`
+	// MaxTicketsPerBuyer: a number sets the limit, null removes it.
+	MaxTicketsPerBuyer nullableInt `json:"maxTicketsPerBuyer"`
+	Version            int         `json:"version"`
+}
+
+// nullableInt is a number field where null means something (no limit):
+// Set tells a field sent as null from one left out.
+type nullableInt struct {
+	Set   bool
+	Value *int
+}
+
+// UnmarshalJSON accepts a number or null.
+func (n *nullableInt) UnmarshalJSON(b []byte) error {
+	n.Set, n.Value = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	var v int
+	if err := json.Unmarshal(b, &v); err != nil {
+		// The decoder names the field of this error.
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeOf(v)}
+	}
+	n.Value = &v
+	return nil
+}
+
+// create is the value of a new resource: nil when left out or null.
+func (n nullableInt) create() *int { return n.Value }
+
+// update is the value of an update: nil when left out (unchanged), 0 when
+// null (no limit).
+func (n nullableInt) update() *int {
+	if !n.Set {
+		return nil
+	}
+	if n.Value == nil {
+		return new(int)
+	}
+	return n.Value
 }
 
 // refundPolicyJSON is an event's refund policy: whether buyers may cancel a
@@ -192,6 +238,7 @@ func (s *Server) createEvent(c *fiber.Ctx) error {
 		Currency:     deref(req.Currency),
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		HoldMinutes: req.HoldMinutes, RefundPolicy: req.RefundPolicy.policy(),
+		MaxTicketsPerBuyer: req.MaxTicketsPerBuyer.create(),
 	}
 	if err := t.p.Err(); err != nil {
 		return err
@@ -263,6 +310,7 @@ func (s *Server) updateEvent(c *fiber.Ctx) error {
 		StartsAt: t.parse("startsAt", req.StartsAt), EndsAt: t.parse("endsAt", req.EndsAt), Currency: req.Currency,
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		HoldMinutes: req.HoldMinutes, RefundPolicy: req.RefundPolicy.policy(), Version: req.Version,
+		MaxTicketsPerBuyer: req.MaxTicketsPerBuyer.update(),
 	}
 	if err := t.p.Err(); err != nil {
 		return err
@@ -328,17 +376,19 @@ func optionalVersion(c *fiber.Ctx) (*int, error) {
 }
 
 type ticketTypeRequest struct {
-	Name                      *string  `json:"name"`
-	Kind                      string   `json:"kind"`
-	Price                     *int64   `json:"price"`
-	Capacity                  *int     `json:"capacity"`
-	MaxPerOrder               *int     `json:"maxPerOrder"`
-	SalesStartAt              *string  `json:"salesStartAt"`
-	SalesEndAt                *string  `json:"salesEndAt"`
-	Sections                  []string `json:"sections"`
-	Seats                     []string `json:"seats"`
-	AllowPriceChangeWithSales bool     `json:"allowPriceChangeWithSales"`
-	Version                   int      `json:"version"`
+	Name        *string `json:"name"`
+	Kind        string  `json:"kind"`
+	Price       *int64  `json:"price"`
+	Capacity    *int    `json:"capacity"`
+	MaxPerOrder *int    `json:"maxPerOrder"`
+	// MaxPerBuyer: a number sets the limit, null removes it.
+	MaxPerBuyer               nullableInt `json:"maxPerBuyer"`
+	SalesStartAt              *string     `json:"salesStartAt"`
+	SalesEndAt                *string     `json:"salesEndAt"`
+	Sections                  []string    `json:"sections"`
+	Seats                     []string    `json:"seats"`
+	AllowPriceChangeWithSales bool        `json:"allowPriceChangeWithSales"`
+	Version                   int         `json:"version"`
 }
 
 func (s *Server) createTicketType(c *fiber.Ctx) error {
@@ -353,7 +403,7 @@ func (s *Server) createTicketType(c *fiber.Ctx) error {
 	var t times
 	n := ticketing.NewTicketType{
 		Name: deref(req.Name), Kind: ticketing.TicketKind(req.Kind), Price: req.Price, Capacity: req.Capacity,
-		MaxPerOrder:  req.MaxPerOrder,
+		MaxPerOrder: req.MaxPerOrder, MaxPerBuyer: req.MaxPerBuyer.create(),
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		Seats: ticketing.SeatSelection{Sections: req.Sections, Seats: req.Seats},
 	}
@@ -400,7 +450,7 @@ func (s *Server) updateTicketType(c *fiber.Ctx) error {
 	}
 	var t times
 	u := ticketing.TicketTypeUpdate{
-		Name: req.Name, Price: req.Price, Capacity: req.Capacity, MaxPerOrder: req.MaxPerOrder,
+		Name: req.Name, Price: req.Price, Capacity: req.Capacity, MaxPerOrder: req.MaxPerOrder, MaxPerBuyer: req.MaxPerBuyer.update(),
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		Seats:                     ticketing.SeatSelection{Sections: req.Sections, Seats: req.Seats},
 		AllowPriceChangeWithSales: req.AllowPriceChangeWithSales, Version: req.Version,

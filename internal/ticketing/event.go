@@ -31,10 +31,12 @@ const (
 
 // Bounds and defaults of events and ticket types.
 const (
-	DefaultHoldMinutes     = 10
-	MaxHoldMinutes         = 60
-	DefaultMaxPerOrder     = 10
-	MaxMaxPerOrder         = 100
+	DefaultHoldMinutes = 10
+	MaxHoldMinutes     = 60
+	DefaultMaxPerOrder = 10
+	MaxMaxPerOrder     = 100
+	// MaxBuyerLimit bounds maxPerBuyer and maxTicketsPerBuyer.
+	MaxBuyerLimit          = 10000
 	maxDescriptionRunes    = 5000
 	maxEventTitleRunes     = 200
 	maxTicketTypeNameRunes = 120
@@ -53,13 +55,16 @@ type Event struct {
 	SalesEndAt   *time.Time
 	HoldMinutes  int
 	RefundPolicy RefundPolicy
-	Status       EventStatus
-	PublishedAt  *time.Time
-	CancelledAt  *time.Time
-	DeletedAt    *time.Time
-	Version      int
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// MaxTicketsPerBuyer is the most tickets of the event, of all its
+	// ticket types, one buyer may hold and own at once; nil: no limit.
+	MaxTicketsPerBuyer *int
+	Status             EventStatus
+	PublishedAt        *time.Time
+	CancelledAt        *time.Time
+	DeletedAt          *time.Time
+	Version            int
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 	// Venue and TicketTypes are loaded by FindEventByID.
 	Venue       *Venue
 	TicketTypes []*TicketType
@@ -78,6 +83,8 @@ type NewEvent struct {
 	HoldMinutes  *int
 	// RefundPolicy: buyers may not cancel paid bookings when it is nil.
 	RefundPolicy *RefundPolicy
+	// MaxTicketsPerBuyer: nil for no limit.
+	MaxTicketsPerBuyer *int
 }
 
 // RefundPolicy says whether buyers may cancel a paid booking themselves,
@@ -121,6 +128,7 @@ func (n *NewEvent) Validate() error {
 		n.RefundPolicy = &RefundPolicy{UntilHours: DefaultCancelUntilHours}
 	}
 	n.RefundPolicy.validate(&p)
+	validateBuyerLimit(&p, "maxTicketsPerBuyer", n.MaxTicketsPerBuyer)
 	validateEventTimes(&p, n.StartsAt, n.EndsAt, n.SalesStartAt, n.SalesEndAt)
 	return p.Err()
 }
@@ -137,7 +145,9 @@ type EventUpdate struct {
 	SalesEndAt   *time.Time
 	HoldMinutes  *int
 	RefundPolicy *RefundPolicy
-	Version      int
+	// MaxTicketsPerBuyer, when not nil, replaces the limit; 0 removes it.
+	MaxTicketsPerBuyer *int
+	Version            int
 }
 
 // Apply validates the update against the current event and applies it to e.
@@ -167,6 +177,7 @@ func (u *EventUpdate) Apply(e *Event) error {
 	validateHold(&p, e.HoldMinutes)
 	setIf(&e.RefundPolicy, u.RefundPolicy)
 	e.RefundPolicy.validate(&p)
+	applyBuyerLimit(&p, "maxTicketsPerBuyer", &e.MaxTicketsPerBuyer, u.MaxTicketsPerBuyer)
 	validateEventTimes(&p, e.StartsAt, e.EndsAt, e.SalesStartAt, e.SalesEndAt)
 	return p.Err()
 }
@@ -282,8 +293,11 @@ type TicketType struct {
 	Sold     int
 	// Held is what live pending bookings hold; storage fills it in where a
 	// change must respect it.
-	Held         int
-	MaxPerOrder  int
+	Held        int
+	MaxPerOrder int
+	// MaxPerBuyer is the most tickets of the type one buyer may hold and
+	// own at once; nil: no limit beyond MaxPerOrder.
+	MaxPerBuyer  *int
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	Version      int
@@ -310,11 +324,13 @@ func (s SeatSelection) validate(p *Problems) {
 
 // NewTicketType is the input to add a ticket type to an event.
 type NewTicketType struct {
-	Name         string
-	Kind         TicketKind
-	Price        *int64
-	Capacity     *int
-	MaxPerOrder  *int
+	Name        string
+	Kind        TicketKind
+	Price       *int64
+	Capacity    *int
+	MaxPerOrder *int
+	// MaxPerBuyer: nil for no limit.
+	MaxPerBuyer  *int
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	Seats        SeatSelection
@@ -344,6 +360,7 @@ func (n *NewTicketType) Validate() error {
 		n.MaxPerOrder = &m
 	}
 	validateMaxPerOrder(&p, *n.MaxPerOrder)
+	validateBuyerLimit(&p, "maxPerBuyer", n.MaxPerBuyer)
 	validateTicketWindow(&p, n.SalesStartAt, n.SalesEndAt)
 	return p.Err()
 }
@@ -352,10 +369,12 @@ func (n *NewTicketType) Validate() error {
 // when not empty, replaces a seated type's seats. A price change of a type
 // that has sold tickets needs AllowPriceChangeWithSales.
 type TicketTypeUpdate struct {
-	Name                      *string
-	Price                     *int64
-	Capacity                  *int
-	MaxPerOrder               *int
+	Name        *string
+	Price       *int64
+	Capacity    *int
+	MaxPerOrder *int
+	// MaxPerBuyer, when not nil, replaces the limit; 0 removes it.
+	MaxPerBuyer               *int
 	SalesStartAt              *time.Time
 	SalesEndAt                *time.Time
 	Seats                     SeatSelection
@@ -382,6 +401,7 @@ func (u *TicketTypeUpdate) Apply(t *TicketType) error {
 	u.Seats.validate(&p)
 	setIf(&t.MaxPerOrder, u.MaxPerOrder)
 	validateMaxPerOrder(&p, t.MaxPerOrder)
+	applyBuyerLimit(&p, "maxPerBuyer", &t.MaxPerBuyer, u.MaxPerBuyer)
 	if u.SalesStartAt != nil {
 		t.SalesStartAt = u.SalesStartAt
 	}
@@ -418,6 +438,23 @@ func validatePrice(p *Problems, price int64) {
 
 func validateMaxPerOrder(p *Problems, n int) {
 	p.Addf(n < 1 || n > MaxMaxPerOrder, "maxPerOrder must be 1-%d", MaxMaxPerOrder)
+}
+
+func validateBuyerLimit(p *Problems, field string, n *int) {
+	p.Addf(n != nil && (*n < 1 || *n > MaxBuyerLimit), "%s must be 1-%d, or null for no limit", field, MaxBuyerLimit)
+}
+
+// applyBuyerLimit sets a limit from an update: nil keeps it, 0 removes it.
+func applyBuyerLimit(p *Problems, field string, dst **int, v *int) {
+	switch {
+	case v == nil:
+	case *v == 0:
+		*dst = nil
+	default:
+		n := *v
+		*dst = &n
+		validateBuyerLimit(p, field, *dst)
+	}
 }
 
 func validateTicketWindow(p *Problems, start, end *time.Time) {
