@@ -191,16 +191,9 @@ func (n *nullableInt) UnmarshalJSON(b []byte) error {
 // create is the value of a new resource: nil when left out or null.
 func (n nullableInt) create() *int { return n.Value }
 
-// update is the value of an update: nil when left out (unchanged), 0 when
-// null (no limit).
-func (n nullableInt) update() *int {
-	if !n.Set {
-		return nil
-	}
-	if n.Value == nil {
-		return new(int)
-	}
-	return n.Value
+// update is the change of an update: none when left out, removal when null.
+func (n nullableInt) update() ticketing.LimitUpdate {
+	return ticketing.LimitUpdate{Set: n.Set, Value: n.Value}
 }
 
 // refundPolicyJSON is an event's refund policy: whether buyers may cancel a

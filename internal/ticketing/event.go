@@ -135,18 +135,17 @@ func (n *NewEvent) Validate() error {
 
 // EventUpdate changes an event; nil fields are unchanged.
 type EventUpdate struct {
-	VenueID      *string
-	Title        *string
-	Description  *string
-	StartsAt     *time.Time
-	EndsAt       *time.Time
-	Currency     *string
-	SalesStartAt *time.Time
-	SalesEndAt   *time.Time
-	HoldMinutes  *int
-	RefundPolicy *RefundPolicy
-	// MaxTicketsPerBuyer, when not nil, replaces the limit; 0 removes it.
-	MaxTicketsPerBuyer *int
+	VenueID            *string
+	Title              *string
+	Description        *string
+	StartsAt           *time.Time
+	EndsAt             *time.Time
+	Currency           *string
+	SalesStartAt       *time.Time
+	SalesEndAt         *time.Time
+	HoldMinutes        *int
+	RefundPolicy       *RefundPolicy
+	MaxTicketsPerBuyer LimitUpdate
 	Version            int
 }
 
@@ -369,12 +368,11 @@ func (n *NewTicketType) Validate() error {
 // when not empty, replaces a seated type's seats. A price change of a type
 // that has sold tickets needs AllowPriceChangeWithSales.
 type TicketTypeUpdate struct {
-	Name        *string
-	Price       *int64
-	Capacity    *int
-	MaxPerOrder *int
-	// MaxPerBuyer, when not nil, replaces the limit; 0 removes it.
-	MaxPerBuyer               *int
+	Name                      *string
+	Price                     *int64
+	Capacity                  *int
+	MaxPerOrder               *int
+	MaxPerBuyer               LimitUpdate
 	SalesStartAt              *time.Time
 	SalesEndAt                *time.Time
 	Seats                     SeatSelection
@@ -444,17 +442,24 @@ func validateBuyerLimit(p *Problems, field string, n *int) {
 	p.Addf(n != nil && (*n < 1 || *n > MaxBuyerLimit), "%s must be 1-%d, or null for no limit", field, MaxBuyerLimit)
 }
 
-// applyBuyerLimit sets a limit from an update: nil keeps it, 0 removes it.
-func applyBuyerLimit(p *Problems, field string, dst **int, v *int) {
-	switch {
-	case v == nil:
-	case *v == 0:
-		*dst = nil
-	default:
-		n := *v
-		*dst = &n
-		validateBuyerLimit(p, field, *dst)
+// LimitUpdate changes an optional limit: unless Set it stays as it is; Set
+// with a nil Value removes it.
+type LimitUpdate struct {
+	Set   bool
+	Value *int
+}
+
+// applyBuyerLimit applies an update of an optional limit to dst.
+func applyBuyerLimit(p *Problems, field string, dst **int, u LimitUpdate) {
+	if !u.Set {
+		return
 	}
+	*dst = nil
+	if u.Value != nil {
+		n := *u.Value
+		*dst = &n
+	}
+	validateBuyerLimit(p, field, *dst)
 }
 
 func validateTicketWindow(p *Problems, start, end *time.Time) {
