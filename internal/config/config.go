@@ -66,19 +66,10 @@ type Config struct {
 	AuthRateLimitIP     int
 	AuthRateLimitEmail  int
 	AuthRateLimitWindow time.Duration
-	// BookingMaxOpenHolds is how many pending bookings one buyer may have
-	// in one event at once (0: any number).
-	BookingMaxOpenHolds int
-	// BookingRateLimitUser and BookingRateLimitIP cap booking requests per
-	// organizer+user and per organizer+client address in
-	// BookingRateLimitWindow (0: no limit).
-	BookingRateLimitUser   int
-	BookingRateLimitIP     int
-	BookingRateLimitWindow time.Duration
-	WorkerQueue            string
-	WorkerConcurrency      int
-	SweepInterval          time.Duration
-	SaleCacheTTL           time.Duration
+	WorkerQueue         string
+	WorkerConcurrency   int
+	SweepInterval       time.Duration
+	SaleCacheTTL        time.Duration
 	// SeatMapRefresh and SeatMapCacheMB: see httpapi.Config.
 	SeatMapRefresh time.Duration
 	SeatMapCacheMB int
@@ -116,6 +107,16 @@ type Config struct {
 	// variables: nowhere (and nothing instrumented) unless an OTLP
 	// endpoint is set.
 	Tracing telemetry.TracingConfig
+
+	// BookingMaxOpenHolds is how many pending bookings one buyer may have
+	// in one event at once (0: any number).
+	BookingMaxOpenHolds int
+	// BookingRateLimitUser and BookingRateLimitIP cap booking requests per
+	// organizer+user and per organizer+client address in
+	// BookingRateLimitWindow (0: no limit).
+	BookingRateLimitUser   int
+	BookingRateLimitIP     int
+	BookingRateLimitWindow time.Duration
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -123,43 +124,39 @@ type Config struct {
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
-		Port:                   r.int("PORT", 8080, 1, 65535),
-		MigrationsDatabaseURL:  r.str("MIGRATIONS_DATABASE_URL", DefaultMigrationsDatabaseURL),
-		DBMaxConns:             int32(r.int("DB_MAX_CONNS", 20, 1, 1000)),
-		RedisURL:               r.str("REDIS_URL", DefaultRedisURL),
-		RedisKeyPrefix:         r.str("REDIS_KEY_PREFIX", ""),
-		PlatformDomain:         strings.ToLower(strings.TrimSuffix(r.str("PLATFORM_DOMAIN", "localhost"), ".")),
-		PlatformAPIKey:         r.str("PLATFORM_API_KEY", ""),
-		TenantCacheTTL:         r.duration("TENANT_CACHE_TTL", 15*time.Second),
-		ShutdownTimeout:        r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
-		JWTSecret:              r.str("JWT_SECRET", ""),
-		TicketSigningSecret:    r.str("TICKET_SIGNING_SECRET", ""),
-		JWTExpiresIn:           r.duration("JWT_EXPIRES_IN", 15*time.Minute),
-		JWTIssuer:              r.str("JWT_ISSUER", "ticketd"),
-		JWTAudience:            r.str("JWT_AUDIENCE", "ticketd-api"),
-		RefreshTokenTTL:        r.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour),
-		AuthRateLimitIP:        r.int("AUTH_RATE_LIMIT_IP", 30, 1, 100000),
-		AuthRateLimitEmail:     r.int("AUTH_RATE_LIMIT_EMAIL", 10, 1, 100000),
-		AuthRateLimitWindow:    r.duration("AUTH_RATE_LIMIT_WINDOW", time.Minute),
-		BookingMaxOpenHolds:    r.int("BOOKING_MAX_OPEN_HOLDS", 3, 0, 1000),
-		BookingRateLimitUser:   r.int("BOOKING_RATE_LIMIT_USER", 30, 0, 1000000),
-		BookingRateLimitIP:     r.int("BOOKING_RATE_LIMIT_IP", 300, 0, 1000000),
-		BookingRateLimitWindow: r.duration("BOOKING_RATE_LIMIT_WINDOW", time.Minute),
-		WorkerQueue:            r.str("WORKER_QUEUE", "ticketd"),
-		WorkerConcurrency:      r.int("WORKER_CONCURRENCY", 10, 1, 1000),
-		SweepInterval:          r.duration("SWEEP_INTERVAL", time.Minute),
-		SaleCacheTTL:           r.duration("SALE_CACHE_TTL", 2*time.Second),
-		SeatMapRefresh:         r.duration("SEAT_MAP_REFRESH", time.Second),
-		SeatMapCacheMB:         r.int("SEAT_MAP_CACHE_MB", 128, 16, 1<<16),
-		MetricsAddr:            r.str("METRICS_ADDR", ""),
-		PprofAddr:              r.str("PPROF_ADDR", ""),
-		BindAddr:               r.str("BIND_ADDR", ""),
-		PaystackSecretKey:      r.str("PAYSTACK_SECRET_KEY", ""),
-		PaystackBaseURL:        strings.TrimSuffix(r.str("PAYSTACK_BASE_URL", DefaultPaystackBaseURL), "/"),
-		StorefrontURL:          strings.TrimSuffix(r.str("STOREFRONT_URL", ""), "/"),
-		ReconcileInterval:      r.duration("PAYMENT_RECONCILE_INTERVAL", time.Minute),
-		PaymentStaleAfter:      r.duration("PAYMENT_STALE_AFTER", 2*time.Minute),
-		PaymentLookBack:        r.duration("PAYMENT_LOOKBACK", 24*time.Hour),
+		Port:                  r.int("PORT", 8080, 1, 65535),
+		MigrationsDatabaseURL: r.str("MIGRATIONS_DATABASE_URL", DefaultMigrationsDatabaseURL),
+		DBMaxConns:            int32(r.int("DB_MAX_CONNS", 20, 1, 1000)),
+		RedisURL:              r.str("REDIS_URL", DefaultRedisURL),
+		RedisKeyPrefix:        r.str("REDIS_KEY_PREFIX", ""),
+		PlatformDomain:        strings.ToLower(strings.TrimSuffix(r.str("PLATFORM_DOMAIN", "localhost"), ".")),
+		PlatformAPIKey:        r.str("PLATFORM_API_KEY", ""),
+		TenantCacheTTL:        r.duration("TENANT_CACHE_TTL", 15*time.Second),
+		ShutdownTimeout:       r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		JWTSecret:             r.str("JWT_SECRET", ""),
+		TicketSigningSecret:   r.str("TICKET_SIGNING_SECRET", ""),
+		JWTExpiresIn:          r.duration("JWT_EXPIRES_IN", 15*time.Minute),
+		JWTIssuer:             r.str("JWT_ISSUER", "ticketd"),
+		JWTAudience:           r.str("JWT_AUDIENCE", "ticketd-api"),
+		RefreshTokenTTL:       r.duration("REFRESH_TOKEN_TTL", 30*24*time.Hour),
+		AuthRateLimitIP:       r.int("AUTH_RATE_LIMIT_IP", 30, 1, 100000),
+		AuthRateLimitEmail:    r.int("AUTH_RATE_LIMIT_EMAIL", 10, 1, 100000),
+		AuthRateLimitWindow:   r.duration("AUTH_RATE_LIMIT_WINDOW", time.Minute),
+		WorkerQueue:           r.str("WORKER_QUEUE", "ticketd"),
+		WorkerConcurrency:     r.int("WORKER_CONCURRENCY", 10, 1, 1000),
+		SweepInterval:         r.duration("SWEEP_INTERVAL", time.Minute),
+		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
+		SeatMapRefresh:        r.duration("SEAT_MAP_REFRESH", time.Second),
+		SeatMapCacheMB:        r.int("SEAT_MAP_CACHE_MB", 128, 16, 1<<16),
+		MetricsAddr:           r.str("METRICS_ADDR", ""),
+		PprofAddr:             r.str("PPROF_ADDR", ""),
+		BindAddr:              r.str("BIND_ADDR", ""),
+		PaystackSecretKey:     r.str("PAYSTACK_SECRET_KEY", ""),
+		PaystackBaseURL:       strings.TrimSuffix(r.str("PAYSTACK_BASE_URL", DefaultPaystackBaseURL), "/"),
+		StorefrontURL:         strings.TrimSuffix(r.str("STOREFRONT_URL", ""), "/"),
+		ReconcileInterval:     r.duration("PAYMENT_RECONCILE_INTERVAL", time.Minute),
+		PaymentStaleAfter:     r.duration("PAYMENT_STALE_AFTER", 2*time.Minute),
+		PaymentLookBack:       r.duration("PAYMENT_LOOKBACK", 24*time.Hour),
 	}
 	c.PublicURL = strings.TrimSuffix(r.str("PUBLIC_URL", fmt.Sprintf("http://%s:%d", c.PlatformDomain, c.Port)), "/")
 	c.SMTPURL = r.str("SMTP_URL", "")
@@ -173,6 +170,10 @@ func Load(getenv func(string) string) (Config, error) {
 		r.fail("MAIL_FROM %v", err)
 	}
 	c.MailConcurrency = r.int("MAIL_CONCURRENCY", 2, 1, 100)
+	c.BookingMaxOpenHolds = r.int("BOOKING_MAX_OPEN_HOLDS", 3, 0, 1000)
+	c.BookingRateLimitUser = r.int("BOOKING_RATE_LIMIT_USER", 30, 0, 1000000)
+	c.BookingRateLimitIP = r.int("BOOKING_RATE_LIMIT_IP", 300, 0, 1000000)
+	c.BookingRateLimitWindow = r.duration("BOOKING_RATE_LIMIT_WINDOW", time.Minute)
 	tracing, err := telemetry.TracingFromEnv(getenv)
 	if err != nil {
 		r.fail("%v", err)

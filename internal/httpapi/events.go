@@ -16,31 +16,31 @@ import (
 // eventResponse is an event as the API shows it: times in UTC and, for
 // people, in the venue's time zone.
 type eventResponse struct {
-	ID            string             `json:"id"`
-	VenueID       string             `json:"venueId"`
-	Venue         eventVenueResponse `json:"venue"`
-	Title         string             `json:"title"`
-	Description   string             `json:"description"`
-	StartsAt      time.Time          `json:"startsAt"`
-	EndsAt        time.Time          `json:"endsAt"`
-	Timezone      string             `json:"timezone"`
-	StartsAtLocal string             `json:"startsAtLocal"`
-	EndsAtLocal   string             `json:"endsAtLocal"`
-	Currency      string             `json:"currency"`
-	SalesStartAt  *time.Time         `json:"salesStartAt"`
-	SalesEndAt    *time.Time         `json:"salesEndAt"`
-	HoldMinutes   int                `json:"holdMinutes"`
-	RefundPolicy  refundPolicyJSON   `json:"refundPolicy"`
+	ID            string               `json:"id"`
+	VenueID       string               `json:"venueId"`
+	Venue         eventVenueResponse   `json:"venue"`
+	Title         string               `json:"title"`
+	Description   string               `json:"description"`
+	StartsAt      time.Time            `json:"startsAt"`
+	EndsAt        time.Time            `json:"endsAt"`
+	Timezone      string               `json:"timezone"`
+	StartsAtLocal string               `json:"startsAtLocal"`
+	EndsAtLocal   string               `json:"endsAtLocal"`
+	Currency      string               `json:"currency"`
+	SalesStartAt  *time.Time           `json:"salesStartAt"`
+	SalesEndAt    *time.Time           `json:"salesEndAt"`
+	HoldMinutes   int                  `json:"holdMinutes"`
+	RefundPolicy  refundPolicyJSON     `json:"refundPolicy"`
+	Status        string               `json:"status"`
+	PublishedAt   *time.Time           `json:"publishedAt"`
+	CancelledAt   *time.Time           `json:"cancelledAt"`
+	DeletedAt     *time.Time           `json:"deletedAt,omitempty"`
+	Version       int                  `json:"version"`
+	CreatedAt     time.Time            `json:"createdAt"`
+	UpdatedAt     time.Time            `json:"updatedAt"`
+	TicketTypes   []ticketTypeResponse `json:"ticketTypes,omitempty"`
 	// MaxTicketsPerBuyer is null when there is no limit.
-	MaxTicketsPerBuyer *int                 `json:"maxTicketsPerBuyer"`
-	Status             string               `json:"status"`
-	PublishedAt        *time.Time           `json:"publishedAt"`
-	CancelledAt        *time.Time           `json:"cancelledAt"`
-	DeletedAt          *time.Time           `json:"deletedAt,omitempty"`
-	Version            int                  `json:"version"`
-	CreatedAt          time.Time            `json:"createdAt"`
-	UpdatedAt          time.Time            `json:"updatedAt"`
-	TicketTypes        []ticketTypeResponse `json:"ticketTypes,omitempty"`
+	MaxTicketsPerBuyer *int `json:"maxTicketsPerBuyer"`
 }
 
 type eventVenueResponse struct {
@@ -52,22 +52,22 @@ type eventVenueResponse struct {
 }
 
 type ticketTypeResponse struct {
-	ID          string `json:"id"`
-	EventID     string `json:"eventId"`
-	Name        string `json:"name"`
-	Kind        string `json:"kind"`
-	Price       int64  `json:"price"`
-	Currency    string `json:"currency"`
-	Capacity    int    `json:"capacity"`
-	Sold        int    `json:"sold"`
-	MaxPerOrder int    `json:"maxPerOrder"`
-	// MaxPerBuyer is null when there is no limit.
-	MaxPerBuyer  *int       `json:"maxPerBuyer"`
+	ID           string     `json:"id"`
+	EventID      string     `json:"eventId"`
+	Name         string     `json:"name"`
+	Kind         string     `json:"kind"`
+	Price        int64      `json:"price"`
+	Currency     string     `json:"currency"`
+	Capacity     int        `json:"capacity"`
+	Sold         int        `json:"sold"`
+	MaxPerOrder  int        `json:"maxPerOrder"`
 	SalesStartAt *time.Time `json:"salesStartAt"`
 	SalesEndAt   *time.Time `json:"salesEndAt"`
 	Version      int        `json:"version"`
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
+	// MaxPerBuyer is null when there is no limit.
+	MaxPerBuyer *int `json:"maxPerBuyer"`
 }
 
 // locations caches loaded time zones: loading one reads the zone database.
@@ -161,9 +161,9 @@ type eventRequest struct {
 	HoldMinutes  *int    `json:"holdMinutes"`
 	// RefundPolicy, when sent, replaces the event's whole policy.
 	RefundPolicy *refundPolicyJSON `json:"refundPolicy"`
+	Version      int               `json:"version"`
 	// MaxTicketsPerBuyer: a number sets the limit, null removes it.
 	MaxTicketsPerBuyer nullableInt `json:"maxTicketsPerBuyer"`
-	Version            int         `json:"version"`
 }
 
 // nullableInt is a number field where null means something (no limit):
@@ -369,19 +369,19 @@ func optionalVersion(c *fiber.Ctx) (*int, error) {
 }
 
 type ticketTypeRequest struct {
-	Name        *string `json:"name"`
-	Kind        string  `json:"kind"`
-	Price       *int64  `json:"price"`
-	Capacity    *int    `json:"capacity"`
-	MaxPerOrder *int    `json:"maxPerOrder"`
+	Name                      *string  `json:"name"`
+	Kind                      string   `json:"kind"`
+	Price                     *int64   `json:"price"`
+	Capacity                  *int     `json:"capacity"`
+	MaxPerOrder               *int     `json:"maxPerOrder"`
+	SalesStartAt              *string  `json:"salesStartAt"`
+	SalesEndAt                *string  `json:"salesEndAt"`
+	Sections                  []string `json:"sections"`
+	Seats                     []string `json:"seats"`
+	AllowPriceChangeWithSales bool     `json:"allowPriceChangeWithSales"`
+	Version                   int      `json:"version"`
 	// MaxPerBuyer: a number sets the limit, null removes it.
-	MaxPerBuyer               nullableInt `json:"maxPerBuyer"`
-	SalesStartAt              *string     `json:"salesStartAt"`
-	SalesEndAt                *string     `json:"salesEndAt"`
-	Sections                  []string    `json:"sections"`
-	Seats                     []string    `json:"seats"`
-	AllowPriceChangeWithSales bool        `json:"allowPriceChangeWithSales"`
-	Version                   int         `json:"version"`
+	MaxPerBuyer nullableInt `json:"maxPerBuyer"`
 }
 
 func (s *Server) createTicketType(c *fiber.Ctx) error {

@@ -114,33 +114,34 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		return signer.PublicKey(tenantID, version)
 	})
 	deps := httpapi.Deps{
-		Bookings:    bookings,
-		Stock:       bookings,
-		Tenants:     postgres.NewTenantService(db.App, hasher),
-		Users:       postgres.NewUserService(db.App, hasher),
-		Venues:      postgres.NewVenueService(db.App),
-		Events:      postgres.NewEventService(db.App),
-		Sessions:    sessions,
-		Revocations: rdb.Sessions(0, sessions, tokens.TTL()+auth.Leeway),
-		Tokens:      tokens,
-		Authz:       enforcer,
-		AuthLimiter: rdb.NewRateLimiter("auth", time.Minute),
-		// Booking limits are off (0) unless a test's configure sets them.
-		BookingLimiter: rdb.NewRateLimiter("booking", time.Minute),
-		SigninGuard:    rdb.NewSigninGuard(10, 10, time.Minute),
-		Payments:       payments,
-		Tickets:        tickets,
-		Checkins:       tickets,
-		TicketSigner:   signer,
-		Refunds:        payments,
-		PaymentInbox:   postgres.NewPaymentStore(db.App),
-		PaymentQueue:   queue,
+		Bookings:     bookings,
+		Stock:        bookings,
+		Tenants:      postgres.NewTenantService(db.App, hasher),
+		Users:        postgres.NewUserService(db.App, hasher),
+		Venues:       postgres.NewVenueService(db.App),
+		Events:       postgres.NewEventService(db.App),
+		Sessions:     sessions,
+		Revocations:  rdb.Sessions(0, sessions, tokens.TTL()+auth.Leeway),
+		Tokens:       tokens,
+		Authz:        enforcer,
+		AuthLimiter:  rdb.NewRateLimiter("auth", time.Minute),
+		SigninGuard:  rdb.NewSigninGuard(10, 10, time.Minute),
+		Payments:     payments,
+		Tickets:      tickets,
+		Checkins:     tickets,
+		TicketSigner: signer,
+		Refunds:      payments,
+		PaymentInbox: postgres.NewPaymentStore(db.App),
+		PaymentQueue: queue,
 		Ready: map[string]func(context.Context) error{
 			"postgres": db.App.Ping,
 			"redis":    rdb.Ready,
 		},
 		Metrics: metrics,
 		Logger:  logger,
+
+		// Booking limits are off (0) unless a test's configure sets them.
+		BookingLimiter: rdb.NewRateLimiter("booking", time.Minute),
 	}
 	for _, f := range configure {
 		f(&cfg, &deps)

@@ -46,10 +46,10 @@ type Error struct {
 	Kind     Kind
 	Code     string
 	Messages []string
+	Err      error
 	// Details are machine-readable facts of the error (a limit and what
 	// the caller already has), shown as "details"; nil for most errors.
 	Details map[string]any
-	Err     error
 }
 
 // Error implements the error interface.

@@ -31,15 +31,15 @@ const (
 
 // Bounds and defaults of events and ticket types.
 const (
-	DefaultHoldMinutes = 10
-	MaxHoldMinutes     = 60
-	DefaultMaxPerOrder = 10
-	MaxMaxPerOrder     = 100
-	// MaxBuyerLimit bounds maxPerBuyer and maxTicketsPerBuyer.
-	MaxBuyerLimit          = 10000
+	DefaultHoldMinutes     = 10
+	MaxHoldMinutes         = 60
+	DefaultMaxPerOrder     = 10
+	MaxMaxPerOrder         = 100
 	maxDescriptionRunes    = 5000
 	maxEventTitleRunes     = 200
 	maxTicketTypeNameRunes = 120
+	// MaxBuyerLimit bounds maxPerBuyer and maxTicketsPerBuyer.
+	MaxBuyerLimit = 10000
 )
 
 // Event is a dated happening at a venue, sold through its ticket types.
@@ -55,16 +55,16 @@ type Event struct {
 	SalesEndAt   *time.Time
 	HoldMinutes  int
 	RefundPolicy RefundPolicy
+	Status       EventStatus
+	PublishedAt  *time.Time
+	CancelledAt  *time.Time
+	DeletedAt    *time.Time
+	Version      int
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 	// MaxTicketsPerBuyer is the most tickets of the event, of all its
 	// ticket types, one buyer may hold and own at once; nil: no limit.
 	MaxTicketsPerBuyer *int
-	Status             EventStatus
-	PublishedAt        *time.Time
-	CancelledAt        *time.Time
-	DeletedAt          *time.Time
-	Version            int
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
 	// Venue and TicketTypes are loaded by FindEventByID.
 	Venue       *Venue
 	TicketTypes []*TicketType
@@ -135,18 +135,19 @@ func (n *NewEvent) Validate() error {
 
 // EventUpdate changes an event; nil fields are unchanged.
 type EventUpdate struct {
-	VenueID            *string
-	Title              *string
-	Description        *string
-	StartsAt           *time.Time
-	EndsAt             *time.Time
-	Currency           *string
-	SalesStartAt       *time.Time
-	SalesEndAt         *time.Time
-	HoldMinutes        *int
-	RefundPolicy       *RefundPolicy
+	VenueID      *string
+	Title        *string
+	Description  *string
+	StartsAt     *time.Time
+	EndsAt       *time.Time
+	Currency     *string
+	SalesStartAt *time.Time
+	SalesEndAt   *time.Time
+	HoldMinutes  *int
+	RefundPolicy *RefundPolicy
+	Version      int
+	// MaxTicketsPerBuyer changes the event's limit.
 	MaxTicketsPerBuyer LimitUpdate
-	Version            int
 }
 
 // Apply validates the update against the current event and applies it to e.
@@ -292,16 +293,16 @@ type TicketType struct {
 	Sold     int
 	// Held is what live pending bookings hold; storage fills it in where a
 	// change must respect it.
-	Held        int
-	MaxPerOrder int
-	// MaxPerBuyer is the most tickets of the type one buyer may hold and
-	// own at once; nil: no limit beyond MaxPerOrder.
-	MaxPerBuyer  *int
+	Held         int
+	MaxPerOrder  int
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	Version      int
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// MaxPerBuyer is the most tickets of the type one buyer may hold and
+	// own at once; nil: no limit beyond MaxPerOrder.
+	MaxPerBuyer *int
 }
 
 // SeatSelection names seats of the event's venue: whole sections and/or
@@ -323,16 +324,16 @@ func (s SeatSelection) validate(p *Problems) {
 
 // NewTicketType is the input to add a ticket type to an event.
 type NewTicketType struct {
-	Name        string
-	Kind        TicketKind
-	Price       *int64
-	Capacity    *int
-	MaxPerOrder *int
-	// MaxPerBuyer: nil for no limit.
-	MaxPerBuyer  *int
+	Name         string
+	Kind         TicketKind
+	Price        *int64
+	Capacity     *int
+	MaxPerOrder  *int
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	Seats        SeatSelection
+	// MaxPerBuyer: nil for no limit.
+	MaxPerBuyer *int
 }
 
 // Validate normalizes the input and reports every problem with it.
