@@ -136,6 +136,7 @@ func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, com
 		a.tasks.Trace(tp)
 	}
 	a.bookings = booking.New(store, a.stock, a.tasks, logger, cfg.SaleCacheTTL)
+	a.bookings.SetMaxOpenHolds(cfg.BookingMaxOpenHolds)
 	if cfg.PaystackSecretKey == "" {
 		logger.Warn("PAYSTACK_SECRET_KEY is not set: payments will fail and webhooks will be refused")
 	}

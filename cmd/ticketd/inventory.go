@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/inventory"
@@ -50,6 +52,33 @@ func inventoryCommand(ctx context.Context, cfg config.Config, args []string, std
 		fmt.Fprintf(stdout, "inventory: rebuilt event %s of %s from Postgres\n", *eventID, tenant.Slug)
 	}
 	return a.checkInventory(ctx, ev, stdout)
+}
+
+// checkBuyers compares the per-buyer counts in Redis (tickets held and
+// bought, live holds) with what Postgres says they are, and returns the
+// differences and the number of buyers Redis counts.
+func (a *app) checkBuyers(ctx context.Context, ev inventory.Event, truth *inventory.Snapshot) ([]string, int, error) {
+	got, err := a.stock.Buyers(ctx, ev)
+	if err != nil {
+		return nil, 0, err
+	}
+	want := inventory.BuyerCounts(truth, time.Now())
+	var problems []string
+	for field, n := range want {
+		if got[field] != n {
+			problems = append(problems, fmt.Sprintf("buyers %s: Postgres %d, Redis %d", field, n, got[field]))
+		}
+	}
+	buyers := 0
+	for field, n := range got {
+		if strings.HasPrefix(field, "t:") {
+			buyers++
+		}
+		if _, ok := want[field]; !ok {
+			problems = append(problems, fmt.Sprintf("buyers %s: Postgres 0, Redis %d", field, n))
+		}
+	}
+	return problems, buyers, nil
 }
 
 // eventTenant finds the tenant of an event: the named one, or the one whose
@@ -134,6 +163,12 @@ func (a *app) checkInventory(ctx context.Context, ev inventory.Event, stdout io.
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	buyerProblems, buyers, err := a.checkBuyers(ctx, ev, truth)
+	if err != nil {
+		return err
+	}
+	problems = append(problems, buyerProblems...)
+	fmt.Fprintf(stdout, "buyers: %d counted in Redis, %d disagree with Postgres\n", buyers, len(buyerProblems))
 	if len(problems) == 0 {
 		fmt.Fprintln(stdout, "inventory: consistent")
 		return nil

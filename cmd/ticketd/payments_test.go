@@ -144,6 +144,11 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		"PAYMENT_STALE_AFTER":        "2s",
 		"LOG_LEVEL":                  "error",
 		"DB_MAX_CONNS":               "8", // many stacks share the server's connections
+		// The payment tests book many times per buyer and address;
+		// TestBookingLimitsAreWired turns the limits on.
+		"BOOKING_RATE_LIMIT_USER": "0",
+		"BOOKING_RATE_LIMIT_IP":   "0",
+		"BOOKING_MAX_OPEN_HOLDS":  "0",
 	}
 	maps.Copy(vars, o.vars)
 	cfg, err := config.Load(env(vars))

@@ -68,6 +68,9 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		SeatMapRefresh:     cfg.SeatMapRefresh,
 		SeatMapCacheBytes:  int64(cfg.SeatMapCacheMB) << 20,
 		MetricsElsewhere:   cfg.MetricsAddr != "",
+
+		BookingRateLimitUser: cfg.BookingRateLimitUser,
+		BookingRateLimitIP:   cfg.BookingRateLimitIP,
 	}, httpapi.Deps{
 		Tenants:      a.tenants,
 		Users:        postgres.NewUserService(db, a.hasher),
@@ -95,6 +98,8 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Metrics: metrics,
 		Logger:  logger,
 		Tracing: a.tracing.Provider(),
+
+		BookingLimiter: rdb.NewRateLimiter("booking", cfg.BookingRateLimitWindow),
 	})
 	if err != nil {
 		return err

@@ -65,6 +65,7 @@ type Service struct {
 	saleGroup singleflight.Group
 	saleTTL   time.Duration
 	fences    *fences
+	maxOpen   int
 }
 
 var _ ticketing.BookingService = (*Service)(nil)
@@ -77,6 +78,10 @@ func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, s
 	s.fences = newFences(inv.HeldNow)
 	return s
 }
+
+// SetMaxOpenHolds sets how many unpaid (pending) bookings one buyer may have
+// in one event at once, 0 for any number; call it before the Service is used.
+func (s *Service) SetMaxOpenHolds(n int) { s.maxOpen = n }
 
 type saleEntry struct {
 	sale    *ticketing.Sale
@@ -174,6 +179,7 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		return nil, err
 	}
 	b.ID, hold.ID, b.UserID = id, id, actor.UserID
+	hold.Buyer, hold.MaxOpenHolds = actor.UserID, s.maxOpen
 	ev := inventory.Event{TenantID: tenant.ID, EventID: n.EventID}
 	if err := s.explainHold(sale, s.inventory.Hold(ctx, ev, hold)); err != nil {
 		return nil, err
@@ -299,6 +305,10 @@ func price(sale *ticketing.Sale, n ticketing.NewBooking, now time.Time) (*ticket
 // explainHold turns the refusal of a hold into the API's conflict errors,
 // naming the ticket types and seats.
 func (s *Service) explainHold(sale *ticketing.Sale, err error) error {
+	var limit *inventory.BuyerLimit
+	if errors.As(err, &limit) {
+		return explainLimit(sale, limit)
+	}
 	var u *inventory.Unavailable
 	if !errors.As(err, &u) {
 		if err != nil {
@@ -326,6 +336,28 @@ func (s *Service) explainHold(sale *ticketing.Sale, err error) error {
 		code = ticketing.CodeSoldOut
 	}
 	return &ticketing.Error{Kind: ticketing.KindConflict, Code: code, Messages: msgs}
+}
+
+// explainLimit turns a buyer limit into the API's error: 409 with the limit
+// and what the buyer has in words and in details.
+func explainLimit(sale *ticketing.Sale, l *inventory.BuyerLimit) error {
+	details := map[string]any{"limit": l.Kind, "max": l.Limit, "current": l.Have}
+	switch l.Kind {
+	case inventory.LimitOpenHolds:
+		return &ticketing.Error{Kind: ticketing.KindConflict, Code: ticketing.CodeOpenHoldsLimit, Details: details, Messages: []string{
+			fmt.Sprintf("you may have at most %d unpaid bookings for this event at once and have %d; pay for or cancel one first", l.Limit, l.Have)}}
+	case inventory.LimitTicketType:
+		name := l.TicketTypeID
+		if t, ok := sale.TicketTypes[l.TicketTypeID]; ok {
+			name = t.Name
+		}
+		details["ticketTypeId"] = l.TicketTypeID
+		return &ticketing.Error{Kind: ticketing.KindConflict, Code: ticketing.CodeBuyerLimitReached, Details: details, Messages: []string{
+			fmt.Sprintf("one buyer may hold or own at most %d tickets of %q and you have %d", l.Limit, name, l.Have)}}
+	default:
+		return &ticketing.Error{Kind: ticketing.KindConflict, Code: ticketing.CodeBuyerLimitReached, Details: details, Messages: []string{
+			fmt.Sprintf("one buyer may hold or own at most %d tickets of this event and you have %d", l.Limit, l.Have)}}
+	}
 }
 
 // release returns a hold's tickets; failures are logged, because the hold

@@ -107,6 +107,16 @@ type Config struct {
 	// variables: nowhere (and nothing instrumented) unless an OTLP
 	// endpoint is set.
 	Tracing telemetry.TracingConfig
+
+	// BookingMaxOpenHolds is how many pending bookings one buyer may have
+	// in one event at once (0: any number).
+	BookingMaxOpenHolds int
+	// BookingRateLimitUser and BookingRateLimitIP cap booking requests per
+	// organizer+user and per organizer+client address in
+	// BookingRateLimitWindow (0: no limit).
+	BookingRateLimitUser   int
+	BookingRateLimitIP     int
+	BookingRateLimitWindow time.Duration
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -160,6 +170,10 @@ func Load(getenv func(string) string) (Config, error) {
 		r.fail("MAIL_FROM %v", err)
 	}
 	c.MailConcurrency = r.int("MAIL_CONCURRENCY", 2, 1, 100)
+	c.BookingMaxOpenHolds = r.int("BOOKING_MAX_OPEN_HOLDS", 3, 0, 1000)
+	c.BookingRateLimitUser = r.int("BOOKING_RATE_LIMIT_USER", 30, 0, 1000000)
+	c.BookingRateLimitIP = r.int("BOOKING_RATE_LIMIT_IP", 300, 0, 1000000)
+	c.BookingRateLimitWindow = r.duration("BOOKING_RATE_LIMIT_WINDOW", time.Minute)
 	tracing, err := telemetry.TracingFromEnv(getenv)
 	if err != nil {
 		r.fail("%v", err)
@@ -237,6 +251,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.AuthRateLimitWindow < time.Second || c.AuthRateLimitWindow > 24*time.Hour {
 		r.fail("AUTH_RATE_LIMIT_WINDOW must be between 1s and 24h")
+	}
+	if c.BookingRateLimitWindow < time.Second || c.BookingRateLimitWindow > 24*time.Hour {
+		r.fail("BOOKING_RATE_LIMIT_WINDOW must be between 1s and 24h")
 	}
 	if c.SweepInterval < time.Second || c.SweepInterval > time.Hour {
 		r.fail("SWEEP_INTERVAL must be between 1s and 1h")
@@ -324,6 +341,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("authRateLimitIP", c.AuthRateLimitIP),
 		slog.Int("authRateLimitEmail", c.AuthRateLimitEmail),
 		slog.String("authRateLimitWindow", c.AuthRateLimitWindow.String()),
+		slog.Int("bookingMaxOpenHolds", c.BookingMaxOpenHolds),
+		slog.Int("bookingRateLimitUser", c.BookingRateLimitUser),
+		slog.Int("bookingRateLimitIP", c.BookingRateLimitIP),
+		slog.String("bookingRateLimitWindow", c.BookingRateLimitWindow.String()),
 		slog.String("workerQueue", c.WorkerQueue),
 		slog.Int("workerConcurrency", c.WorkerConcurrency),
 		slog.String("sweepInterval", c.SweepInterval.String()),

@@ -217,3 +217,23 @@ func TestTracingIsReadAndCheckedWithTheRest(t *testing.T) {
 		t.Fatalf("got %v, want one line naming PORT and OTEL_TRACES_SAMPLER", err)
 	}
 }
+
+func TestBookingLimits(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BookingMaxOpenHolds != 3 || c.BookingRateLimitUser != 30 || c.BookingRateLimitIP != 300 || c.BookingRateLimitWindow != time.Minute {
+		t.Fatalf("defaults: open %d user %d ip %d window %s", c.BookingMaxOpenHolds, c.BookingRateLimitUser, c.BookingRateLimitIP, c.BookingRateLimitWindow)
+	}
+	c, err = Load(env(map[string]string{"BOOKING_MAX_OPEN_HOLDS": "0", "BOOKING_RATE_LIMIT_USER": "0", "BOOKING_RATE_LIMIT_IP": "5", "BOOKING_RATE_LIMIT_WINDOW": "10s"}))
+	if err != nil || c.BookingMaxOpenHolds != 0 || c.BookingRateLimitUser != 0 || c.BookingRateLimitIP != 5 || c.BookingRateLimitWindow != 10*time.Second {
+		t.Fatalf("set: %v %+v", err, c)
+	}
+	_, err = Load(env(map[string]string{"BOOKING_MAX_OPEN_HOLDS": "-1", "BOOKING_RATE_LIMIT_USER": "x", "BOOKING_RATE_LIMIT_IP": "-2", "BOOKING_RATE_LIMIT_WINDOW": "48h"}))
+	for _, key := range []string{"BOOKING_MAX_OPEN_HOLDS", "BOOKING_RATE_LIMIT_USER", "BOOKING_RATE_LIMIT_IP", "BOOKING_RATE_LIMIT_WINDOW"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error does not name %s: %v", key, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -113,6 +114,9 @@ func (req *bookingRequest) toNew(idempotencyKey string) (ticketing.NewBooking, e
 }
 
 func (s *Server) createBooking(c *fiber.Ctx) error {
+	if err := s.limitBookings(c); err != nil {
+		return err
+	}
 	var req bookingRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -126,6 +130,35 @@ func (s *Server) createBooking(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(toBookingResponse(b))
+}
+
+// limitBookings counts a booking request per tenant+user and per
+// tenant+client address, and refuses it with 429 and Retry-After past either
+// limit. The counters are the tenant's own (its hash tag), so one
+// organizer's on-sale never spends another's budget.
+func (s *Server) limitBookings(c *fiber.Ctx) error {
+	if s.deps.BookingLimiter == nil {
+		return nil
+	}
+	var limits []redis.Limit
+	if s.cfg.BookingRateLimitUser > 0 {
+		limits = append(limits, redis.Limit{Subject: "user:" + actorOf(c).UserID, Max: s.cfg.BookingRateLimitUser})
+	}
+	if s.cfg.BookingRateLimitIP > 0 {
+		limits = append(limits, redis.Limit{Subject: "ip:" + s.clientIP(c), Max: s.cfg.BookingRateLimitIP})
+	}
+	if len(limits) == 0 {
+		return nil
+	}
+	tenant := ticketing.TenantFromContext(c.UserContext())
+	wait, err := s.deps.BookingLimiter.Allow(c.UserContext(), tenant.ID, limits...)
+	if err != nil {
+		return ticketing.Internal(err)
+	}
+	if wait > 0 {
+		return tooMany(c, wait)
+	}
+	return nil
 }
 
 func (s *Server) listBookings(c *fiber.Ctx) error {

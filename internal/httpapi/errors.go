@@ -20,6 +20,9 @@ type errorBody struct {
 	Code       string   `json:"code"`
 	Message    []string `json:"message"`
 	RequestID  string   `json:"requestId"`
+	// Details, when the error has them: machine-readable facts such as a
+	// limit and what the caller already has.
+	Details map[string]any `json:"details,omitempty"`
 }
 
 // statusByKind is the only mapping from application errors to HTTP status.
@@ -66,6 +69,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		body.StatusCode = statusByKind[appErr.Kind]
 		body.Code = appErr.Code
 		body.Message = appErr.Messages
+		body.Details = appErr.Details
 	case errors.As(err, &fe):
 		body.StatusCode = fe.Code
 		body.Code = codeByStatus[fe.Code]

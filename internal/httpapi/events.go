@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +39,8 @@ type eventResponse struct {
 	CreatedAt     time.Time            `json:"createdAt"`
 	UpdatedAt     time.Time            `json:"updatedAt"`
 	TicketTypes   []ticketTypeResponse `json:"ticketTypes,omitempty"`
+	// MaxTicketsPerBuyer is null when there is no limit.
+	MaxTicketsPerBuyer *int `json:"maxTicketsPerBuyer"`
 }
 
 type eventVenueResponse struct {
@@ -62,6 +66,8 @@ type ticketTypeResponse struct {
 	Version      int        `json:"version"`
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
+	// MaxPerBuyer is null when there is no limit.
+	MaxPerBuyer *int `json:"maxPerBuyer"`
 }
 
 // locations caches loaded time zones: loading one reads the zone database.
@@ -95,7 +101,8 @@ func toEventResponse(e *ticketing.Event) eventResponse {
 		StartsAt: e.StartsAt.UTC(), EndsAt: e.EndsAt.UTC(), Timezone: e.Venue.Timezone,
 		StartsAtLocal: e.StartsAt.In(loc).Format(time.RFC3339), EndsAtLocal: e.EndsAt.In(loc).Format(time.RFC3339),
 		Currency: e.Currency, SalesStartAt: utcPtr(e.SalesStartAt), SalesEndAt: utcPtr(e.SalesEndAt),
-		HoldMinutes: e.HoldMinutes, RefundPolicy: refundPolicyJSON(e.RefundPolicy), Status: string(e.Status), PublishedAt: utcPtr(e.PublishedAt),
+		HoldMinutes: e.HoldMinutes, RefundPolicy: refundPolicyJSON(e.RefundPolicy),
+		MaxTicketsPerBuyer: e.MaxTicketsPerBuyer, Status: string(e.Status), PublishedAt: utcPtr(e.PublishedAt),
 		CancelledAt: utcPtr(e.CancelledAt), DeletedAt: utcPtr(e.DeletedAt), Version: e.Version,
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
 	}
@@ -108,7 +115,7 @@ func toEventResponse(e *ticketing.Event) eventResponse {
 func toTicketTypeResponse(t *ticketing.TicketType) ticketTypeResponse {
 	return ticketTypeResponse{
 		ID: t.ID, EventID: t.EventID, Name: t.Name, Kind: string(t.Kind), Price: t.Price, Currency: t.Currency,
-		Capacity: t.Capacity, Sold: t.Sold, MaxPerOrder: t.MaxPerOrder,
+		Capacity: t.Capacity, Sold: t.Sold, MaxPerOrder: t.MaxPerOrder, MaxPerBuyer: t.MaxPerBuyer,
 		SalesStartAt: utcPtr(t.SalesStartAt), SalesEndAt: utcPtr(t.SalesEndAt), Version: t.Version,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 	}
@@ -155,6 +162,38 @@ type eventRequest struct {
 	// RefundPolicy, when sent, replaces the event's whole policy.
 	RefundPolicy *refundPolicyJSON `json:"refundPolicy"`
 	Version      int               `json:"version"`
+	// MaxTicketsPerBuyer: a number sets the limit, null removes it.
+	MaxTicketsPerBuyer nullableInt `json:"maxTicketsPerBuyer"`
+}
+
+// nullableInt is a number field where null means something (no limit):
+// Set tells a field sent as null from one left out.
+type nullableInt struct {
+	Set   bool
+	Value *int
+}
+
+// UnmarshalJSON accepts a number or null.
+func (n *nullableInt) UnmarshalJSON(b []byte) error {
+	n.Set, n.Value = true, nil
+	if string(b) == "null" {
+		return nil
+	}
+	var v int
+	if err := json.Unmarshal(b, &v); err != nil {
+		// The decoder names the field of this error.
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeOf(v)}
+	}
+	n.Value = &v
+	return nil
+}
+
+// create is the value of a new resource: nil when left out or null.
+func (n nullableInt) create() *int { return n.Value }
+
+// update is the change of an update: none when left out, removal when null.
+func (n nullableInt) update() ticketing.LimitUpdate {
+	return ticketing.LimitUpdate{Set: n.Set, Value: n.Value}
 }
 
 // refundPolicyJSON is an event's refund policy: whether buyers may cancel a
@@ -192,6 +231,7 @@ func (s *Server) createEvent(c *fiber.Ctx) error {
 		Currency:     deref(req.Currency),
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		HoldMinutes: req.HoldMinutes, RefundPolicy: req.RefundPolicy.policy(),
+		MaxTicketsPerBuyer: req.MaxTicketsPerBuyer.create(),
 	}
 	if err := t.p.Err(); err != nil {
 		return err
@@ -263,6 +303,7 @@ func (s *Server) updateEvent(c *fiber.Ctx) error {
 		StartsAt: t.parse("startsAt", req.StartsAt), EndsAt: t.parse("endsAt", req.EndsAt), Currency: req.Currency,
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		HoldMinutes: req.HoldMinutes, RefundPolicy: req.RefundPolicy.policy(), Version: req.Version,
+		MaxTicketsPerBuyer: req.MaxTicketsPerBuyer.update(),
 	}
 	if err := t.p.Err(); err != nil {
 		return err
@@ -339,6 +380,8 @@ type ticketTypeRequest struct {
 	Seats                     []string `json:"seats"`
 	AllowPriceChangeWithSales bool     `json:"allowPriceChangeWithSales"`
 	Version                   int      `json:"version"`
+	// MaxPerBuyer: a number sets the limit, null removes it.
+	MaxPerBuyer nullableInt `json:"maxPerBuyer"`
 }
 
 func (s *Server) createTicketType(c *fiber.Ctx) error {
@@ -353,7 +396,7 @@ func (s *Server) createTicketType(c *fiber.Ctx) error {
 	var t times
 	n := ticketing.NewTicketType{
 		Name: deref(req.Name), Kind: ticketing.TicketKind(req.Kind), Price: req.Price, Capacity: req.Capacity,
-		MaxPerOrder:  req.MaxPerOrder,
+		MaxPerOrder: req.MaxPerOrder, MaxPerBuyer: req.MaxPerBuyer.create(),
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		Seats: ticketing.SeatSelection{Sections: req.Sections, Seats: req.Seats},
 	}
@@ -400,7 +443,7 @@ func (s *Server) updateTicketType(c *fiber.Ctx) error {
 	}
 	var t times
 	u := ticketing.TicketTypeUpdate{
-		Name: req.Name, Price: req.Price, Capacity: req.Capacity, MaxPerOrder: req.MaxPerOrder,
+		Name: req.Name, Price: req.Price, Capacity: req.Capacity, MaxPerOrder: req.MaxPerOrder, MaxPerBuyer: req.MaxPerBuyer.update(),
 		SalesStartAt: t.parse("salesStartAt", req.SalesStartAt), SalesEndAt: t.parse("salesEndAt", req.SalesEndAt),
 		Seats:                     ticketing.SeatSelection{Sections: req.Sections, Seats: req.Seats},
 		AllowPriceChangeWithSales: req.AllowPriceChangeWithSales, Version: req.Version,

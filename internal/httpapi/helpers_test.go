@@ -139,6 +139,9 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		},
 		Metrics: metrics,
 		Logger:  logger,
+
+		// Booking limits are off (0) unless a test's configure sets them.
+		BookingLimiter: rdb.NewRateLimiter("booking", time.Minute),
 	}
 	for _, f := range configure {
 		f(&cfg, &deps)

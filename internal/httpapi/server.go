@@ -43,6 +43,10 @@ type Config struct {
 	// per tenant+IP and per tenant+email in the limiter's window.
 	AuthRateLimitIP    int
 	AuthRateLimitEmail int
+	// BookingRateLimitUser and BookingRateLimitIP cap booking requests per
+	// tenant+user and per tenant+IP in BookingLimiter's window (0: no limit).
+	BookingRateLimitUser int
+	BookingRateLimitIP   int
 	// MetricsElsewhere leaves GET /metrics out of the API (it answers 404
 	// as any unknown route): another listener serves it (METRICS_ADDR), so
 	// an ingress in front of the API cannot expose it.
@@ -82,6 +86,8 @@ type Deps struct {
 	Tokens      AccessTokens
 	Authz       RoutePolicy
 	AuthLimiter RateLimiter
+	// BookingLimiter counts booking requests (nil: not limited).
+	BookingLimiter RateLimiter
 	// SigninGuard throttles password guessing per email without locking
 	// the owner out (redis.SigninGuard).
 	SigninGuard SigninGuard

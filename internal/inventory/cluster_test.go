@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -29,19 +30,24 @@ func TestCluster(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 
 	ctx := context.Background()
-	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 10, Sold: 1}}}
+	// The buyer limits add keys to every script; they must share the slot.
+	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 10, Sold: 1, MaxPerBuyer: 6}}, maxPerBuyer: 8}
 	db.seated("vip", "s", 4)
 	s := New(client, "ticketd:", db)
 	// Events of different slots, one of them created by a rebuild on first use.
 	for _, ev := range []Event{{"t1", "e1"}, {"t2", "e-2"}, {"t3", "e3"}} {
-		if err := s.Hold(ctx, ev, Hold{ID: "h1", ExpiresAt: later(), Items: []Item{{"ga", 3}}, Seats: []string{"s1"}}); err != nil {
+		if err := s.Hold(ctx, ev, Hold{ID: "h1", ExpiresAt: later(), Items: []Item{{"ga", 3}}, Seats: []string{"s1"}, Buyer: "u1", MaxOpenHolds: 2}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Hold(ctx, ev, Hold{ID: "h2", ExpiresAt: later(), Items: []Item{{"ga", 2}}, Seats: []string{"s2"}}); err != nil {
+		if err := s.Hold(ctx, ev, Hold{ID: "h2", ExpiresAt: later(), Items: []Item{{"ga", 2}}, Seats: []string{"s2"}, Buyer: "u1", MaxOpenHolds: 2}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Hold(ctx, ev, Hold{ID: "h3", ExpiresAt: later(), Items: []Item{{"ga", 5}}, Seats: []string{"s1"}}); err == nil {
 			t.Fatal("overlapping hold accepted")
+		}
+		var limit *BuyerLimit
+		if err := s.Hold(ctx, ev, Hold{ID: "h4", ExpiresAt: later(), Items: []Item{{"ga", 1}}, Buyer: "u1", MaxOpenHolds: 2}); !errors.As(err, &limit) {
+			t.Fatalf("third open hold: err = %v, want *BuyerLimit", err)
 		}
 		if err := s.Hold(ctx, ev, Hold{ID: "old", ExpiresAt: time.Now().Add(-time.Second), Items: []Item{{"ga", 1}}}); err != nil {
 			t.Fatal(err)
@@ -71,6 +77,9 @@ func TestCluster(t *testing.T) {
 		}
 		if problems, err := s.Verify(ctx, ev); len(problems) > 0 || err != nil {
 			t.Fatalf("verify = %v, %v", problems, err)
+		}
+		if b, err := s.Buyers(ctx, ev); err != nil || b["t:u1"] != 4 || b["o:u1"] != 0 {
+			t.Fatalf("buyers = %v, %v", b, err)
 		}
 		if err := s.Rebuild(ctx, ev); err != nil {
 			t.Fatal(err)

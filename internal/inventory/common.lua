@@ -5,6 +5,9 @@
 -- order, so the scripts run unchanged on Redis Cluster:
 local K_META, K_KIND, K_CAP, K_AVAIL, K_SOLD, K_SEATS, K_SEATTYPE, K_HOLDS, K_HOLDINFO, K_SEATVER =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+-- Per-buyer accounting (see inventory.go): counts, the buyer of each hold,
+-- and the limits of the event and its ticket types.
+local K_BUYERS, K_HOLDBUYER, K_LIMITS = KEYS[11], KEYS[12], KEYS[13]
 
 -- Answer of any script that finds the event not loaded (meta missing).
 local NOT_LOADED = -1
@@ -28,9 +31,19 @@ local function fields(info)
   return f
 end
 
+-- bump adds delta to a field of the buyers hash, deleting it at zero, so
+-- that buyers who hold and own nothing leave no trace.
+local function bump(field, delta)
+  if redis.call('HINCRBY', K_BUYERS, field, delta) <= 0 then
+    redis.call('HDEL', K_BUYERS, field)
+  end
+end
+
 -- settle ends hold id once: sell moves its tickets and seats to sold,
 -- otherwise they return to available. Seats change only where they are still
 -- held by this hold (compare-and-set). Returns whether the hold existed.
+-- The hold's buyer has one open hold less; released tickets leave the
+-- buyer's counts, sold ones stay in them (bought tickets count).
 local function settle(id, sell)
   local info = redis.call('HGET', K_HOLDINFO, id)
   redis.call('ZREM', K_HOLDS, id)
@@ -40,6 +53,27 @@ local function settle(id, sell)
   redis.call('HDEL', K_HOLDINFO, id)
   local f = fields(info)
   local n = tonumber(f[1])
+  local buyer = redis.call('HGET', K_HOLDBUYER, id)
+  if buyer then
+    redis.call('HDEL', K_HOLDBUYER, id)
+    bump('o:' .. buyer, -1)
+    if not sell then
+      local total = 0
+      for i = 0, n - 1 do
+        local q = tonumber(f[3 + 2 * i])
+        bump('y:' .. buyer .. ':' .. f[2 + 2 * i], -q)
+        total = total + q
+      end
+      for j = 2 + 2 * n, #f do
+        local tt = redis.call('HGET', K_SEATTYPE, f[j])
+        if tt then
+          bump('y:' .. buyer .. ':' .. tt, -1)
+        end
+        total = total + 1
+      end
+      bump('t:' .. buyer, -total)
+    end
+  end
   local target, state = K_AVAIL, 'a'
   if sell then
     target, state = K_SOLD, 's'

@@ -1,6 +1,6 @@
 -- Read-only: every key of the event in one consistent view, for Verify:
 -- {meta exists, kind, cap, avail, sold, seats, seattype (each HGETALL),
---  holds (ZRANGE WITHSCORES), holdinfo (HGETALL)}.
+--  holds (ZRANGE WITHSCORES), holdinfo, buyers, holdbuyer, limits (HGETALL)}.
 return {
   redis.call('EXISTS', K_META),
   redis.call('HGETALL', K_KIND),
@@ -11,4 +11,7 @@ return {
   redis.call('HGETALL', K_SEATTYPE),
   redis.call('ZRANGE', K_HOLDS, 0, -1, 'WITHSCORES'),
   redis.call('HGETALL', K_HOLDINFO),
+  redis.call('HGETALL', K_BUYERS),
+  redis.call('HGETALL', K_HOLDBUYER),
+  redis.call('HGETALL', K_LIMITS),
 }

@@ -17,10 +17,22 @@
 //	<p>inv:{t:e}:holds     zset holdId scored by expiry (Unix ms)
 //	<p>inv:{t:e}:holdinfo  hash holdId → "<nGA>\n(<ticketTypeId>\n<qty>\n)*(<seatId>\n)*"
 //	<p>inv:{t:e}:seatver   counter of seat changes; kept across reloads (SeatVersion)
+//	<p>inv:{t:e}:buyers    hash "t:<buyer>" → tickets the buyer holds or bought in the event,
+//	                       "y:<buyer>:<ticketTypeId>" → the same per ticket type,
+//	                       "o:<buyer>" → the buyer's live holds
+//	<p>inv:{t:e}:holdbuyer hash holdId → buyer
+//	<p>inv:{t:e}:limits    hash ticketTypeId → most tickets of it one buyer may have, "*" → of the event
 //	<p>inv:{t:e}:lock      string: rebuild lock, owner token with a TTL
 //
 // At rest, for every ticket type, available + held + sold = capacity, where
 // held counts the quantities and seats of live holds; Verify checks it.
+//
+// A buyer's counts go up in the script that holds, in the same step that
+// checks the limits, so concurrent requests of one buyer cannot pass a limit
+// together. Releases and expiry take them down; a confirm keeps them (bought
+// tickets count). A refund or void changes Postgres and drops the event, and
+// the rebuild recounts every buyer from Postgres (live holds plus tickets
+// that are not void), so a refunded ticket frees its place in the limit.
 package inventory
 
 import (
@@ -73,6 +85,14 @@ type Hold struct {
 	ExpiresAt time.Time
 	Items     []Item
 	Seats     []string
+	// Buyer is the user the hold counts for (empty: nobody, and no limit).
+	Buyer string
+	// MaxOpenHolds is how many live holds Buyer may have in the event,
+	// this one included (0: any number).
+	MaxOpenHolds int
+	// Unlimited counts the hold for Buyer without checking any limit: a
+	// late payment that takes its tickets again is not refused for them.
+	Unlimited bool
 }
 
 // TicketTypeStock is a ticket type as a rebuild loads it. The capacity and
@@ -82,6 +102,16 @@ type TicketTypeStock struct {
 	Seated   bool
 	Capacity int
 	Sold     int
+	// MaxPerBuyer is the most tickets of the type one buyer may hold or
+	// own (0: no limit).
+	MaxPerBuyer int
+}
+
+// Bought is what one buyer bought of one ticket type: tickets that are not
+// void.
+type Bought struct {
+	Buyer, TicketTypeID string
+	Count               int
 }
 
 // SeatStock is a seat of a seated ticket type; Sold when a ticket was issued
@@ -97,6 +127,10 @@ type Snapshot struct {
 	TicketTypes []TicketTypeStock
 	Seats       []SeatStock
 	Holds       []Hold
+	Bought      []Bought
+	// MaxPerBuyer is the most tickets of the event one buyer may hold or
+	// own (0: no limit).
+	MaxPerBuyer int
 }
 
 // Loader reads a Snapshot (implemented by Postgres elsewhere).
@@ -129,6 +163,35 @@ func (u *Unavailable) Error() string {
 		b.WriteString(strings.Join(u.Seats, ", "))
 	}
 	return b.String()
+}
+
+// Buyer limit kinds, as BuyerLimit.Kind names them.
+const (
+	// LimitOpenHolds is the number of live holds of one buyer in an event.
+	LimitOpenHolds = "open"
+	// LimitEvent is the tickets of an event one buyer may hold or own.
+	LimitEvent = "event"
+	// LimitTicketType is the tickets of one ticket type one buyer may hold
+	// or own.
+	LimitTicketType = "type"
+)
+
+// BuyerLimit is the error of a hold refused because its buyer would pass a
+// limit: Kind names it, Limit is its value, Have what the buyer already has
+// (live holds, or tickets held and bought), TicketTypeID the type of a
+// LimitTicketType.
+type BuyerLimit struct {
+	Kind         string
+	Limit, Have  int
+	TicketTypeID string
+}
+
+// Error names the limit.
+func (b *BuyerLimit) Error() string {
+	if b.TicketTypeID != "" {
+		return fmt.Sprintf("inventory: buyer limit %s %s: %d, has %d", b.Kind, b.TicketTypeID, b.Limit, b.Have)
+	}
+	return fmt.Sprintf("inventory: buyer limit %s: %d, has %d", b.Kind, b.Limit, b.Have)
 }
 
 // Stock is availability of one ticket type. Held = Capacity - Available - Sold.
@@ -170,18 +233,22 @@ type keySet struct {
 	lock string
 }
 
-var keyNames = [...]string{"meta", "kind", "cap", "avail", "sold", "seats", "seattype", "holds", "holdinfo", "seatver"}
+var keyNames = [...]string{"meta", "kind", "cap", "avail", "sold", "seats", "seattype", "holds", "holdinfo", "seatver",
+	"buyers", "holdbuyer", "limits"}
 
-// Indexes in keyNames. The keys before keySeatVer are the event's state,
-// which a drop or rebuild deletes; the seat version counter stays, so that a
+// Indexes in keyNames. Every key but keySeatVer is the event's state, which
+// a drop or rebuild deletes; the seat version counter stays, so that a
 // version never names two states.
 const (
 	keyHoldInfo = 8
 	keySeatVer  = 9
+	keyBuyers   = 10
 )
 
 // state returns the keys a drop or rebuild deletes.
-func (ks keySet) state() []string { return ks.data[:keySeatVer] }
+func (ks keySet) state() []string {
+	return append(append([]string{}, ks.data[:keySeatVer]...), ks.data[keySeatVer+1:]...)
+}
 
 func (s *Store) keys(ev Event) (keySet, error) {
 	if ev.TenantID == "" || ev.EventID == "" || strings.ContainsAny(ev.TenantID+ev.EventID, "{}") {
@@ -198,6 +265,9 @@ func (s *Store) keys(ev Event) (keySet, error) {
 
 // notLoaded is the status every script answers when meta is missing.
 const notLoaded = -1
+
+// limited is the hold script's status of a hold refused by a buyer limit.
+const limited = 3
 
 // run runs a script that answers {status, ...}; when the event is not loaded
 // it rebuilds the event from the Loader and runs the script again.
@@ -304,8 +374,13 @@ func (s *Store) hold(ctx context.Context, ev Event, h Hold, wait bool) error {
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, 3+2*len(items)+len(seats))
-	args = append(args, h.ID, strconv.FormatInt(h.ExpiresAt.UnixMilli(), 10), strconv.Itoa(len(items)))
+	check := "1"
+	if h.Unlimited {
+		check = "0"
+	}
+	args := make([]any, 0, 6+2*len(items)+len(seats))
+	args = append(args, h.ID, strconv.FormatInt(h.ExpiresAt.UnixMilli(), 10), h.Buyer, check, strconv.Itoa(max(h.MaxOpenHolds, 0)),
+		strconv.Itoa(len(items)))
 	for _, it := range items {
 		args = append(args, it.TicketTypeID, strconv.Itoa(it.Quantity))
 	}
@@ -317,7 +392,19 @@ func (s *Store) hold(ctx context.Context, ev Event, h Hold, wait bool) error {
 		if err != nil {
 			return fmt.Errorf("inventory: hold %s: %w", h.ID, err)
 		}
-		if status(res) != 0 {
+		switch status(res) {
+		case 0:
+		case limited:
+			if !reclaimed && asInt(res, 5) == 1 {
+				// The buyer's expired holds may still count: free them and
+				// look again.
+				if _, err := s.Reclaim(ctx, ev); err != nil {
+					return err
+				}
+				continue
+			}
+			return &BuyerLimit{Kind: asString(res, 1), Limit: asInt(res, 2), Have: asInt(res, 3), TicketTypeID: asString(res, 4)}
+		default:
 			return nil
 		}
 		if more := asInt(res, 1); more == 1 && !reclaimed {
@@ -337,6 +424,8 @@ func normalize(h Hold) ([]Item, []string, error) {
 	switch {
 	case h.ID == "" || strings.Contains(h.ID, "\n"):
 		return nil, nil, fmt.Errorf("%w: bad id %q", ErrInvalidHold, h.ID)
+	case h.Buyer != "" && (strings.ContainsAny(h.Buyer, "\n:")):
+		return nil, nil, fmt.Errorf("%w: bad buyer %q", ErrInvalidHold, h.Buyer)
 	case h.ExpiresAt.IsZero():
 		return nil, nil, fmt.Errorf("%w: no expiry", ErrInvalidHold)
 	case len(h.Items)+len(h.Seats) == 0:
@@ -553,6 +642,14 @@ func (s *Store) Drop(ctx context.Context, ev Event) error {
 // status is the first element of a script's answer.
 func status(res []any) int { return asInt(res, 0) }
 
+func asString(res []any, i int) string {
+	if i >= len(res) {
+		return ""
+	}
+	v, _ := res[i].(string)
+	return v
+}
+
 func asInt(res []any, i int) int {
 	if i >= len(res) {
 		return 0
@@ -576,4 +673,23 @@ func pairs(v any) map[string]string {
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// Buyers returns the event's buyers hash as it is in Redis, without loading
+// the event: "t:<buyer>" and "y:<buyer>:<ticketTypeId>" are tickets held or
+// bought, "o:<buyer>" live holds. It is for `inventory check` and tests.
+func (s *Store) Buyers(ctx context.Context, ev Event) (map[string]int, error) {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.c.HGetAll(ctx, ks.data[keyBuyers]).Result()
+	if err != nil {
+		return nil, fmt.Errorf("inventory: buyers: %w", err)
+	}
+	out := make(map[string]int, len(raw))
+	for k, v := range raw {
+		out[k] = atoi(v)
+	}
+	return out, nil
 }

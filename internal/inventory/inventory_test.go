@@ -26,6 +26,9 @@ type fakeDB struct {
 	holds map[string]Hold
 	delay time.Duration
 	calls atomic.Int32
+	// bought and maxPerBuyer are the snapshot's; set before first use.
+	bought      []Bought
+	maxPerBuyer int
 }
 
 func (f *fakeDB) LoadInventory(ctx context.Context, ev Event) (*Snapshot, error) {
@@ -38,6 +41,8 @@ func (f *fakeDB) LoadInventory(ctx context.Context, ev Event) (*Snapshot, error)
 	snap := &Snapshot{
 		TicketTypes: append([]TicketTypeStock(nil), f.types...),
 		Seats:       append([]SeatStock(nil), f.seats...),
+		Bought:      append([]Bought(nil), f.bought...),
+		MaxPerBuyer: f.maxPerBuyer,
 	}
 	for _, h := range f.holds {
 		snap.Holds = append(snap.Holds, h)

@@ -151,10 +151,11 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 	}
 
 	type loaded struct {
-		id, info string
-		expMs    int64
+		id, info, buyer string
+		expMs           int64
 	}
 	var holds []loaded
+	var counted []Hold
 	seen := make(map[string]bool, len(snap.Holds))
 	for _, h := range snap.Holds {
 		exp := h.ExpiresAt.UnixMilli()
@@ -180,10 +181,21 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 			seatState[seat] = "h:" + h.ID
 			types[seatType[seat]].avail--
 		}
-		holds = append(holds, loaded{id: h.ID, info: encodeInfo(items, seats), expMs: exp})
+		holds = append(holds, loaded{id: h.ID, info: encodeInfo(items, seats), buyer: h.Buyer, expMs: exp})
+		counted = append(counted, h)
+	}
+	buyers := buyerCounts(counted, snap.Bought, seatType)
+	limits := map[string]int{}
+	if snap.MaxPerBuyer > 0 {
+		limits["*"] = snap.MaxPerBuyer
+	}
+	for _, t := range snap.TicketTypes {
+		if t.MaxPerBuyer > 0 {
+			limits[t.ID] = t.MaxPerBuyer
+		}
 	}
 
-	args := make([]any, 0, 4+5*len(types)+3*len(seatState)+3*len(holds))
+	args := make([]any, 0, 6+5*len(types)+3*len(seatState)+4*len(holds)+2*len(buyers)+2*len(limits))
 	args = append(args, strconv.FormatInt(nowMs, 10), strconv.Itoa(len(types)))
 	for _, t := range snap.TicketTypes {
 		st := types[t.ID]
@@ -195,9 +207,62 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 	}
 	args = append(args, strconv.Itoa(len(holds)))
 	for _, h := range holds {
-		args = append(args, h.id, strconv.FormatInt(h.expMs, 10), h.info)
+		args = append(args, h.id, strconv.FormatInt(h.expMs, 10), h.info, h.buyer)
+	}
+	for _, m := range []map[string]int{buyers, limits} {
+		args = append(args, strconv.Itoa(len(m)))
+		for k, v := range m {
+			args = append(args, k, strconv.Itoa(v))
+		}
 	}
 	return args, nil
+}
+
+// buyerCounts is the buyers hash of holds (live, already checked against the
+// stock) and bought tickets: per buyer, tickets held or bought in the event
+// and per ticket type, and live holds.
+func buyerCounts(holds []Hold, bought []Bought, seatType map[string]string) map[string]int {
+	m := map[string]int{}
+	for _, h := range holds {
+		if h.Buyer == "" {
+			continue
+		}
+		m["o:"+h.Buyer]++
+		for _, it := range h.Items {
+			m["t:"+h.Buyer] += it.Quantity
+			m["y:"+h.Buyer+":"+it.TicketTypeID] += it.Quantity
+		}
+		for _, seat := range h.Seats {
+			m["t:"+h.Buyer]++
+			m["y:"+h.Buyer+":"+seatType[seat]]++
+		}
+	}
+	for _, b := range bought {
+		if b.Buyer == "" || b.Count <= 0 {
+			continue
+		}
+		m["t:"+b.Buyer] += b.Count
+		m["y:"+b.Buyer+":"+b.TicketTypeID] += b.Count
+	}
+	return m
+}
+
+// BuyerCounts is what the buyers hash of an event should hold according to
+// a snapshot (the live holds it lists, whether or not they fit, and what was
+// bought), keyed as in the hash: "t:<buyer>", "y:<buyer>:<ticketTypeId>",
+// "o:<buyer>". `ticketd inventory check` compares it with Buyers.
+func BuyerCounts(snap *Snapshot, now time.Time) map[string]int {
+	seatType := make(map[string]string, len(snap.Seats))
+	for _, st := range snap.Seats {
+		seatType[st.ID] = st.TicketTypeID
+	}
+	var live []Hold
+	for _, h := range snap.Holds {
+		if !h.ExpiresAt.Before(now) {
+			live = append(live, h)
+		}
+	}
+	return buyerCounts(live, snap.Bought, seatType)
 }
 
 // fits reports whether a snapshot hold can be granted from what is left.

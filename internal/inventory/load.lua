@@ -5,13 +5,16 @@
 -- ARGV: metaValue,
 --   nTypes, (ticketTypeId, kind "g"|"s", capacity, available, sold) * nTypes,
 --   nSeats, (seatId, ticketTypeId, state "a"|"s"|"h:<holdId>") * nSeats,
---   nHolds, (holdId, expiresAt ms, holdinfo) * nHolds.
+--   nHolds, (holdId, expiresAt ms, holdinfo, buyer) * nHolds,
+--   nBuyerFields, (field, count) * nBuyerFields   (the buyers hash),
+--   nLimits, (ticketTypeId | "*", limit) * nLimits (the limits hash).
+-- KEYS[11..13] (buyers, holdbuyer, limits) are rewritten like the others.
 -- Returns 1 when written, 0 when meta already existed.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 -- Clear what a partial loss (eviction) may have left behind.
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[11], KEYS[12], KEYS[13])
 
 -- Commands take their arguments in chunks: unpack has a stack limit.
 local CHUNK = 1000
@@ -64,15 +67,30 @@ seats()
 seattype()
 
 i = i + 1
-local holds, holdinfo = writer('ZADD', KEYS[8]), writer('HSET', KEYS[9])
+local holds, holdinfo, holdbuyer = writer('ZADD', KEYS[8]), writer('HSET', KEYS[9]), writer('HSET', KEYS[12])
 local nHolds = tonumber(ARGV[i])
 for _ = 1, nHolds do
   holds(ARGV[i + 2], ARGV[i + 1])
   holdinfo(ARGV[i + 1], ARGV[i + 3])
-  i = i + 3
+  if ARGV[i + 4] ~= '' then
+    holdbuyer(ARGV[i + 1], ARGV[i + 4])
+  end
+  i = i + 4
 end
 holds()
 holdinfo()
+holdbuyer()
+
+for _, key in ipairs({KEYS[11], KEYS[13]}) do
+  i = i + 1
+  local w = writer('HSET', key)
+  local nFields = tonumber(ARGV[i])
+  for _ = 1, nFields do
+    w(ARGV[i + 1], ARGV[i + 2])
+    i = i + 2
+  end
+  w()
+end
 
 redis.call('INCR', KEYS[10])
 redis.call('SET', KEYS[1], ARGV[1])

@@ -13,7 +13,9 @@ import (
 // every ticket type it recounts what live holds hold from holdinfo and checks
 // available + held + sold = capacity; for every seat, that its state agrees
 // with its type's counts and with the hold that holds it. An event that is
-// not loaded and has no keys is consistent.
+// not loaded and has no keys is consistent. Each buyer's live holds must be
+// what the buyers hash counts, and its tickets at least what those hold
+// (the rest were bought, which only Postgres knows: see BuyerCounts).
 func (s *Store) Verify(ctx context.Context, ev Event) ([]string, error) {
 	ks, err := s.keys(ev)
 	if err != nil {
@@ -27,6 +29,7 @@ func (s *Store) Verify(ctx context.Context, ev Event) ([]string, error) {
 		loaded: asInt(res, 0) == 1,
 		kind:   pairs(res[1]), capacity: pairs(res[2]), avail: pairs(res[3]), sold: pairs(res[4]),
 		seats: pairs(res[5]), seatType: pairs(res[6]), expiry: pairs(res[7]), info: pairs(res[8]),
+		buyers: pairs(res[9]), holdBuyer: pairs(res[10]), limits: pairs(res[11]),
 	}
 	problems := d.check()
 	sort.Strings(problems)
@@ -38,13 +41,15 @@ type dump struct {
 	loaded                        bool
 	kind, capacity, avail, sold   map[string]string
 	seats, seatType, expiry, info map[string]string
+	buyers, holdBuyer, limits     map[string]string
 }
 
 func (d *dump) check() []string {
 	var p []string
 	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
 	if !d.loaded {
-		if n := len(d.kind) + len(d.capacity) + len(d.avail) + len(d.sold) + len(d.seats) + len(d.seatType) + len(d.expiry) + len(d.info); n > 0 {
+		if n := len(d.kind) + len(d.capacity) + len(d.avail) + len(d.sold) + len(d.seats) + len(d.seatType) + len(d.expiry) + len(d.info) +
+			len(d.buyers) + len(d.holdBuyer) + len(d.limits); n > 0 {
 			add("meta missing but %d other entries exist", n)
 		}
 		return p
@@ -170,5 +175,48 @@ func (d *dump) check() []string {
 			add("ticket type %s: held but unknown", tt)
 		}
 	}
+	d.checkBuyers(add)
 	return p
+}
+
+// checkBuyers recounts every buyer's live holds and held tickets from
+// holdinfo and holdbuyer and compares them with the buyers hash.
+func (d *dump) checkBuyers(add func(string, ...any)) {
+	var holds []Hold
+	for id, buyer := range d.holdBuyer {
+		info, ok := d.info[id]
+		if !ok {
+			add("hold %s: has buyer %s but no holdinfo", id, buyer)
+			continue
+		}
+		items, seats, err := decodeInfo(info)
+		if err != nil {
+			continue // reported above
+		}
+		holds = append(holds, Hold{ID: id, Buyer: buyer, Items: items, Seats: seats})
+	}
+	want := buyerCounts(holds, nil, d.seatType)
+	for field, v := range d.buyers {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			add("buyers %s: count %q", field, v)
+			continue
+		}
+		switch {
+		case strings.HasPrefix(field, "o:") && n != want[field]:
+			add("buyers %s: %d live holds counted, %d found", field, n, want[field])
+		case n < want[field]:
+			add("buyers %s: %d tickets counted, live holds hold %d", field, n, want[field])
+		}
+	}
+	for field, n := range want {
+		if _, ok := d.buyers[field]; !ok && n > 0 {
+			add("buyers %s: missing, live holds hold %d", field, n)
+		}
+	}
+	for field, v := range d.limits {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			add("limits %s: %q", field, v)
+		}
+	}
 }

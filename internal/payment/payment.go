@@ -533,7 +533,10 @@ func (s *Service) syncInventory(ctx context.Context, p *ticketing.Payment) error
 // hold found.
 func (s *Service) settleLate(ctx context.Context, reference string, c ticketing.Charge, b *ticketing.Booking) (*ticketing.Settlement, error) {
 	ev := inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: b.EventID}
-	h := inventory.Hold{ID: uuid.NewSHA1(lateHoldNamespace, []byte(reference)).String(), ExpiresAt: time.Now().Add(s.cfg.LateHold)}
+	// The tickets count for the buyer again, but a payment already made is
+	// not refused for the buyer's limits.
+	h := inventory.Hold{ID: uuid.NewSHA1(lateHoldNamespace, []byte(reference)).String(), ExpiresAt: time.Now().Add(s.cfg.LateHold),
+		Buyer: b.UserID, Unlimited: true}
 	for _, it := range b.Items {
 		if len(it.SeatIDs) > 0 {
 			h.Seats = append(h.Seats, it.SeatIDs...)

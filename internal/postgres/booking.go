@@ -26,6 +26,8 @@ var (
 	qSelectStock            = query("SelectStock")
 	qSelectStockSeats       = query("SelectStockSeats")
 	qSelectLiveHolds        = query("SelectLiveHolds")
+	qSelectEventBuyerLimit  = query("SelectEventBuyerLimit")
+	qSelectBought           = query("SelectBought")
 	qHeldQuantity           = query("HeldQuantity")
 )
 
@@ -223,7 +225,7 @@ func (s *BookingStore) LoadInventory(ctx context.Context, ev inventory.Event) (*
 		}
 		if snap.TicketTypes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (inventory.TicketTypeStock, error) {
 			var t inventory.TicketTypeStock
-			return t, r.Scan(&t.ID, &t.Seated, &t.Capacity, &t.Sold)
+			return t, r.Scan(&t.ID, &t.Seated, &t.Capacity, &t.Sold, &t.MaxPerBuyer)
 		}); err != nil {
 			return err
 		}
@@ -245,13 +247,26 @@ func (s *BookingStore) LoadInventory(ctx context.Context, ev inventory.Event) (*
 				types      []string
 				quantities []int32
 			)
-			if err := r.Scan(&h.ID, &h.ExpiresAt, &types, &quantities, &h.Seats); err != nil {
+			if err := r.Scan(&h.ID, &h.ExpiresAt, &types, &quantities, &h.Seats, &h.Buyer); err != nil {
 				return h, err
 			}
 			for i := range types {
 				h.Items = append(h.Items, inventory.Item{TicketTypeID: types[i], Quantity: int(quantities[i])})
 			}
 			return h, nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, qSelectEventBuyerLimit, ev.EventID).Scan(&snap.MaxPerBuyer); err != nil {
+			return err
+		}
+		if rows, err = tx.Query(ctx, qSelectBought, ev.EventID); err != nil {
+			return err
+		}
+		snap.Bought, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (inventory.Bought, error) {
+			var b inventory.Bought
+			return b, r.Scan(&b.Buyer, &b.TicketTypeID, &b.Count)
 		})
 		return err
 	})

@@ -54,7 +54,7 @@ func (s *EventService) CreateEvent(ctx context.Context, n ticketing.NewEvent) (*
 		var id string
 		err := tx.QueryRow(ctx, qInsertEvent, n.VenueID, n.Title, n.Description, n.StartsAt, n.EndsAt,
 			n.Currency, n.SalesStartAt, n.SalesEndAt, *n.HoldMinutes,
-			n.RefundPolicy.BuyerCancellation, n.RefundPolicy.UntilHours, n.RefundPolicy.FeeBps).Scan(&id)
+			n.RefundPolicy.BuyerCancellation, n.RefundPolicy.UntilHours, n.RefundPolicy.FeeBps, n.MaxTicketsPerBuyer).Scan(&id)
 		if pe := pgError(err); pe != nil && pe.Code == codeForeignKeyViolation {
 			return errUnknownVenue
 		}
@@ -223,7 +223,7 @@ func (s *EventService) changeEvent(ctx context.Context, id string, version *int,
 		}
 		err = tx.QueryRow(ctx, qUpdateEvent, e.ID, e.VenueID, e.Title, e.Description, e.StartsAt, e.EndsAt, e.Currency,
 			e.SalesStartAt, e.SalesEndAt, e.HoldMinutes, e.Status, e.PublishedAt, e.CancelledAt, e.DeletedAt,
-			e.RefundPolicy.BuyerCancellation, e.RefundPolicy.UntilHours, e.RefundPolicy.FeeBps).Scan(&e.Version, &e.UpdatedAt)
+			e.RefundPolicy.BuyerCancellation, e.RefundPolicy.UntilHours, e.RefundPolicy.FeeBps, e.MaxTicketsPerBuyer).Scan(&e.Version, &e.UpdatedAt)
 		if pe := pgError(err); pe != nil && pe.Code == codeForeignKeyViolation {
 			return errUnknownVenue
 		}
@@ -280,9 +280,9 @@ func (s *EventService) CreateTicketType(ctx context.Context, eventID string, n t
 			return err
 		}
 		t = &ticketing.TicketType{EventID: eventID, Name: n.Name, Kind: n.Kind, Price: *n.Price, Currency: e.Currency,
-			Capacity: capacity, MaxPerOrder: *n.MaxPerOrder, SalesStartAt: n.SalesStartAt, SalesEndAt: n.SalesEndAt}
+			Capacity: capacity, MaxPerOrder: *n.MaxPerOrder, MaxPerBuyer: n.MaxPerBuyer, SalesStartAt: n.SalesStartAt, SalesEndAt: n.SalesEndAt}
 		if err := tx.QueryRow(ctx, qInsertTicketType, eventID, t.Name, t.Kind, t.Price, t.Capacity, t.MaxPerOrder,
-			t.SalesStartAt, t.SalesEndAt).Scan(&t.ID, &t.Version, &t.CreatedAt, &t.UpdatedAt); err != nil {
+			t.SalesStartAt, t.SalesEndAt, t.MaxPerBuyer).Scan(&t.ID, &t.Version, &t.CreatedAt, &t.UpdatedAt); err != nil {
 			return err
 		}
 		if err := insertTicketTypeSeats(ctx, tx, e, t.ID, seats); err != nil {
@@ -447,7 +447,7 @@ func (s *EventService) UpdateTicketType(ctx context.Context, id string, u ticket
 			return err
 		}
 		if err := tx.QueryRow(ctx, qUpdateTicketType, t.ID, t.Name, t.Price, t.Capacity, t.MaxPerOrder,
-			t.SalesStartAt, t.SalesEndAt).Scan(&t.Version, &t.UpdatedAt); err != nil {
+			t.SalesStartAt, t.SalesEndAt, t.MaxPerBuyer).Scan(&t.Version, &t.UpdatedAt); err != nil {
 			return err
 		}
 		return writeAudit(ctx, tx, "ticket_type.update", "ticket_type", t.ID,
@@ -557,7 +557,7 @@ func scanEvent(row pgx.Row) (*ticketing.Event, error) {
 	e := ticketing.Event{Venue: &ticketing.Venue{}}
 	err := row.Scan(&e.ID, &e.VenueID, &e.Title, &e.Description, &e.StartsAt, &e.EndsAt, &e.Currency,
 		&e.SalesStartAt, &e.SalesEndAt, &e.HoldMinutes, &e.RefundPolicy.BuyerCancellation, &e.RefundPolicy.UntilHours,
-		&e.RefundPolicy.FeeBps, &e.Status, &e.PublishedAt, &e.CancelledAt, &e.DeletedAt,
+		&e.RefundPolicy.FeeBps, &e.MaxTicketsPerBuyer, &e.Status, &e.PublishedAt, &e.CancelledAt, &e.DeletedAt,
 		&e.Version, &e.CreatedAt, &e.UpdatedAt,
 		&e.Venue.Name, &e.Venue.Address, &e.Venue.City, &e.Venue.Timezone, &e.Venue.Capacity)
 	if err != nil {
@@ -569,7 +569,7 @@ func scanEvent(row pgx.Row) (*ticketing.Event, error) {
 
 func scanTicketType(row pgx.Row) (*ticketing.TicketType, error) {
 	var t ticketing.TicketType
-	err := row.Scan(&t.ID, &t.EventID, &t.Name, &t.Kind, &t.Price, &t.Currency, &t.Capacity, &t.Sold, &t.MaxPerOrder,
+	err := row.Scan(&t.ID, &t.EventID, &t.Name, &t.Kind, &t.Price, &t.Currency, &t.Capacity, &t.Sold, &t.MaxPerOrder, &t.MaxPerBuyer,
 		&t.SalesStartAt, &t.SalesEndAt, &t.Version, &t.CreatedAt, &t.UpdatedAt)
 	if err != nil {
 		return nil, err

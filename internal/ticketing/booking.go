@@ -36,6 +36,12 @@ const (
 	CodeSoldOut         = "SOLD_OUT"
 	CodeSeatUnavailable = "SEAT_UNAVAILABLE"
 	CodeSalesClosed     = "SALES_CLOSED"
+	// CodeBuyerLimitReached refuses a booking that would give its buyer
+	// more tickets (held and bought) than the event or a ticket type allows.
+	CodeBuyerLimitReached = "BUYER_LIMIT_REACHED"
+	// CodeOpenHoldsLimit refuses a booking while its buyer already has as
+	// many unpaid bookings of the event as allowed.
+	CodeOpenHoldsLimit = "OPEN_HOLDS_LIMIT"
 )
 
 // MaxTicketsPerBooking bounds one booking, whatever the ticket types allow.

@@ -47,6 +47,9 @@ type Error struct {
 	Code     string
 	Messages []string
 	Err      error
+	// Details are machine-readable facts of the error (a limit and what
+	// the caller already has), shown as "details"; nil for most errors.
+	Details map[string]any
 }
 
 // Error implements the error interface.

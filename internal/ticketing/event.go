@@ -38,6 +38,8 @@ const (
 	maxDescriptionRunes    = 5000
 	maxEventTitleRunes     = 200
 	maxTicketTypeNameRunes = 120
+	// MaxBuyerLimit bounds maxPerBuyer and maxTicketsPerBuyer.
+	MaxBuyerLimit = 10000
 )
 
 // Event is a dated happening at a venue, sold through its ticket types.
@@ -60,6 +62,9 @@ type Event struct {
 	Version      int
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// MaxTicketsPerBuyer is the most tickets of the event, of all its
+	// ticket types, one buyer may hold and own at once; nil: no limit.
+	MaxTicketsPerBuyer *int
 	// Venue and TicketTypes are loaded by FindEventByID.
 	Venue       *Venue
 	TicketTypes []*TicketType
@@ -78,6 +83,8 @@ type NewEvent struct {
 	HoldMinutes  *int
 	// RefundPolicy: buyers may not cancel paid bookings when it is nil.
 	RefundPolicy *RefundPolicy
+	// MaxTicketsPerBuyer: nil for no limit.
+	MaxTicketsPerBuyer *int
 }
 
 // RefundPolicy says whether buyers may cancel a paid booking themselves,
@@ -121,6 +128,7 @@ func (n *NewEvent) Validate() error {
 		n.RefundPolicy = &RefundPolicy{UntilHours: DefaultCancelUntilHours}
 	}
 	n.RefundPolicy.validate(&p)
+	validateBuyerLimit(&p, "maxTicketsPerBuyer", n.MaxTicketsPerBuyer)
 	validateEventTimes(&p, n.StartsAt, n.EndsAt, n.SalesStartAt, n.SalesEndAt)
 	return p.Err()
 }
@@ -138,6 +146,8 @@ type EventUpdate struct {
 	HoldMinutes  *int
 	RefundPolicy *RefundPolicy
 	Version      int
+	// MaxTicketsPerBuyer changes the event's limit.
+	MaxTicketsPerBuyer LimitUpdate
 }
 
 // Apply validates the update against the current event and applies it to e.
@@ -167,6 +177,7 @@ func (u *EventUpdate) Apply(e *Event) error {
 	validateHold(&p, e.HoldMinutes)
 	setIf(&e.RefundPolicy, u.RefundPolicy)
 	e.RefundPolicy.validate(&p)
+	applyBuyerLimit(&p, "maxTicketsPerBuyer", &e.MaxTicketsPerBuyer, u.MaxTicketsPerBuyer)
 	validateEventTimes(&p, e.StartsAt, e.EndsAt, e.SalesStartAt, e.SalesEndAt)
 	return p.Err()
 }
@@ -289,6 +300,9 @@ type TicketType struct {
 	Version      int
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// MaxPerBuyer is the most tickets of the type one buyer may hold and
+	// own at once; nil: no limit beyond MaxPerOrder.
+	MaxPerBuyer *int
 }
 
 // SeatSelection names seats of the event's venue: whole sections and/or
@@ -318,6 +332,8 @@ type NewTicketType struct {
 	SalesStartAt *time.Time
 	SalesEndAt   *time.Time
 	Seats        SeatSelection
+	// MaxPerBuyer: nil for no limit.
+	MaxPerBuyer *int
 }
 
 // Validate normalizes the input and reports every problem with it.
@@ -344,6 +360,7 @@ func (n *NewTicketType) Validate() error {
 		n.MaxPerOrder = &m
 	}
 	validateMaxPerOrder(&p, *n.MaxPerOrder)
+	validateBuyerLimit(&p, "maxPerBuyer", n.MaxPerBuyer)
 	validateTicketWindow(&p, n.SalesStartAt, n.SalesEndAt)
 	return p.Err()
 }
@@ -356,6 +373,7 @@ type TicketTypeUpdate struct {
 	Price                     *int64
 	Capacity                  *int
 	MaxPerOrder               *int
+	MaxPerBuyer               LimitUpdate
 	SalesStartAt              *time.Time
 	SalesEndAt                *time.Time
 	Seats                     SeatSelection
@@ -382,6 +400,7 @@ func (u *TicketTypeUpdate) Apply(t *TicketType) error {
 	u.Seats.validate(&p)
 	setIf(&t.MaxPerOrder, u.MaxPerOrder)
 	validateMaxPerOrder(&p, t.MaxPerOrder)
+	applyBuyerLimit(&p, "maxPerBuyer", &t.MaxPerBuyer, u.MaxPerBuyer)
 	if u.SalesStartAt != nil {
 		t.SalesStartAt = u.SalesStartAt
 	}
@@ -418,6 +437,30 @@ func validatePrice(p *Problems, price int64) {
 
 func validateMaxPerOrder(p *Problems, n int) {
 	p.Addf(n < 1 || n > MaxMaxPerOrder, "maxPerOrder must be 1-%d", MaxMaxPerOrder)
+}
+
+func validateBuyerLimit(p *Problems, field string, n *int) {
+	p.Addf(n != nil && (*n < 1 || *n > MaxBuyerLimit), "%s must be 1-%d, or null for no limit", field, MaxBuyerLimit)
+}
+
+// LimitUpdate changes an optional limit: unless Set it stays as it is; Set
+// with a nil Value removes it.
+type LimitUpdate struct {
+	Set   bool
+	Value *int
+}
+
+// applyBuyerLimit applies an update of an optional limit to dst.
+func applyBuyerLimit(p *Problems, field string, dst **int, u LimitUpdate) {
+	if !u.Set {
+		return
+	}
+	*dst = nil
+	if u.Value != nil {
+		n := *u.Value
+		*dst = &n
+	}
+	validateBuyerLimit(p, field, *dst)
 }
 
 func validateTicketWindow(p *Problems, start, end *time.Time) {

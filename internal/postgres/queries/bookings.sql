@@ -1,7 +1,7 @@
 -- name: SelectSaleEvent
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
        e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
-       e.cancel_fee_bps, e.status, e.published_at,
+       e.cancel_fee_bps, e.max_tickets_per_buyer, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id
@@ -71,7 +71,19 @@ WHERE id = $1 AND status = 'pending';
 UPDATE booking_seats SET active = false WHERE booking_id = ANY($1::uuid[]) AND active;
 
 -- name: SelectStock
-SELECT id::text, kind = 'seated', capacity, sold FROM ticket_types WHERE event_id = $1;
+SELECT id::text, kind = 'seated', capacity, sold, COALESCE(max_per_buyer, 0) FROM ticket_types WHERE event_id = $1;
+
+-- name: SelectEventBuyerLimit
+SELECT COALESCE((SELECT max_tickets_per_buyer FROM events WHERE id = $1), 0);
+
+-- name: SelectBought
+-- What each buyer (the user who booked) owns of each ticket type of the
+-- event: tickets that are not void, whoever holds them now, so that passing
+-- tickets on does not make room under the buyer's limit.
+SELECT b.user_id::text, k.ticket_type_id::text, count(*)::int
+FROM tickets k JOIN bookings b ON b.id = k.booking_id
+WHERE k.event_id = $1 AND k.status <> 'void'
+GROUP BY b.user_id, k.ticket_type_id;
 
 -- name: SelectStockSeats
 SELECT t.seat_id::text, t.ticket_type_id::text,
@@ -87,7 +99,8 @@ SELECT b.id::text, b.expires_at,
        COALESCE((SELECT array_agg(i.quantity ORDER BY i.ticket_type_id)
                  FROM booking_items i JOIN ticket_types t ON t.id = i.ticket_type_id
                  WHERE i.booking_id = b.id AND t.kind = 'general_admission'), '{}'),
-       COALESCE((SELECT array_agg(s.seat_id::text) FROM booking_seats s WHERE s.booking_id = b.id AND s.active), '{}')
+       COALESCE((SELECT array_agg(s.seat_id::text) FROM booking_seats s WHERE s.booking_id = b.id AND s.active), '{}'),
+       b.user_id::text
 FROM bookings b
 WHERE b.event_id = $1 AND b.status = 'pending' AND b.expires_at > now();
 

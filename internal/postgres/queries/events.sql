@@ -1,17 +1,18 @@
 -- name: InsertEvent
 -- An empty currency means the tenant's own.
 INSERT INTO events (tenant_id, venue_id, title, description, starts_at, ends_at, currency,
-                    sales_start_at, sales_end_at, hold_minutes, buyer_cancellation, cancel_until_hours, cancel_fee_bps)
+                    sales_start_at, sales_end_at, hold_minutes, buyer_cancellation, cancel_until_hours, cancel_fee_bps,
+                    max_tickets_per_buyer)
 VALUES (app_tenant(), $1, $2, $3, $4, $5,
         COALESCE(NULLIF($6, ''), (SELECT currency FROM tenants WHERE id = app_tenant())),
-        $7, $8, $9, $10, $11, $12)
+        $7, $8, $9, $10, $11, $12, $13)
 RETURNING id;
 
 -- name: SelectEvent
 -- The event with its venue. $2 (staff) also admits drafts and deleted events.
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
        e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
-       e.cancel_fee_bps, e.status, e.published_at,
+       e.cancel_fee_bps, e.max_tickets_per_buyer, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id
@@ -20,7 +21,7 @@ WHERE e.id = $1 AND ($2 OR (e.status <> 'draft' AND e.deleted_at IS NULL));
 -- name: LockEvent
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
        e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
-       e.cancel_fee_bps, e.status, e.published_at,
+       e.cancel_fee_bps, e.max_tickets_per_buyer, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id
@@ -35,7 +36,7 @@ FOR UPDATE OF e;
 -- size plus one.
 SELECT e.id, e.venue_id, e.title, e.description, e.starts_at, e.ends_at, e.currency,
        e.sales_start_at, e.sales_end_at, e.hold_minutes, e.buyer_cancellation, e.cancel_until_hours,
-       e.cancel_fee_bps, e.status, e.published_at,
+       e.cancel_fee_bps, e.max_tickets_per_buyer, e.status, e.published_at,
        e.cancelled_at, e.deleted_at, e.version, e.created_at, e.updated_at,
        v.name, v.address, v.city, v.timezone, v.capacity
 FROM events e JOIN venues v ON v.id = e.venue_id
@@ -56,20 +57,20 @@ UPDATE events
 SET venue_id = $2, title = $3, description = $4, starts_at = $5, ends_at = $6, currency = $7,
     sales_start_at = $8, sales_end_at = $9, hold_minutes = $10, status = $11,
     published_at = $12, cancelled_at = $13, deleted_at = $14,
-    buyer_cancellation = $15, cancel_until_hours = $16, cancel_fee_bps = $17,
+    buyer_cancellation = $15, cancel_until_hours = $16, cancel_fee_bps = $17, max_tickets_per_buyer = $18,
     version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING version, updated_at;
 
 -- name: SelectTicketTypes
-SELECT t.id, t.event_id, t.name, t.kind, t.price, e.currency, t.capacity, t.sold, t.max_per_order,
+SELECT t.id, t.event_id, t.name, t.kind, t.price, e.currency, t.capacity, t.sold, t.max_per_order, t.max_per_buyer,
        t.sales_start_at, t.sales_end_at, t.version, t.created_at, t.updated_at
 FROM ticket_types t JOIN events e ON e.id = t.event_id
 WHERE t.event_id = $1
 ORDER BY t.position, t.created_at, t.id;
 
 -- name: LockTicketType
-SELECT t.id, t.event_id, t.name, t.kind, t.price, e.currency, t.capacity, t.sold, t.max_per_order,
+SELECT t.id, t.event_id, t.name, t.kind, t.price, e.currency, t.capacity, t.sold, t.max_per_order, t.max_per_buyer,
        t.sales_start_at, t.sales_end_at, t.version, t.created_at, t.updated_at
 FROM ticket_types t JOIN events e ON e.id = t.event_id
 WHERE t.id = $1
@@ -80,14 +81,14 @@ SELECT event_id FROM ticket_types WHERE id = $1;
 
 -- name: InsertTicketType
 INSERT INTO ticket_types (tenant_id, event_id, name, kind, price, capacity, max_per_order,
-                          sales_start_at, sales_end_at, position)
-VALUES (app_tenant(), $1, $2, $3, $4, $5, $6, $7, $8,
+                          sales_start_at, sales_end_at, max_per_buyer, position)
+VALUES (app_tenant(), $1, $2, $3, $4, $5, $6, $7, $8, $9,
         (SELECT COALESCE(max(position), 0) + 1 FROM ticket_types WHERE event_id = $1))
 RETURNING id, version, created_at, updated_at;
 
 -- name: UpdateTicketType
 UPDATE ticket_types
-SET name = $2, price = $3, capacity = $4, max_per_order = $5, sales_start_at = $6, sales_end_at = $7,
+SET name = $2, price = $3, capacity = $4, max_per_order = $5, sales_start_at = $6, sales_end_at = $7, max_per_buyer = $8,
     version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING version, updated_at;
