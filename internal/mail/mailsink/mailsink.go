@@ -75,6 +75,12 @@ type Sink struct {
 	mails []*Mail // oldest first
 	size  int
 	next  int
+	// closed is set by Close; listeners are those Serve was given, which
+	// Close closes itself: the SMTP server closes only the listeners it
+	// has registered, and a Close that comes before Serve registers one
+	// would leave Serve accepting forever.
+	closed    bool
+	listeners []net.Listener
 }
 
 // New returns a Sink; Serve starts it.
@@ -98,15 +104,42 @@ func New(cfg Config) *Sink {
 
 // Serve accepts SMTP connections on ln until Close.
 func (s *Sink) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = ln.Close()
+		return nil
+	}
+	s.listeners = append(s.listeners, ln)
+	s.mu.Unlock()
 	err := s.smtp.Serve(ln)
+	if s.isClosed() {
+		return nil // the listener was closed under it
+	}
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Close stops the SMTP server and closes its connections.
-func (s *Sink) Close() error { return s.smtp.Close() }
+// Close stops the SMTP server and closes its listeners and connections,
+// whether or not Serve has started on them yet.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	listeners := s.listeners
+	s.mu.Unlock()
+	for _, ln := range listeners {
+		_ = ln.Close()
+	}
+	return s.smtp.Close()
+}
+
+func (s *Sink) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
 
 // Mails returns the mails kept, oldest first.
 func (s *Sink) Mails() []Mail {

@@ -134,3 +134,34 @@ func TestSinkRequiresAuthWhenConfigured(t *testing.T) {
 		t.Fatalf("kept %d mails", n)
 	}
 }
+
+// TestCloseBeforeServeStopsIt: a Close that comes before Serve has started
+// accepting (a test that ends at once) still makes Serve return.
+func TestCloseBeforeServeStopsIt(t *testing.T) {
+	t.Parallel()
+	for range 50 {
+		sink := mailsink.New(mailsink.Config{})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		start := make(chan struct{})
+		go func() {
+			<-start
+			done <- sink.Serve(ln)
+		}()
+		if err := sink.Close(); err != nil {
+			t.Fatal(err)
+		}
+		close(start)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Serve still accepting 30s after Close")
+		}
+	}
+}
