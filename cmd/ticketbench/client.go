@@ -91,14 +91,15 @@ func (c *client) call(method, path, bearer string, in, out any, want int) error 
 var (
 	headerAuthorization = []byte("Authorization")
 	headerTenant        = []byte("X-Tenant")
+	headerIdempotency   = []byte("Idempotency-Key")
 	methodPost          = []byte("POST")
 	contentTypeJSON     = []byte("application/json")
 )
 
 // book sends one booking attempt: bearer is the whole Authorization value,
-// body the JSON request. It returns the HTTP status, 0 when no answer came,
+// body the JSON request, key the Idempotency-Key (none when nil). It returns the HTTP status, 0 when no answer came,
 // and the error code of any answer but 201 (for no answer, what went wrong).
-func (c *client) book(uri string, bearer, body []byte) (status int, code string) {
+func (c *client) book(uri string, bearer, body, key []byte) (status int, code string) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
@@ -106,6 +107,9 @@ func (c *client) book(uri string, bearer, body []byte) (status int, code string)
 	req.SetRequestURI(uri)
 	req.Header.SetBytesKV(headerTenant, []byte(c.tenant))
 	req.Header.SetBytesKV(headerAuthorization, bearer)
+	if key != nil {
+		req.Header.SetBytesKV(headerIdempotency, key)
+	}
 	req.Header.SetContentTypeBytes(contentTypeJSON)
 	req.SetBodyRaw(body)
 	if err := c.hc.Do(req, resp); err != nil {

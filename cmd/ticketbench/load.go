@@ -35,11 +35,21 @@ func (s *setup) fire(sl *sale) attempt {
 		a.seat = sl.pickSeat(s.o.SeatPick == "free")
 		body = sl.seatBodies[a.seat]
 	}
-	a.status, a.code = s.c.book(sl.uri, s.buyers[rand.IntN(len(s.buyers))], body)
+	var key []byte
+	if s.o.Keyed {
+		key = s.nextKey()
+	}
+	a.status, a.code = s.c.book(sl.uri, s.buyers[rand.IntN(len(s.buyers))], body, key)
 	if a.seat >= 0 && (a.status == 201 || a.code == "SEAT_UNAVAILABLE") {
 		sl.taken[a.seat].Store(true)
 	}
 	return a
+}
+
+// nextKey returns a new Idempotency-Key: the run's random prefix and a
+// counter, unique across runs against the same organizer and buyers.
+func (s *setup) nextKey() []byte {
+	return strconv.AppendUint([]byte(s.keyPrefix), s.keys.Add(1), 10)
 }
 
 // pickSeat returns a random seat, or with free the first seat from a random

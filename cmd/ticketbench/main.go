@@ -45,6 +45,7 @@ type options struct {
 	Seats             int
 	SeatShare         float64
 	SeatPick          string
+	Keyed             bool
 	Connections       int
 	Attempts          int
 	Rate              float64
@@ -90,6 +91,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Seats, "seats", 500, "seats of the seated ticket type")
 	fs.Float64Var(&o.SeatShare, "seat-share", 0.1, "share of attempts that book one seat (the rest book one GA ticket)")
 	fs.StringVar(&o.SeatPick, "seat-pick", "random", "how a seated attempt picks its seat: random (any seat of the section) or free (a random one not yet answered 201 or SEAT_UNAVAILABLE, as a buyer looking at the seat map would)")
+	fs.BoolVar(&o.Keyed, "keyed", false, "send every booking attempt with its own Idempotency-Key, as a well-behaved client does")
 	fs.IntVar(&o.Connections, "c", 256, "closed loop: concurrent connections")
 	fs.IntVar(&o.Attempts, "n", 50000, "closed loop: booking attempts in total")
 	fs.Float64Var(&o.Rate, "rate", 4000, "open loop: offered attempts per second")

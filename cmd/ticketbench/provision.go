@@ -18,6 +18,9 @@ type setup struct {
 	venueID string   // the venue of every sale
 	seatIDs []string // the seats of the seated section, in layout order
 	buyers  [][]byte // "Bearer <access token>" of each buyer
+	// With -keyed, attempts' Idempotency-Keys: keyPrefix and a counter.
+	keyPrefix string
+	keys      atomic.Uint64
 }
 
 // The venue's two sections: the seated ticket type sells the whole seated
@@ -36,6 +39,7 @@ type tokenResponse struct {
 // signs up the buyers.
 func provision(ctx context.Context, c *client, o options) (*setup, error) {
 	s := &setup{c: c, o: o, slug: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	s.keyPrefix = s.slug + "-"
 	admin := map[string]string{"email": "admin@" + s.slug + ".test", "password": "bench-admin-" + s.slug, "name": "Bench Admin"}
 	err := c.call("POST", "/v1/platform/tenants", o.APIKey, map[string]any{
 		"slug": s.slug, "name": "ticketbench " + s.slug, "currency": "NGN", "admin": admin,

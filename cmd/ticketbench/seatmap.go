@@ -71,7 +71,7 @@ func seatMapPhase(ctx context.Context, s *setup, sl *sale) *seatMapReport {
 					default:
 					}
 					seat := sl.pickSeat(true)
-					if status, _ := s.c.book(sl.uri, s.buyers[rand.IntN(len(s.buyers))], sl.seatBodies[seat]); status == 201 {
+					if status, _ := s.c.book(sl.uri, s.buyers[rand.IntN(len(s.buyers))], sl.seatBodies[seat], nil); status == 201 {
 						booked.Add(1)
 						sl.taken[seat].Store(true)
 					}

@@ -150,45 +150,66 @@ func (s *Service) visibleSaleEntry(ctx context.Context, eventID string) (*saleEn
 var idempotencyNamespace = uuid.MustParse("5b0f4f57-8d53-4a43-9b8e-0d4c8f1c6a21")
 
 // CreateBooking implements ticketing.BookingService.
+//
+// A request with an Idempotency-Key costs what one without costs: its
+// booking id is derived from the key and the request, and Postgres is asked
+// for an existing booking only when Redis says one may exist (the keyed set,
+// see package inventory) or when the request is refused before reaching
+// Redis. The unique keys of bookings decide the rest: a retry that races its
+// first attempt shares its hold and finds the booking when the insert meets
+// it; the same key with another request gets IDEMPOTENCY_KEY_REUSED.
 func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*ticketing.Booking, error) {
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
 	tenant := ticketing.TenantFromContext(ctx)
 	actor, _ := ticketing.ActorFromContext(ctx)
-	id := ticketing.NewID()
-	if n.IdempotencyKey != "" {
+	id, keyed := ticketing.NewID(), n.IdempotencyKey != ""
+	if keyed {
 		// The same key of the same user with the same request always names
 		// the same booking, so a retry finds it and two racing retries share
 		// one hold. The same key with another request names another booking,
 		// which Postgres refuses (one booking per key): its hold is its own.
 		id = uuid.NewSHA1(idempotencyNamespace, []byte(tenant.ID+"|"+actor.UserID+"|"+n.IdempotencyKey+"|"+fingerprint(n))).String()
-		if b, err := s.store.FindBooking(ctx, id, actor.UserID); err == nil {
-			return b, nil
-		} else if ticketing.ErrorKind(err) != ticketing.KindNotFound {
-			return nil, err
-		}
 	}
-	sale, err := s.visibleSale(ctx, n.EventID)
+	b, hold, sale, err := s.check(ctx, n)
 	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	b, hold, err := price(sale, n, now)
-	if err != nil {
-		return nil, err
+		// A retry may come after the sale changed (closed, unpublished):
+		// what the key named before is still the answer.
+		return s.existingOr(ctx, keyed, id, err)
 	}
 	b.ID, hold.ID, b.UserID = id, id, actor.UserID
-	hold.Buyer, hold.MaxOpenHolds = actor.UserID, s.maxOpen
+	hold.Buyer, hold.MaxOpenHolds, hold.Keyed = actor.UserID, s.maxOpen, keyed
 	ev := inventory.Event{TenantID: tenant.ID, EventID: n.EventID}
-	if err := s.explainHold(sale, s.inventory.Hold(ctx, ev, hold)); err != nil {
+	err = s.inventory.Hold(ctx, ev, hold)
+	if errors.Is(err, inventory.ErrSeen) {
+		// Made before and no longer held: confirmed, expired, cancelled, or
+		// never written (its insert failed).
+		if existing, err := s.existing(ctx, id); existing != nil || err != nil {
+			return existing, err
+		}
+		hold.Unseen = true
+		err = s.inventory.Hold(ctx, ev, hold)
+	}
+	if err := s.explainHold(sale, err); err != nil {
 		return nil, err
 	}
 	if err := s.store.InsertBooking(ctx, b, n.IdempotencyKey); err != nil {
-		if n.IdempotencyKey != "" {
-			if existing, ferr := s.store.FindBooking(ctx, id, actor.UserID); ferr == nil {
-				// A concurrent retry of the same request won; its hold is ours.
+		if keyed && errors.Is(err, postgres.ErrBookingExists) {
+			if existing, ferr := s.existing(ctx, id); existing != nil {
+				if existing.Status != ticketing.BookingPending {
+					// Our hold took tickets again for a booking that has
+					// ended (a keyed set rebuilt without it, or a race):
+					// they are not its.
+					s.release(ctx, ev, id)
+				}
+				// Otherwise a concurrent retry of the same request won,
+				// and the hold is the booking's.
 				return existing, nil
+			} else if ferr != nil {
+				// Whether our hold is the booking's is unknown: it stays
+				// and expires with the booking if there is one.
+				return nil, ferr
 			}
 		}
 		s.release(ctx, ev, id)
@@ -225,6 +246,40 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		s.logger.WarnContext(ctx, "scheduling booking expiry", "booking", id, "error", err.Error())
 	}
 	return b, nil
+}
+
+// check checks a request against the sale and returns the booking it makes
+// and the hold to place, without ids.
+func (s *Service) check(ctx context.Context, n ticketing.NewBooking) (*ticketing.Booking, inventory.Hold, *ticketing.Sale, error) {
+	sale, err := s.visibleSale(ctx, n.EventID)
+	if err != nil {
+		return nil, inventory.Hold{}, nil, err
+	}
+	b, hold, err := price(sale, n, s.now())
+	return b, hold, sale, err
+}
+
+// existing returns the booking of the caller with id, nil when there is
+// none.
+func (s *Service) existing(ctx context.Context, id string) (*ticketing.Booking, error) {
+	actor, _ := ticketing.ActorFromContext(ctx)
+	b, err := s.store.FindBooking(ctx, id, actor.UserID)
+	if ticketing.ErrorKind(err) == ticketing.KindNotFound {
+		return nil, nil
+	}
+	return b, err
+}
+
+// existingOr answers a keyed request refused with refusal: the booking its
+// key made before if there is one, else the refusal.
+func (s *Service) existingOr(ctx context.Context, keyed bool, id string, refusal error) (*ticketing.Booking, error) {
+	if !keyed {
+		return nil, refusal
+	}
+	if b, err := s.existing(ctx, id); b != nil || err != nil {
+		return b, err
+	}
+	return nil, refusal
 }
 
 // fingerprint is a canonical form of a booking request, so that the same

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,9 @@ type testAPI struct {
 	log      *telemetrytest.LogBuffer
 	stock    *inventory.Store
 	bookings *booking.Service
+	// store is the Postgres store of bookings, counting its reads of one
+	// booking.
+	store *countingStore
 	// sim is the Paystack the API talks to, at simURL; its webhooks reach
 	// the API over HTTP. queue records the tasks the API enqueues.
 	sim    *paystacksim.Sim
@@ -86,7 +90,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	}
 	hasher := auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
 	logger := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := postgres.NewBookingStore(db.App)
+	store := &countingStore{BookingStore: postgres.NewBookingStore(db.App)}
 	stock := inventory.New(rdb.Client, rdb.Prefix, store)
 	bookings := booking.New(store, stock, noScheduler{}, logger, 0)
 	metrics := telemetry.New("test")
@@ -150,8 +154,20 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings,
+	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings, store: store,
 		sim: sim, simURL: simServer.URL, queue: queue, payments: payments}
+}
+
+// countingStore counts FindBooking calls: a keyed booking request should
+// read Postgres only when a booking with its key may exist.
+type countingStore struct {
+	*postgres.BookingStore
+	finds atomic.Int64
+}
+
+func (s *countingStore) FindBooking(ctx context.Context, id, userID string) (*ticketing.Booking, error) {
+	s.finds.Add(1)
+	return s.BookingStore.FindBooking(ctx, id, userID)
 }
 
 // noScheduler drops expiry tasks: API tests expire bookings by calling the

@@ -1,9 +1,14 @@
 -- Holds a whole request all-or-nothing: check every item first, then write.
 -- ARGV: holdId, expiresAt (ms), buyer, check ("1": enforce the buyer's
 -- limits, "0": only count), maxOpen (open holds a buyer may have in the
--- event, 0: any), nGA, (ticketTypeId, qty) * nGA, seatId...
--- An empty buyer is not counted or limited.
+-- event, 0: any), keyed, nGA, (ticketTypeId, qty) * nGA, seatId...
+-- An empty buyer is not counted or limited. keyed is "" for a booking
+-- without an Idempotency-Key, "k" for one with (answer {4} when its id was
+-- recorded before and is not held: the booking may exist), "r" for one
+-- whose id may have been recorded (hold anyway); a keyed hold records its
+-- id in K_KEYED.
 -- Returns {1} held, {2} already held (nothing changed), {-1} not loaded,
+-- {4} a keyed booking with this id was made before and its hold has ended,
 -- {0, more, nTypes, ticketTypeId * nTypes, seatId...} refused: the GA types
 -- short of stock and the seats not available; more=1 when expired holds may
 -- remain unreclaimed; or {3, limit kind, limit, have, ticketTypeId} refused
@@ -17,9 +22,12 @@ local id = ARGV[1]
 if redis.call('HEXISTS', K_HOLDINFO, id) == 1 then
   return {2}
 end
-local buyer, check, maxOpen = ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])
+local buyer, check, maxOpen, keyed = ARGV[3], ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6]
+if keyed == 'k' and redis.call('SISMEMBER', K_KEYED, id) == 1 then
+  return {4}
+end
 
-local n = tonumber(ARGV[6])
+local n = tonumber(ARGV[7])
 local badTypes, badSeats = {}, {}
 local want, wantTypes, total = {}, {}, 0
 local function count(tt, q)
@@ -31,7 +39,7 @@ local function count(tt, q)
   total = total + q
 end
 for i = 0, n - 1 do
-  local tt, qty = ARGV[7 + 2 * i], tonumber(ARGV[8 + 2 * i])
+  local tt, qty = ARGV[8 + 2 * i], tonumber(ARGV[9 + 2 * i])
   local avail = redis.call('HGET', K_AVAIL, tt)
   -- Seated types are held by seat only.
   if not avail or redis.call('HGET', K_KIND, tt) ~= 'g' or tonumber(avail) < qty then
@@ -39,7 +47,7 @@ for i = 0, n - 1 do
   end
   count(tt, qty)
 end
-local first = 7 + 2 * n
+local first = 8 + 2 * n
 local seatType = {}
 for j = first, #ARGV do
   local seat = ARGV[j]
@@ -91,7 +99,7 @@ if buyer ~= '' and check then
 end
 
 for i = 0, n - 1 do
-  redis.call('HINCRBY', K_AVAIL, ARGV[7 + 2 * i], -tonumber(ARGV[8 + 2 * i]))
+  redis.call('HINCRBY', K_AVAIL, ARGV[8 + 2 * i], -tonumber(ARGV[9 + 2 * i]))
 end
 local tag = 'h:' .. id
 for j = first, #ARGV do
@@ -102,7 +110,10 @@ if first <= #ARGV then
   redis.call('INCR', K_SEATVER)
 end
 redis.call('ZADD', K_HOLDS, ARGV[2], id)
-redis.call('HSET', K_HOLDINFO, id, table.concat(ARGV, '\n', 6))
+redis.call('HSET', K_HOLDINFO, id, table.concat(ARGV, '\n', 7))
+if keyed ~= '' then
+  redis.call('SADD', K_KEYED, id)
+end
 if buyer ~= '' then
   redis.call('HSET', K_HOLDBUYER, id, buyer)
   redis.call('HINCRBY', K_BUYERS, 'o:' .. buyer, 1)

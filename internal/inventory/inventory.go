@@ -22,6 +22,7 @@
 //	                       "o:<buyer>" → the buyer's live holds
 //	<p>inv:{t:e}:holdbuyer hash holdId → buyer
 //	<p>inv:{t:e}:limits    hash ticketTypeId → most tickets of it one buyer may have, "*" → of the event
+//	<p>inv:{t:e}:keyed     set of the ids of bookings made with an Idempotency-Key (Hold.Keyed)
 //	<p>inv:{t:e}:lock      string: rebuild lock, owner token with a TTL
 //
 // At rest, for every ticket type, available + held + sold = capacity, where
@@ -67,6 +68,11 @@ var (
 	// left out are still deciding. Hold waits it out; Reassert, which such
 	// a booking calls, gives up instead.
 	ErrOvercommitted = errors.New("inventory: more holds than tickets")
+	// ErrSeen is returned by Hold for a keyed hold whose id was held before
+	// and is not held now: a booking with that id may exist (confirmed,
+	// expired, cancelled), so the caller looks for it before holding again
+	// with Unseen.
+	ErrSeen = errors.New("inventory: keyed hold seen before")
 )
 
 // Event scopes the keys of one event of one tenant.
@@ -93,6 +99,13 @@ type Hold struct {
 	// Unlimited counts the hold for Buyer without checking any limit: a
 	// late payment that takes its tickets again is not refused for them.
 	Unlimited bool
+	// Keyed records the id in the event's keyed set (a booking with an
+	// Idempotency-Key). Hold then returns ErrSeen, without holding, when
+	// the id was recorded before and is not held now, unless Unseen.
+	Keyed bool
+	// Unseen holds a keyed hold even when its id was recorded: the caller
+	// found no booking with that id in Postgres.
+	Unseen bool
 }
 
 // TicketTypeStock is a ticket type as a rebuild loads it. The capacity and
@@ -131,6 +144,9 @@ type Snapshot struct {
 	// MaxPerBuyer is the most tickets of the event one buyer may hold or
 	// own (0: no limit).
 	MaxPerBuyer int
+	// Keyed are the ids of the event's bookings made with an
+	// Idempotency-Key, whatever their status (the keyed set).
+	Keyed []string
 }
 
 // Loader reads a Snapshot (implemented by Postgres elsewhere).
@@ -234,7 +250,7 @@ type keySet struct {
 }
 
 var keyNames = [...]string{"meta", "kind", "cap", "avail", "sold", "seats", "seattype", "holds", "holdinfo", "seatver",
-	"buyers", "holdbuyer", "limits"}
+	"buyers", "holdbuyer", "limits", "keyed"}
 
 // Indexes in keyNames. Every key but keySeatVer is the event's state, which
 // a drop or rebuild deletes; the seat version counter stays, so that a
@@ -266,8 +282,12 @@ func (s *Store) keys(ev Event) (keySet, error) {
 // notLoaded is the status every script answers when meta is missing.
 const notLoaded = -1
 
-// limited is the hold script's status of a hold refused by a buyer limit.
-const limited = 3
+// Statuses of the hold script: refused by a buyer limit, and a keyed id
+// seen before.
+const (
+	limited = 3
+	seen    = 4
+)
 
 // run runs a script that answers {status, ...}; when the event is not loaded
 // it rebuilds the event from the Loader and runs the script again.
@@ -354,6 +374,7 @@ func (s *Store) HeldNow(ctx context.Context, evs []Event, holdIDs []string) ([]b
 // more than there is, because the booking calling it is the one that must
 // give way: the bookings whose holds Redis has are already answered.
 func (s *Store) Reassert(ctx context.Context, ev Event, h Hold) error {
+	h.Unseen = true // the booking was written: its id names it
 	err := s.hold(ctx, ev, h, false)
 	if errors.Is(err, ErrOvercommitted) {
 		u := &Unavailable{Seats: h.Seats}
@@ -374,13 +395,19 @@ func (s *Store) hold(ctx context.Context, ev Event, h Hold, wait bool) error {
 	if err != nil {
 		return err
 	}
-	check := "1"
+	check, keyed := "1", ""
 	if h.Unlimited {
 		check = "0"
 	}
-	args := make([]any, 0, 6+2*len(items)+len(seats))
+	switch {
+	case h.Keyed && h.Unseen:
+		keyed = "r"
+	case h.Keyed:
+		keyed = "k"
+	}
+	args := make([]any, 0, 7+2*len(items)+len(seats))
 	args = append(args, h.ID, strconv.FormatInt(h.ExpiresAt.UnixMilli(), 10), h.Buyer, check, strconv.Itoa(max(h.MaxOpenHolds, 0)),
-		strconv.Itoa(len(items)))
+		keyed, strconv.Itoa(len(items)))
 	for _, it := range items {
 		args = append(args, it.TicketTypeID, strconv.Itoa(it.Quantity))
 	}
@@ -394,6 +421,8 @@ func (s *Store) hold(ctx context.Context, ev Event, h Hold, wait bool) error {
 		}
 		switch status(res) {
 		case 0:
+		case seen:
+			return ErrSeen
 		case limited:
 			if !reclaimed && asInt(res, 5) == 1 {
 				// The buyer's expired holds may still count: free them and

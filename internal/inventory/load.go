@@ -195,7 +195,7 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 		}
 	}
 
-	args := make([]any, 0, 6+5*len(types)+3*len(seatState)+4*len(holds)+2*len(buyers)+2*len(limits))
+	args := make([]any, 0, 7+5*len(types)+3*len(seatState)+4*len(holds)+2*len(buyers)+2*len(limits)+len(snap.Keyed))
 	args = append(args, strconv.FormatInt(nowMs, 10), strconv.Itoa(len(types)))
 	for _, t := range snap.TicketTypes {
 		st := types[t.ID]
@@ -214,6 +214,10 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 		for k, v := range m {
 			args = append(args, k, strconv.Itoa(v))
 		}
+	}
+	args = append(args, strconv.Itoa(len(snap.Keyed)))
+	for _, id := range snap.Keyed {
+		args = append(args, id)
 	}
 	return args, nil
 }

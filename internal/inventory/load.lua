@@ -7,14 +7,15 @@
 --   nSeats, (seatId, ticketTypeId, state "a"|"s"|"h:<holdId>") * nSeats,
 --   nHolds, (holdId, expiresAt ms, holdinfo, buyer) * nHolds,
 --   nBuyerFields, (field, count) * nBuyerFields   (the buyers hash),
---   nLimits, (ticketTypeId | "*", limit) * nLimits (the limits hash).
--- KEYS[11..13] (buyers, holdbuyer, limits) are rewritten like the others.
+--   nLimits, (ticketTypeId | "*", limit) * nLimits (the limits hash),
+--   nKeyed, bookingId * nKeyed (the keyed set).
+-- KEYS[11..14] (buyers, holdbuyer, limits, keyed) are rewritten like the others.
 -- Returns 1 when written, 0 when meta already existed.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 -- Clear what a partial loss (eviction) may have left behind.
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[11], KEYS[12], KEYS[13])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[11], KEYS[12], KEYS[13], KEYS[14])
 
 -- Commands take their arguments in chunks: unpack has a stack limit.
 local CHUNK = 1000
@@ -90,6 +91,12 @@ for _, key in ipairs({KEYS[11], KEYS[13]}) do
     i = i + 2
   end
   w()
+end
+
+i = i + 1
+local nKeyed = tonumber(ARGV[i])
+for from = i + 1, i + nKeyed, CHUNK do
+  redis.call('SADD', KEYS[14], unpack(ARGV, from, math.min(from + CHUNK - 1, i + nKeyed)))
 end
 
 redis.call('INCR', KEYS[10])

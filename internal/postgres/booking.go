@@ -28,6 +28,7 @@ var (
 	qSelectLiveHolds        = query("SelectLiveHolds")
 	qSelectEventBuyerLimit  = query("SelectEventBuyerLimit")
 	qSelectBought           = query("SelectBought")
+	qSelectKeyedBookings    = query("SelectKeyedBookings")
 	qHeldQuantity           = query("HeldQuantity")
 )
 
@@ -264,10 +265,16 @@ func (s *BookingStore) LoadInventory(ctx context.Context, ev inventory.Event) (*
 		if rows, err = tx.Query(ctx, qSelectBought, ev.EventID); err != nil {
 			return err
 		}
-		snap.Bought, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (inventory.Bought, error) {
+		if snap.Bought, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (inventory.Bought, error) {
 			var b inventory.Bought
 			return b, r.Scan(&b.Buyer, &b.TicketTypeID, &b.Count)
-		})
+		}); err != nil {
+			return err
+		}
+		if rows, err = tx.Query(ctx, qSelectKeyedBookings, ev.EventID); err != nil {
+			return err
+		}
+		snap.Keyed, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		return err
 	})
 	return snap, translate(err, "event")

@@ -76,6 +76,12 @@ SELECT id::text, kind = 'seated', capacity, sold, COALESCE(max_per_buyer, 0) FRO
 -- name: SelectEventBuyerLimit
 SELECT COALESCE((SELECT max_tickets_per_buyer FROM events WHERE id = $1), 0);
 
+-- name: SelectKeyedBookings
+-- The ids of the event's bookings made with an Idempotency-Key, whatever
+-- their status: the inventory's keyed set (bookings_tenant_event_idx).
+SELECT b.id::text FROM bookings b
+WHERE b.tenant_id = app_tenant() AND b.event_id = $1 AND b.idempotency_key IS NOT NULL;
+
 -- name: SelectBought
 -- What each buyer (the user who booked) owns of each ticket type of the
 -- event: tickets that are not void, whoever holds them now, so that passing
