@@ -29,6 +29,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -46,6 +47,9 @@ type options struct {
 	SeatShare         float64
 	SeatPick          string
 	Keyed             bool
+	Attack            string
+	AttackConnections int
+	AttackGA          int
 	Connections       int
 	Attempts          int
 	Rate              float64
@@ -98,7 +102,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.Duration, "duration", 0, "open loop: how long to offer the rate (default: the sale's -n attempts at -rate, 12.5s for 50,000 at 4,000/s)")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 2048, "open loop: attempts in flight at most; a send due beyond it is dropped and counted")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one request")
-	fs.StringVar(&o.Phases, "phases", "closed,open", "phases to run, comma-separated: closed, open, seatmap (GET of the seat map, see -seatmap-*)")
+	fs.StringVar(&o.Phases, "phases", "closed,open", "phases to run, comma-separated: closed, open, seatmap (GET of the seat map, see -seatmap-*), attacked (the closed loop while another organizer sends -attack traffic)")
+	fs.StringVar(&o.Attack, "attack", attackReuse, "attacked phase: what the other organizer sends: reuse (an Idempotency-Key reused with another request, failing in the insert) or sale (an on-sale of its own)")
+	fs.IntVar(&o.AttackConnections, "attack-c", 64, "attacked phase: the other organizer's connections")
+	fs.IntVar(&o.AttackGA, "attack-ga", 20000, "attacked phase: capacity of the other organizer's sale")
 	fs.IntVar(&o.SeatMapRequests, "seatmap-n", 64, "seatmap phase: requests per round")
 	fs.IntVar(&o.SeatMapConnections, "seatmap-c", 16, "seatmap phase: concurrent connections")
 	fs.IntVar(&o.SeatMapSellers, "seatmap-sellers", 4, "seatmap phase: buyers booking seats one after another during the selling round")
@@ -152,6 +159,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var attack *attacker
+	if slices.Contains(strings.Split(o.Phases, ","), "attacked") {
+		if attack, err = newAttacker(ctx, o); err != nil {
+			return err
+		}
+	}
+	var solo *phaseReport
 	for _, phase := range strings.Split(o.Phases, ",") {
 		sale, err := s.newSale(phase)
 		if err != nil {
@@ -173,9 +187,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		profiled := profile(o, phase, stdout)
 		commits0, commitsOK := metrics.groupCommits()
 		var p *phaseReport
-		if phase == "closed" {
+		switch phase {
+		case "closed":
 			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
-		} else {
+			solo = p
+		case "attacked":
+			stop := make(chan struct{})
+			done := make(chan *attackReport, 1)
+			go func() { done <- attack.run(stop) }()
+			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
+			close(stop)
+			p.Attack = <-done
+		default:
 			p = openLoop(ctx, s, sale, o.Rate, o.openDuration(), o.MaxInFlight)
 		}
 		if commits1, ok := metrics.groupCommits(); ok && commitsOK {
@@ -186,6 +209,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		p.FirstReadMs = float64(firstRead) / float64(time.Millisecond)
 		profiled()
 		p.check(ctx, s, sale, o.Ticketd)
+		if p.Attack != nil && solo != nil {
+			if p.Share = shareOf(solo, p); p.Share != nil {
+				p.Bars = append(p.Bars, p.Share.bar())
+			}
+		}
 		p.print(stdout)
 		rep.Phases = append(rep.Phases, p)
 		if ctx.Err() != nil {
@@ -225,6 +253,9 @@ func (o options) validate() error {
 	if o.SeatMapRequests < 1 || o.SeatMapConnections < 1 || o.SeatMapSellers < 0 {
 		bad = append(bad, "-seatmap-n and -seatmap-c must be positive, -seatmap-sellers not negative")
 	}
+	if o.Attack != attackReuse && o.Attack != attackSale || o.AttackConnections < 1 || o.AttackGA < 1 {
+		bad = append(bad, "-attack must be reuse or sale, -attack-c and -attack-ga positive")
+	}
 	if o.PprofSeconds <= 0 {
 		bad = append(bad, "-pprof-seconds must be positive")
 	}
@@ -232,8 +263,8 @@ func (o options) validate() error {
 		bad = append(bad, "-n, -rate and -timeout must be positive, -duration not negative")
 	}
 	for _, p := range strings.Split(o.Phases, ",") {
-		if p != "closed" && p != "open" && p != "seatmap" {
-			bad = append(bad, "-phases must list closed, open and/or seatmap")
+		if p != "closed" && p != "open" && p != "seatmap" && p != "attacked" {
+			bad = append(bad, "-phases must list closed, open, seatmap and/or attacked")
 			break
 		}
 	}

@@ -109,6 +109,11 @@ type phaseReport struct {
 	GroupCommitBookings int     `json:"groupCommitBookings"`
 	GroupCommitSeconds  float64 `json:"groupCommitSeconds"`
 
+	// Attack is what another organizer sent during an attacked phase, and
+	// Share what the victim kept of the closed phase's throughput.
+	Attack *attackReport `json:"attack,omitempty"`
+	Share  *victimShare  `json:"victimShare,omitempty"`
+
 	Stock           []stock  `json:"stock"`
 	DoublyHeldSeats int      `json:"doublyHeldSeats"`
 	Oversold        int      `json:"oversold"`
@@ -270,11 +275,14 @@ func (p *phaseReport) check(ctx context.Context, s *setup, sl *sale, ticketd str
 }
 
 func (p *phaseReport) setBars() {
-	if p.Phase == "closed" {
+	switch p.Phase {
+	case "attacked":
+		// Judged by the victim's share (victimShare), not the issue 5 bars.
+	case "closed":
 		p.Bars = append(p.Bars,
 			bar{"attempts/s over the whole sale", fmt.Sprintf("≥ %d", barAttemptsPerSecond), fmt.Sprintf("%.0f", p.AttemptsPerSecond), p.AttemptsPerSecond >= barAttemptsPerSecond},
 			bar{"successful holds/s while places remain", fmt.Sprintf("≥ %d", barHoldsPerSecond), fmt.Sprintf("%.0f", p.HoldsPerSecond), p.HoldsPerSecond >= barHoldsPerSecond})
-	} else {
+	default:
 		got := fmt.Sprintf("%.1f ms at %.0f/s offered", p.Latency.P99, p.OfferedRate)
 		if p.Dropped+p.NoAnswer > 0 {
 			got += fmt.Sprintf(", %d dropped, %d unanswered", p.Dropped, p.NoAnswer)
@@ -287,9 +295,13 @@ func (p *phaseReport) setBars() {
 
 func (p *phaseReport) print(w io.Writer) {
 	metWord := map[bool]string{true: "met", false: "NOT MET"}
-	if p.Phase == "closed" {
+	switch p.Phase {
+	case "closed":
 		fmt.Fprintf(w, "\n== closed loop: %d attempts from %d connections, event %s\n", p.Attempts, p.Connections, p.Sale.EventID)
-	} else {
+	case "attacked":
+		fmt.Fprintf(w, "\n== attacked: closed loop, %d attempts from %d connections, event %s, while another organizer sends %s traffic\n",
+			p.Attempts, p.Connections, p.Sale.EventID, p.Attack.Kind)
+	default:
 		fmt.Fprintf(w, "\n== open loop: %.0f attempts/s offered for %g s (in flight ≤ %d), event %s\n", p.OfferedRate, p.DurationSeconds, p.MaxInFlight, p.Sale.EventID)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -332,6 +344,9 @@ func (p *phaseReport) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", st.Name, st.Capacity, st.Sold, st.Held, st.Available, st.ToolHeld)
 	}
 	_ = tw.Flush()
+	if p.Attack != nil {
+		p.Attack.print(w)
+	}
 	if p.InventoryCheck != "" {
 		fmt.Fprintln(w, "\nticketd inventory check:")
 		for _, line := range strings.Split(p.InventoryCheck, "\n") {
@@ -346,7 +361,7 @@ func (p *phaseReport) print(w io.Writer) {
 			fmt.Fprintln(w, "  - "+pr)
 		}
 	}
-	fmt.Fprintln(tw, "\nbar of issue 5\twant\tgot\t")
+	fmt.Fprintln(tw, "\nbar\twant\tgot\t")
 	for _, b := range p.Bars {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", b.Name, b.Want, b.Got, metWord[b.Met])
 	}

@@ -52,7 +52,8 @@ type BookingStore struct {
 // NewBookingStore returns a BookingStore on db.
 func NewBookingStore(db *DB) *BookingStore {
 	s := &BookingStore{db: db}
-	s.inserts = batch.Group[*insertRequest]{Flushers: maxInsertFlushers, Max: maxInsertBatch, Run: s.writeBatch}
+	s.inserts = batch.Group[*insertRequest]{Flushers: maxInsertFlushers, Max: maxInsertBatch, Run: s.writeBatch,
+		Owner: func(r *insertRequest) string { return r.tenantID }}
 	return s
 }
 

@@ -266,3 +266,121 @@ func (sl gaSale) booking() *ticketing.Booking {
 	return &ticketing.Booking{ID: ticketing.NewID(), EventID: sl.eventID, Status: ticketing.BookingPending, Total: sl.price, Currency: "NGN",
 		ExpiresAt: time.Now().Add(10 * time.Minute), Items: []ticketing.BookingItem{{TicketTypeID: sl.typeID, Quantity: 1, UnitPrice: sl.price}}}
 }
+
+// TestGroupCommitIsolatesWhatFails puts into one batch, with many good
+// bookings, every booking that cannot be written: a retry with the id of
+// another booking in the batch, a reused idempotency key, a seat that a
+// committed booking holds, and one that fails the statement itself (a
+// ticket type that does not exist). Each gets its answer, the good ones are
+// written together in a few transactions (not one by one), and what the
+// insert would refuse for its text is refused before it joins a batch.
+func TestGroupCommitIsolatesWhatFails(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := asAdmin(t, db, mustTenant(t, db, "acme"))
+	sl := newGASale(t, db, ctx, 1000)
+	store := postgres.NewBookingStore(db.App)
+
+	for _, key := range []string{"nul\x00key", "\xff\xfe", string(make([]byte, 201))} {
+		err := store.InsertBooking(ctx, sl.booking(), key)
+		if ticketing.ErrorKind(err) != ticketing.KindInvalid {
+			t.Fatalf("key %q: %v, want a validation error", key, err)
+		}
+	}
+	bad := sl.booking()
+	bad.ID = "not-a-uuid"
+	if err := store.InsertBooking(ctx, bad, ""); ticketing.ErrorKind(err) != ticketing.KindInternal {
+		t.Fatalf("a booking with a bad id: %v, want an internal error before the insert", err)
+	}
+
+	// Hold the writer on a lock while the batch queues.
+	lock, err := db.Admin.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(context.Background())
+	if _, err := lock.Exec(t.Context(), "LOCK TABLE bookings IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan error, 1)
+	go func() { blocked <- store.InsertBooking(ctx, sl.booking(), "") }()
+	waitFor(t, "the writer to take the first booking", func() bool { return postgres.PendingInserts(store) == 0 })
+
+	const good = 40
+	type insert struct {
+		b   *ticketing.Booking
+		key string
+	}
+	var batch []insert
+	for range good {
+		batch = append(batch, insert{b: sl.booking()})
+	}
+	twin := sl.booking()
+	twin2 := *twin
+	keyed, reused := sl.booking(), sl.booking()
+	missing := sl.booking()
+	missing.Items[0].TicketTypeID = ticketing.NewID()
+	batch = append(batch, insert{b: twin}, insert{b: &twin2}, insert{b: keyed, key: "k"}, insert{b: reused, key: "k"}, insert{b: missing})
+	errs := make([]error, len(batch))
+	var wg sync.WaitGroup
+	for i, in := range batch {
+		wg.Go(func() { errs[i] = store.InsertBooking(ctx, in.b, in.key) })
+	}
+	waitFor(t, "the batch to queue", func() bool { return postgres.PendingInserts(store) == len(batch) })
+	if err := lock.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-blocked; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	for i := range good {
+		if errs[i] != nil {
+			t.Fatalf("good booking %d: %v", i, errs[i])
+		}
+	}
+	oneOf := func(what string, a, b error) {
+		t.Helper()
+		if (a == nil) == (b == nil) || !errors.Is(errors.Join(a, b), postgres.ErrBookingExists) {
+			t.Fatalf("%s: %v and %v, want one written and one ErrBookingExists", what, a, b)
+		}
+	}
+	oneOf("the same id twice", errs[good], errs[good+1])
+	oneOf("the same key twice", errs[good+2], errs[good+3])
+	if errs[good+4] == nil {
+		t.Fatal("a booking of a ticket type that does not exist was written")
+	}
+	var txs, written, items int
+	if err := db.Admin.QueryRow(t.Context(), `SELECT count(DISTINCT created_at) FILTER (WHERE id = ANY($1)), count(*),
+		(SELECT count(*) FROM booking_items) FROM bookings`, idsOf(batch[:good], func(in insert) string { return in.b.ID })).Scan(&txs, &written, &items); err != nil {
+		t.Fatal(err)
+	}
+	// 1 + 40 + the twin + one keyed; written in one transaction each, the
+	// good ones would have taken 40.
+	if written != 1+good+2 || items != written {
+		t.Fatalf("%d bookings with %d items written, want %d", written, items, 1+good+2)
+	}
+	if txs > 8 {
+		t.Fatalf("the good bookings were written in %d transactions: the failing one was not isolated by halving", txs)
+	}
+}
+
+func idsOf[T any](xs []T, id func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = id(x)
+	}
+	return out
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

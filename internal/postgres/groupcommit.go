@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,7 +32,8 @@ const (
 )
 
 var (
-	qInsertBookings = query("InsertBookings")
+	qInsertBookings          = query("InsertBookings")
+	qExplainUnwrittenBooking = query("ExplainUnwrittenBooking")
 )
 
 // insertRequest is one booking waiting to be written.
@@ -47,27 +51,86 @@ type insertRequest struct {
 // nothing. It returns ErrBookingExists for a booking id or idempotency key
 // already used, SEAT_UNAVAILABLE when another pending booking holds one of
 // the seats, and SALES_CLOSED when the event stopped selling.
+//
+// The booking is checked before it joins a batch, so that what Postgres
+// would refuse is refused here, and a booking that the batch leaves out (a
+// key used before, a seat taken, the event closed) is explained by its own
+// request, in its own goroutine: the serial writer spends no time on it.
 func (s *BookingStore) InsertBooking(ctx context.Context, b *ticketing.Booking, idempotencyKey string) error {
 	actor, _ := ticketing.ActorFromContext(ctx)
 	r := &insertRequest{booking: b, idempotencyKey: idempotencyKey,
 		tenantID: ticketing.TenantFromContext(ctx).ID, actor: actor, done: make(chan error, 1), span: trace.SpanFromContext(ctx)}
+	if err := r.check(); err != nil {
+		return err
+	}
 	s.inserts.Add(r)
-	return <-r.done
+	err := <-r.done
+	if errors.Is(err, errNotWritten) {
+		return s.explainUnwritten(ctx, r)
+	}
+	return err
+}
+
+// errNotWritten answers a booking that its batch left out.
+var errNotWritten = errors.New("postgres: booking not written")
+
+// check refuses a booking that the insert would fail on: every id a uuid,
+// quantities and prices that fit their columns, an idempotency key that is
+// text Postgres takes. A booking that fails its batch for a reason not
+// checked here is isolated by writeBatch.
+func (r *insertRequest) check() error {
+	b := r.booking
+	bad := func(what string) error {
+		// The booking service builds bookings from the catalog: a bad one is
+		// a bug, not the buyer's request.
+		return ticketing.Internal(fmt.Errorf("postgres: booking %s: bad %s", b.ID, what))
+	}
+	switch {
+	case r.tenantID == "" || !validUUID(r.tenantID):
+		return bad("tenant")
+	case !validUUID(b.ID) || !validUUID(b.EventID) || !validUUID(r.actor.UserID):
+		return bad("id")
+	case len(b.Items) == 0 || b.Total < 0 || len(b.Currency) != 3 || b.ExpiresAt.IsZero():
+		return bad("booking")
+	}
+	for _, it := range b.Items {
+		if !validUUID(it.TicketTypeID) || it.Quantity < 1 || it.Quantity > math.MaxInt32 || it.UnitPrice < 0 {
+			return bad("item")
+		}
+		for _, seat := range it.SeatIDs {
+			if !validUUID(seat) {
+				return bad("seat")
+			}
+		}
+	}
+	if !ticketing.ValidKey(r.idempotencyKey) {
+		return ticketing.Errorf(ticketing.KindInvalid, ticketing.CodeValidation,
+			"Idempotency-Key must be at most %d characters of printable text", ticketing.MaxIdempotencyKeyBytes)
+	}
+	return nil
+}
+
+func validUUID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil
 }
 
 // ObserveCommits has f told the number of bookings and the duration of each
-// group commit (including a failed batch's rewrite one by one): the writer is
+// group commit (including a failed batch's rewrite in parts): the writer is
 // serial, so its time per booking is what caps the bookings per second of an
 // instance. Call it before the store is used.
 func (s *BookingStore) ObserveCommits(f func(bookings int, took time.Duration)) {
 	s.commits = f
 }
 
-// writeBatch writes a batch in one implicit transaction. A booking whose
-// event stopped selling is left out of it; if the batch fails (a seat taken,
-// a retry of an existing booking: both rare), nothing of it is written. Each
-// booking not written is then written alone, so that each gets its own
-// answer and no booking fails for another's sake.
+// writeBatch writes a batch in one implicit transaction. The statement
+// leaves out a booking whose event stopped selling, whose id or key exists,
+// or whose seat another booking holds, and the others are written; its
+// request then learns why (errNotWritten). A batch that fails all the same
+// (a seat taken by a booking committing at that moment, or anything
+// unforeseen) is halved and each half written again, so a failing booking
+// is isolated in a few transactions while the rest are still written
+// together, and none fails for another's sake.
 func (s *BookingStore) writeBatch(batch []*insertRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), insertTimeout)
 	defer cancel()
@@ -76,32 +139,59 @@ func (s *BookingStore) writeBatch(batch []*insertRequest) {
 	if s.commits != nil {
 		defer func(n int, start time.Time) { s.commits(n, time.Since(start)) }(len(batch), time.Now())
 	}
-	if len(batch) > 1 && s.send(ctx, batch) == nil {
-		var rest []*insertRequest
+	s.write(ctx, batch)
+}
+
+func (s *BookingStore) write(ctx context.Context, batch []*insertRequest) {
+	err := s.send(ctx, batch)
+	switch {
+	case err == nil:
 		for _, r := range batch {
 			if r.written {
 				r.done <- nil
 			} else {
-				rest = append(rest, r)
+				r.done <- errNotWritten
 			}
 		}
-		batch = rest
-	}
-	for _, r := range batch {
-		r.done <- s.writeOne(ctx, r)
+	case len(batch) == 1 || ctx.Err() != nil:
+		for _, r := range batch {
+			r.done <- s.explain(err)
+		}
+	default:
+		half := len(batch) / 2
+		s.write(ctx, batch[:half])
+		s.write(ctx, batch[half:])
 	}
 }
 
-// writeOne writes one booking and explains the outcome. The insert leaves
-// out a booking whose event stopped selling (or whose buyer is no user of
-// the tenant, which signing in rules out).
-func (s *BookingStore) writeOne(ctx context.Context, r *insertRequest) error {
-	err := s.send(ctx, []*insertRequest{r})
-	if err == nil && !r.written {
-		return errEventStoppedSelling
+// explainUnwritten says why a batch left a booking out: its id or key
+// exists, a seat is taken, or else the event stopped selling (or the buyer
+// is no user of the tenant, which signing in rules out).
+func (s *BookingStore) explainUnwritten(ctx context.Context, r *insertRequest) error {
+	var seats []string
+	for _, it := range r.booking.Items {
+		seats = append(seats, it.SeatIDs...)
 	}
-	return s.explain(err)
+	var exists, seatTaken bool
+	// As the system actor "booking" that wrote it: the seats of other
+	// buyers' bookings count.
+	ctx = ticketing.WithActor(ctx, ticketing.SystemActor("booking"))
+	err := s.db.WithTenant(ctx, r.tenantID, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, qExplainUnwrittenBooking, r.booking.ID, r.actor.UserID, nullIfEmpty(r.idempotencyKey),
+			r.booking.EventID, seats).Scan(&exists, &seatTaken)
+	})
+	switch {
+	case err != nil:
+		return translate(err, "booking")
+	case exists:
+		return ErrBookingExists
+	case seatTaken:
+		return errSeatTaken
+	}
+	return errEventStoppedSelling
 }
+
+var errSeatTaken = ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSeatUnavailable, "a seat you chose was just taken by another buyer")
 
 // send writes the bookings of batch as one implicit transaction in one
 // round trip: per tenant, the tenant's scope, then one statement writing
@@ -109,8 +199,15 @@ func (s *BookingStore) writeOne(ctx context.Context, r *insertRequest) error {
 func (s *BookingStore) send(ctx context.Context, batch []*insertRequest) error {
 	byTenant := map[string][]*insertRequest{}
 	var tenants []string
+	ids := make(map[string]bool, len(batch))
 	for _, r := range batch {
 		r.written = false
+		if ids[r.booking.ID] {
+			// A retry racing its first attempt: the statement writes one
+			// booking per id, and the items of both would join it.
+			continue
+		}
+		ids[r.booking.ID] = true
 		if _, ok := byTenant[r.tenantID]; !ok {
 			tenants = append(tenants, r.tenantID)
 		}
@@ -211,7 +308,7 @@ func (s *BookingStore) explain(err error) error {
 	case isUniqueViolation(err, bookingPrimaryKey), isUniqueViolation(err, bookingIdempotencyKey):
 		return ErrBookingExists
 	case isUniqueViolation(err, bookingSeatsActiveKey):
-		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSeatUnavailable, "a seat you chose was just taken by another buyer")
+		return errSeatTaken
 	}
 	return translate(err, "booking")
 }

@@ -2,7 +2,10 @@ package ticketing
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // BookingStatus is the lifecycle state of a booking.
@@ -128,8 +131,14 @@ func (n *NewBooking) Validate() error {
 		seenSeats[s] = true
 	}
 	p.Addf(total > MaxTicketsPerBooking, "a booking holds at most %d tickets", MaxTicketsPerBooking)
-	p.Addf(len(n.IdempotencyKey) > 200, "Idempotency-Key must be at most 200 characters")
+	p.Addf(!ValidKey(n.IdempotencyKey), "Idempotency-Key must be at most %d characters of printable text", MaxIdempotencyKeyBytes)
 	return p.Err()
+}
+
+// ValidKey reports whether an Idempotency-Key (empty: none) can be stored:
+// at most MaxIdempotencyKeyBytes of UTF-8 without control characters.
+func ValidKey(key string) bool {
+	return len(key) <= MaxIdempotencyKeyBytes && utf8.ValidString(key) && !strings.ContainsFunc(key, unicode.IsControl)
 }
 
 // BookingFilter selects bookings in listings. Buyers always see only their

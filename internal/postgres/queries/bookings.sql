@@ -76,6 +76,15 @@ SELECT id::text, kind = 'seated', capacity, sold, COALESCE(max_per_buyer, 0) FRO
 -- name: SelectEventBuyerLimit
 SELECT COALESCE((SELECT max_tickets_per_buyer FROM events WHERE id = $1), 0);
 
+-- name: ExplainUnwrittenBooking
+-- Why InsertBookings left a booking out: its id or its buyer's idempotency
+-- key exists, or one of its seats is held by another booking.
+SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1)
+         OR ($3::text IS NOT NULL AND EXISTS (SELECT 1 FROM bookings WHERE tenant_id = app_tenant() AND user_id = $2
+                                              AND idempotency_key = $3)),
+       EXISTS (SELECT 1 FROM booking_seats WHERE tenant_id = app_tenant() AND event_id = $4 AND seat_id = ANY($5::uuid[])
+               AND active);
+
 -- name: SelectKeyedBookings
 -- The ids of the event's bookings made with an Idempotency-Key, whatever
 -- their status: the inventory's keyed set (bookings_tenant_event_idx).
@@ -123,8 +132,11 @@ WHERE i.ticket_type_id = $1 AND b.status = 'pending' AND b.expires_at > now();
 -- catalog says) is not written, nor one whose buyer is not a user of the
 -- tenant (which signing in rules out), and neither are their items and
 -- seats: they are joined to the bookings written. These checks stand in for
--- foreign keys (migrations/00006_booking_write_path.sql). It returns the
--- bookings written.
+-- foreign keys (migrations/00006_booking_write_path.sql). Nor is a booking
+-- written whose id or idempotency key exists (ON CONFLICT), or one with a
+-- seat that a committed booking holds: one buyer's retry or reused key
+-- must not fail the other bookings of the batch. It returns the bookings
+-- written; ExplainUnwrittenBooking tells the others why.
 WITH b AS (
   INSERT INTO bookings (id, tenant_id, event_id, user_id, total, currency, expires_at, idempotency_key)
   SELECT b.id, app_tenant(), b.event_id, b.user_id, b.total, b.currency, b.expires_at, b.idempotency_key
@@ -133,6 +145,11 @@ WITH b AS (
   WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = b.event_id AND e.status = 'published' AND e.deleted_at IS NULL
                 AND e.sales_start_at <= now() AND (e.sales_end_at IS NULL OR e.sales_end_at > now()))
     AND EXISTS (SELECT 1 FROM users u WHERE u.id = b.user_id)
+    AND NOT EXISTS (SELECT 1 FROM unnest($12::uuid[], $13::uuid[]) AS s(booking_id, seat_id)
+                    JOIN booking_seats bs ON bs.tenant_id = app_tenant() AND bs.event_id = b.event_id
+                                         AND bs.seat_id = s.seat_id AND bs.active
+                    WHERE s.booking_id = b.id)
+  ON CONFLICT DO NOTHING
   RETURNING id, event_id, created_at, updated_at
 ), items AS (
   INSERT INTO booking_items (tenant_id, booking_id, event_id, ticket_type_id, quantity, unit_price)
