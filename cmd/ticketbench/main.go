@@ -197,7 +197,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			go func() { done <- attack.run(stop) }()
 			p = closedLoop(ctx, s, sale, o.Attempts, o.Connections)
 			close(stop)
-			p.Attack = <-done
+			p.Phase, p.Attack = phase, <-done
 		default:
 			p = openLoop(ctx, s, sale, o.Rate, o.openDuration(), o.MaxInFlight)
 		}

@@ -41,6 +41,7 @@ type Inventory interface {
 	Reassert(ctx context.Context, ev inventory.Event, h inventory.Hold) error
 	HeldNow(ctx context.Context, evs []inventory.Event, holdIDs []string) ([]bool, error)
 	Release(ctx context.Context, ev inventory.Event, holdID string) (bool, error)
+	ReleaseUnwritten(ctx context.Context, ev inventory.Event, h inventory.Hold) (bool, error)
 	Availability(ctx context.Context, ev inventory.Event) (map[string]inventory.Stock, error)
 	SeatStatuses(ctx context.Context, ev inventory.Event) (map[string]inventory.SeatStatus, string, error)
 	SeatVersion(ctx context.Context, ev inventory.Event) (string, error)
@@ -146,6 +147,9 @@ func (s *Service) visibleSaleEntry(ctx context.Context, eventID string) (*saleEn
 	return e, nil
 }
 
+var errKeyReused = ticketing.Errorf(ticketing.KindConflict, "IDEMPOTENCY_KEY_REUSED",
+	"this Idempotency-Key was used for a different booking request; use a new key")
+
 // idempotencyNamespace derives booking ids from idempotency keys.
 var idempotencyNamespace = uuid.MustParse("5b0f4f57-8d53-4a43-9b8e-0d4c8f1c6a21")
 
@@ -153,11 +157,12 @@ var idempotencyNamespace = uuid.MustParse("5b0f4f57-8d53-4a43-9b8e-0d4c8f1c6a21"
 //
 // A request with an Idempotency-Key costs what one without costs: its
 // booking id is derived from the key and the request, and Postgres is asked
-// for an existing booking only when Redis says one may exist (the keyed set,
-// see package inventory) or when the request is refused before reaching
-// Redis. The unique keys of bookings decide the rest: a retry that races its
-// first attempt shares its hold and finds the booking when the insert meets
-// it; the same key with another request gets IDEMPOTENCY_KEY_REUSED.
+// for an existing booking only when Redis says one may exist (the keyed
+// hash, see package inventory) or when the request is refused before
+// reaching Redis. The same key with another request in the same event is
+// refused by Redis; in another event, by the insert. The unique keys of
+// bookings decide the rest: a retry that races its first attempt shares its
+// hold and finds the booking when the insert meets it.
 func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*ticketing.Booking, error) {
 	if err := n.Validate(); err != nil {
 		return nil, err
@@ -179,7 +184,7 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		return s.existingOr(ctx, keyed, id, err)
 	}
 	b.ID, hold.ID, b.UserID = id, id, actor.UserID
-	hold.Buyer, hold.MaxOpenHolds, hold.Keyed = actor.UserID, s.maxOpen, keyed
+	hold.Buyer, hold.MaxOpenHolds, hold.IdempotencyKey = actor.UserID, s.maxOpen, n.IdempotencyKey
 	ev := inventory.Event{TenantID: tenant.ID, EventID: n.EventID}
 	err = s.inventory.Hold(ctx, ev, hold)
 	if errors.Is(err, inventory.ErrSeen) {
@@ -191,6 +196,9 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 		hold.Unseen = true
 		err = s.inventory.Hold(ctx, ev, hold)
 	}
+	if errors.Is(err, inventory.ErrKeyReused) {
+		return nil, errKeyReused
+	}
 	if err := s.explainHold(sale, err); err != nil {
 		return nil, err
 	}
@@ -199,7 +207,7 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 			if existing, ferr := s.existing(ctx, id); existing != nil {
 				if existing.Status != ticketing.BookingPending {
 					// Our hold took tickets again for a booking that has
-					// ended (a keyed set rebuilt without it, or a race):
+					// ended (a keyed hash rebuilt without it, or a race):
 					// they are not its.
 					s.release(ctx, ev, id)
 				}
@@ -212,10 +220,11 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 				return nil, ferr
 			}
 		}
-		s.release(ctx, ev, id)
+		if _, rerr := s.inventory.ReleaseUnwritten(ctx, ev, hold); rerr != nil {
+			s.logger.WarnContext(ctx, "releasing a hold", "hold", id, "error", rerr.Error())
+		}
 		if errors.Is(err, postgres.ErrBookingExists) {
-			return nil, ticketing.Errorf(ticketing.KindConflict, "IDEMPOTENCY_KEY_REUSED",
-				"this Idempotency-Key was used for a different booking request; use a new key")
+			return nil, errKeyReused
 		}
 		return nil, err
 	}

@@ -13,7 +13,8 @@ import (
 
 // TestKeyedBookingsReadPostgresOnlyWhenABookingMayExist: a booking request
 // with an Idempotency-Key costs what one without costs (no Postgres read for
-// a new key, accepted or refused), and a retry still gets its booking after
+// a new key, accepted or refused, nor for a key reused with another
+// request), and a retry still gets its booking after
 // the sale sold out, after the booking expired, after Redis lost the event,
 // after the sale closed, and from another instance; a retry never takes
 // tickets again.
@@ -89,8 +90,15 @@ func TestKeyedBookingsReadPostgresOnlyWhenABookingMayExist(t *testing.T) {
 	}
 	held(2, "after a retry on another instance")
 
-	// The same key with another request is refused and holds nothing.
+	// The same key with another request is refused, by Redis, and holds
+	// nothing; after a rebuild too.
+	before := s.store.finds.Load()
 	assertError(t, s.book(buyer, s.gaBody(1), key("k2")...), 409, "IDEMPOTENCY_KEY_REUSED")
+	if err := s.stock.Drop(t.Context(), inventory.Event{TenantID: s.tenantID(), EventID: s.event}); err != nil {
+		t.Fatal(err)
+	}
+	assertError(t, s.book(buyer, s.gaBody(1), key("k1")...), 409, "IDEMPOTENCY_KEY_REUSED")
+	finds(before, "reused keys")
 	held(2, "after a reused key")
 
 	// The sale closes: the retry still names its booking.

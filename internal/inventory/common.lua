@@ -8,7 +8,7 @@ local K_META, K_KIND, K_CAP, K_AVAIL, K_SOLD, K_SEATS, K_SEATTYPE, K_HOLDS, K_HO
 -- Per-buyer accounting (see inventory.go): counts, the buyer of each hold,
 -- and the limits of the event and its ticket types.
 local K_BUYERS, K_HOLDBUYER, K_LIMITS = KEYS[11], KEYS[12], KEYS[13]
--- The ids of bookings made with an Idempotency-Key (see inventory.go).
+-- The bookings made with an Idempotency-Key, by buyer and key (inventory.go).
 local K_KEYED = KEYS[14]
 
 -- Answer of any script that finds the event not loaded (meta missing).

@@ -3,12 +3,14 @@
 -- limits, "0": only count), maxOpen (open holds a buyer may have in the
 -- event, 0: any), keyed, nGA, (ticketTypeId, qty) * nGA, seatId...
 -- An empty buyer is not counted or limited. keyed is "" for a booking
--- without an Idempotency-Key, "k" for one with (answer {4} when its id was
--- recorded before and is not held: the booking may exist), "r" for one
--- whose id may have been recorded (hold anyway); a keyed hold records its
--- id in K_KEYED.
+-- without an Idempotency-Key, else a mode and the booking's field of the
+-- keyed hash (buyer "\n" key): mode "k" answers {4} when the field names
+-- this id (made before and no longer held: the booking may exist) and {5}
+-- when it names another (the key was used with another request); mode "r"
+-- (the caller knows the booking's state) holds regardless. A keyed hold
+-- sets its field to its id.
 -- Returns {1} held, {2} already held (nothing changed), {-1} not loaded,
--- {4} a keyed booking with this id was made before and its hold has ended,
+-- {4} seen before, {5} key used with another request,
 -- {0, more, nTypes, ticketTypeId * nTypes, seatId...} refused: the GA types
 -- short of stock and the seats not available; more=1 when expired holds may
 -- remain unreclaimed; or {3, limit kind, limit, have, ticketTypeId} refused
@@ -22,9 +24,15 @@ local id = ARGV[1]
 if redis.call('HEXISTS', K_HOLDINFO, id) == 1 then
   return {2}
 end
-local buyer, check, maxOpen, keyed = ARGV[3], ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6]
-if keyed == 'k' and redis.call('SISMEMBER', K_KEYED, id) == 1 then
-  return {4}
+local buyer, check, maxOpen = ARGV[3], ARGV[4] == '1', tonumber(ARGV[5])
+local mode, field = string.sub(ARGV[6], 1, 1), string.sub(ARGV[6], 2)
+if mode == 'k' then
+  local prev = redis.call('HGET', K_KEYED, field)
+  if prev == id then
+    return {4}
+  elseif prev then
+    return {5}
+  end
 end
 
 local n = tonumber(ARGV[7])
@@ -111,8 +119,8 @@ if first <= #ARGV then
 end
 redis.call('ZADD', K_HOLDS, ARGV[2], id)
 redis.call('HSET', K_HOLDINFO, id, table.concat(ARGV, '\n', 7))
-if keyed ~= '' then
-  redis.call('SADD', K_KEYED, id)
+if mode ~= '' then
+  redis.call('HSET', K_KEYED, field, id)
 end
 if buyer ~= '' then
   redis.call('HSET', K_HOLDBUYER, id, buyer)

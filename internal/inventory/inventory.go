@@ -22,7 +22,7 @@
 //	                       "o:<buyer>" → the buyer's live holds
 //	<p>inv:{t:e}:holdbuyer hash holdId → buyer
 //	<p>inv:{t:e}:limits    hash ticketTypeId → most tickets of it one buyer may have, "*" → of the event
-//	<p>inv:{t:e}:keyed     set of the ids of bookings made with an Idempotency-Key (Hold.Keyed)
+//	<p>inv:{t:e}:keyed     hash "<buyer>\n<Idempotency-Key>" → booking id, for bookings made with a key
 //	<p>inv:{t:e}:lock      string: rebuild lock, owner token with a TTL
 //
 // At rest, for every ticket type, available + held + sold = capacity, where
@@ -34,6 +34,19 @@
 // tickets count). A refund or void changes Postgres and drops the event, and
 // the rebuild recounts every buyer from Postgres (live holds plus tickets
 // that are not void), so a refunded ticket frees its place in the limit.
+//
+// The keyed hash answers retried and reused Idempotency-Keys without
+// Postgres. A booking made with a key has an id derived from the key and
+// the request, and its hold records that id under its buyer and key. A
+// later hold with the same buyer and key is then either already held (the
+// booking is pending, or its first attempt still runs), or ErrSeen (the
+// same request, no longer held: the booking may exist, and only then does
+// the caller look in Postgres), or ErrKeyReused (the key was used with
+// another request), or new: a refusal of a new key needs no Postgres
+// lookup, because no booking with it can exist in the event. A rebuild
+// loads every keyed booking of the event, so the hash stays complete after
+// a Redis loss; a hold whose booking was not written is released with
+// ReleaseUnwritten, which forgets its key.
 package inventory
 
 import (
@@ -73,6 +86,9 @@ var (
 	// expired, cancelled), so the caller looks for it before holding again
 	// with Unseen.
 	ErrSeen = errors.New("inventory: keyed hold seen before")
+	// ErrKeyReused is returned by Hold for a keyed hold whose buyer used
+	// the key in this event with another request.
+	ErrKeyReused = errors.New("inventory: idempotency key used with another request")
 )
 
 // Event scopes the keys of one event of one tenant.
@@ -99,12 +115,13 @@ type Hold struct {
 	// Unlimited counts the hold for Buyer without checking any limit: a
 	// late payment that takes its tickets again is not refused for them.
 	Unlimited bool
-	// Keyed records the id in the event's keyed set (a booking with an
-	// Idempotency-Key). Hold then returns ErrSeen, without holding, when
-	// the id was recorded before and is not held now, unless Unseen.
-	Keyed bool
-	// Unseen holds a keyed hold even when its id was recorded: the caller
-	// found no booking with that id in Postgres.
+	// IdempotencyKey, when set, records the hold's id under Buyer and the
+	// key in the event's keyed hash. Hold then returns, without holding,
+	// ErrSeen when the key names this id and it is not held now, and
+	// ErrKeyReused when the key names another id; unless Unseen.
+	IdempotencyKey string
+	// Unseen holds a keyed hold whatever its key names: the caller found no
+	// booking with that id in Postgres.
 	Unseen bool
 }
 
@@ -144,10 +161,19 @@ type Snapshot struct {
 	// MaxPerBuyer is the most tickets of the event one buyer may hold or
 	// own (0: no limit).
 	MaxPerBuyer int
-	// Keyed are the ids of the event's bookings made with an
-	// Idempotency-Key, whatever their status (the keyed set).
-	Keyed []string
+	// Keyed are the event's bookings made with an Idempotency-Key,
+	// whatever their status (the keyed hash).
+	Keyed []KeyedBooking
 }
+
+// KeyedBooking is a booking made with an Idempotency-Key.
+type KeyedBooking struct {
+	ID, Buyer, IdempotencyKey string
+}
+
+// keyedField is the field of a buyer's key in the keyed hash; neither a
+// user id nor a key has a newline.
+func keyedField(buyer, key string) string { return buyer + "\n" + key }
 
 // Loader reads a Snapshot (implemented by Postgres elsewhere).
 type Loader interface {
@@ -282,11 +308,12 @@ func (s *Store) keys(ev Event) (keySet, error) {
 // notLoaded is the status every script answers when meta is missing.
 const notLoaded = -1
 
-// Statuses of the hold script: refused by a buyer limit, and a keyed id
-// seen before.
+// Statuses of the hold script: refused by a buyer limit, a keyed id seen
+// before, a key used with another request.
 const (
 	limited = 3
 	seen    = 4
+	reused  = 5
 )
 
 // run runs a script that answers {status, ...}; when the event is not loaded
@@ -400,10 +427,10 @@ func (s *Store) hold(ctx context.Context, ev Event, h Hold, wait bool) error {
 		check = "0"
 	}
 	switch {
-	case h.Keyed && h.Unseen:
-		keyed = "r"
-	case h.Keyed:
-		keyed = "k"
+	case h.IdempotencyKey != "" && h.Unseen:
+		keyed = "r" + keyedField(h.Buyer, h.IdempotencyKey)
+	case h.IdempotencyKey != "":
+		keyed = "k" + keyedField(h.Buyer, h.IdempotencyKey)
 	}
 	args := make([]any, 0, 7+2*len(items)+len(seats))
 	args = append(args, h.ID, strconv.FormatInt(h.ExpiresAt.UnixMilli(), 10), h.Buyer, check, strconv.Itoa(max(h.MaxOpenHolds, 0)),
@@ -423,6 +450,8 @@ func (s *Store) hold(ctx context.Context, ev Event, h Hold, wait bool) error {
 		case 0:
 		case seen:
 			return ErrSeen
+		case reused:
+			return ErrKeyReused
 		case limited:
 			if !reclaimed && asInt(res, 5) == 1 {
 				// The buyer's expired holds may still count: free them and
@@ -455,6 +484,8 @@ func normalize(h Hold) ([]Item, []string, error) {
 		return nil, nil, fmt.Errorf("%w: bad id %q", ErrInvalidHold, h.ID)
 	case h.Buyer != "" && (strings.ContainsAny(h.Buyer, "\n:")):
 		return nil, nil, fmt.Errorf("%w: bad buyer %q", ErrInvalidHold, h.Buyer)
+	case h.IdempotencyKey != "" && (h.Buyer == "" || strings.Contains(h.IdempotencyKey, "\n")):
+		return nil, nil, fmt.Errorf("%w: a key needs a buyer and no newline", ErrInvalidHold)
 	case h.ExpiresAt.IsZero():
 		return nil, nil, fmt.Errorf("%w: no expiry", ErrInvalidHold)
 	case len(h.Items)+len(h.Seats) == 0:
@@ -510,11 +541,24 @@ func unavailable(res []any) error {
 // Release returns the inventory of a hold once: true only for the call that
 // released it; false when the hold is unknown, already released or reclaimed.
 func (s *Store) Release(ctx context.Context, ev Event, holdID string) (bool, error) {
+	return s.release(ctx, ev, holdID)
+}
+
+// ReleaseUnwritten releases the hold of a booking that was not written, and
+// forgets that its buyer's key named it.
+func (s *Store) ReleaseUnwritten(ctx context.Context, ev Event, h Hold) (bool, error) {
+	if h.IdempotencyKey == "" {
+		return s.release(ctx, ev, h.ID)
+	}
+	return s.release(ctx, ev, h.ID, keyedField(h.Buyer, h.IdempotencyKey))
+}
+
+func (s *Store) release(ctx context.Context, ev Event, holdID string, args ...any) (bool, error) {
 	ks, err := s.keys(ev)
 	if err != nil {
 		return false, err
 	}
-	res, err := s.run(ctx, ev, ks, releaseScript, holdID)
+	res, err := s.run(ctx, ev, ks, releaseScript, append([]any{holdID}, args...)...)
 	if err != nil {
 		return false, fmt.Errorf("inventory: release %s: %w", holdID, err)
 	}

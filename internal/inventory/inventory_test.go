@@ -26,9 +26,11 @@ type fakeDB struct {
 	holds map[string]Hold
 	delay time.Duration
 	calls atomic.Int32
-	// bought and maxPerBuyer are the snapshot's; set before first use.
+	// bought, maxPerBuyer and keyed are the snapshot's; set before first
+	// use.
 	bought      []Bought
 	maxPerBuyer int
+	keyed       []KeyedBooking
 }
 
 func (f *fakeDB) LoadInventory(ctx context.Context, ev Event) (*Snapshot, error) {
@@ -43,6 +45,7 @@ func (f *fakeDB) LoadInventory(ctx context.Context, ev Event) (*Snapshot, error)
 		Seats:       append([]SeatStock(nil), f.seats...),
 		Bought:      append([]Bought(nil), f.bought...),
 		MaxPerBuyer: f.maxPerBuyer,
+		Keyed:       append([]KeyedBooking(nil), f.keyed...),
 	}
 	for _, h := range f.holds {
 		snap.Holds = append(snap.Holds, h)

@@ -195,7 +195,7 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 		}
 	}
 
-	args := make([]any, 0, 7+5*len(types)+3*len(seatState)+4*len(holds)+2*len(buyers)+2*len(limits)+len(snap.Keyed))
+	args := make([]any, 0, 7+5*len(types)+3*len(seatState)+4*len(holds)+2*len(buyers)+2*len(limits)+2*len(snap.Keyed))
 	args = append(args, strconv.FormatInt(nowMs, 10), strconv.Itoa(len(types)))
 	for _, t := range snap.TicketTypes {
 		st := types[t.ID]
@@ -216,8 +216,8 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 		}
 	}
 	args = append(args, strconv.Itoa(len(snap.Keyed)))
-	for _, id := range snap.Keyed {
-		args = append(args, id)
+	for _, k := range snap.Keyed {
+		args = append(args, keyedField(k.Buyer, k.IdempotencyKey), k.ID)
 	}
 	return args, nil
 }

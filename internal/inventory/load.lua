@@ -8,7 +8,7 @@
 --   nHolds, (holdId, expiresAt ms, holdinfo, buyer) * nHolds,
 --   nBuyerFields, (field, count) * nBuyerFields   (the buyers hash),
 --   nLimits, (ticketTypeId | "*", limit) * nLimits (the limits hash),
---   nKeyed, bookingId * nKeyed (the keyed set).
+--   nKeyed, (field, bookingId) * nKeyed (the keyed hash).
 -- KEYS[11..14] (buyers, holdbuyer, limits, keyed) are rewritten like the others.
 -- Returns 1 when written, 0 when meta already existed.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -94,10 +94,13 @@ for _, key in ipairs({KEYS[11], KEYS[13]}) do
 end
 
 i = i + 1
+local keyed = writer('HSET', KEYS[14])
 local nKeyed = tonumber(ARGV[i])
-for from = i + 1, i + nKeyed, CHUNK do
-  redis.call('SADD', KEYS[14], unpack(ARGV, from, math.min(from + CHUNK - 1, i + nKeyed)))
+for _ = 1, nKeyed do
+  keyed(ARGV[i + 1], ARGV[i + 2])
+  i = i + 2
 end
+keyed()
 
 redis.call('INCR', KEYS[10])
 redis.call('SET', KEYS[1], ARGV[1])

@@ -275,7 +275,10 @@ func (s *BookingStore) LoadInventory(ctx context.Context, ev inventory.Event) (*
 		if rows, err = tx.Query(ctx, qSelectKeyedBookings, ev.EventID); err != nil {
 			return err
 		}
-		snap.Keyed, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		snap.Keyed, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (inventory.KeyedBooking, error) {
+			var k inventory.KeyedBooking
+			return k, r.Scan(&k.ID, &k.Buyer, &k.IdempotencyKey)
+		})
 		return err
 	})
 	return snap, translate(err, "event")

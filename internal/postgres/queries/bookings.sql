@@ -86,9 +86,9 @@ SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1)
                AND active);
 
 -- name: SelectKeyedBookings
--- The ids of the event's bookings made with an Idempotency-Key, whatever
--- their status: the inventory's keyed set (bookings_tenant_event_idx).
-SELECT b.id::text FROM bookings b
+-- The event's bookings made with an Idempotency-Key, whatever their status:
+-- the inventory's keyed hash (bookings_tenant_event_idx).
+SELECT b.id::text, b.user_id::text, b.idempotency_key FROM bookings b
 WHERE b.tenant_id = app_tenant() AND b.event_id = $1 AND b.idempotency_key IS NOT NULL;
 
 -- name: SelectBought
