@@ -102,8 +102,10 @@ export JWT_EXPIRES_IN=1h LOG_LEVEL=warn
 export AUTH_RATE_LIMIT_IP=100000 AUTH_RATE_LIMIT_EMAIL=100000
 # One load generator stands for thousands of buyers, from one address.
 export HTTP_MAX_CONNS_PER_IP=0
-# The booking rate limits and the open-holds limit would measure the limits, not the sale.
-export BOOKING_RATE_LIMIT_IP=0 BOOKING_RATE_LIMIT_USER=0 BOOKING_MAX_OPEN_HOLDS=0
+# The booking rate limits and the open-holds limit would measure the limits, not the sale. To measure
+# what the limiter costs, set BENCH_RATE_LIMIT_USER and BENCH_RATE_LIMIT_IP to budgets the sale stays
+# under (every request is then counted, none refused).
+export BOOKING_RATE_LIMIT_IP=${BENCH_RATE_LIMIT_IP:-0} BOOKING_RATE_LIMIT_USER=${BENCH_RATE_LIMIT_USER:-0} BOOKING_MAX_OPEN_HOLDS=0
 unset DATABASE_URL # derived from MIGRATIONS_DATABASE_URL, so it names the bench database
 
 log "migrating $DB"
