@@ -304,7 +304,15 @@ func TestGroupCommitIsolatesWhatFails(t *testing.T) {
 	}
 	blocked := make(chan error, 1)
 	go func() { blocked <- store.InsertBooking(ctx, sl.booking(), "") }()
-	waitFor(t, "the writer to take the first booking", func() bool { return postgres.PendingInserts(store) == 0 })
+	// The writer has taken the first booking when its insert waits for the
+	// lock (no queued count says so: it is 0 before the booking is queued).
+	waitFor(t, "the writer to wait for the lock", func() bool {
+		var waiting int
+		err := db.Admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks
+			WHERE relation = 'bookings'::regclass AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND NOT granted`).Scan(&waiting)
+		return err == nil && waiting > 0
+	})
 
 	const good = 40
 	type insert struct {
