@@ -95,9 +95,10 @@ MIGRATIONS_DATABASE_URL=$(with_db "$BASE_URL" "$DB")
 export REDIS_URL PORT
 export REDIS_KEY_PREFIX=$PREFIX WORKER_QUEUE=$QUEUE
 export PLATFORM_API_KEY="bench-platform-key-$STAMP"
-export JWT_SECRET TICKET_SIGNING_SECRET
+export JWT_SECRET TICKET_SIGNING_SECRET WAITING_ROOM_SECRET
 JWT_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TICKET_SIGNING_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
+WAITING_ROOM_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export JWT_EXPIRES_IN=1h LOG_LEVEL=warn
 export AUTH_RATE_LIMIT_IP=100000 AUTH_RATE_LIMIT_EMAIL=100000
 # One load generator stands for thousands of buyers, from one address.

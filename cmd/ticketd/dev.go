@@ -39,6 +39,8 @@ func devEnv(getenv func(string) string) func(string) string {
 			return config.DevJWTSecret
 		case "TICKET_SIGNING_SECRET":
 			return config.DevTicketSigningSecret
+		case "WAITING_ROOM_SECRET":
+			return config.DevWaitingRoomSecret
 		case "PAYSTACK_SECRET_KEY":
 			return config.DevPaystackSecretKey
 		case "SMTP_URL":

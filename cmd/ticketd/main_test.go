@@ -32,7 +32,7 @@ func TestServeRefusesRoleThatBypassesRLS(t *testing.T) {
 		"DATABASE_URL":     db.AdminURL, // a superuser
 		"REDIS_URL":        redistest.URL(),
 		"PLATFORM_API_KEY": "test-platform-key-0123456789",
-		"JWT_SECRET":       testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret,
+		"JWT_SECRET":       testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret,
 	}), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "superuser") {
 		t.Fatalf("got %v, want a refusal naming the superuser", err)
@@ -65,7 +65,7 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		"DATABASE_URL":     strings.Replace(db.AppURL, "ticketing_app@", "ticketing_app:db-secret-pw@", 1),
 		"REDIS_URL":        redistest.URL(),
 		"PLATFORM_API_KEY": "test-platform-key-0123456789",
-		"JWT_SECRET":       testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret,
+		"JWT_SECRET":       testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret,
 		"BIND_ADDR": "127.0.0.1",
 	}))
 	if err != nil {
@@ -262,7 +262,7 @@ func TestConnectionFloodIsShedNotFatal(t *testing.T) {
 	db := pgtest.New(t)
 	cfg, err := config.Load(env(map[string]string{
 		"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "PLATFORM_API_KEY": "test-platform-key-0123456789",
-		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "HTTP_MAX_CONNS": "4", "LOG_LEVEL": "error",
+		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "HTTP_MAX_CONNS": "4", "LOG_LEVEL": "error",
 	}))
 	if err != nil {
 		t.Fatal(err)

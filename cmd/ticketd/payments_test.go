@@ -137,6 +137,7 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		"PLATFORM_API_KEY":           "test-platform-key-0123456789",
 		"JWT_SECRET":                 testJWTSecret,
 		"TICKET_SIGNING_SECRET":      testJWTSecret,
+		"WAITING_ROOM_SECRET":        testJWTSecret,
 		"PAYSTACK_SECRET_KEY":        testPaystackKey,
 		"PAYSTACK_BASE_URL":          simServer.URL,
 		"SWEEP_INTERVAL":             "1s",

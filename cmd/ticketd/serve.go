@@ -18,6 +18,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
+	"github.com/ticketd-io/ticketd/internal/waitroom"
 )
 
 // serve runs the HTTP API until ctx is cancelled, then drains in-flight
@@ -50,6 +51,12 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		return err
 	}
 	metrics := a.metrics
+	signer, err := waitroom.NewSigner(cfg.WaitingRoomSecret)
+	if err != nil {
+		return fmt.Errorf("WAITING_ROOM_SECRET: %w", err)
+	}
+	rooms := waitroom.New(postgres.NewWaitingRoomStore(db), waitroom.NewQueue(rdb.Client, rdb.Prefix), signer, a.bookings, metrics, logger,
+		waitroom.Config{AutoMinPerMinute: cfg.WaitingRoomAutoMinPerMinute, AutoMaxPerMinute: cfg.WaitingRoomAutoMaxPerMinute, CacheTTL: cfg.SaleCacheTTL})
 	sessions := postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL)
 	tickets := a.tickets
 	srv, err := httpapi.New(httpapi.Config{
@@ -71,6 +78,8 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 
 		BookingRateLimitUser: cfg.BookingRateLimitUser,
 		BookingRateLimitIP:   cfg.BookingRateLimitIP,
+
+		WaitingRoomJoinLimitIP: cfg.WaitingRoomJoinLimitIP,
 	}, httpapi.Deps{
 		Tenants:      a.tenants,
 		Users:        postgres.NewUserService(db, a.hasher),
@@ -100,6 +109,9 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Tracing: a.tracing.Provider(),
 
 		BookingLimiter: rdb.NewRateLimiter("booking", cfg.BookingRateLimitWindow),
+
+		WaitingRooms:       rooms,
+		WaitingRoomLimiter: rdb.NewRateLimiter("waitroom", cfg.WaitingRoomJoinLimitWindow),
 	})
 	if err != nil {
 		return err

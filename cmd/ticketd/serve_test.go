@@ -32,7 +32,7 @@ func serveConfig(t *testing.T, db *pgtest.DB, vars map[string]string) config.Con
 	t.Helper()
 	m := map[string]string{
 		"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "PLATFORM_API_KEY": "test-platform-key-0123456789",
-		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "LOG_LEVEL": "error",
+		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "LOG_LEVEL": "error",
 	}
 	for k, v := range vars {
 		m[k] = v

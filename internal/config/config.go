@@ -32,6 +32,9 @@ const (
 	// DevTicketSigningSecret is what `ticketd dev` derives the organizers'
 	// check-in keys from when TICKET_SIGNING_SECRET is unset.
 	DevTicketSigningSecret = "dev-ticket-signing-secret-change-me-0123456789"
+	// DevWaitingRoomSecret is what `ticketd dev` signs waiting room tokens
+	// with when WAITING_ROOM_SECRET is unset.
+	DevWaitingRoomSecret = "dev-waiting-room-secret-change-me-0123456789"
 	// DevPaystackSecretKey is the key `ticketd dev` gives its simulator.
 	DevPaystackSecretKey   = "sk_test_ticketd_dev_simulator"
 	DefaultPaystackBaseURL = "https://api.paystack.co"
@@ -117,6 +120,17 @@ type Config struct {
 	BookingRateLimitUser   int
 	BookingRateLimitIP     int
 	BookingRateLimitWindow time.Duration
+
+	// WaitingRoomSecret signs waiting room tokens (internal/waitroom).
+	WaitingRoomSecret string
+	// WaitingRoomAutoMinPerMinute and WaitingRoomAutoMaxPerMinute bound
+	// the auto admission rate of waiting rooms.
+	WaitingRoomAutoMinPerMinute int
+	WaitingRoomAutoMaxPerMinute int
+	// WaitingRoomJoinLimitIP caps joins per organizer+client address in
+	// WaitingRoomJoinLimitWindow (0: no limit).
+	WaitingRoomJoinLimitIP     int
+	WaitingRoomJoinLimitWindow time.Duration
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -174,6 +188,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.BookingRateLimitUser = r.int("BOOKING_RATE_LIMIT_USER", 30, 0, 1000000)
 	c.BookingRateLimitIP = r.int("BOOKING_RATE_LIMIT_IP", 300, 0, 1000000)
 	c.BookingRateLimitWindow = r.duration("BOOKING_RATE_LIMIT_WINDOW", time.Minute)
+	c.WaitingRoomSecret = r.str("WAITING_ROOM_SECRET", "")
+	c.WaitingRoomAutoMinPerMinute = r.int("WAITING_ROOM_AUTO_MIN_PER_MINUTE", 120, 1, 100000)
+	c.WaitingRoomAutoMaxPerMinute = r.int("WAITING_ROOM_AUTO_MAX_PER_MINUTE", 6000, 1, 100000)
+	c.WaitingRoomJoinLimitIP = r.int("WAITING_ROOM_JOIN_LIMIT_IP", 60, 0, 1000000)
+	c.WaitingRoomJoinLimitWindow = r.duration("WAITING_ROOM_JOIN_LIMIT_WINDOW", time.Minute)
 	tracing, err := telemetry.TracingFromEnv(getenv)
 	if err != nil {
 		r.fail("%v", err)
@@ -255,6 +274,15 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.BookingRateLimitWindow < time.Second || c.BookingRateLimitWindow > 24*time.Hour {
 		r.fail("BOOKING_RATE_LIMIT_WINDOW must be between 1s and 24h")
 	}
+	if c.WaitingRoomAutoMinPerMinute > c.WaitingRoomAutoMaxPerMinute {
+		r.fail("WAITING_ROOM_AUTO_MIN_PER_MINUTE must not exceed WAITING_ROOM_AUTO_MAX_PER_MINUTE")
+	}
+	if c.WaitingRoomJoinLimitWindow < time.Second || c.WaitingRoomJoinLimitWindow > 24*time.Hour {
+		r.fail("WAITING_ROOM_JOIN_LIMIT_WINDOW must be between 1s and 24h")
+	}
+	if c.WaitingRoomSecret != "" && len(c.WaitingRoomSecret) < 32 {
+		r.fail("WAITING_ROOM_SECRET must be at least 32 characters")
+	}
 	if c.SweepInterval < time.Second || c.SweepInterval > time.Hour {
 		r.fail("SWEEP_INTERVAL must be between 1s and 1h")
 	}
@@ -305,6 +333,12 @@ func (c Config) RequireServeSecrets() error {
 	if c.TicketSigningSecret == DevTicketSigningSecret {
 		missing = append(missing, "TICKET_SIGNING_SECRET is the published development secret; set a secret one (e.g. openssl rand -hex 32)")
 	}
+	if c.WaitingRoomSecret == "" {
+		missing = append(missing, "WAITING_ROOM_SECRET is required (at least 32 characters) to sign waiting room tokens")
+	}
+	if c.WaitingRoomSecret == DevWaitingRoomSecret {
+		missing = append(missing, "WAITING_ROOM_SECRET is the published development secret; set a secret one (e.g. openssl rand -hex 32)")
+	}
 	if c.JWTSecret == DevJWTSecret || slices.Contains(c.JWTPreviousSecrets, DevJWTSecret) {
 		missing = append(missing, "JWT_SECRET (or JWT_PREVIOUS_SECRETS) is the published development secret; set a secret one (e.g. openssl rand -hex 32)")
 	}
@@ -345,6 +379,11 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("bookingRateLimitUser", c.BookingRateLimitUser),
 		slog.Int("bookingRateLimitIP", c.BookingRateLimitIP),
 		slog.String("bookingRateLimitWindow", c.BookingRateLimitWindow.String()),
+		slog.String("waitingRoomSecret", mask(c.WaitingRoomSecret)),
+		slog.Int("waitingRoomAutoMinPerMinute", c.WaitingRoomAutoMinPerMinute),
+		slog.Int("waitingRoomAutoMaxPerMinute", c.WaitingRoomAutoMaxPerMinute),
+		slog.Int("waitingRoomJoinLimitIP", c.WaitingRoomJoinLimitIP),
+		slog.String("waitingRoomJoinLimitWindow", c.WaitingRoomJoinLimitWindow.String()),
 		slog.String("workerQueue", c.WorkerQueue),
 		slog.Int("workerConcurrency", c.WorkerConcurrency),
 		slog.String("sweepInterval", c.SweepInterval.String()),

@@ -81,6 +81,7 @@ func TestServeRefusesTheDevelopmentSecrets(t *testing.T) {
 		"devJWTSecret":         {"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": DevJWTSecret},
 		"devJWTPreviousSecret": {"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": strings.Repeat("s", 40), "JWT_PREVIOUS_SECRETS": DevJWTSecret},
 		"devTicketSecret":      {"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": strings.Repeat("s", 40), "TICKET_SIGNING_SECRET": DevTicketSigningSecret},
+		"devWaitingRoomSecret": {"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": strings.Repeat("s", 40), "WAITING_ROOM_SECRET": DevWaitingRoomSecret},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := Load(env(vars))
@@ -93,7 +94,7 @@ func TestServeRefusesTheDevelopmentSecrets(t *testing.T) {
 		})
 	}
 	c, err := Load(env(map[string]string{"PLATFORM_API_KEY": strings.Repeat("k", 20), "JWT_SECRET": strings.Repeat("s", 40),
-		"TICKET_SIGNING_SECRET": strings.Repeat("t", 40)}))
+		"TICKET_SIGNING_SECRET": strings.Repeat("t", 40), "WAITING_ROOM_SECRET": strings.Repeat("w", 40)}))
 	if err != nil || c.RequireServeSecrets() != nil {
 		t.Fatalf("serve refused secrets of its own: %v %v", err, c.RequireServeSecrets())
 	}

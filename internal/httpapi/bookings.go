@@ -125,9 +125,16 @@ func (s *Server) createBooking(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	gated, err := s.checkAdmission(c, n.EventID)
+	if err != nil {
+		return err
+	}
 	b, err := s.deps.Bookings.CreateBooking(c.UserContext(), n)
 	if err != nil {
 		return err
+	}
+	if gated {
+		s.deps.WaitingRooms.Booked(c.UserContext(), n.EventID, b.ID)
 	}
 	return c.Status(fiber.StatusCreated).JSON(toBookingResponse(b))
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/telemetry/telemetrytest"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
+	"github.com/ticketd-io/ticketd/internal/waitroom"
 )
 
 const (
@@ -61,6 +62,28 @@ type testAPI struct {
 	queue  *fakeQueue
 	// payments runs the tasks queue recorded, when a test needs them run.
 	payments *payment.Service
+	// rooms are the waiting rooms, on clock.
+	rooms *waitroom.Service
+	clock *testClock
+}
+
+// testClock is the wall clock moved forward by what tests add.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// advance moves the clock forward by d.
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 // newTestAPI builds the API; configure may change its configuration.
@@ -117,6 +140,14 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	tickets := postgres.NewTicketService(db.App, func(tenantID string, version int) []byte {
 		return signer.PublicKey(tenantID, version)
 	})
+	roomSigner, err := waitroom.NewSigner(testJWTSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{}
+	rooms := waitroom.New(postgres.NewWaitingRoomStore(db.App), waitroom.NewQueue(rdb.Client, rdb.Prefix), roomSigner, bookings, metrics, logger,
+		waitroom.Config{AutoMinPerMinute: 120, AutoMaxPerMinute: 6000, CacheTTL: 2 * time.Second})
+	rooms.SetClock(clock.now)
 	deps := httpapi.Deps{
 		Bookings:     bookings,
 		Stock:        bookings,
@@ -146,6 +177,9 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 
 		// Booking limits are off (0) unless a test's configure sets them.
 		BookingLimiter: rdb.NewRateLimiter("booking", time.Minute),
+
+		WaitingRooms:       rooms,
+		WaitingRoomLimiter: rdb.NewRateLimiter("waitroom", time.Minute),
 	}
 	for _, f := range configure {
 		f(&cfg, &deps)
@@ -155,7 +189,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		t.Fatal(err)
 	}
 	return &testAPI{t: t, srv: srv, db: db, rdb: rdb, log: buf, stock: stock, bookings: bookings, store: store,
-		sim: sim, simURL: simServer.URL, queue: queue, payments: payments}
+		sim: sim, simURL: simServer.URL, queue: queue, payments: payments, rooms: rooms, clock: clock}
 }
 
 // countingStore counts FindBooking calls: a keyed booking request should

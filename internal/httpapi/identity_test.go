@@ -126,10 +126,17 @@ func TestRoleMatrix(t *testing.T) {
 
 		"GET /v1/events/:id/availability": "AAAAA",
 		"GET /v1/events/:id/seats":        "AAAAA",
-		"POST /v1/bookings":               "1AA11",
-		"GET /v1/bookings":                "1AA11",
-		"GET /v1/bookings/:id":            "1AA11",
-		"POST /v1/bookings/:id/cancel":    "1AA11",
+		// Waiting rooms: organizers configure, buyers queue (and staff
+		// read the configuration through the same GET).
+		"PUT /v1/events/:id/waiting-room":        "13A11",
+		"DELETE /v1/events/:id/waiting-room":     "13A11",
+		"GET /v1/events/:id/waiting-room":        "1AA11",
+		"POST /v1/events/:id/waiting-room":       "1AA11",
+		"GET /v1/events/:id/waiting-room/events": "1AA11",
+		"POST /v1/bookings":                      "1AA11",
+		"GET /v1/bookings":                       "1AA11",
+		"GET /v1/bookings/:id":                   "1AA11",
+		"POST /v1/bookings/:id/cancel":           "1AA11",
 
 		// Paystack's redirect and webhook carry no credentials.
 		"GET /v1/payments/callback":           "AAAAA",

@@ -81,6 +81,11 @@ func (s *Server) routes() []route {
 		{fiber.MethodDelete, "/v1/ticket-types/:id", scopeTenant, s.deleteTicketType},
 		{fiber.MethodGet, "/v1/events/:id/availability", scopeTenant, s.availability},
 		{fiber.MethodGet, "/v1/events/:id/seats", scopeTenant, s.seatMap},
+		{fiber.MethodPut, "/v1/events/:id/waiting-room", scopeTenant, s.putWaitingRoom},
+		{fiber.MethodDelete, "/v1/events/:id/waiting-room", scopeTenant, s.deleteWaitingRoom},
+		{fiber.MethodGet, "/v1/events/:id/waiting-room", scopeTenant, s.getWaitingRoom},
+		{fiber.MethodPost, "/v1/events/:id/waiting-room", scopeTenant, s.joinWaitingRoom},
+		{fiber.MethodGet, "/v1/events/:id/waiting-room/events", scopeTenant, s.waitingRoomEvents},
 
 		{fiber.MethodPost, "/v1/bookings", scopeTenant, s.createBooking},
 		{fiber.MethodGet, "/v1/bookings", scopeTenant, s.listBookings},

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -69,6 +71,16 @@ type Config struct {
 	// SeatMapCacheBytes bounds the seat map renderings kept in memory
 	// (128 MiB when 0).
 	SeatMapCacheBytes int64
+	// WaitingRoomJoinLimitIP caps waiting room joins per tenant+client
+	// address in WaitingRoomLimiter's window (0: no limit).
+	WaitingRoomJoinLimitIP int
+	// WaitingRoomStreamFor and WaitingRoomStreamEvery are how long a
+	// waiting room event stream lasts and how often it sends the status
+	// (60s and 2s when 0); WaitingRoomStreams caps the streams open at once
+	// (10000 when 0).
+	WaitingRoomStreamFor   time.Duration
+	WaitingRoomStreamEvery time.Duration
+	WaitingRoomStreams     int
 }
 
 // Deps are the services behind the handlers.
@@ -88,6 +100,11 @@ type Deps struct {
 	AuthLimiter RateLimiter
 	// BookingLimiter counts booking requests (nil: not limited).
 	BookingLimiter RateLimiter
+	// WaitingRooms queues buyers in front of events' bookings (nil: no
+	// waiting rooms: bookings are never gated and the room routes fail);
+	// WaitingRoomLimiter counts joins (nil: not limited).
+	WaitingRooms       ticketing.WaitingRoomService
+	WaitingRoomLimiter RateLimiter
 	// SigninGuard throttles password guessing per email without locking
 	// the owner out (redis.SigninGuard).
 	SigninGuard SigninGuard
@@ -168,12 +185,18 @@ type Server struct {
 	tenants  *tenantCache
 	seatMaps *seatMapCache
 	proxies  []netip.Prefix
+	// closing is closed when Shutdown starts, so that long responses (the
+	// waiting room's event streams) end instead of holding it up; streams
+	// counts those open.
+	closing   chan struct{}
+	closeOnce sync.Once
+	streams   atomic.Int64
 }
 
 // New builds the API with every route of routes(). It fails when the
 // authorization policy does not decide every route.
 func New(cfg Config, deps Deps) (*Server, error) {
-	s := &Server{cfg: cfg, deps: deps, proxies: trustedProxies(cfg.TrustedProxies)}
+	s := &Server{cfg: cfg, deps: deps, proxies: trustedProxies(cfg.TrustedProxies), closing: make(chan struct{})}
 	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
 	s.seatMaps = newSeatMapCache(cfg.SeatMapRefresh, cfg.SeatMapCacheBytes, runtime.GOMAXPROCS(0))
 	s.app = fiber.New(fiber.Config{
@@ -202,6 +225,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // App returns the Fiber application, for Listen and for tests.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Shutdown stops accepting connections and waits for in-flight requests
-// until ctx is done.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown stops accepting connections, ends the event streams, and waits
+// for in-flight requests until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	return s.app.ShutdownWithContext(ctx)
+}

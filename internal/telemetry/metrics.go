@@ -13,6 +13,7 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -61,7 +62,31 @@ type Metrics struct {
 	// database is what holds buyers back.
 	BookingCommitSize     prometheus.Histogram
 	BookingCommitDuration prometheus.Histogram
+	// WaitingRoomJoins counts visitors who joined a waiting room's queue
+	// (a repeated join of the same buyer is not counted), and
+	// WaitingRoomAdmissions those admitted; WaitingRoomWait observes how
+	// long each admitted visitor waited from joining.
+	WaitingRoomJoins      prometheus.Counter
+	WaitingRoomAdmissions prometheus.Counter
+	WaitingRoomWait       prometheus.Histogram
+	// WaitingRoomQueueLength is how many visitors wait, summed over the
+	// rooms this instance saw in the last minute (each instance sees the
+	// same queues: take the max over instances, not the sum).
+	WaitingRoomQueueLength prometheus.Gauge
+
+	roomsMu sync.Mutex
+	rooms   map[string]roomLength
 }
+
+// roomLength is the last queue length seen of one room.
+type roomLength struct {
+	waiting int
+	at      time.Time
+}
+
+// roomLengthFor is how long a room counts in WaitingRoomQueueLength after
+// its queue was last seen.
+const roomLengthFor = time.Minute
 
 // New registers the metric families, the Go and process collectors and
 // ticketd_build_info on a fresh registry.
@@ -124,11 +149,30 @@ func New(version string) *Metrics {
 		Name: "ticketd_build_info",
 		Help: "Always 1; labelled with the running version.",
 	}, []string{"version", "goversion"})
+	m.WaitingRoomJoins = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketd_waiting_room_joins_total",
+		Help: "Visitors who joined a waiting room's queue.",
+	})
+	m.WaitingRoomAdmissions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketd_waiting_room_admissions_total",
+		Help: "Visitors admitted from a waiting room's queue.",
+	})
+	m.WaitingRoomWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ticketd_waiting_room_wait_seconds",
+		Help:    "Time from joining a waiting room to admission.",
+		Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200},
+	})
+	m.WaitingRoomQueueLength = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "ticketd_waiting_room_queue_length",
+		Help: "Visitors waiting, summed over the waiting rooms this instance saw in the last minute.",
+	})
+	m.rooms = map[string]roomLength{}
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	m.Registry.MustRegister(
 		m.HTTPRequests, m.HTTPDuration, m.HTTPInFlight, m.TenantResolutions, buildInfo,
 		m.PaymentsInitialized, m.Payments, m.RefundsQueued, m.RefundRequests, m.RefundsFinished, m.Webhooks,
 		m.BookingCommitSize, m.BookingCommitDuration,
+		m.WaitingRoomJoins, m.WaitingRoomAdmissions, m.WaitingRoomWait, m.WaitingRoomQueueLength,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -161,6 +205,37 @@ func (m *Metrics) startAtZero() {
 func (m *Metrics) ObserveBookingCommit(bookings int, took time.Duration) {
 	m.BookingCommitSize.Observe(float64(bookings))
 	m.BookingCommitDuration.Observe(took.Seconds())
+}
+
+// RoomJoined counts a visitor who joined a waiting room (waitroom.Observer).
+func (m *Metrics) RoomJoined() { m.WaitingRoomJoins.Inc() }
+
+// RoomAdmitted counts admitted visitors and observes their waits
+// (waitroom.Observer).
+func (m *Metrics) RoomAdmitted(waits []time.Duration) {
+	m.WaitingRoomAdmissions.Add(float64(len(waits)))
+	for _, w := range waits {
+		m.WaitingRoomWait.Observe(max(w, 0).Seconds())
+	}
+}
+
+// RoomWaiting records the queue length of one room and sets
+// WaitingRoomQueueLength to the sum over the rooms seen in the last minute
+// (waitroom.Observer). The room is a map key, never a label.
+func (m *Metrics) RoomWaiting(room string, waiting int) {
+	now := time.Now()
+	m.roomsMu.Lock()
+	defer m.roomsMu.Unlock()
+	m.rooms[room] = roomLength{waiting: waiting, at: now}
+	sum := 0
+	for k, r := range m.rooms {
+		if now.Sub(r.at) > roomLengthFor {
+			delete(m.rooms, k)
+			continue
+		}
+		sum += r.waiting
+	}
+	m.WaitingRoomQueueLength.Set(float64(sum))
 }
 
 // Handler serves the registry in the Prometheus exposition format, or in
