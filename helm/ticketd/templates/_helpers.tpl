@@ -81,6 +81,9 @@ the port the ingress routes to. */}}
 {{- if lt (len .Values.secrets.ticketSigningSecret) 32 }}
 {{- fail "secrets.ticketSigningSecret must be at least 32 characters (or set secrets.existingSecret)" }}
 {{- end }}
+{{- if lt (len .Values.secrets.waitingRoomSecret) 32 }}
+{{- fail "secrets.waitingRoomSecret must be at least 32 characters (or set secrets.existingSecret)" }}
+{{- end }}
 {{- if not .Values.secrets.databaseUrl }}
 {{- fail "secrets.databaseUrl is required (or set secrets.existingSecret)" }}
 {{- end }}
@@ -117,6 +120,11 @@ refused, but the pods start (so does an existingSecret written before payments e
     secretKeyRef:
       name: {{ include "ticketd.secretName" . }}
       key: TICKET_SIGNING_SECRET
+- name: WAITING_ROOM_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: WAITING_ROOM_SECRET
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
