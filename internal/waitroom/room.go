@@ -159,3 +159,16 @@ func (q *Queue) Booked(ctx context.Context, r Room, now time.Time, bookingID str
 	_, adm, err := q.run(ctx, r, now, "booked", bookingID)
 	return adm, err
 }
+
+// Drop deletes the queue of a room: a room removed and configured again
+// starts with an empty queue, not with the old one's visitors and cursor.
+func (q *Queue) Drop(ctx context.Context, tenantID, eventID string) error {
+	keys, err := q.keys(Room{TenantID: tenantID, EventID: eventID})
+	if err != nil {
+		return err
+	}
+	if err := q.c.Del(ctx, keys...).Err(); err != nil {
+		return fmt.Errorf("waitroom: drop: %w", err)
+	}
+	return nil
+}

@@ -153,11 +153,17 @@ func (s *Service) FindRoom(ctx context.Context, eventID string) (*ticketing.Wait
 	return s.store.FindRoom(ctx, eventID)
 }
 
-// DeleteRoom implements ticketing.WaitingRoomService.
+// DeleteRoom implements ticketing.WaitingRoomService. The room's queue goes
+// with it.
 func (s *Service) DeleteRoom(ctx context.Context, eventID string) error {
-	err := s.store.DeleteRoom(ctx, eventID)
+	if err := s.store.DeleteRoom(ctx, eventID); err != nil {
+		return err
+	}
 	s.rooms.Delete(cacheKey(ctx, eventID))
-	return err
+	if err := s.queue.Drop(ctx, ticketing.TenantFromContext(ctx).ID, eventID); err != nil {
+		return ticketing.Internal(err)
+	}
+	return nil
 }
 
 // openRoom returns the enabled room of an event as the queue script takes

@@ -435,6 +435,29 @@ func TestSoldOutStopsAdmissions(t *testing.T) {
 	}
 }
 
+// TestDeleteDropsTheQueue: a room removed and configured again starts
+// empty.
+func TestDeleteDropsTheQueue(t *testing.T) {
+	t.Parallel()
+	r := newRoom(t, 60)
+	v, _ := r.join(ticketing.NewID())
+	if err := r.svc.DeleteRoom(r.ctx(""), r.event); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Status(r.ctx(v.user), r.event, v.token); !errors.Is(err, ticketing.ErrRoomDisabled) {
+		t.Fatalf("status without a room: %v", err)
+	}
+	if _, err := r.svc.ConfigureRoom(r.ctx(""), ticketing.WaitingRoom{EventID: r.event, Enabled: true, OpensAt: r.opens}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Status(r.ctx(v.user), r.event, v.token); !errors.Is(err, ticketing.ErrNotQueued) {
+		t.Fatalf("status in the new room: %v", err)
+	}
+	if _, st := r.join(ticketing.NewID()); st.Position != 1 {
+		t.Fatalf("first in the new room at %d", st.Position)
+	}
+}
+
 // TestConfigValidation: the bounds of a room's configuration.
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
