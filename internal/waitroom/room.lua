@@ -37,6 +37,11 @@ local function rate()
 end
 
 local st = redis.call('HMGET', K_STATE, 'admitted', 'last', 'bank', 'opened')
+-- Time never goes back for a room: calls carry their instance's clock and
+-- may reach Redis out of order, and admissions are stamped in queue order.
+if st[2] and now < tonumber(st[2]) then
+  now = tonumber(st[2])
+end
 local admitted = tonumber(st[1]) or 0
 local opened = st[4] == '1'
 local r = rate()

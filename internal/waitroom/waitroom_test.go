@@ -458,6 +458,27 @@ func TestDeleteDropsTheQueue(t *testing.T) {
 	}
 }
 
+// TestTimeNeverGoesBack: a call with an older clock (another instance's,
+// or one that reached Redis late) neither admits nor stamps an admission
+// before the ones already made.
+func TestTimeNeverGoesBack(t *testing.T) {
+	t.Parallel()
+	r := newRoom(t, 60)
+	r.clock.advance(time.Minute)
+	vs := r.joinMany(2)
+	r.clock.advance(time.Second)
+	first := r.status(vs[0])
+	r.clock.advance(-900 * time.Millisecond)
+	if st := r.status(vs[1]); st.Admitted {
+		t.Fatalf("admitted by a late clock: %+v", st)
+	}
+	r.clock.advance(1900 * time.Millisecond)
+	second := r.status(vs[1])
+	if !first.Admitted || !second.Admitted || second.AdmittedUntil.Before(first.AdmittedUntil) {
+		t.Fatalf("admissions out of order: %+v then %+v", first, second)
+	}
+}
+
 // TestConfigValidation: the bounds of a room's configuration.
 func TestConfigValidation(t *testing.T) {
 	t.Parallel()
