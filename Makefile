@@ -63,6 +63,12 @@ clean-services:
 bench: services
 	GO=$(GO) deploy/bench.sh $(BENCH_FLAGS)
 
+## bench-waitroom: the waiting room's on-sale benchmark (docs/benchmarks.md): 100,000 visitors join one
+## event's room over HTTP for 5,000 places; heavy, run it alone
+.PHONY: bench-waitroom
+bench-waitroom: services
+	TICKETD_BENCH_WAITROOM=1 $(GO) test -run '^TestWaitingRoomOnSale$$' -count=1 -timeout 20m -v ./internal/httpapi
+
 ## swagger-ui: refresh the vendored Swagger UI of /api/docs from the npm registry, at the version
 ## and tarball integrity pinned in internal/httpapi/swaggerui/PIN (needs npm; the build does not)
 .PHONY: swagger-ui
