@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketd-io/ticketd/internal/cache"
 	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/postgres"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
@@ -62,20 +62,20 @@ type Service struct {
 	logger    *slog.Logger
 	now       func() time.Time
 
-	sales     sync.Map // tenant|event → saleEntry
-	saleGroup singleflight.Group
-	saleTTL   time.Duration
-	fences    *fences
-	maxOpen   int
+	sales   *cache.Cache[*saleEntry] // tenant|event
+	fences  *fences
+	maxOpen int
 }
 
 var _ ticketing.BookingService = (*Service)(nil)
 
 // New returns a Service. Catalog data used to check requests is cached per
-// process for saleTTL (a change reaches other instances within it; Postgres
-// refuses bookings of an event that stopped selling regardless).
+// process for saleTTL (a change reaches other instances within it and one
+// read; Postgres refuses bookings of an event that stopped selling
+// regardless).
 func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, saleTTL time.Duration) *Service {
-	s := &Service{store: store, inventory: inv, scheduler: scheduler, logger: logger, now: time.Now, saleTTL: saleTTL}
+	s := &Service{store: store, inventory: inv, scheduler: scheduler, logger: logger, now: time.Now,
+		sales: cache.New[*saleEntry](saleTTL, loadTimeout)}
 	s.fences = newFences(inv.HeldNow)
 	return s
 }
@@ -85,34 +85,26 @@ func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, s
 func (s *Service) SetMaxOpenHolds(n int) { s.maxOpen = n }
 
 type saleEntry struct {
-	sale    *ticketing.Sale
-	expires time.Time
+	sale *ticketing.Sale
 	// layout fingerprints what the seat map shows of the sale, computed
 	// once per load, when a seat map first asks.
 	layout func() string
 }
 
-// saleEntry returns the cached sale information of an event, loading it once
-// per TTL however many requests ask at once.
+// loadTimeout bounds a cached read of the catalog, which requests share.
+const loadTimeout = 10 * time.Second
+
+// saleEntry returns the cached sale information of an event (package cache:
+// reloaded in the background once it is older than the TTL, so the requests
+// of an on-sale never wait together for that read).
 func (s *Service) saleEntry(ctx context.Context, eventID string) (*saleEntry, error) {
-	key := ticketing.TenantFromContext(ctx).ID + "|" + eventID
-	if e, ok := s.sales.Load(key); ok && s.now().Before(e.(*saleEntry).expires) {
-		return e.(*saleEntry), nil
-	}
-	v, err, _ := s.saleGroup.Do(key, func() (any, error) {
+	return s.sales.Get(ctx, ticketing.TenantFromContext(ctx).ID+"|"+eventID, func(ctx context.Context) (*saleEntry, error) {
 		sale, err := s.store.SaleInfo(ctx, eventID)
 		if err != nil {
 			return nil, err
 		}
-		e := &saleEntry{sale: sale, expires: s.now().Add(s.saleTTL),
-			layout: sync.OnceValue(func() string { return layoutFingerprint(sale) })}
-		s.sales.Store(key, e)
-		return e, nil
+		return &saleEntry{sale: sale, layout: sync.OnceValue(func() string { return layoutFingerprint(sale) })}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*saleEntry), nil
 }
 
 // EventChanged forgets what this process knows of an event's stock: the
@@ -120,7 +112,7 @@ func (s *Service) saleEntry(ctx context.Context, eventID string) (*saleEntry, er
 // from Postgres. Catalog writes call it.
 func (s *Service) EventChanged(ctx context.Context, eventID string) error {
 	tenant := ticketing.TenantFromContext(ctx)
-	s.sales.Delete(tenant.ID + "|" + eventID)
+	s.sales.Invalidate(tenant.ID + "|" + eventID)
 	return s.inventory.Drop(ctx, inventory.Event{TenantID: tenant.ID, EventID: eventID})
 }
 

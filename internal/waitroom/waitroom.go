@@ -25,8 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/ticketd-io/ticketd/internal/cache"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -79,17 +78,11 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 
-	rooms   sync.Map // tenant|event → roomEntry
-	group   singleflight.Group
-	soldOut sync.Map // tenant|event → soldOutEntry
+	rooms   *cache.Cache[*ticketing.WaitingRoom] // tenant|event → the room, nil: none
+	soldOut sync.Map                             // tenant|event → soldOutEntry
 }
 
 var _ ticketing.WaitingRoomService = (*Service)(nil)
-
-type roomEntry struct {
-	room    *ticketing.WaitingRoom // nil: the event has no room
-	expires time.Time
-}
 
 type soldOutEntry struct {
 	soldOut bool
@@ -98,41 +91,33 @@ type soldOutEntry struct {
 
 // New returns a Service. stock and obs may be nil.
 func New(store Store, queue *Queue, signer *Signer, stock Stock, obs Observer, logger *slog.Logger, cfg Config) *Service {
-	return &Service{store: store, queue: queue, signer: signer, stock: stock, obs: obs, logger: logger, cfg: cfg, now: time.Now}
+	return &Service{store: store, queue: queue, signer: signer, stock: stock, obs: obs, logger: logger, cfg: cfg, now: time.Now,
+		rooms: cache.New[*ticketing.WaitingRoom](cfg.CacheTTL, 10*time.Second)}
 }
 
 // SetClock replaces the clock (tests); call it before the Service is used.
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+func (s *Service) SetClock(now func() time.Time) {
+	s.now = now
+	s.rooms.SetClock(now)
+}
 
 func cacheKey(ctx context.Context, eventID string) string {
 	return ticketing.TenantFromContext(ctx).ID + "|" + eventID
 }
 
 // room returns the cached configuration of an event's room, nil when it has
-// none, loading it once per TTL however many requests ask at once.
+// none (package cache: reloaded in the background once older than the TTL).
 func (s *Service) room(ctx context.Context, eventID string) (*ticketing.WaitingRoom, error) {
 	if !ticketing.ValidID(eventID) {
 		return nil, nil
 	}
-	key := cacheKey(ctx, eventID)
-	if e, ok := s.rooms.Load(key); ok && s.now().Before(e.(roomEntry).expires) {
-		return e.(roomEntry).room, nil
-	}
-	v, err, _ := s.group.Do(key, func() (any, error) {
+	return s.rooms.Get(ctx, cacheKey(ctx, eventID), func(ctx context.Context) (*ticketing.WaitingRoom, error) {
 		r, err := s.store.FindRoom(ctx, eventID)
 		if ticketing.ErrorKind(err) == ticketing.KindNotFound {
-			r, err = nil, nil
+			return nil, nil
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.rooms.Store(key, roomEntry{room: r, expires: s.now().Add(s.cfg.CacheTTL)})
-		return r, nil
+		return r, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*ticketing.WaitingRoom), nil
 }
 
 // ConfigureRoom implements ticketing.WaitingRoomService.
@@ -144,7 +129,7 @@ func (s *Service) ConfigureRoom(ctx context.Context, r ticketing.WaitingRoom) (*
 		return nil, ticketing.NotFound("event")
 	}
 	out, err := s.store.SaveRoom(ctx, r)
-	s.rooms.Delete(cacheKey(ctx, r.EventID))
+	s.rooms.Invalidate(cacheKey(ctx, r.EventID))
 	return out, err
 }
 
@@ -159,7 +144,7 @@ func (s *Service) DeleteRoom(ctx context.Context, eventID string) error {
 	if err := s.store.DeleteRoom(ctx, eventID); err != nil {
 		return err
 	}
-	s.rooms.Delete(cacheKey(ctx, eventID))
+	s.rooms.Invalidate(cacheKey(ctx, eventID))
 	if err := s.queue.Drop(ctx, ticketing.TenantFromContext(ctx).ID, eventID); err != nil {
 		return ticketing.Internal(err)
 	}
