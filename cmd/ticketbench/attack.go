@@ -60,6 +60,7 @@ func newAttacker(ctx context.Context, o options) (*attacker, error) {
 	}
 	ao := o
 	ao.Buyers, ao.Seats, ao.GACapacity = min(o.Buyers, 16), 1, o.AttackGA
+	ao.MaxPerBuyer = 0 // its few buyers send the whole attack
 	s, err := provision(ctx, c, ao)
 	if err != nil {
 		return nil, fmt.Errorf("the attacker: %w", err)

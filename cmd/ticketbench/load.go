@@ -18,6 +18,7 @@ type attempt struct {
 	done    time.Duration // when the answer came, since the phase began
 	status  int           // HTTP status; statusNoAnswer or statusDropped
 	seat    int           // index of the seat asked for, or -1 for one GA ticket
+	buyer   int           // index of the buyer whose token it was sent with
 	code    string        // error code of a refusal, or why no answer came
 }
 
@@ -39,7 +40,8 @@ func (s *setup) fire(sl *sale) attempt {
 	if s.o.Keyed {
 		key = s.nextKey()
 	}
-	a.status, a.code = s.c.book(sl.uri, s.buyers[rand.IntN(len(s.buyers))], body, key)
+	a.buyer = rand.IntN(len(s.buyers))
+	a.status, a.code = s.c.book(sl.uri, s.buyers[a.buyer], body, key)
 	if a.seat >= 0 && (a.status == 201 || a.code == "SEAT_UNAVAILABLE") {
 		sl.taken[a.seat].Store(true)
 	}
@@ -87,6 +89,7 @@ func closedLoop(ctx context.Context, s *setup, sl *sale, n, conns int) *phaseRep
 	p := summarize("closed", sl, res[:sent], elapsed, cpuTime()-cpu0)
 	p.MachineCPU, p.MachineSteal = (machineBusy() - busy0).Seconds(), (machineSteal() - steal0).Seconds()
 	p.Connections = conns
+	p.BuyerLimit = buyerLimitOf(res[:sent], s.o.MaxPerBuyer, len(s.buyers))
 	return p
 }
 
@@ -162,6 +165,7 @@ func openLoop(ctx context.Context, s *setup, sl *sale, rate float64, d time.Dura
 	p := summarize("open", sl, res[:i], elapsed, cpuTime()-cpu0)
 	p.MachineCPU, p.MachineSteal = (machineBusy() - busy0).Seconds(), (machineSteal() - steal0).Seconds()
 	p.OfferedRate, p.DurationSeconds, p.MaxInFlight = rate, d.Seconds(), maxInFlight
+	p.BuyerLimit = buyerLimitOf(res[:i], s.o.MaxPerBuyer, len(s.buyers))
 	return p
 }
 

@@ -46,6 +46,7 @@ type options struct {
 	Seats             int
 	SeatShare         float64
 	SeatPick          string
+	MaxPerBuyer       int
 	Keyed             bool
 	Attack            string
 	AttackConnections int
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Seats, "seats", 500, "seats of the seated ticket type")
 	fs.Float64Var(&o.SeatShare, "seat-share", 0.1, "share of attempts that book one seat (the rest book one GA ticket)")
 	fs.StringVar(&o.SeatPick, "seat-pick", "random", "how a seated attempt picks its seat: random (any seat of the section) or free (a random one not yet answered 201 or SEAT_UNAVAILABLE, as a buyer looking at the seat map would)")
+	fs.IntVar(&o.MaxPerBuyer, "max-per-buyer", 0, "create every phase's event with maxTicketsPerBuyer N (0: no limit) and check after each phase that no buyer got more than N tickets, by the tool's 201s and by the event's bookings in Postgres (GET /v1/bookings)")
 	fs.BoolVar(&o.Keyed, "keyed", false, "send every booking attempt with its own Idempotency-Key, as a well-behaved client does")
 	fs.IntVar(&o.Connections, "c", 256, "closed loop: concurrent connections")
 	fs.IntVar(&o.Attempts, "n", 50000, "closed loop: booking attempts in total")
@@ -136,7 +138,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		GoVersion: runtime.Version(), Flags: map[string]string{},
 	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name != "api-key" {
+		// -max-per-buyer is listed only when set, so that a run without
+		// it writes the same report as before the flag existed.
+		if f.Name != "api-key" && (f.Name != "max-per-buyer" || f.Value.String() != f.DefValue) {
 			rep.Flags[f.Name] = f.Value.String()
 		}
 	})
@@ -246,6 +250,9 @@ func (o options) validate() error {
 	}
 	if o.SeatShare < 0 || o.SeatShare > 1 {
 		bad = append(bad, "-seat-share must be between 0 and 1")
+	}
+	if o.MaxPerBuyer < 0 || o.MaxPerBuyer > maxBuyerLimit {
+		bad = append(bad, fmt.Sprintf("-max-per-buyer must be between 0 (no limit) and %d", maxBuyerLimit))
 	}
 	if o.SeatPick != "random" && o.SeatPick != "free" {
 		bad = append(bad, "-seat-pick must be random or free")

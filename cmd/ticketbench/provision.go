@@ -18,6 +18,7 @@ type setup struct {
 	venueID string   // the venue of every sale
 	seatIDs []string // the seats of the seated section, in layout order
 	buyers  [][]byte // "Bearer <access token>" of each buyer
+	userIDs []string // the user id of each buyer
 	// With -keyed, attempts' Idempotency-Keys: keyPrefix and a counter.
 	keyPrefix string
 	keys      atomic.Uint64
@@ -33,6 +34,9 @@ const (
 
 type tokenResponse struct {
 	AccessToken string `json:"accessToken"`
+	User        struct {
+		ID string `json:"id"`
+	} `json:"user"`
 }
 
 // provision creates a fresh organizer with a unique slug, its venue, and
@@ -118,6 +122,7 @@ func (s *setup) createVenue() error {
 // password with argon2id, which the server runs only a few at a time anyway.
 func (s *setup) signUpBuyers(ctx context.Context) error {
 	s.buyers = make([][]byte, s.o.Buyers)
+	s.userIDs = make([]string, s.o.Buyers)
 	next := make(chan int)
 	errs := make(chan error, s.o.SignupConcurrency)
 	var wg sync.WaitGroup
@@ -134,6 +139,7 @@ func (s *setup) signUpBuyers(ctx context.Context) error {
 					return
 				}
 				s.buyers[i] = []byte("Bearer " + tok.AccessToken)
+				s.userIDs[i] = tok.User.ID
 			}
 		})
 	}
@@ -174,16 +180,28 @@ type sale struct {
 func (s *setup) newSale(phase string) (*sale, error) {
 	now := time.Now().UTC().Truncate(time.Second)
 	starts := now.Add(7 * 24 * time.Hour)
-	var ev, ga, seated struct {
+	var ev struct {
+		ID                 string `json:"id"`
+		MaxTicketsPerBuyer *int   `json:"maxTicketsPerBuyer"`
+	}
+	var ga, seated struct {
 		ID string `json:"id"`
 	}
-	err := s.c.call("POST", "/v1/events", s.admin, map[string]any{
+	body := map[string]any{
 		"venueId": s.venueID, "title": "Flash sale (" + phase + " loop)",
 		"startsAt": starts, "endsAt": starts.Add(3 * time.Hour),
 		"salesStartAt": now.Add(-time.Hour), "salesEndAt": starts, "holdMinutes": 60,
-	}, &ev, 201)
+	}
+	if s.o.MaxPerBuyer > 0 {
+		body["maxTicketsPerBuyer"] = s.o.MaxPerBuyer
+	}
+	err := s.c.call("POST", "/v1/events", s.admin, body, &ev, 201)
 	if err != nil {
 		return nil, fmt.Errorf("creating the event: %w", err)
+	}
+	if s.o.MaxPerBuyer > 0 && (ev.MaxTicketsPerBuyer == nil || *ev.MaxTicketsPerBuyer != s.o.MaxPerBuyer) {
+		return nil, fmt.Errorf("creating the event: the answer has maxTicketsPerBuyer %v, want %d (a ticketd without per-buyer limits?)",
+			derefOr(ev.MaxTicketsPerBuyer, "null"), s.o.MaxPerBuyer)
 	}
 	path := "/v1/events/" + ev.ID
 	if err := s.c.call("POST", path+"/ticket-types", s.admin, map[string]any{

@@ -114,6 +114,10 @@ type phaseReport struct {
 	Attack *attackReport `json:"attack,omitempty"`
 	Share  *victimShare  `json:"victimShare,omitempty"`
 
+	// BuyerLimit is what the event's per-buyer limit did, with
+	// -max-per-buyer.
+	BuyerLimit *buyerLimitReport `json:"buyerLimit,omitempty"`
+
 	Stock           []stock  `json:"stock"`
 	DoublyHeldSeats int      `json:"doublyHeldSeats"`
 	Oversold        int      `json:"oversold"`
@@ -216,7 +220,9 @@ func (p *phaseReport) problem(format string, args ...any) {
 // check verifies the invariants after a phase: for every ticket type sold +
 // held + available = capacity and sold + held ≤ capacity (no oversell), what
 // the server holds is what it answered 201 for, no seat was confirmed to two
-// attempts; and, given the ticketd binary, that Redis agrees with Postgres.
+// attempts; with a per-buyer limit, that no buyer got past it, by the tool's
+// 201s and by the event's bookings in Postgres; and, given the ticketd
+// binary, that Redis agrees with Postgres (per-buyer counters included).
 func (p *phaseReport) check(ctx context.Context, s *setup, sl *sale, ticketd string) {
 	var av struct {
 		TicketTypes []stock `json:"ticketTypes"`
@@ -263,6 +269,9 @@ func (p *phaseReport) check(ctx context.Context, s *setup, sl *sale, ticketd str
 		p.Oversold += p.DoublyHeldSeats
 		p.problem("seated: %d seats were answered 201 more than once", p.DoublyHeldSeats)
 	}
+	if p.BuyerLimit != nil {
+		p.checkBuyerLimit(s, sl)
+	}
 	if ticketd != "" {
 		out, err := exec.CommandContext(ctx, ticketd, "inventory", "check", "--event", sl.EventID, "--tenant", s.slug).CombinedOutput()
 		p.InventoryCheck = strings.TrimSpace(string(out))
@@ -291,6 +300,9 @@ func (p *phaseReport) setBars() {
 		p.Bars = append(p.Bars, bar{"p99 latency, open loop", fmt.Sprintf("< %v", barOpenP99), got, met})
 	}
 	p.Bars = append(p.Bars, bar{"oversell", "0", fmt.Sprint(p.Oversold), p.Oversold == 0 && len(p.Stock) == 2})
+	if p.BuyerLimit != nil {
+		p.Bars = append(p.Bars, p.BuyerLimit.bar())
+	}
 }
 
 func (p *phaseReport) print(w io.Writer) {
@@ -344,6 +356,9 @@ func (p *phaseReport) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", st.Name, st.Capacity, st.Sold, st.Held, st.Available, st.ToolHeld)
 	}
 	_ = tw.Flush()
+	if p.BuyerLimit != nil {
+		p.BuyerLimit.print(w)
+	}
 	if p.Attack != nil {
 		p.Attack.print(w)
 	}
@@ -353,7 +368,9 @@ func (p *phaseReport) print(w io.Writer) {
 			fmt.Fprintln(w, "  "+line)
 		}
 	}
-	if p.InvariantsHold {
+	if p.InvariantsHold && p.BuyerLimit != nil {
+		fmt.Fprintf(w, "\ninvariants: hold (sold+held+available = capacity, no oversell, server holds = tool's 201s, no seat twice, no buyer over %d)\n", p.BuyerLimit.Max)
+	} else if p.InvariantsHold {
 		fmt.Fprintln(w, "\ninvariants: hold (sold+held+available = capacity, no oversell, server holds = tool's 201s, no seat twice)")
 	} else {
 		fmt.Fprintln(w, "\ninvariants: FAIL")
