@@ -46,6 +46,7 @@ type Inventory interface {
 	SeatStatuses(ctx context.Context, ev inventory.Event) (map[string]inventory.SeatStatus, string, error)
 	SeatVersion(ctx context.Context, ev inventory.Event) (string, error)
 	Drop(ctx context.Context, ev inventory.Event) error
+	KeyedBooking(ctx context.Context, ev inventory.Event, buyer, key string) (string, error)
 }
 
 // Scheduler makes sure the tenant's bookings due at a time are expired then
@@ -163,11 +164,7 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	actor, _ := ticketing.ActorFromContext(ctx)
 	id, keyed := ticketing.NewID(), n.IdempotencyKey != ""
 	if keyed {
-		// The same key of the same user with the same request always names
-		// the same booking, so a retry finds it and two racing retries share
-		// one hold. The same key with another request names another booking,
-		// which Postgres refuses (one booking per key): its hold is its own.
-		id = uuid.NewSHA1(idempotencyNamespace, []byte(tenant.ID+"|"+actor.UserID+"|"+n.IdempotencyKey+"|"+fingerprint(n))).String()
+		id = keyedID(tenant.ID, actor.UserID, n)
 	}
 	b, hold, sale, err := s.check(ctx, n)
 	if err != nil {
@@ -245,6 +242,53 @@ func (s *Service) CreateBooking(ctx context.Context, n ticketing.NewBooking) (*t
 	if err := s.scheduler.ScheduleExpiry(ctx, tenant.ID, b.ExpiresAt); err != nil {
 		// The periodic sweep and the lazy expiry in Redis still end it.
 		s.logger.WarnContext(ctx, "scheduling booking expiry", "booking", id, "error", err.Error())
+	}
+	return b, nil
+}
+
+// keyedID is the id of the booking a keyed request makes. The same key of
+// the same user with the same request always names the same booking, so a
+// retry finds it and two racing retries share one hold. The same key with
+// another request names another booking, which Postgres refuses (one
+// booking per key): its hold is its own.
+func keyedID(tenantID, userID string, n ticketing.NewBooking) string {
+	return uuid.NewSHA1(idempotencyNamespace, []byte(tenantID+"|"+userID+"|"+n.IdempotencyKey+"|"+fingerprint(n))).String()
+}
+
+// errNoKeyedBooking is FindKeyedBooking's answer when the key made no
+// booking for the request.
+var errNoKeyedBooking = ticketing.NotFound("booking")
+
+// FindKeyedBooking implements ticketing.BookingService.
+//
+// It reads Postgres only when Redis's keyed hash says the caller's key
+// named the very booking this request makes: a key nobody used, another
+// buyer's key or a key used with another request costs one Redis read, so
+// requests refused before they may hold (the waiting room) cannot make
+// Postgres work by sending keys. Nothing is held or written.
+func (s *Service) FindKeyedBooking(ctx context.Context, n ticketing.NewBooking) (*ticketing.Booking, error) {
+	if n.IdempotencyKey == "" || n.Validate() != nil {
+		// An invalid request never made a booking.
+		return nil, errNoKeyedBooking
+	}
+	tenant := ticketing.TenantFromContext(ctx)
+	actor, _ := ticketing.ActorFromContext(ctx)
+	id := keyedID(tenant.ID, actor.UserID, n)
+	named, err := s.inventory.KeyedBooking(ctx, inventory.Event{TenantID: tenant.ID, EventID: n.EventID}, actor.UserID, n.IdempotencyKey)
+	if err != nil {
+		return nil, ticketing.Internal(err)
+	}
+	if named != id {
+		return nil, errNoKeyedBooking
+	}
+	// The key named this booking; it may not be written (yet, or ever:
+	// its insert failed and the release that forgets the key did not run).
+	b, err := s.existing(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, errNoKeyedBooking
 	}
 	return b, nil
 }

@@ -127,7 +127,7 @@ func (s *Server) createBooking(c *fiber.Ctx) error {
 	}
 	gated, err := s.checkAdmission(c, n.EventID)
 	if err != nil {
-		return err
+		return s.refusedRetry(c, n, err)
 	}
 	b, err := s.deps.Bookings.CreateBooking(c.UserContext(), n)
 	if err != nil {
@@ -135,6 +135,24 @@ func (s *Server) createBooking(c *fiber.Ctx) error {
 	}
 	if gated {
 		s.deps.WaitingRooms.Booked(c.UserContext(), n.EventID, b.ID)
+	}
+	return c.Status(fiber.StatusCreated).JSON(toBookingResponse(b))
+}
+
+// refusedRetry answers a booking the waiting room refused with refusal: a
+// retry with the Idempotency-Key of a booking made while admitted gets that
+// booking as any retry does (201), whatever the admission says now;
+// anything else gets the refusal, which tells nothing of the key.
+func (s *Server) refusedRetry(c *fiber.Ctx, n ticketing.NewBooking, refusal error) error {
+	if n.IdempotencyKey == "" || ticketing.ErrorKind(refusal) != ticketing.KindForbidden {
+		return refusal
+	}
+	b, err := s.deps.Bookings.FindKeyedBooking(c.UserContext(), n)
+	if ticketing.ErrorKind(err) == ticketing.KindNotFound {
+		return refusal
+	}
+	if err != nil {
+		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(toBookingResponse(b))
 }

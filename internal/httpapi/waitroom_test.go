@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ticketd-io/ticketd/internal/httpapi"
+	"github.com/ticketd-io/ticketd/internal/inventory"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -307,4 +308,88 @@ func TestWaitingRoomStreamEndsOnShutdown(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
+}
+
+// TestWaitingRoomRetriedBooking: a booking made with an Idempotency-Key
+// while admitted is answered again to the same request with the key after
+// the admission ended, with a lost or foreign token, and after Redis lost
+// the event, exactly as a retry while admitted is; the key with another
+// request, a new key and another buyer's use of the key stay 403 without a
+// Postgres read. No refusal holds or writes anything.
+func TestWaitingRoomRetriedBooking(t *testing.T) {
+	t.Parallel()
+	s := newSale(t, 10, 10, 2)
+	s.openRoom(60)
+	buyer, other := s.buyers[0], s.buyers[1]
+	token := s.mustJoin(buyer)
+	s.clock.advance(time.Hour + 1500*time.Millisecond)
+	if st := s.roomStatus(buyer, token); st.body["state"] != ticketing.QueueAdmitted {
+		t.Fatalf("not admitted: %s", st.raw)
+	}
+	key := func(k string, more ...string) []string { return append([]string{"Idempotency-Key", k}, more...) }
+	withToken := []string{httpapi.HeaderWaitingRoomToken, token}
+
+	first := s.book(buyer, s.gaBody(2), key("k1", withToken...)...)
+	if first.status != 201 || first.body["status"] != "pending" {
+		t.Fatalf("admitted booking: %d %s", first.status, first.raw)
+	}
+	retry := s.book(buyer, s.gaBody(2), key("k1", withToken...)...)
+	if retry.status != 201 || retry.body["id"] != first.body["id"] {
+		t.Fatalf("retry while admitted: %d %s", retry.status, retry.raw)
+	}
+
+	s.clock.advance(2 * time.Minute)
+	if st := s.roomStatus(buyer, token); st.body["state"] != ticketing.QueueExpired {
+		t.Fatalf("after the window: %s", st.raw)
+	}
+	held, rows := s.heldAndBooked()
+	same := func(res response, when string) {
+		t.Helper()
+		if res.status != 201 || string(res.raw) != string(retry.raw) {
+			t.Fatalf("%s: %d %s, want 201 %s", when, res.status, res.raw, retry.raw)
+		}
+	}
+	finds := s.store.finds.Load()
+	same(s.book(buyer, s.gaBody(2), key("k1", withToken...)...), "retry after the admission")
+	same(s.book(buyer, s.gaBody(2), key("k1")...), "retry without a token")
+	same(s.book(buyer, s.gaBody(2), key("k1", httpapi.HeaderWaitingRoomToken, "garbage")...), "retry with a bad token")
+	if got := s.store.finds.Load() - finds; got != 3 {
+		t.Fatalf("%d Postgres reads for 3 retries", got)
+	}
+
+	finds = s.store.finds.Load()
+	refusals := []struct {
+		name    string
+		buyer   session
+		body    map[string]any
+		headers []string
+		code    string
+	}{
+		{"anotherRequest", buyer, s.gaBody(1), key("k1", withToken...), ticketing.CodeAdmissionRequired},
+		{"anotherRequestNoToken", buyer, s.gaBody(1), key("k1"), ticketing.CodeAdmissionRequired},
+		{"newKey", buyer, s.gaBody(2), key("k2", withToken...), ticketing.CodeAdmissionRequired},
+		{"newKeyBadToken", buyer, s.gaBody(2), key("k2", httpapi.HeaderWaitingRoomToken, "garbage"), ticketing.CodeRoomTokenInvalid},
+		{"noKey", buyer, s.gaBody(2), withToken, ticketing.CodeAdmissionRequired},
+		{"anotherBuyer", other, s.gaBody(2), key("k1"), ticketing.CodeAdmissionRequired},
+	}
+	for _, r := range refusals {
+		assertError(t, s.book(r.buyer, r.body, r.headers...), 403, r.code)
+	}
+	if got := s.store.finds.Load() - finds; got != 0 {
+		t.Fatalf("refused keys read Postgres %d times", got)
+	}
+	if h, n := s.heldAndBooked(); h != held || n != rows {
+		t.Fatalf("held %v (was %v) and %d rows (was %d) after retries and refusals", h, held, n, rows)
+	}
+
+	// Redis loses the event: the keyed hash is rebuilt before answering.
+	if err := s.stock.Drop(t.Context(), inventory.Event{TenantID: s.tenantID(), EventID: s.event}); err != nil {
+		t.Fatal(err)
+	}
+	same(s.book(buyer, s.gaBody(2), key("k1")...), "retry after Redis lost the event")
+	assertError(t, s.book(buyer, s.gaBody(1), key("k1")...), 403, ticketing.CodeAdmissionRequired)
+	if h, n := s.heldAndBooked(); h != held || n != rows {
+		t.Fatalf("held %v (was %v) and %d rows (was %d) after the rebuild", h, held, n, rows)
+	}
+	s.checkInvariants()
 }

@@ -46,7 +46,9 @@
 // lookup, because no booking with it can exist in the event. A rebuild
 // loads every keyed booking of the event, so the hash stays complete after
 // a Redis loss; a hold whose booking was not written is released with
-// ReleaseUnwritten, which forgets its key.
+// ReleaseUnwritten, which forgets its key. KeyedBooking reads the hash
+// without holding, for a retry refused before it may hold (the waiting
+// room).
 package inventory
 
 import (
@@ -563,6 +565,23 @@ func (s *Store) release(ctx context.Context, ev Event, holdID string, args ...an
 		return false, fmt.Errorf("inventory: release %s: %w", holdID, err)
 	}
 	return status(res) == 1, nil
+}
+
+// KeyedBooking returns the id of the booking that buyer's Idempotency-Key
+// named in the event, "" when it named none: one short read-only script,
+// so asking about a key nobody used costs no Postgres read. An event that
+// is not loaded is rebuilt first (the keyed hash is rebuilt with it), so
+// the answer holds after a Redis loss.
+func (s *Store) KeyedBooking(ctx context.Context, ev Event, buyer, key string) (string, error) {
+	ks, err := s.keys(ev)
+	if err != nil {
+		return "", err
+	}
+	res, err := s.run(ctx, ev, ks, keyedScript, keyedField(buyer, key))
+	if err != nil {
+		return "", fmt.Errorf("inventory: keyed booking: %w", err)
+	}
+	return asString(res, 1), nil
 }
 
 // Confirm turns a hold into sold tickets and seats, once: false when the hold

@@ -70,3 +70,48 @@ func TestKeyedHolds(t *testing.T) {
 		t.Fatalf("a key without a buyer: %v", err)
 	}
 }
+
+// TestKeyedBooking: KeyedBooking names the id a buyer's key named in the
+// event, nothing for another buyer, another key or a forgotten key, and
+// rebuilds an event Redis lost before answering.
+func TestKeyedBooking(t *testing.T) {
+	ctx := context.Background()
+	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 3}}}
+	s := newStore(t, db)
+	named := func(buyer, key, want string) {
+		t.Helper()
+		if got, err := s.KeyedBooking(ctx, ev, buyer, key); err != nil || got != want {
+			t.Fatalf("%s/%s: %q %v, want %q", buyer, key, got, err, want)
+		}
+	}
+
+	named("ann", "k1", "") // loads the event
+	if err := s.Hold(ctx, ev, Hold{ID: "a1", ExpiresAt: later(), Items: []Item{{"ga", 1}}, Buyer: "ann", IdempotencyKey: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	named("ann", "k1", "a1")
+	named("bob", "k1", "")
+	named("ann", "k2", "")
+	mustStock(t, s, "ga", Stock{Capacity: 3, Available: 2, Held: 1})
+
+	db.keyed = []KeyedBooking{{ID: "a1", Buyer: "ann", IdempotencyKey: "k1"}}
+	db.record(Hold{ID: "a1", ExpiresAt: later(), Items: []Item{{"ga", 1}}, Buyer: "ann"})
+	if err := s.Drop(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	calls := db.calls.Load()
+	named("ann", "k1", "a1")
+	if db.calls.Load() != calls+1 {
+		t.Fatalf("%d loads after the drop, want 1", db.calls.Load()-calls)
+	}
+	named("ann", "k2", "")
+	if db.calls.Load() != calls+1 {
+		t.Fatal("a loaded event was loaded again")
+	}
+
+	ok, err := s.ReleaseUnwritten(ctx, ev, Hold{ID: "a1", Buyer: "ann", IdempotencyKey: "k1"})
+	mustOK(t, ok, err, true)
+	named("ann", "k1", "")
+	mustStock(t, s, "ga", Stock{Capacity: 3, Available: 3})
+	mustVerify(t, s, ev)
+}

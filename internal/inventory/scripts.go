@@ -27,6 +27,8 @@ var (
 	seatVersionSource string
 	//go:embed holds.lua
 	holdsSource string
+	//go:embed keyed.lua
+	keyedSource string
 	//go:embed dump.lua
 	dumpSource string
 	//go:embed load.lua
@@ -42,6 +44,7 @@ var (
 	seatsScript        = withCommon(seatsSource)
 	seatVersionScript  = withCommon(seatVersionSource)
 	holdsScript        = withCommon(holdsSource)
+	keyedScript        = withCommon(keyedSource)
 	dumpScript         = withCommon(dumpSource)
 	loadScript         = goredis.NewScript(loadSource)
 	unlockScript       = goredis.NewScript(unlockSource)

@@ -189,6 +189,15 @@ type BookingService interface {
 	// buyer cannot see, and KindInvalid for bad input.
 	CreateBooking(ctx context.Context, n NewBooking) (*Booking, error)
 
+	// FindKeyedBooking returns the booking that n's Idempotency-Key made
+	// for this same request of the actor, what CreateBooking would return
+	// for the retry, without holding or writing anything: for a retry
+	// refused before it may book (the waiting room). NotFound when there is
+	// none: no key, a key the actor did not use in the event, or used with
+	// another request. It reads Postgres only for a key that named this
+	// booking.
+	FindKeyedBooking(ctx context.Context, n NewBooking) (*Booking, error)
+
 	// FindBookingByID returns a booking of the actor (any booking for staff).
 	FindBookingByID(ctx context.Context, id string) (*Booking, error)
 
