@@ -18,6 +18,7 @@ var (
 	qSelectUserPasswordHash = query("SelectUserPasswordHash")
 	qListUsers              = query("ListUsers")
 	qLockAdmins             = query("LockAdmins")
+	qCountAdmins            = query("CountAdmins")
 	qUpdateUser             = query("UpdateUser")
 	qUpdateProfile          = query("UpdateProfile")
 	qUpdatePasswordHash     = query("UpdatePasswordHash")
@@ -196,21 +197,14 @@ func (s *UserService) UpdateUser(ctx context.Context, id string, upd ticketing.U
 
 // ensureAnotherAdmin refuses to demote id when it is the tenant's last admin.
 func ensureAnotherAdmin(ctx context.Context, tx pgx.Tx, id string) error {
-	rows, err := tx.Query(ctx, qLockAdmins)
-	if err != nil {
+	if _, err := tx.Exec(ctx, qLockAdmins); err != nil {
 		return err
 	}
-	admins, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	var others, admins int
+	if err := tx.QueryRow(ctx, qCountAdmins, id).Scan(&others, &admins); err != nil {
 		return err
 	}
-	others := 0
-	for _, a := range admins {
-		if a != id {
-			others++
-		}
-	}
-	if others == 0 && len(admins) > 0 {
+	if others == 0 && admins > 0 {
 		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeLastAdmin, "the last ADMIN of an organizer cannot be demoted; promote another user first")
 	}
 	return nil

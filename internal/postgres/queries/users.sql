@@ -26,9 +26,18 @@ ORDER BY created_at, id
 LIMIT $5;
 
 -- name: LockAdmins
--- Locks every admin row, so that two concurrent demotions cannot both see
--- another admin left; after waiting, a blocked locker re-checks role.
-SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE;
+-- Serialises the organizer's demotions, so that two of them cannot both see
+-- another admin left: one lock per organizer, held to the end of the
+-- transaction. Not row locks on the admins: SELECT ... FOR UPDATE keeps the
+-- lock of a row that a concurrent demotion took out of the result, and an
+-- audit row naming that user as its actor then waits for it (a deadlock).
+SELECT pg_advisory_xact_lock(hashtextextended('admins:' || app_tenant()::text, 0));
+
+-- name: CountAdmins
+-- The organizer's admins other than $1, and all of them, read after
+-- LockAdmins (a statement of its own, so its snapshot sees every demotion
+-- committed before the lock was granted).
+SELECT count(*) FILTER (WHERE id <> $1), count(*) FROM users WHERE role = 'ADMIN';
 
 -- name: UpdateUser
 UPDATE users
