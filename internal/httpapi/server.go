@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -190,7 +189,7 @@ type Server struct {
 	// counts those open.
 	closing   chan struct{}
 	closeOnce sync.Once
-	streams   atomic.Int64
+	streams   streamSlots
 }
 
 // New builds the API with every route of routes(). It fails when the

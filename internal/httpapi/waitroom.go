@@ -185,7 +185,8 @@ func (s *Server) checkAdmission(c *fiber.Ctx, eventID string) (gated bool, err e
 // waitingRoomEvents streams the visitor's status as server-sent events
 // every WaitingRoomStreamEvery and ends after WaitingRoomStreamFor (the
 // client reconnects), when the client goes away, or when the server shuts
-// down. At most WaitingRoomStreams streams run at once per process.
+// down. At most WaitingRoomStreams streams run at once per process, half of
+// them for one organizer and three for one account (streamSlots).
 func (s *Server) waitingRoomEvents(c *fiber.Ctx) error {
 	id, err := pathID(c, "event")
 	if err != nil {
@@ -202,11 +203,11 @@ func (s *Server) waitingRoomEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if s.streams.Add(1) > int64(s.roomStreams()) {
-		s.streams.Add(-1)
+	tenant := ticketing.TenantFromContext(ctx)
+	actor, _ := ticketing.ActorFromContext(ctx)
+	if err := s.streams.acquire(tenant.ID, actor.UserID, s.roomStreams()); err != nil {
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return ticketing.Errorf(ticketing.KindUnavailable, ticketing.CodeUnavailable,
-			"too many waiting room streams; poll GET /v1/events/%s/waiting-room instead", id)
+		return err
 	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -214,7 +215,7 @@ func (s *Server) waitingRoomEvents(c *fiber.Ctx) error {
 	conn := c.Context().Conn()
 	every, streamFor := s.roomStreamEvery(), s.roomStreamFor()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer s.streams.Add(-1)
+		defer s.streams.release(tenant.ID, actor.UserID)
 		end := time.NewTimer(streamFor)
 		defer end.Stop()
 		tick := time.NewTicker(every)
