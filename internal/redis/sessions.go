@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ticketd-io/ticketd/internal/batch"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -38,6 +39,11 @@ type SessionRevocations struct {
 	source   RevokedSessions
 	window   time.Duration
 	loading  singleflight.Group
+	// checks asks Redis about the sessions of concurrent requests in one
+	// pipeline (a group commit of reads): on an on-sale's first second most
+	// requests are a buyer's first, and one round trip each would be most
+	// of the API's system calls.
+	checks batch.Group[*revocationCheck]
 
 	mu      sync.Mutex
 	checked map[string]time.Time // session id → when Redis last said "not revoked"
@@ -54,12 +60,57 @@ type RevokedSessions interface {
 	RevokedSessions(ctx context.Context, window time.Duration) ([]string, error)
 }
 
+// Batching of the revocation checks: at most this many sessions in one
+// pipeline, this many pipelines at once, each given this long.
+const (
+	maxCheckBatch    = 128
+	maxCheckFlushers = 2
+	checkTimeout     = 3 * time.Second
+)
+
+// revocationCheck is one request's question to Redis: is the session
+// revoked, and is its tenant's list loaded.
+type revocationCheck struct {
+	session, tenant string
+	revoked, loaded bool
+	err             error
+	done            chan struct{}
+}
+
 // Sessions returns the session revocation list on c, reusing "not
 // revoked" answers for checkTTL. window is the lifetime of an access token
 // (with the parser's leeway): source's revocations within it are loaded
 // into a tenant's list whenever Redis has lost it.
 func (c *Client) Sessions(checkTTL time.Duration, source RevokedSessions, window time.Duration) *SessionRevocations {
-	return &SessionRevocations{c: c, CheckTTL: checkTTL, source: source, window: window, checked: map[string]time.Time{}}
+	s := &SessionRevocations{c: c, CheckTTL: checkTTL, source: source, window: window, checked: map[string]time.Time{}}
+	s.checks = batch.Group[*revocationCheck]{Flushers: maxCheckFlushers, Max: maxCheckBatch, Run: s.runChecks}
+	return s
+}
+
+// runChecks answers a batch of checks with one pipeline: an EXISTS for each
+// session and one for each tenant's marker.
+func (s *SessionRevocations) runChecks(b []*revocationCheck) {
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	revoked := make([]*goredis.IntCmd, len(b))
+	loaded := map[string]*goredis.IntCmd{}
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, c := range b {
+			revoked[i] = p.Exists(ctx, s.key(c.session))
+			if loaded[c.tenant] == nil {
+				loaded[c.tenant] = p.Exists(ctx, s.loadedKey(c.tenant))
+			}
+		}
+		return nil
+	})
+	for i, c := range b {
+		if err != nil {
+			c.err = err
+		} else {
+			c.revoked, c.loaded = revoked[i].Val() > 0, loaded[c.tenant].Val() > 0
+		}
+		close(c.done)
+	}
 }
 
 func (s *SessionRevocations) key(id string) string { return s.c.Key("session:revoked:" + id) }
@@ -126,19 +177,24 @@ func (s *SessionRevocations) SessionRevoked(ctx context.Context, id string) (boo
 	if tenant == nil {
 		return false, errors.New("redis: session revoked: no tenant in the context")
 	}
-	tenantID := tenant.ID
-	var revoked, loaded *goredis.IntCmd
-	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		revoked, loaded = p.Exists(ctx, s.key(id)), p.Exists(ctx, s.loadedKey(tenantID))
-		return nil
-	})
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("redis: session revoked: %w", err)
 	}
-	if revoked.Val() > 0 {
+	tenantID := tenant.ID
+	c := &revocationCheck{session: id, tenant: tenantID, done: make(chan struct{})}
+	s.checks.Add(c)
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return false, fmt.Errorf("redis: session revoked: %w", ctx.Err())
+	}
+	if c.err != nil {
+		return false, fmt.Errorf("redis: session revoked: %w", c.err)
+	}
+	if c.revoked {
 		return true, nil
 	}
-	if loaded.Val() == 0 {
+	if !c.loaded {
 		// Redis lost the tenant's list, or never had it: load it from
 		// Postgres before answering.
 		ids, err, _ := s.loading.Do(tenantID, func() (any, error) { return s.load(ctx, tenantID) })

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -103,5 +104,62 @@ func TestRevocationSurvivesRedisLosingItsData(t *testing.T) {
 	// Without a tenant there is no list to ask.
 	if _, err := sessions.SessionRevoked(t.Context(), "live"); err == nil {
 		t.Fatal("a check without a tenant answered")
+	}
+}
+
+// TestConcurrentChecksAnswerEachSession: checks of many requests at once
+// share pipelines, and each still gets its own session's answer, in two
+// tenants, one of whose lists Redis has never loaded.
+func TestConcurrentChecksAnswerEachSession(t *testing.T) {
+	t.Parallel()
+	c := redistest.New(t)
+	pg := &revokedInPostgres{}
+	s := c.Sessions(0, pg, time.Minute)
+	t1 := tenantCtx(t)
+	t2 := ticketing.WithTenant(t.Context(), &ticketing.Tenant{ID: "00000000-0000-4000-8000-000000000002"})
+	// t1's revocations are in Redis; t2's only in Postgres.
+	if _, err := s.SessionRevoked(t1, "warm-up"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 400
+	var revokedHere []string
+	for i := range n {
+		if i%3 == 0 {
+			revokedHere = append(revokedHere, fmt.Sprintf("t1-s%d", i))
+			pg.revoke(fmt.Sprintf("t2-s%d", i))
+		}
+	}
+	if err := s.RevokeSessions(t1, time.Minute, revokedHere...); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		for _, tc := range []struct {
+			ctx    context.Context
+			prefix string
+		}{{t1, "t1"}, {t2, "t2"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				revoked, err := s.SessionRevoked(tc.ctx, fmt.Sprintf("%s-s%d", tc.prefix, i))
+				if err != nil || revoked != (i%3 == 0) {
+					t.Errorf("%s session %d: revoked %v (%v), want %v", tc.prefix, i, revoked, err, i%3 == 0)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// TestCheckGivesUpWithItsRequest: a request that has ended is answered
+// with an error, not "not revoked".
+func TestCheckGivesUpWithItsRequest(t *testing.T) {
+	t.Parallel()
+	c := redistest.New(t)
+	s := c.Sessions(0, &revokedInPostgres{}, time.Minute)
+	ctx, cancel := context.WithCancel(tenantCtx(t))
+	cancel()
+	if revoked, err := s.SessionRevoked(ctx, "s1"); err == nil {
+		t.Fatalf("a cancelled request's check answered revoked=%v with no error", revoked)
 	}
 }
