@@ -60,6 +60,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ticketd-io/ticketd/internal/pipeline"
 )
 
 // MaxHoldSize is the most GA items plus seats one hold may have; it bounds
@@ -261,13 +263,17 @@ type Store struct {
 	c      goredis.UniversalClient
 	prefix string
 	loader Loader
+	// scripts sends the script calls of concurrent requests in one
+	// pipeline (package pipeline): an on-sale's requests are one script
+	// call each.
+	scripts *pipeline.Scripts
 }
 
 // New returns a Store on client, a single node or a cluster client; prefix
 // starts every key (it may be ""); loader rebuilds events whose keys are
 // missing.
 func New(client goredis.UniversalClient, prefix string, loader Loader) *Store {
-	return &Store{c: client, prefix: prefix, loader: loader}
+	return &Store{c: client, prefix: prefix, loader: loader, scripts: pipeline.New(client)}
 }
 
 // keySet holds the keys of one event: data are the KEYS of the scripts, in
@@ -330,7 +336,7 @@ func (s *Store) run(ctx context.Context, ev Event, ks keySet, script *goredis.Sc
 func (s *Store) runWaiting(ctx context.Context, ev Event, ks keySet, wait bool, script *goredis.Script, args ...any) ([]any, error) {
 	deadline := time.Now().Add(loadWait)
 	for {
-		res, err := script.Run(ctx, s.c, ks.data, args...).Slice()
+		res, err := s.scripts.Run(ctx, script, ks.data, args...).Slice()
 		if err != nil {
 			return nil, err
 		}

@@ -11,7 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/ticketd-io/ticketd/internal/batch"
+	"github.com/ticketd-io/ticketd/internal/pipeline"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -33,59 +33,16 @@ const preOpenBand = 1 << 52
 type Queue struct {
 	c      goredis.UniversalClient
 	prefix string
-	// calls sends the script calls of concurrent requests in one pipeline
-	// (a group commit): when an on-sale opens, thousands of visitors join
-	// within a second, and a round trip each would be most of the work.
-	// Redis runs a pipeline's calls in order, so the queue keeps the order
-	// in which they were added.
-	calls batch.Group[*roomCall]
-}
-
-// Batching of the script calls: at most this many in one pipeline, this
-// many pipelines at once, each given this long.
-const (
-	maxCallBatch    = 128
-	maxCallFlushers = 2
-	callTimeout     = 5 * time.Second
-)
-
-// roomCall is one call of the room script.
-type roomCall struct {
-	keys []string
-	argv []any
-	res  []any
-	err  error
-	done chan struct{}
+	// scripts sends the script calls of concurrent requests in one pipeline,
+	// in the order they came: when an on-sale opens, thousands of visitors
+	// join within a second.
+	scripts *pipeline.Scripts
 }
 
 // NewQueue returns a Queue on client; prefix starts every key (it may be
 // "").
 func NewQueue(client goredis.UniversalClient, prefix string) *Queue {
-	q := &Queue{c: client, prefix: prefix}
-	q.calls = batch.Group[*roomCall]{Flushers: maxCallFlushers, Max: maxCallBatch, Run: q.runCalls}
-	return q
-}
-
-// runCalls runs a batch of script calls in one pipeline. A call that finds
-// the script missing (Redis restarted) runs again on its own, which loads
-// it.
-func (q *Queue) runCalls(b []*roomCall) {
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	defer cancel()
-	cmds := make([]*goredis.Cmd, len(b))
-	_, _ = q.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, c := range b {
-			cmds[i] = roomScript.EvalSha(ctx, p, c.keys, c.argv...)
-		}
-		return nil
-	})
-	for i, c := range b {
-		c.res, c.err = cmds[i].Slice()
-		if goredis.HasErrorPrefix(c.err, "NOSCRIPT") {
-			c.res, c.err = roomScript.Run(ctx, q.c, c.keys, c.argv...).Slice()
-		}
-		close(c.done)
-	}
+	return &Queue{c: client, prefix: prefix, scripts: pipeline.New(client)}
 }
 
 // Room scopes one call to one event's room and its configuration.
@@ -152,17 +109,7 @@ func (q *Queue) run(ctx context.Context, r Room, now time.Time, op string, args 
 	argv := []any{op, now.UnixMilli(), r.OpensAt.UnixMilli(), r.AdmitPerMinute, r.Window.Milliseconds(),
 		r.AutoMin, r.AutoMax, soldOut, "", "", "", keyTTL.Milliseconds()}
 	copy(argv[8:11], args)
-	if err := ctx.Err(); err != nil {
-		return nil, Admission{}, fmt.Errorf("waitroom: %s: %w", op, err)
-	}
-	call := &roomCall{keys: keys, argv: argv, done: make(chan struct{})}
-	q.calls.Add(call)
-	select {
-	case <-call.done:
-	case <-ctx.Done():
-		return nil, Admission{}, fmt.Errorf("waitroom: %s: %w", op, ctx.Err())
-	}
-	res, err := call.res, call.err
+	res, err := q.scripts.Run(ctx, roomScript, keys, argv...).Slice()
 	if err != nil {
 		return nil, Admission{}, fmt.Errorf("waitroom: %s: %w", op, err)
 	}
