@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/ticketd-io/ticketd/internal/batch"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
 // Batching: at most this many calls in one pipeline, this many pipelines at
@@ -31,6 +32,7 @@ type Scripts struct {
 }
 
 type call struct {
+	ctx    context.Context
 	script *goredis.Script
 	keys   []string
 	args   []any
@@ -42,7 +44,16 @@ type call struct {
 // New returns Scripts on c.
 func New(c goredis.UniversalClient) *Scripts {
 	s := &Scripts{c: c}
-	s.calls = batch.Group[*call]{Flushers: maxFlushers, Max: maxBatch, Run: s.run}
+	// Organizers take turns in a pipeline, as in the group commit: one
+	// organizer's flood of calls delays another's by a slot, not by the
+	// flood.
+	s.calls = batch.Group[*call]{Flushers: maxFlushers, Max: maxBatch, Run: s.run,
+		Owner: func(c *call) string {
+			if t := ticketing.TenantFromContext(c.ctx); t != nil {
+				return t.ID
+			}
+			return ""
+		}}
 	return s
 }
 
@@ -56,7 +67,7 @@ func (s *Scripts) Run(ctx context.Context, script *goredis.Script, keys []string
 		cmd.SetErr(err)
 		return cmd
 	}
-	c := &call{script: script, keys: keys, args: args, done: make(chan struct{})}
+	c := &call{ctx: ctx, script: script, keys: keys, args: args, done: make(chan struct{})}
 	s.calls.Add(c)
 	<-c.done
 	cmd := goredis.NewCmd(ctx)
@@ -68,10 +79,11 @@ func (s *Scripts) Run(ctx context.Context, script *goredis.Script, keys []string
 	return cmd
 }
 
-// run sends a batch in one pipeline. A call that finds its script missing
-// from Redis's cache (Redis restarted) runs again on its own, which loads it.
+// run sends a batch in one pipeline, traced under its first call's request.
+// A call that finds its script missing from Redis's cache (Redis restarted)
+// runs again on its own, which loads it.
 func (s *Scripts) run(b []*call) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(b[0].ctx), timeout)
 	defer cancel()
 	cmds := make([]*goredis.Cmd, len(b))
 	_, _ = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {

@@ -83,7 +83,8 @@ type revocationCheck struct {
 // into a tenant's list whenever Redis has lost it.
 func (c *Client) Sessions(checkTTL time.Duration, source RevokedSessions, window time.Duration) *SessionRevocations {
 	s := &SessionRevocations{c: c, CheckTTL: checkTTL, source: source, window: window, checked: map[string]time.Time{}}
-	s.checks = batch.Group[*revocationCheck]{Flushers: maxCheckFlushers, Max: maxCheckBatch, Run: s.runChecks}
+	s.checks = batch.Group[*revocationCheck]{Flushers: maxCheckFlushers, Max: maxCheckBatch, Run: s.runChecks,
+		Owner: func(c *revocationCheck) string { return c.tenant }}
 	return s
 }
 
