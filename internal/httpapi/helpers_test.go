@@ -67,16 +67,33 @@ type testAPI struct {
 	clock *testClock
 }
 
-// testClock is the wall clock moved forward by what tests add.
+// testClock is the waiting rooms' clock: it stands still, at the time the
+// API was built, and moves only by what a test adds, so that no admission
+// depends on how fast the machine runs the test. followWallClock makes it
+// the wall clock (plus what was added), for the benchmark.
 type testClock struct {
 	mu     sync.Mutex
+	base   time.Time // zero: the wall clock
 	offset time.Duration
 }
 
 func (c *testClock) now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
+	if c.base.IsZero() {
+		return time.Now().Add(c.offset)
+	}
+	return c.base.Add(c.offset)
+}
+
+// followWallClock lets the clock run with the wall clock from now on.
+func (c *testClock) followWallClock() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.base.IsZero() {
+		c.offset += c.base.Sub(time.Now())
+		c.base = time.Time{}
+	}
 }
 
 // advance moves the clock forward by d.
@@ -144,7 +161,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{}
+	clock := &testClock{base: time.Now()}
 	rooms := waitroom.New(postgres.NewWaitingRoomStore(db.App), waitroom.NewQueue(rdb.Client, rdb.Prefix), roomSigner, bookings, metrics, logger,
 		waitroom.Config{AutoMinPerMinute: 120, AutoMaxPerMinute: 6000, CacheTTL: 2 * time.Second})
 	rooms.SetClock(clock.now)
