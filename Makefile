@@ -5,7 +5,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test services vet fmt-check promtool-check build clean-services
+.PHONY: run test services vet fmt-check promtool-check openapi-lint postman build clean-services
 
 ## run: migrate and serve with development defaults (ticketd dev)
 run: services
@@ -15,7 +15,7 @@ run: services
 ## of the request decoders and validators (FUZZTIME each: a count of inputs, since a time
 ## limit can end the run with a spurious "context deadline exceeded")
 FUZZTIME ?= 10000x
-test: services vet fmt-check promtool-check
+test: services vet fmt-check promtool-check openapi-lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzVenueBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzBookingBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
@@ -48,6 +48,21 @@ promtool-check:
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml
 	$(PROMTOOL) check rules deploy/prometheus/rules.yml
 	$(PROMTOOL) test rules deploy/prometheus/rules_test.yml
+
+## openapi-lint: the OpenAPI document passes Redocly's recommended ruleset, with the Redocly CLI
+## pinned in deploy/apidocs (installed there from the npm registry by npm ci; needs Node.js >= 20.19)
+APIDOCS := deploy/apidocs
+openapi-lint: $(APIDOCS)/node_modules/.package-lock.json
+	cd $(APIDOCS) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		node_modules/.bin/redocly lint --extends recommended ../../internal/httpapi/openapi.json
+
+$(APIDOCS)/node_modules/.package-lock.json: $(APIDOCS)/package.json $(APIDOCS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed (Node.js >= 20.19 with npm)"; exit 1; }
+	cd $(APIDOCS) && npm ci --no-audit --no-fund
+
+## postman: regenerate the Postman collection from the OpenAPI document (a test fails when it is stale)
+postman:
+	$(GO) run ./cmd/ticketd postman > docs/postman/ticketd.postman_collection.json
 
 ## build: a static binary in bin/
 build:

@@ -13,6 +13,7 @@ import (
 	_ "time/tzdata" // venue time zones must resolve in minimal images without a zone database
 
 	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/httpapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -30,6 +31,8 @@ commands:
   dev                   migrate, seed an empty database, then serve and work, with development defaults
                         and a Paystack simulator
   paystack-sim          run the Paystack simulator alone (PAYSTACK_SIM_PORT, default 8081)
+  postman               print the Postman collection of the API (make postman writes
+                        docs/postman/ticketd.postman_collection.json)
   version               print the version
 
 Configuration comes from environment variables; see README.md.`
@@ -61,6 +64,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
+	case "postman":
+		collection, err := httpapi.PostmanCollection()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(collection)
+		return err
 	case "dev":
 		getenv = loopbackByDefault(devEnv(getenv))
 	case "paystack-sim":
