@@ -96,6 +96,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		// Fiber has already set Allow; the body says the same for humans.
 		body.Message = []string{c.Method() + " is not allowed here; allowed: " + string(c.Response().Header.Peek(fiber.HeaderAllow))}
 	}
+	if scope, _ := c.Locals(localScope).(scope); scope == scopePage && c.Method() == fiber.MethodGet {
+		return s.shopError(c, body.StatusCode, body.Code, body.Message)
+	}
 	return c.Status(body.StatusCode).JSON(body)
 }
 

@@ -166,6 +166,18 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /v1/refunds":               "13A11",
 		"POST /v1/refunds/:id/retry":    "13A11",
 		"GET /v1/events/:id/refunds":    "13A11",
+
+		// The organizer's shop: pages anyone may open (a buyer's own
+		// pages send a visitor who is not signed in to sign in).
+		"GET /":                           "AAAAA",
+		"GET /events/:id":                 "AAAAA",
+		"GET /signin":                     "AAAAA",
+		"GET /signup":                     "AAAAA",
+		"GET /checkout/:id":               "AAAAA",
+		"GET /bookings/:id":               "AAAAA",
+		"GET /tickets":                    "AAAAA",
+		"GET /theme.css":                  "AAAAA",
+		"GET /assets/shop/:version/:name": "AAAAA",
 	}
 	// Door staff (CHECKIN) may call what anyone may, their own account and
 	// the check-in routes; everything else is 403 for them.

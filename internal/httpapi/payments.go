@@ -136,8 +136,18 @@ func (s *Server) paymentCallback(c *fiber.Ctx) error {
 		return err
 	}
 	out := paymentReturnResponse{Reference: ref, PaymentStatus: string(p.Status), BookingID: b.ID, BookingStatus: toBookingResponse(b).Status}
-	if s.cfg.StorefrontURL != "" && c.Accepts(fiber.MIMEApplicationJSON, fiber.MIMETextHTML) == fiber.MIMETextHTML {
-		return c.Redirect(payment.StorefrontURL(s.cfg.StorefrontURL, out.BookingID, out.PaymentStatus), fiber.StatusSeeOther)
+	if c.Accepts(fiber.MIMEApplicationJSON, fiber.MIMETextHTML) == fiber.MIMETextHTML {
+		// A browser: back to the shop, the organizer's own unless
+		// STOREFRONT_URL names another.
+		base := s.cfg.StorefrontURL
+		if base == "" {
+			t, err := s.deps.Tenants.FindTenantByID(ctx, tenantID)
+			if err != nil {
+				return err
+			}
+			base = s.storefrontURL(c, t)
+		}
+		return c.Redirect(payment.StorefrontURL(base, out.BookingID, out.PaymentStatus), fiber.StatusSeeOther)
 	}
 	return c.JSON(out)
 }

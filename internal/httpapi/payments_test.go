@@ -506,10 +506,10 @@ func TestPaymentCallback(t *testing.T) {
 			assertError(t, s.do(request{method: "GET", path: "/v1/payments/callback" + q}), 400, "VALIDATION_FAILED")
 		}
 	})
-	t.Run("browserWithoutStorefrontGetsJSON200", func(t *testing.T) {
+	t.Run("browserWithoutStorefrontURLGoesToTheShop", func(t *testing.T) {
 		res := s.callback(redirect, map[string]string{"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
-		if res.status != 200 || res.body["bookingStatus"] != "confirmed" {
-			t.Fatalf("%d %s", res.status, res.raw)
+		if loc := res.header.Get("Location"); res.status != 303 || !strings.HasPrefix(loc, "http://acme.tickets.test/bookings/") {
+			t.Fatalf("%d Location %q", res.status, loc)
 		}
 	})
 }

@@ -18,6 +18,9 @@ const (
 	// scopeTenant routes run for the tenant resolved from the host or the
 	// X-Tenant header.
 	scopeTenant
+	// scopePage routes are the organizer's shop (storefront.go): as
+	// scopeTenant, but their errors are answered with a page.
+	scopePage
 )
 
 // route is one line of the route table.
@@ -112,6 +115,18 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/v1/bookings/:id/refunds", scopeTenant, s.bookingRefunds},
 		{fiber.MethodGet, "/v1/refunds", scopeTenant, s.listRefunds},
 		{fiber.MethodPost, "/v1/refunds/:id/retry", scopeTenant, s.retryRefund},
+
+		// The organizer's shop: pages, not API operations (not in the
+		// OpenAPI document).
+		{fiber.MethodGet, "/", scopePage, s.shopHome},
+		{fiber.MethodGet, "/events/:id", scopePage, s.shopEvent},
+		{fiber.MethodGet, "/signin", scopePage, s.shopAuth("signin", "Sign in")},
+		{fiber.MethodGet, "/signup", scopePage, s.shopAuth("signup", "Create an account")},
+		{fiber.MethodGet, "/checkout/:id", scopePage, s.shopCheckout},
+		{fiber.MethodGet, "/bookings/:id", scopePage, s.shopBooking},
+		{fiber.MethodGet, "/tickets", scopePage, s.shopTickets},
+		{fiber.MethodGet, "/theme.css", scopePage, s.shopTheme},
+		{fiber.MethodGet, "/assets/shop/:version/:name", scopePage, s.shopAsset},
 	}
 }
 
@@ -136,7 +151,7 @@ func (s *Server) register() error {
 		switch r.scope {
 		case scopePlatform:
 			chain = append(chain, s.requirePlatformKey)
-		case scopeTenant:
+		case scopeTenant, scopePage:
 			chain = append(chain, s.resolveTenant, s.authenticate)
 		}
 		chain = append(chain, s.authorize, r.handler)

@@ -18,6 +18,7 @@ import (
 	"github.com/ticketd-io/ticketd/internal/authz"
 	"github.com/ticketd-io/ticketd/internal/checkin"
 	"github.com/ticketd-io/ticketd/internal/redis"
+	"github.com/ticketd-io/ticketd/internal/storefront"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -183,6 +184,7 @@ type Server struct {
 	deps     Deps
 	tenants  *tenantCache
 	seatMaps *seatMapCache
+	shop     *storefront.Shop
 	proxies  []netip.Prefix
 	// closing is closed when Shutdown starts, so that long responses (the
 	// waiting room's event streams) end instead of holding it up; streams
@@ -198,6 +200,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, proxies: trustedProxies(cfg.TrustedProxies), closing: make(chan struct{})}
 	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
 	s.seatMaps = newSeatMapCache(cfg.SeatMapRefresh, cfg.SeatMapCacheBytes, runtime.GOMAXPROCS(0))
+	shop, err := storefront.New()
+	if err != nil {
+		return nil, err
+	}
+	s.shop = shop
 	s.app = fiber.New(fiber.Config{
 		AppName:                 "ticketd",
 		ErrorHandler:            s.handleError,

@@ -1,0 +1,128 @@
+package httpapi_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
+)
+
+// page opens a shop page of slug's host, as the holder of token ("": no
+// one), the way a browser does: the access token in its cookie.
+func (a *testAPI) page(slug, token, path string) response {
+	a.t.Helper()
+	r := request{method: "GET", path: path, host: slug + ".tickets.test", headers: map[string]string{"Accept": "text/html"}}
+	if token != "" {
+		r.headers["Cookie"] = "access_token=" + token
+	}
+	return a.do(r)
+}
+
+func assertPage(t *testing.T, res response, status int, contains ...string) {
+	t.Helper()
+	if res.status != status || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") {
+		t.Fatalf("status %d (want %d), %s: %.300s", res.status, status, res.header.Get("Content-Type"), res.raw)
+	}
+	csp := res.header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe") {
+		t.Errorf("policy %q is not the shop's strict one", csp)
+	}
+	for _, s := range contains {
+		if !strings.Contains(string(res.raw), s) {
+			t.Errorf("the page lacks %q:\n%s", s, res.raw)
+		}
+	}
+}
+
+// TestShopPages: every organizer's host serves its shop: its own events
+// only, searchable; an event's page with its ticket types; the assets under
+// their version; pages of a buyer's own bookings only for that buyer.
+func TestShopPages(t *testing.T) {
+	t.Parallel()
+	s := newPaySale(t)
+	other := s.testAPI
+	other.createTenant("rival")
+	rival := &catalog{testAPI: other, slug: "rival", token: other.signinAdmin("rival").access}
+	rivalEvent := rival.event(id(rival.venue(nil)))
+	rival.mustCall(200, "PATCH", "/v1/events/"+id(rivalEvent), map[string]any{"version": 1, "title": "Rival Gala"})
+	title := s.mustCall(200, "GET", "/v1/events/"+s.event, nil)["title"].(string)
+
+	t.Run("homeListsOwnEvents", func(t *testing.T) {
+		res := s.page("acme", "", "/")
+		assertPage(t, res, 200, title, `href="/events/`+s.event+`"`, "Sign in")
+		if strings.Contains(string(res.raw), "Rival Gala") {
+			t.Error("acme's shop lists rival's event")
+		}
+		assertPage(t, s.page("acme", "", "/?q=no-such-event-anywhere"), 200, "No event matches")
+		assertPage(t, s.page("acme", "", "/?q="+strings.Repeat("x", 201)), 400)
+	})
+	t.Run("eventPage", func(t *testing.T) {
+		res := s.page("acme", "", "/events/"+s.event)
+		assertPage(t, res, 200, title, `data-ticket-type="`+s.ga+`"`, "to buy tickets")
+		assertPage(t, s.page("acme", s.buyers[0].access, "/events/"+s.event), 200, `type="submit" class="primary">Book`)
+		// Another organizer's event is not on this host.
+		assertPage(t, s.page("acme", "", "/events/"+id(rivalEvent)), 404, "Not found")
+	})
+	t.Run("unknownHost404Page", func(t *testing.T) {
+		assertPage(t, s.page("nobody", "", "/"), 404, "There is no shop at this address")
+	})
+	t.Run("assets", func(t *testing.T) {
+		home := string(s.page("acme", "", "/").raw)
+		for _, m := range regexp.MustCompile(`(?:src|href)="(/assets/shop/[^"]+)"`).FindAllStringSubmatch(home, -1) {
+			res := s.do(request{method: "GET", path: m[1], host: "acme.tickets.test"})
+			if res.status != 200 || !strings.Contains(res.header.Get("Cache-Control"), "immutable") || len(res.raw) == 0 {
+				t.Errorf("%s: %d %q", m[1], res.status, res.header.Get("Cache-Control"))
+			}
+			again := s.do(request{method: "GET", path: m[1], host: "acme.tickets.test", headers: map[string]string{"If-None-Match": res.header.Get("ETag")}})
+			if again.status != 304 {
+				t.Errorf("%s with its ETag: %d", m[1], again.status)
+			}
+		}
+		if res := s.do(request{method: "GET", path: "/assets/shop/old/store.js", host: "acme.tickets.test"}); res.status != 404 {
+			t.Errorf("an old version: %d", res.status)
+		}
+		theme := s.do(request{method: "GET", path: "/theme.css", host: "acme.tickets.test"})
+		if theme.status != 200 || !strings.Contains(string(theme.raw), "--accent:#") {
+			t.Errorf("theme: %d %s", theme.status, theme.raw)
+		}
+	})
+	t.Run("signInComesBackHereOnly", func(t *testing.T) {
+		assertPage(t, s.page("acme", "", "/signin?next=/tickets"), 200, `data-next="/tickets"`)
+		for _, next := range []string{"//evil.example/", "https://evil.example/", `/\evil.example`} {
+			res := s.page("acme", "", "/signin?next="+next)
+			assertPage(t, res, 200, `data-next="/"`)
+		}
+	})
+
+	booking := s.bookGA(s.buyers[0], 2)
+	t.Run("buyerPagesNeedSigningIn", func(t *testing.T) {
+		for _, p := range []string{"/tickets", "/checkout/" + booking, "/bookings/" + booking} {
+			res := s.page("acme", "", p)
+			if res.status != 303 || !strings.HasPrefix(res.header.Get("Location"), "/signin?next=%2F") {
+				t.Errorf("%s signed out: %d Location %q", p, res.status, res.header.Get("Location"))
+			}
+		}
+	})
+	t.Run("checkoutOfOwnBookingOnly", func(t *testing.T) {
+		assertPage(t, s.page("acme", s.buyers[0].access, "/checkout/"+booking), 200,
+			`data-pay="`+booking+`"`, "data-countdown=", "NGN")
+		assertPage(t, s.page("acme", s.buyers[1].access, "/checkout/"+booking), 404)
+	})
+	t.Run("paidBookingShowsTickets", func(t *testing.T) {
+		redirect := s.simPay(s.checkout(s.buyers[0], booking), paystacksim.OutcomeSuccess)
+		res := s.callback(redirect, map[string]string{"Accept": "text/html"})
+		want := "http://acme.tickets.test/bookings/" + booking + "?payment=success"
+		if res.status != 303 || res.header.Get("Location") != want {
+			t.Fatalf("callback: %d Location %q, want %s", res.status, res.header.Get("Location"), want)
+		}
+		page := s.page("acme", s.buyers[0].access, "/bookings/"+booking+"?payment=success")
+		assertPage(t, page, 200, "Booking confirmed", "/tickets.pdf")
+		if n := strings.Count(string(page.raw), `/qr.png"`); n != 2 {
+			t.Errorf("%d QR codes on the page, want 2", n)
+		}
+		assertPage(t, s.page("acme", s.buyers[0].access, "/tickets"), 200, "/qr.png")
+		mine := s.page("acme", s.buyers[1].access, "/tickets")
+		assertPage(t, mine, 200, "You have no tickets yet")
+	})
+}
