@@ -176,6 +176,8 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /checkout/:id":               "AAAAA",
 		"GET /bookings/:id":               "AAAAA",
 		"GET /tickets":                    "AAAAA",
+		"GET /embed/events/:id":           "AAAAA",
+		"GET /widget.js":                  "AAAAA",
 		"GET /theme.css":                  "AAAAA",
 		"GET /assets/shop/:version/:name": "AAAAA",
 	}

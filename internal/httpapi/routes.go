@@ -125,6 +125,8 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/checkout/:id", scopePage, s.shopCheckout},
 		{fiber.MethodGet, "/bookings/:id", scopePage, s.shopBooking},
 		{fiber.MethodGet, "/tickets", scopePage, s.shopTickets},
+		{fiber.MethodGet, "/embed/events/:id", scopePage, s.shopEmbed},
+		{fiber.MethodGet, "/widget.js", scopePage, s.shopWidget},
 		{fiber.MethodGet, "/theme.css", scopePage, s.shopTheme},
 		{fiber.MethodGet, "/assets/shop/:version/:name", scopePage, s.shopAsset},
 	}

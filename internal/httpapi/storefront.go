@@ -20,7 +20,7 @@ import (
 
 // shopPage renders page name with data for the request's tenant and visitor.
 func (s *Server) shopPage(c *fiber.Ctx, status int, title, name string, data any) error {
-	p := storefront.Page{Brand: brandOf(c), Title: title, Path: c.Path(), Data: data}
+	p := storefront.Page{Brand: brandOf(c), Title: title, Path: c.Path(), Data: data, Embed: name == "embed"}
 	if a, ok := ticketing.ActorFromContext(c.UserContext()); ok && a.UserID != "" {
 		p.Viewer = &storefront.Viewer{UserID: a.UserID, Role: string(a.Role)}
 	}
@@ -32,6 +32,10 @@ func (s *Server) shopPage(c *fiber.Ctx, status int, title, name string, data any
 		return ticketing.Internal(err)
 	}
 	c.Set(fiber.HeaderContentSecurityPolicy, storefront.Policy(p.Brand))
+	if p.Embed {
+		c.Set(fiber.HeaderContentSecurityPolicy, storefront.EmbedPolicy(p.Brand))
+		c.Response().Header.Del(fiber.HeaderXFrameOptions)
+	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Status(status).Send(buf.Bytes())
@@ -117,6 +121,36 @@ func (s *Server) shopEvent(c *fiber.Ctx) error {
 		}
 	}
 	return s.shopPage(c, fiber.StatusOK, e.Title, "event", data)
+}
+
+// shopEmbed is the widget's page: an event's ticket types with their
+// prices and availability, and a link to buy in the shop.
+func (s *Server) shopEmbed(c *fiber.Ctx) error {
+	id, err := pathID(c, "event")
+	if err != nil {
+		return err
+	}
+	e, err := s.deps.Events.FindEventByID(c.UserContext(), id, false)
+	if err != nil {
+		return err
+	}
+	return s.shopPage(c, fiber.StatusOK, e.Title, "embed", struct {
+		Event   eventResponse
+		ShopURL string
+	}{toEventResponse(e), "/events/" + e.ID})
+}
+
+// shopWidget is the script an organizer's own site loads to show the
+// widget: at a path that does not change, so it is revalidated.
+func (s *Server) shopWidget(c *fiber.Ctx) error {
+	a, _ := s.shop.Asset("widget.js")
+	c.Set(fiber.HeaderContentType, a.ContentType)
+	c.Set(fiber.HeaderETag, a.ETag)
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	if c.Get(fiber.HeaderIfNoneMatch) == a.ETag {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	return c.Send(a.Body)
 }
 
 // shopAuth is the sign-in or sign-up page (page is "signin" or "signup").

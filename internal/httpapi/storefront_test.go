@@ -64,6 +64,30 @@ func TestShopPages(t *testing.T) {
 		// Another organizer's event is not on this host.
 		assertPage(t, s.page("acme", "", "/events/"+id(rivalEvent)), 404, "Not found")
 	})
+	t.Run("widget", func(t *testing.T) {
+		script := s.do(request{method: "GET", path: "/widget.js", host: "acme.tickets.test"})
+		if script.status != 200 || !strings.Contains(string(script.raw), "/embed/events/") {
+			t.Fatalf("widget.js: %d %.200s", script.status, script.raw)
+		}
+		res := s.do(request{method: "GET", path: "/embed/events/" + s.event, host: "acme.tickets.test"})
+		if res.status != 200 || !strings.Contains(res.header.Get("Content-Security-Policy"), "frame-ancestors *") ||
+			res.header.Get("X-Frame-Options") != "" {
+			t.Fatalf("embed: %d CSP %q X-Frame-Options %q", res.status, res.header.Get("Content-Security-Policy"), res.header.Get("X-Frame-Options"))
+		}
+		for _, want := range []string{title, `href="/events/` + s.event + `"`, `data-availability="` + s.ga + `"`} {
+			if !strings.Contains(string(res.raw), want) {
+				t.Errorf("the widget lacks %q", want)
+			}
+		}
+		if strings.Contains(string(res.raw), "Sign in") {
+			t.Error("the widget shows the shop's header")
+		}
+		// Every other page refuses to be framed.
+		if home := s.page("acme", "", "/"); home.header.Get("X-Frame-Options") != "DENY" ||
+			!strings.Contains(home.header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+			t.Errorf("home page may be framed: %v", home.header)
+		}
+	})
 	t.Run("unknownHost404Page", func(t *testing.T) {
 		assertPage(t, s.page("nobody", "", "/"), 404, "There is no shop at this address")
 	})

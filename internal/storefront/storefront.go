@@ -56,7 +56,10 @@ type Page struct {
 	Title  string
 	// Path is the page's path, for links that come back to it.
 	Path string
-	Data any
+	// Embed is a page shown in another site's frame (the widget): no
+	// header or footer, and framing allowed (EmbedPolicy).
+	Embed bool
+	Data  any
 }
 
 // Asset is a file of the shop, served under a versioned path.
@@ -194,6 +197,13 @@ func Policy(b Brand) string {
 	}
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img +
 		"; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}
+
+// EmbedPolicy is Policy for the widget's page, which any site may frame:
+// it shows what the shop shows anyone and changes nothing, and buying opens
+// the shop in a tab of its own.
+func EmbedPolicy(b Brand) string {
+	return strings.Replace(Policy(b), "frame-ancestors 'none'", "frame-ancestors *", 1)
 }
 
 // origin returns the scheme and host of an http(s) URL, or "".

@@ -326,3 +326,25 @@
     setTimeout(check, 1000);
   }
 })();
+
+// In the widget's frame: tell the page that embeds it how tall it is, and
+// keep the availability of its ticket types live.
+(function () {
+  const embed = document.querySelector('article.embed');
+  if (!embed) return;
+  const report = () => window.parent.postMessage({ ticketdHeight: document.documentElement.scrollHeight }, '*');
+  new ResizeObserver(report).observe(document.body);
+  const refresh = async () => {
+    try {
+      const res = await fetch('/v1/events/' + embed.dataset.event + '/availability', { headers: { Accept: 'application/json' } });
+      if (!res.ok) return;
+      const body = await res.json();
+      for (const t of body.ticketTypes || []) {
+        const badge = embed.querySelector('[data-availability="' + t.ticketTypeId + '"]');
+        if (badge) badge.textContent = t.available > 0 ? t.available + ' left' : 'Sold out';
+      }
+    } catch (e) { /* keep what is shown */ }
+  };
+  refresh();
+  setInterval(refresh, 5000);
+})();
