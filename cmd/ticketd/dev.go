@@ -82,11 +82,15 @@ func dev(ctx context.Context, cfg config.Config, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, `
 ticketd dev
-  API docs       %[1]s/api/docs
-  health         %[1]s/healthz   %[1]s/readyz   %[6]s
+  storefront     %[3]s/   (the demo organizer's shop: buy a ticket in the browser)
+  sign in as     buyer   %[7]s / %[8]s
+                 admin   %[4]s / %[5]s
+                 door    %[9]s / %[10]s (CHECKIN)
+  API docs       %[1]s/api/docs   (Postman collection: docs/postman/)
+  metrics        %[6]s
+  health         %[1]s/healthz   %[1]s/readyz
   platform key   %[2]s
-  demo organizer %[3]s/v1/events   (admin: %[4]s / %[5]s)
-  sign in as the demo admin:
+  sign in as the demo admin from a script:
     curl -s -X POST %[3]s/v1/auth/signin -H 'Content-Type: application/json' \
       -d '{"email":"%[4]s","password":"%[5]s"}'
   create another organizer with its first admin:
@@ -94,7 +98,7 @@ ticketd dev
       -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
       -d '{"slug":"acme","name":"Acme Events","currency":"NGN","admin":{"email":"admin@acme.test","password":"acme-admin-pass","name":"Acme Admin"}}'
 
-`, base, key, demo, demoAdminEmail, demoAdminPassword, metrics)
+`, base, key, demo, demoAdminEmail, demoAdminPassword, metrics, demoBuyerEmail, demoBuyerPassword, demoDoorEmail, demoDoorPassword)
 	if cfg.PaystackSecretKey == config.DevPaystackSecretKey {
 		s, err := loadSimSettings(cfg, getenv)
 		if err != nil {

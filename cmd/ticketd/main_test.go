@@ -148,6 +148,22 @@ func TestSeedCreatesTheDemoOnceAndOnlyIntoAnEmptyDatabase(t *testing.T) {
 	if err := db.Admin.QueryRow(context.Background(), "SELECT count(*) FROM tenants").Scan(&tenants); err != nil || tenants != 1 {
 		t.Fatalf("%d tenants after seeding three times", tenants)
 	}
+	// The demo's accounts, one of each role, as printed.
+	roles := map[string]string{}
+	rows, err := db.Admin.Query(context.Background(), "SELECT email, role FROM users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var email, role string
+		if err := rows.Scan(&email, &role); err != nil {
+			t.Fatal(err)
+		}
+		roles[email] = role
+	}
+	if roles[demoAdminEmail] != "ADMIN" || roles[demoDoorEmail] != "CHECKIN" || roles[demoBuyerEmail] != "USER" || len(roles) != 3 {
+		t.Fatalf("the demo's accounts: %v", roles)
+	}
 }
 
 func TestInventoryCheckFindsDriftAndRebuildRepairs(t *testing.T) {

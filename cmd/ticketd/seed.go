@@ -17,6 +17,10 @@ const (
 	demoSlug          = "demo"
 	demoAdminEmail    = "admin@demo.test"
 	demoAdminPassword = "demo-admin-pass"
+	demoDoorEmail     = "door@demo.test"
+	demoDoorPassword  = "demo-door-pass"
+	demoBuyerEmail    = "buyer@demo.test"
+	demoBuyerPassword = "demo-buyer-pass"
 )
 
 // seed creates the demo organizer unless it exists: an admin, a seated hall
@@ -51,9 +55,26 @@ func seed(ctx context.Context, cfg config.Config, stdout io.Writer, onlyIfEmpty 
 	if err := seedCatalog(ctx, postgres.NewVenueService(db), postgres.NewEventService(db)); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	if err := seedStaff(ctx, postgres.NewUserService(db, auth.DefaultHasher())); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
 	fmt.Fprintf(stdout, "seed: created the %q organizer; sign in at http://%s.%s:%d as %s / %s\n",
 		demoSlug, demoSlug, cfg.PlatformDomain, cfg.Port, demoAdminEmail, demoAdminPassword)
 	return nil
+}
+
+// seedStaff adds the demo organizer's door staff (CHECKIN) and a buyer.
+func seedStaff(ctx context.Context, users ticketing.UserService) error {
+	door, err := users.CreateUser(ctx, ticketing.NewUser{Email: demoDoorEmail, Password: demoDoorPassword, Name: "Demo Door"})
+	if err != nil {
+		return err
+	}
+	role := ticketing.RoleCheckin
+	if _, _, err := users.UpdateUser(ctx, door.ID, ticketing.UserUpdate{Role: &role, Version: door.Version}); err != nil {
+		return err
+	}
+	_, err = users.CreateUser(ctx, ticketing.NewUser{Email: demoBuyerEmail, Password: demoBuyerPassword, Name: "Demo Buyer"})
+	return err
 }
 
 func seedCatalog(ctx context.Context, venues ticketing.VenueService, events ticketing.EventService) error {
