@@ -167,23 +167,28 @@ func TestRoleMatrix(t *testing.T) {
 		"POST /v1/refunds/:id/retry":    "13A11",
 		"GET /v1/events/:id/refunds":    "13A11",
 
-		// The organizer's shop: pages anyone may open (a buyer's own
-		// pages send a visitor who is not signed in to sign in).
+		// The organizer's shop: pages anyone may open; a buyer's own pages
+		// send a visitor who is not signed in to sign in (counted as 1).
 		"GET /":                           "AAAAA",
 		"GET /events/:id":                 "AAAAA",
 		"GET /signin":                     "AAAAA",
 		"GET /signup":                     "AAAAA",
-		"GET /checkout/:id":               "AAAAA",
-		"GET /bookings/:id":               "AAAAA",
-		"GET /tickets":                    "AAAAA",
+		"GET /checkout/:id":               "1AA11",
+		"GET /bookings/:id":               "1AA11",
+		"GET /tickets":                    "1AA11",
 		"GET /embed/events/:id":           "AAAAA",
 		"GET /widget.js":                  "AAAAA",
 		"GET /theme.css":                  "AAAAA",
+		"GET /admin":                      "13A11",
+		"GET /admin/events/new":           "13A11",
+		"GET /admin/events/:id":           "13A11",
+		"GET /admin/checkin":              "13A11",
 		"GET /assets/shop/:version/:name": "AAAAA",
 	}
 	// Door staff (CHECKIN) may call what anyone may, their own account and
 	// the check-in routes; everything else is 403 for them.
 	door := map[string]bool{"GET /v1/me": true, "PATCH /v1/me": true, "POST /v1/checkins": true, "POST /v1/checkins/batch": true,
+		"GET /admin/checkin": true, "GET /checkout/:id": true, "GET /bookings/:id": true, "GET /tickets": true,
 		"GET /v1/events/:id/checkin-list": true, "GET /v1/events/:id/checkins": true}
 	doorman := api.signup("acme", "door@example.com")
 	if res := api.as(admin.access, "acme", "PATCH", "/v1/users/"+doorman.userID, map[string]any{"role": "CHECKIN", "version": 1}); res.status != 200 {
@@ -248,6 +253,16 @@ func TestRoleMatrix(t *testing.T) {
 			got := "A"
 			if code := res.body["code"]; code == "UNAUTHORIZED" || code == "INVALID_TOKEN" || code == "FORBIDDEN" {
 				got = map[int]string{401: "1", 403: "3"}[res.status]
+			}
+			if isShopPage(r.Path) {
+				// A page sends a visitor who must sign in to the sign-in
+				// page, and answers a refusal with a 403 page.
+				switch {
+				case res.status == 303 && strings.HasPrefix(res.header.Get("Location"), "/signin?"):
+					got = "1"
+				case res.status == 403:
+					got = "3"
+				}
 			}
 			if got != want[i:i+1] {
 				t.Errorf("%s as %s: status %d, want %s", key, c.name, res.status, map[string]string{"A": "allowed", "1": "401", "3": "403"}[want[i:i+1]])

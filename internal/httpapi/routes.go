@@ -129,6 +129,10 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/widget.js", scopePage, s.shopWidget},
 		{fiber.MethodGet, "/theme.css", scopePage, s.shopTheme},
 		{fiber.MethodGet, "/assets/shop/:version/:name", scopePage, s.shopAsset},
+		{fiber.MethodGet, "/admin", scopePage, s.consoleHome},
+		{fiber.MethodGet, "/admin/events/new", scopePage, s.consoleEvent},
+		{fiber.MethodGet, "/admin/events/:id", scopePage, s.consoleEvent},
+		{fiber.MethodGet, "/admin/checkin", scopePage, s.consoleCheckin},
 	}
 }
 

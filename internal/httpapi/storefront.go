@@ -18,9 +18,15 @@ import (
 // tenant is resolved and the access cookie read as for the API, and an
 // error is answered with an HTML page instead of JSON.
 
+// consoleScripts are the scripts of the console's pages.
+var consoleScripts = []string{"jsQR.js", "admin.js"}
+
 // shopPage renders page name with data for the request's tenant and visitor.
 func (s *Server) shopPage(c *fiber.Ctx, status int, title, name string, data any) error {
 	p := storefront.Page{Brand: brandOf(c), Title: title, Path: c.Path(), Data: data, Embed: name == "embed"}
+	if strings.HasPrefix(name, "admin") || name == "checkin" {
+		p.Scripts = consoleScripts
+	}
 	if a, ok := ticketing.ActorFromContext(c.UserContext()); ok && a.UserID != "" {
 		p.Viewer = &storefront.Viewer{UserID: a.UserID, Role: string(a.Role)}
 	}
@@ -286,8 +292,13 @@ func (s *Server) shopAsset(c *fiber.Ctx) error {
 	return c.Send(a.Body)
 }
 
-// shopError answers a page's error with a page.
+// shopError answers a page's error with a page; a page that needs signing
+// in sends the visitor to sign in.
 func (s *Server) shopError(c *fiber.Ctx, status int, code string, messages []string) error {
+	if status == fiber.StatusUnauthorized {
+		_, err := signedIn(c)
+		return err
+	}
 	title := "Something went wrong"
 	switch {
 	case status == fiber.StatusNotFound:
@@ -319,4 +330,80 @@ func (s *Server) storefrontURL(c *fiber.Ctx, t *ticketing.Tenant) string {
 		host = net.JoinHostPort(host, port)
 	}
 	return c.Protocol() + "://" + host
+}
+
+// The organizer console (/admin): ADMIN pages, and the check-in page for
+// CHECKIN too (policies/policy.csv decides; a visitor who is not signed in
+// is sent to sign in, another role gets a 403 page).
+
+// consoleEvents lists the organizer's events for the console, drafts and
+// cancelled ones too (the page reads their ticket types and stock itself).
+func (s *Server) consoleEvents(c *fiber.Ctx) ([]eventResponse, error) {
+	events, _, err := s.deps.Events.FindEvents(c.UserContext(), ticketing.EventFilter{Staff: true,
+		Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventResponse, 0, len(events))
+	for _, e := range events {
+		out = append(out, toEventResponse(e))
+	}
+	return out, nil
+}
+
+// consoleHome is the console's first page: every event with its live
+// sales.
+func (s *Server) consoleHome(c *fiber.Ctx) error {
+	events, err := s.consoleEvents(c)
+	if err != nil {
+		return err
+	}
+	return s.shopPage(c, fiber.StatusOK, "Console", "admin", struct{ Events []eventResponse }{events})
+}
+
+type consoleEvent struct {
+	Event  *eventResponse
+	Venues []venueResponse
+}
+
+// consoleEvent is the form of a new event, or of an event with its ticket
+// types and its publishing.
+func (s *Server) consoleEvent(c *fiber.Ctx) error {
+	venues, _, err := s.deps.Venues.FindVenues(c.UserContext(), ticketing.Page{Limit: ticketing.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	data := consoleEvent{}
+	for _, v := range venues {
+		data.Venues = append(data.Venues, toVenueResponse(v))
+	}
+	title := "New event"
+	if c.Params("id") != "" {
+		id, err := pathID(c, "event")
+		if err != nil {
+			return err
+		}
+		e, err := s.deps.Events.FindEventByID(c.UserContext(), id, true)
+		if err != nil {
+			return err
+		}
+		r := toEventResponse(e)
+		data.Event, title = &r, e.Title
+	}
+	return s.shopPage(c, fiber.StatusOK, title, "admin_event", data)
+}
+
+// consoleCheckin is the door's scanner.
+func (s *Server) consoleCheckin(c *fiber.Ctx) error {
+	published := ticketing.EventPublished
+	events, _, err := s.deps.Events.FindEvents(c.UserContext(), ticketing.EventFilter{When: "upcoming", Staff: true, Status: &published,
+		Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
+	if err != nil {
+		return err
+	}
+	data := struct{ Events []eventResponse }{}
+	for _, e := range events {
+		data.Events = append(data.Events, toEventResponse(e))
+	}
+	return s.shopPage(c, fiber.StatusOK, "Check-in", "checkin", data)
 }

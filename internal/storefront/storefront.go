@@ -31,7 +31,7 @@ import (
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-//go:embed assets
+//go:embed assets/*.css assets/*.js assets/vendor/jsQR.js
 var assetFiles embed.FS
 
 // Brand is what a page shows of the organizer.
@@ -56,6 +56,8 @@ type Page struct {
 	Title  string
 	// Path is the page's path, for links that come back to it.
 	Path string
+	// Scripts are the page's own scripts (asset names), after the shop's.
+	Scripts []string
 	// Embed is a page shown in another site's frame (the widget): no
 	// header or footer, and framing allowed (EmbedPolicy).
 	Embed bool
