@@ -89,3 +89,9 @@ bench-waitroom: services
 .PHONY: swagger-ui
 swagger-ui:
 	deploy/swagger-ui.sh
+
+## jsqr: re-vendor the QR decoder of the check-in page (the package, version and integrity in
+## internal/storefront/assets/vendor/PIN)
+.PHONY: jsqr
+jsqr:
+	deploy/vendor-npm.sh internal/storefront/assets/vendor dist/jsQR.js LICENSE
