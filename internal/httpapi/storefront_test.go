@@ -150,3 +150,32 @@ func TestShopPages(t *testing.T) {
 		assertPage(t, mine, 200, "You have no tickets yet")
 	})
 }
+
+// TestConsolePages: the console's pages for organizer staff, the scanner
+// for door staff too, and the scripts they load are served.
+func TestConsolePages(t *testing.T) {
+	t.Parallel()
+	s := newPaySale(t)
+	admin := s.token
+	title := s.mustCall(200, "GET", "/v1/events/"+s.event, nil)["title"].(string)
+
+	home := s.page("acme", admin, "/admin")
+	assertPage(t, home, 200, `data-sales-event="`+s.event+`"`, title, "/assets/shop/")
+	for _, m := range regexp.MustCompile(`src="(/assets/shop/[^"]+\.js)"`).FindAllStringSubmatch(string(home.raw), -1) {
+		if res := s.do(request{method: "GET", path: m[1], host: "acme.tickets.test"}); res.status != 200 {
+			t.Errorf("%s: %d", m[1], res.status)
+		}
+	}
+	if !strings.Contains(string(home.raw), "jsQR.js") || !strings.Contains(string(home.raw), "admin.js") {
+		t.Error("the console does not load its scripts")
+	}
+	assertPage(t, s.page("acme", admin, "/admin/events/new"), 200, "Create draft", `name="venueId"`)
+	assertPage(t, s.page("acme", admin, "/admin/events/"+s.event), 200, "Add a ticket type", `data-id="`+s.event+`"`)
+	assertPage(t, s.page("acme", admin, "/admin/checkin"), 200, `data-scanner`, title)
+	// The shop's own pages do not load the console's scripts.
+	if strings.Contains(string(s.page("acme", admin, "/").raw), "admin.js") {
+		t.Error("the shop loads the console's script")
+	}
+	assertPage(t, s.page("acme", s.buyers[0].access, "/admin"), 403, "Not allowed")
+	assertPage(t, s.page("acme", s.buyers[0].access, "/admin/checkin"), 403)
+}
