@@ -95,6 +95,8 @@ func TestRoleMatrix(t *testing.T) {
 		"POST /v1/platform/tenants/:id/domains":           "1111A",
 		"DELETE /v1/platform/tenants/:id/domains/:domain": "1111A",
 		"GET /v1/health":                                  "AAAAA",
+		"GET /v1/settings":                                "AAAAA",
+		"PATCH /v1/settings":                              "13A11",
 		"POST /v1/auth/signup":                            "AAAAA",
 		"POST /v1/auth/signin":                            "AAAAA",
 		"POST /v1/auth/refresh":                           "AAAAA",

@@ -44,6 +44,9 @@ type tenantResponse struct {
 	// platform fee (PlatformFeeBps basis points); "" when not set.
 	PaystackSubaccount string `json:"paystackSubaccount"`
 	PlatformFeeBps     int    `json:"platformFeeBps"`
+	// LogoURL ("" for none) and AccentColor are the storefront's branding.
+	LogoURL     string `json:"logoUrl"`
+	AccentColor string `json:"accentColor"`
 }
 
 func toTenantResponse(t *ticketing.Tenant) tenantResponse {
@@ -55,14 +58,17 @@ func toTenantResponse(t *ticketing.Tenant) tenantResponse {
 		ID: t.ID, Slug: t.Slug, Name: t.Name, Status: string(t.Status), Currency: t.Currency,
 		Domains: domains, CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(),
 		PaystackSubaccount: t.PaystackSubaccount, PlatformFeeBps: t.PlatformFeeBps,
+		LogoURL: t.LogoURL, AccentColor: t.AccentColor,
 	}
 }
 
 type createTenantRequest struct {
-	Slug     string        `json:"slug"`
-	Name     string        `json:"name"`
-	Currency string        `json:"currency"`
-	Admin    signupRequest `json:"admin"`
+	Slug        string        `json:"slug"`
+	Name        string        `json:"name"`
+	Currency    string        `json:"currency"`
+	LogoURL     string        `json:"logoUrl"`
+	AccentColor string        `json:"accentColor"`
+	Admin       signupRequest `json:"admin"`
 }
 
 func (s *Server) createTenant(c *fiber.Ctx) error {
@@ -71,7 +77,7 @@ func (s *Server) createTenant(c *fiber.Ctx) error {
 		return err
 	}
 	t, admin, err := s.deps.Tenants.CreateTenant(c.UserContext(), ticketing.NewTenant{
-		Slug: req.Slug, Name: req.Name, Currency: req.Currency,
+		Slug: req.Slug, Name: req.Name, Currency: req.Currency, LogoURL: req.LogoURL, AccentColor: req.AccentColor,
 		Admin: ticketing.NewUser{Email: req.Admin.Email, Password: req.Admin.Password, Name: req.Admin.Name},
 	})
 	if err != nil {
@@ -119,6 +125,8 @@ type updateTenantRequest struct {
 	Currency           *string `json:"currency"`
 	PaystackSubaccount *string `json:"paystackSubaccount"`
 	PlatformFeeBps     *int    `json:"platformFeeBps"`
+	LogoURL            *string `json:"logoUrl"`
+	AccentColor        *string `json:"accentColor"`
 }
 
 func (s *Server) updateTenant(c *fiber.Ctx) error {
@@ -130,7 +138,8 @@ func (s *Server) updateTenant(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	u := ticketing.TenantUpdate{Name: req.Name, Currency: req.Currency, PaystackSubaccount: req.PaystackSubaccount, PlatformFeeBps: req.PlatformFeeBps}
+	u := ticketing.TenantUpdate{Name: req.Name, Currency: req.Currency, PaystackSubaccount: req.PaystackSubaccount, PlatformFeeBps: req.PlatformFeeBps,
+		LogoURL: req.LogoURL, AccentColor: req.AccentColor}
 	if req.Status != nil {
 		st := ticketing.TenantStatus(*req.Status)
 		u.Status = &st

@@ -53,6 +53,8 @@ func (s *Server) routes() []route {
 		{fiber.MethodDelete, "/v1/platform/tenants/:id/domains/:domain", scopePlatform, s.removeTenantDomain},
 
 		{fiber.MethodGet, "/v1/health", scopeTenant, s.tenantHealth},
+		{fiber.MethodGet, "/v1/settings", scopeTenant, s.getSettings},
+		{fiber.MethodPatch, "/v1/settings", scopeTenant, s.updateSettings},
 		{fiber.MethodPost, "/v1/auth/signup", scopeTenant, s.signup},
 		{fiber.MethodPost, "/v1/auth/signin", scopeTenant, s.signin},
 		{fiber.MethodPost, "/v1/auth/refresh", scopeTenant, s.refresh},

@@ -294,6 +294,8 @@ func TestTenantPathCannotRewriteRouting(t *testing.T) {
 		{"updateOtherTenantSubaccountRefused", "UPDATE tenants SET paystack_subaccount = 'ACCT_evil' WHERE id = $1", []any{b.ID}},
 		{"updateOwnTenantSubaccountRefused", "UPDATE tenants SET paystack_subaccount = 'ACCT_evil' WHERE id = $1", []any{a.ID}},
 		{"updateOwnTenantFeeRefused", "UPDATE tenants SET platform_fee_bps = 0, status = 'active' WHERE id = $1", []any{a.ID}},
+		{"updateOwnTenantBrandingRefused", "UPDATE tenants SET name = 'Defaced', logo_url = 'https://evil.test/x.png' WHERE id = $1", []any{a.ID}},
+		{"updateOtherTenantBrandingRefused", "UPDATE tenants SET accent_color = '#000000' WHERE id = $1", []any{b.ID}},
 		{"insertPaymentRouteForOtherTenantRefused", "INSERT INTO payment_routes (reference, tenant_id) VALUES ('bk-forged-1', $1)", []any{b.ID}},
 		{"redirectOtherTenantPaymentRouteRefused", "UPDATE payment_routes SET tenant_id = $1 WHERE reference = 'bk-b-1'", []any{a.ID}},
 		{"deleteOtherTenantPaymentRouteRefused", "DELETE FROM payment_routes WHERE reference = 'bk-b-1'", nil},

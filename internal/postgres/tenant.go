@@ -19,6 +19,7 @@ var (
 	qLockTenant      = query("LockTenant")
 	qListTenants     = query("ListTenants")
 	qUpdateTenant    = query("UpdateTenant")
+	qUpdateSettings  = query("UpdateTenantSettings")
 	qInsertTenantDom = query("InsertTenantDomain")
 	qDeleteTenantDom = query("DeleteTenantDomain")
 	qResolveTenant   = query("ResolveTenant")
@@ -56,7 +57,7 @@ func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant)
 	err = s.db.inTx(ctx, func(tx pgx.Tx) error {
 		err := asPlatform(ctx, tx, func(tx pgx.Tx) error {
 			var err error
-			t, err = scanTenant(tx.QueryRow(ctx, qInsertTenant, n.Slug, n.Name, n.Currency), false)
+			t, err = scanTenant(tx.QueryRow(ctx, qInsertTenant, n.Slug, n.Name, n.Currency, n.LogoURL, n.AccentColor), false)
 			if isUniqueViolation(err, "tenants_slug_key") {
 				return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSlugTaken, "slug %q is already taken", n.Slug)
 			}
@@ -73,7 +74,8 @@ func (s *TenantService) CreateTenant(ctx context.Context, n ticketing.NewTenant)
 			return err
 		}
 		return writeAudit(pctx, tx, "tenant.create", "tenant", t.ID,
-			map[string]string{"slug": n.Slug, "name": n.Name, "currency": n.Currency, "adminId": admin.ID})
+			map[string]string{"slug": n.Slug, "name": n.Name, "currency": n.Currency, "logoUrl": n.LogoURL,
+				"accentColor": n.AccentColor, "adminId": admin.ID})
 	})
 	if err != nil {
 		return nil, nil, translate(err, "tenant")
@@ -121,8 +123,36 @@ func (s *TenantService) UpdateTenant(ctx context.Context, id string, u ticketing
 	}
 	return s.change(ctx, id, "tenant.update", u, func(tx pgx.Tx) error {
 		var got string
-		return tx.QueryRow(ctx, qUpdateTenant, id, u.Name, u.Status, u.Currency, u.PaystackSubaccount, u.PlatformFeeBps).Scan(&got)
+		return tx.QueryRow(ctx, qUpdateTenant, id, u.Name, u.Status, u.Currency, u.PaystackSubaccount, u.PlatformFeeBps,
+			u.LogoURL, u.AccentColor).Scan(&got)
 	})
+}
+
+// UpdateTenantSettings implements ticketing.TenantService. The tenant is
+// the one of ctx, never one named by the input, and the write touches only
+// the name and branding; it runs as PlatformRole, the only role that may
+// change a tenant row, and is audited as the organizer's actor of ctx.
+func (s *TenantService) UpdateTenantSettings(ctx context.Context, u ticketing.TenantSettingsUpdate) (*ticketing.Tenant, error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	var t *ticketing.Tenant
+	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+		id := ticketing.TenantFromContext(ctx).ID
+		err := asPlatform(ctx, tx, func(tx pgx.Tx) error {
+			var got string
+			return tx.QueryRow(ctx, qUpdateSettings, id, u.Name, u.LogoURL, u.AccentColor).Scan(&got)
+		})
+		if err != nil {
+			return err
+		}
+		if err := writeAudit(ctx, tx, "tenant.settings.update", "tenant", id, u); err != nil {
+			return err
+		}
+		t, err = scanTenant(tx.QueryRow(ctx, qSelectTenant, id), true)
+		return err
+	})
+	return t, translate(err, "tenant")
 }
 
 // AddTenantDomain implements ticketing.TenantService. The domain must have
@@ -221,7 +251,8 @@ func writeAudit(ctx context.Context, tx pgx.Tx, action, entity, entityID string,
 // tenant's domains.
 func scanTenant(row pgx.Row, withDomains bool) (*ticketing.Tenant, error) {
 	var t ticketing.Tenant
-	dest := []any{&t.ID, &t.Slug, &t.Name, &t.Status, &t.Currency, &t.CreatedAt, &t.UpdatedAt, &t.PaystackSubaccount, &t.PlatformFeeBps}
+	dest := []any{&t.ID, &t.Slug, &t.Name, &t.Status, &t.Currency, &t.CreatedAt, &t.UpdatedAt, &t.PaystackSubaccount, &t.PlatformFeeBps,
+		&t.LogoURL, &t.AccentColor}
 	if withDomains {
 		dest = append(dest, &t.Domains)
 	}

@@ -7,10 +7,12 @@ package ticketing
 import (
 	"context"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -38,7 +40,20 @@ type Tenant struct {
 	// platform account.
 	PaystackSubaccount string
 	PlatformFeeBps     int
+	// LogoURL is the absolute http(s) URL of the storefront's logo, ""
+	// for none; AccentColor its accent colour as #rrggbb in lowercase.
+	// With Name they are the storefront's branding, which the organizer's
+	// ADMINs change themselves.
+	LogoURL     string
+	AccentColor string
 }
+
+// DefaultAccentColor is the accent colour of a storefront that has not
+// chosen one.
+const DefaultAccentColor = "#4f46e5"
+
+// MaxLogoURLBytes bounds the length of a logo URL.
+const MaxLogoURLBytes = 2048
 
 // Active reports whether the tenant may serve requests.
 func (t *Tenant) Active() bool { return t.Status == TenantActive }
@@ -67,7 +82,10 @@ type NewTenant struct {
 	Slug     string
 	Name     string
 	Currency string
-	Admin    NewUser
+	// LogoURL is optional; AccentColor defaults to DefaultAccentColor.
+	LogoURL     string
+	AccentColor string
+	Admin       NewUser
 }
 
 // Validate normalizes the input and reports every problem with it.
@@ -79,6 +97,11 @@ func (n *NewTenant) Validate() error {
 	p.Addf(!ValidSlug(n.Slug), "slug must be 3-40 lowercase letters, digits or inner hyphens and not reserved (%s)", strings.Join(reservedSlugs, ", "))
 	validateName(&p, "name", n.Name)
 	validateCurrency(&p, n.Currency)
+	validateLogoURL(&p, &n.LogoURL)
+	if strings.TrimSpace(n.AccentColor) == "" {
+		n.AccentColor = DefaultAccentColor
+	}
+	validateAccentColor(&p, &n.AccentColor)
 	n.Admin.Role = RoleAdmin
 	n.Admin.validate(&p, "admin.")
 	return p.Err()
@@ -93,6 +116,10 @@ type TenantUpdate struct {
 	// PlatformFeeBps the platform's share of each payment in basis points.
 	PaystackSubaccount *string
 	PlatformFeeBps     *int
+	// LogoURL is "" (no logo) or an absolute http(s) URL; AccentColor a
+	// #rrggbb colour.
+	LogoURL     *string
+	AccentColor *string
 }
 
 var subaccountPattern = regexp.MustCompile(`^ACCT_[A-Za-z0-9]+$`)
@@ -100,8 +127,9 @@ var subaccountPattern = regexp.MustCompile(`^ACCT_[A-Za-z0-9]+$`)
 // Validate normalizes the update and reports every problem with it.
 func (u *TenantUpdate) Validate() error {
 	var p Problems
-	if u.Name == nil && u.Status == nil && u.Currency == nil && u.PaystackSubaccount == nil && u.PlatformFeeBps == nil {
-		p.Addf(true, "at least one of name, status, currency, paystackSubaccount or platformFeeBps must be given")
+	if u.Name == nil && u.Status == nil && u.Currency == nil && u.PaystackSubaccount == nil && u.PlatformFeeBps == nil &&
+		u.LogoURL == nil && u.AccentColor == nil {
+		p.Addf(true, "at least one of name, status, currency, paystackSubaccount, platformFeeBps, logoUrl or accentColor must be given")
 	}
 	if u.PaystackSubaccount != nil {
 		*u.PaystackSubaccount = strings.TrimSpace(*u.PaystackSubaccount)
@@ -118,7 +146,77 @@ func (u *TenantUpdate) Validate() error {
 		*u.Currency = strings.ToUpper(strings.TrimSpace(*u.Currency))
 		validateCurrency(&p, *u.Currency)
 	}
+	validateBranding(&p, u.LogoURL, u.AccentColor)
 	return p.Err()
+}
+
+// TenantSettingsUpdate is an organizer's change to its own storefront: its
+// display name and branding. nil fields are unchanged.
+type TenantSettingsUpdate struct {
+	Name        *string
+	LogoURL     *string
+	AccentColor *string
+}
+
+// Validate normalizes the update and reports every problem with it.
+func (u *TenantSettingsUpdate) Validate() error {
+	var p Problems
+	p.Addf(u.Name == nil && u.LogoURL == nil && u.AccentColor == nil, "at least one of name, logoUrl or accentColor must be given")
+	if u.Name != nil {
+		validateName(&p, "name", trimPtr(u.Name))
+	}
+	validateBranding(&p, u.LogoURL, u.AccentColor)
+	return p.Err()
+}
+
+// validateBranding normalizes and checks the branding fields of an update
+// that are given.
+func validateBranding(p *Problems, logoURL, accentColor *string) {
+	if logoURL != nil {
+		validateLogoURL(p, logoURL)
+	}
+	if accentColor != nil {
+		validateAccentColor(p, accentColor)
+	}
+}
+
+// validateLogoURL trims a logo URL and lowercases its scheme. A logo is
+// shown by browsers on the storefront, so only plain web addresses are
+// taken: no javascript: or data: URL, no credentials, and nothing a browser
+// would read differently from this check (spaces, control characters, and
+// backslashes, which browsers take for slashes).
+func validateLogoURL(p *Problems, s *string) {
+	*s = strings.TrimSpace(*s)
+	if *s == "" {
+		return
+	}
+	if len(*s) > MaxLogoURLBytes {
+		p.Addf(true, "logoUrl must be at most %d bytes", MaxLogoURLBytes)
+		return
+	}
+	if !utf8.ValidString(*s) || strings.IndexFunc(*s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) || r == '\\' }) >= 0 {
+		p.Addf(true, "logoUrl must be text without spaces, backslashes or control characters")
+		return
+	}
+	u, err := url.Parse(*s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "" {
+		p.Addf(true, "logoUrl must be an absolute http or https URL, such as https://example.com/logo.png, or empty for no logo")
+		return
+	}
+	if u.User != nil {
+		p.Addf(true, "logoUrl must not contain a user name or password")
+		return
+	}
+	*s = u.Scheme + (*s)[len(u.Scheme):]
+}
+
+var colorPattern = regexp.MustCompile(`^#[0-9a-f]{6}$`)
+
+// validateAccentColor trims and lowercases a colour and checks that it is
+// #rrggbb.
+func validateAccentColor(p *Problems, c *string) {
+	*c = strings.ToLower(strings.TrimSpace(*c))
+	p.Addf(!colorPattern.MatchString(*c), "accentColor must be a hex colour #rrggbb, such as %s", DefaultAccentColor)
 }
 
 // validateName checks the name of a tenant or a person.
@@ -187,8 +285,9 @@ func (p Page) Size() int {
 	return p.Limit
 }
 
-// TenantService manages tenants on behalf of platform operators, and resolves
-// the tenant of each storefront request.
+// TenantService manages tenants on behalf of platform operators, lets an
+// organizer change its own storefront settings, and resolves the tenant of
+// each storefront request.
 type TenantService interface {
 	// CreateTenant creates an active tenant and its first ADMIN account in
 	// one transaction. Returns KindInvalid for bad input and KindConflict
@@ -206,6 +305,11 @@ type TenantService interface {
 	// UpdateTenant applies u and returns the updated tenant. Returns
 	// KindInvalid for bad input and KindNotFound for an unknown id.
 	UpdateTenant(ctx context.Context, id string, u TenantUpdate) (*Tenant, error)
+
+	// UpdateTenantSettings applies an organizer's change to its own
+	// storefront, the tenant of ctx, on behalf of the actor of ctx, and
+	// returns the updated tenant. Returns KindInvalid for bad input.
+	UpdateTenantSettings(ctx context.Context, u TenantSettingsUpdate) (*Tenant, error)
 
 	// AddTenantDomain maps a custom domain to a tenant. Returns KindInvalid
 	// for a bad domain, KindNotFound for an unknown tenant and KindConflict

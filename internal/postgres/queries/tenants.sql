@@ -1,10 +1,11 @@
 -- name: InsertTenant
-INSERT INTO tenants (slug, name, currency)
-VALUES ($1, $2, $3)
-RETURNING id, slug, name, status, currency, created_at, updated_at, paystack_subaccount, platform_fee_bps;
+INSERT INTO tenants (slug, name, currency, logo_url, accent_color)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING id, slug, name, status, currency, created_at, updated_at, paystack_subaccount, platform_fee_bps, logo_url, accent_color;
 
 -- name: SelectTenant
 SELECT t.id, t.slug, t.name, t.status, t.currency, t.created_at, t.updated_at, t.paystack_subaccount, t.platform_fee_bps,
+       t.logo_url, t.accent_color,
        COALESCE((SELECT array_agg(d.domain ORDER BY d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id), '{}')
 FROM tenants t
 WHERE t.id = $1;
@@ -14,6 +15,7 @@ WHERE t.id = $1;
 -- previous page (NULL for the first page), $3 an optional status, $4 the
 -- page size plus one.
 SELECT t.id, t.slug, t.name, t.status, t.currency, t.created_at, t.updated_at, t.paystack_subaccount, t.platform_fee_bps,
+       t.logo_url, t.accent_color,
        COALESCE((SELECT array_agg(d.domain ORDER BY d.domain) FROM tenant_domains d WHERE d.tenant_id = t.id), '{}')
 FROM tenants t
 WHERE ($1::timestamptz IS NULL OR (t.created_at, t.id) > ($1, $2::uuid))
@@ -28,7 +30,20 @@ SET name       = COALESCE($2, name),
     currency   = COALESCE($4, currency),
     paystack_subaccount = COALESCE($5, paystack_subaccount),
     platform_fee_bps    = COALESCE($6, platform_fee_bps),
+    logo_url     = COALESCE($7, logo_url),
+    accent_color = COALESCE($8, accent_color),
     updated_at = now()
+WHERE id = $1
+RETURNING id;
+
+-- name: UpdateTenantSettings
+-- An organizer's change to its own storefront: the display name and the
+-- branding, never the status, currency or money settings.
+UPDATE tenants
+SET name         = COALESCE($2, name),
+    logo_url     = COALESCE($3, logo_url),
+    accent_color = COALESCE($4, accent_color),
+    updated_at   = now()
 WHERE id = $1
 RETURNING id;
 
@@ -40,7 +55,8 @@ DELETE FROM tenant_domains WHERE domain = $1 AND tenant_id = $2;
 
 -- name: ResolveTenant
 -- The tenant of a custom domain ($1) wins over the tenant of a slug ($2).
-SELECT id, slug, name, status, currency, created_at, updated_at, paystack_subaccount, platform_fee_bps
+SELECT id, slug, name, status, currency, created_at, updated_at, paystack_subaccount, platform_fee_bps,
+       logo_url, accent_color
 FROM (
   SELECT t.*, 0 AS precedence
   FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id
