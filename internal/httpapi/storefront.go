@@ -52,7 +52,7 @@ func brandOf(c *fiber.Ctx) storefront.Brand {
 	if t == nil {
 		return storefront.Brand{Name: "ticketd"}
 	}
-	return storefront.Brand{Name: t.Name}
+	return storefront.Brand{Name: t.Name, LogoURL: t.LogoURL, AccentColor: t.AccentColor}
 }
 
 // signedIn sends a visitor who is not signed in to the sign-in page, which

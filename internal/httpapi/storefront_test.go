@@ -88,6 +88,25 @@ func TestShopPages(t *testing.T) {
 			t.Errorf("home page may be framed: %v", home.header)
 		}
 	})
+	t.Run("branding", func(t *testing.T) {
+		res := s.call("PATCH", "/v1/settings", map[string]any{"logoUrl": "https://cdn.acme.example/logo.png", "accentColor": "#0A7D33"})
+		if res.status != 200 {
+			t.Fatalf("settings: %d %s", res.status, res.raw)
+		}
+		home := s.page("acme", "", "/")
+		assertPage(t, home, 200, `<img src="https://cdn.acme.example/logo.png"`)
+		if csp := home.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://cdn.acme.example;") {
+			t.Errorf("the policy does not admit the logo's origin alone: %q", csp)
+		}
+		theme := s.do(request{method: "GET", path: "/theme.css", host: "acme.tickets.test"})
+		if !strings.Contains(string(theme.raw), "--accent:#0a7d33") {
+			t.Errorf("theme: %s", theme.raw)
+		}
+		// The other organizer's shop keeps its own.
+		if rivalHome := s.page("rival", "", "/"); strings.Contains(string(rivalHome.raw), "cdn.acme.example") {
+			t.Error("rival's shop shows acme's logo")
+		}
+	})
 	t.Run("unknownHost404Page", func(t *testing.T) {
 		assertPage(t, s.page("nobody", "", "/"), 404, "There is no shop at this address")
 	})
