@@ -139,7 +139,7 @@ type checkoutView struct {
 }
 
 var checkoutTmpl = template.Must(template.New("checkout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Paystack simulator checkout</title>
 <style>
