@@ -107,14 +107,19 @@ type shopEvent struct {
 	Seated []ticketTypeResponse
 }
 
+// shopEventOf reads the event of the path as buyers see it.
+func (s *Server) shopEventOf(c *fiber.Ctx) (*ticketing.Event, error) {
+	id, err := pathID(c, "event")
+	if err != nil {
+		return nil, err
+	}
+	return s.deps.Events.FindEventByID(c.UserContext(), id, false)
+}
+
 // shopEvent is an event's page: its ticket types, a quantity for each
 // general-admission type and the seat map of the seated ones.
 func (s *Server) shopEvent(c *fiber.Ctx) error {
-	id, err := pathID(c, "event")
-	if err != nil {
-		return err
-	}
-	e, err := s.deps.Events.FindEventByID(c.UserContext(), id, false)
+	e, err := s.shopEventOf(c)
 	if err != nil {
 		return err
 	}
@@ -132,11 +137,7 @@ func (s *Server) shopEvent(c *fiber.Ctx) error {
 // shopEmbed is the widget's page: an event's ticket types with their
 // prices and availability, and a link to buy in the shop.
 func (s *Server) shopEmbed(c *fiber.Ctx) error {
-	id, err := pathID(c, "event")
-	if err != nil {
-		return err
-	}
-	e, err := s.deps.Events.FindEventByID(c.UserContext(), id, false)
+	e, err := s.shopEventOf(c)
 	if err != nil {
 		return err
 	}

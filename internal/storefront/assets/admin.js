@@ -10,25 +10,8 @@
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
-  async function api(method, path, body) {
-    const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
-    if (body !== undefined) {
-      init.headers['Content-Type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, init);
-    const text = await res.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-    if (!res.ok) {
-      const err = new Error(data && data.message ? [].concat(data.message).join(' ') : 'Request failed (' + res.status + ')');
-      err.status = res.status;
-      throw err;
-    }
-    return data;
-  }
-  const say = (el, text, bad) => { if (el) { el.textContent = text; el.classList.toggle('bad', !!bad); } };
-  const money = (amount, currency) => currency + ' ' + (amount / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  // The shop's script (store.js, loaded first) makes the calls.
+  const { api, say, action, money } = window.ticketd;
 
   // datetime-local inputs show and take the browser's local time.
   const pad = (n) => String(n).padStart(2, '0');
@@ -87,18 +70,7 @@
     });
   }
 
-  $$('[data-event-action]').forEach((b) => b.addEventListener('click', async () => {
-    if (b.dataset.confirm && !window.confirm(b.dataset.confirm)) return;
-    const status = $('[data-action-status]');
-    b.disabled = true;
-    try {
-      await api('POST', '/v1/events/' + b.dataset.id + '/' + b.dataset.eventAction, {});
-      location.reload();
-    } catch (err) {
-      say(status, err.message, true);
-      b.disabled = false;
-    }
-  }));
+  $$('[data-event-action]').forEach((b) => action(b, '/v1/events/' + b.dataset.id + '/' + b.dataset.eventAction, $('[data-action-status]')));
 
   // Live sales: each event's stock, every 5 s.
   const sales = $('[data-live-sales]');

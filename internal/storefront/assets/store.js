@@ -296,18 +296,25 @@
     }
   }));
 
-  $$('[data-cancel]').forEach((b) => b.addEventListener('click', async () => {
-    if (b.dataset.confirm && !window.confirm(b.dataset.confirm)) return;
-    const status = $('[data-status]');
-    b.disabled = true;
-    try {
-      await api('POST', '/v1/bookings/' + b.dataset.cancel + '/cancel', {});
-      location.reload();
-    } catch (err) {
-      say(status, err.message, true);
-      b.disabled = false;
-    }
-  }));
+  // action makes button POST to path (after its data-confirm question, if
+  // any) and reload the page, or say why not in status.
+  function action(button, path, status) {
+    button.addEventListener('click', async () => {
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+      button.disabled = true;
+      try {
+        await api('POST', path, {});
+        location.reload();
+      } catch (err) {
+        say(status, err.message, true);
+        button.disabled = false;
+      }
+    });
+  }
+  // The console's script (admin.js) uses the same calls.
+  window.ticketd = { api, say, action, money };
+
+  $$('[data-cancel]').forEach((b) => action(b, '/v1/bookings/' + b.dataset.cancel + '/cancel', $('[data-status]')));
 
   // The return page waits for the payment's verification.
   const poll = $('[data-poll]');
