@@ -5,7 +5,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test services vet fmt-check promtool-check openapi-lint postman build clean-services
+.PHONY: run test services vet fmt-check promtool-check openapi-lint browser-test postman build clean-services
 
 ## run: migrate and serve with development defaults (ticketd dev)
 run: services
@@ -59,6 +59,18 @@ openapi-lint: $(APIDOCS)/node_modules/.package-lock.json
 $(APIDOCS)/node_modules/.package-lock.json: $(APIDOCS)/package.json $(APIDOCS)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is not installed (Node.js >= 20.19 with npm)"; exit 1; }
 	cd $(APIDOCS) && npm ci --no-audit --no-fund
+
+## browser-test: the browser tests of deploy/browser (*.test.mjs: Playwright's library, pinned there and
+## installed by npm ci, driving Debian's Chromium) against `ticketd dev` on a throwaway database
+## (deploy/browser/run.sh); screenshots in .local/browser/<timestamp>/. Needs Node.js >= 20.19 and
+## chromium (.ci/run installs it)
+BROWSER := deploy/browser
+browser-test: services $(BROWSER)/node_modules/.package-lock.json
+	GO=$(GO) $(BROWSER)/run.sh
+
+$(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package.json $(BROWSER)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed (Node.js >= 20.19 with npm)"; exit 1; }
+	cd $(BROWSER) && npm ci --no-audit --no-fund
 
 ## postman: regenerate the Postman collection from the OpenAPI document (a test fails when it is stale)
 postman:
