@@ -11,14 +11,15 @@ LDFLAGS := -X main.version=$(VERSION)
 run: services
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ticketd dev
 
-## test: vet, format check, the Prometheus rules' checks, every test with the race detector, and a short fuzzing run
+## test: vet, format check, the Prometheus rules' checks, every test with the race detector, a short fuzzing run
 ## of the request decoders and validators (FUZZTIME each: a count of inputs, since a time
-## limit can end the run with a spurious "context deadline exceeded")
+## limit can end the run with a spurious "context deadline exceeded"), and the browser tests
 FUZZTIME ?= 10000x
 test: services vet fmt-check promtool-check openapi-lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzVenueBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzBookingBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	$(MAKE) --no-print-directory browser-test
 
 ## test-busy: make test RUNS times in a row (10 by default) while stress-ng keeps every core
 ## busy: the check that the suite does not depend on an idle machine
