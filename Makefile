@@ -5,20 +5,21 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test services vet fmt-check promtool-check openapi-lint postman build clean-services
+.PHONY: run test services vet fmt-check promtool-check openapi-lint browser-test postman build clean-services
 
 ## run: migrate and serve with development defaults (ticketd dev)
 run: services
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ticketd dev
 
-## test: vet, format check, the Prometheus rules' checks, every test with the race detector, and a short fuzzing run
+## test: vet, format check, the Prometheus rules' checks, every test with the race detector, a short fuzzing run
 ## of the request decoders and validators (FUZZTIME each: a count of inputs, since a time
-## limit can end the run with a spurious "context deadline exceeded")
+## limit can end the run with a spurious "context deadline exceeded"), and the browser tests
 FUZZTIME ?= 10000x
 test: services vet fmt-check promtool-check openapi-lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzVenueBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzBookingBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	$(MAKE) --no-print-directory browser-test
 
 ## test-busy: make test RUNS times in a row (10 by default) while stress-ng keeps every core
 ## busy: the check that the suite does not depend on an idle machine
@@ -59,6 +60,18 @@ openapi-lint: $(APIDOCS)/node_modules/.package-lock.json
 $(APIDOCS)/node_modules/.package-lock.json: $(APIDOCS)/package.json $(APIDOCS)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is not installed (Node.js >= 20.19 with npm)"; exit 1; }
 	cd $(APIDOCS) && npm ci --no-audit --no-fund
+
+## browser-test: the browser tests of deploy/browser (*.test.mjs: Playwright's library, pinned there and
+## installed by npm ci, driving Debian's Chromium) against `ticketd dev` on a throwaway database
+## (deploy/browser/run.sh); screenshots in .local/browser/<timestamp>/. Needs Node.js >= 20.19 and
+## chromium (.ci/run installs it)
+BROWSER := deploy/browser
+browser-test: services $(BROWSER)/node_modules/.package-lock.json
+	GO=$(GO) $(BROWSER)/run.sh
+
+$(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package.json $(BROWSER)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is not installed (Node.js >= 20.19 with npm)"; exit 1; }
+	cd $(BROWSER) && npm ci --no-audit --no-fund
 
 ## postman: regenerate the Postman collection from the OpenAPI document (a test fails when it is stale)
 postman:
