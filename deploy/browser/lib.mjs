@@ -13,12 +13,14 @@ export const DEADLINE_MS = 30_000;
 
 /**
  * What run.sh passes: baseURL is the platform host (http://localhost:PORT), storeURL the demo
- * organizer's storefront (http://demo.localhost:PORT), demoEmail and demoPassword its admin's
+ * organizer's storefront (http://demo.localhost:PORT), simURL the Paystack simulator (whose checkout
+ * page the shop sends buyers to), demoEmail and demoPassword its admin's
  * sign-in, chromium the browser binary, artifacts the folder for screenshots.
  */
 export const env = {
   baseURL: required('BASE_URL'),
   storeURL: required('STORE_URL'),
+  simURL: required('SIM_URL'),
   demoEmail: required('DEMO_EMAIL'),
   demoPassword: required('DEMO_PASSWORD'),
   chromium: required('CHROMIUM'),

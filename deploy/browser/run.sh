@@ -141,6 +141,7 @@ start_server() {
     REDIS_KEY_PREFIX="$PREFIX" WORKER_QUEUE="$QUEUE" \
     PORT="$PORT" PLATFORM_DOMAIN=localhost PAYSTACK_SIM_PORT="$SIM_PORT" \
     DEV_SMTP_PORT="$SMTP_PORT" DEV_MAIL_PORT="$MAIL_PORT" LOG_LEVEL="${LOG_LEVEL:-info}" \
+    AUTH_RATE_LIMIT_IP=1000 \
     bin/ticketd dev >"$OUT/ticketd.log" 2>&1 &
   SERVER_PID=$!
   # A fresh database is migrated first: on a busy machine that takes a while.
@@ -186,7 +187,8 @@ read -r STORE_URL DEMO_EMAIL DEMO_PASSWORD <<<"$seeded" || true
 
 log "running ${FILES[*]}"
 TEST_RC=0
-BASE_URL="http://localhost:$PORT" STORE_URL="$STORE_URL" DEMO_EMAIL="$DEMO_EMAIL" DEMO_PASSWORD="$DEMO_PASSWORD" \
+BASE_URL="http://localhost:$PORT" STORE_URL="$STORE_URL" SIM_URL="http://localhost:$SIM_PORT" \
+  DEMO_EMAIL="$DEMO_EMAIL" DEMO_PASSWORD="$DEMO_PASSWORD" \
   CHROMIUM="$CHROMIUM" ARTIFACTS="$OUT" \
   node --test --test-reporter=spec --test-timeout=120000 "${FILES[@]}" || TEST_RC=$?
 if grep -Eq '"level":"(ERROR|error)"' "$OUT/ticketd.log"; then

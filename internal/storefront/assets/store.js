@@ -122,8 +122,8 @@
     const grid = [];
     for (const r of rows) {
       if (r.section !== section) {
+        y += section === null ? 24 : 40;
         section = r.section;
-        y += 24;
         const t = document.createElementNS(SVGNS, 'text');
         t.setAttribute('x', '4');
         t.setAttribute('y', String(y));

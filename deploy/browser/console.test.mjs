@@ -1,0 +1,91 @@
+// The organizer console (README.md, "Organizer console"): the organizer creates and publishes an
+// event, and scans a ticket at the check-in page, fed the ticket's QR image; a second scan is
+// refused as already checked in.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { browser, browserTest, env } from './lib.mjs';
+
+async function signIn(page, next, email, password) {
+  await page.goto(env.storeURL + next);
+  await page.waitForURL(/\/signin\?next=/);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(env.storeURL + next);
+}
+
+// buyTicket buys one general-admission ticket of the Afrobeats Festival in a browser of its own and
+// returns its QR code as a PNG file.
+async function buyTicket() {
+  const context = await (await browser()).newContext();
+  try {
+    const page = await context.newPage();
+    await signIn(page, '/tickets', 'buyer@demo.test', 'demo-buyer-pass');
+    await page.goto(env.storeURL + '/');
+    await page.getByRole('link', { name: 'Afrobeats Festival' }).click();
+    await page.getByRole('spinbutton').first().fill('1');
+    await page.getByRole('button', { name: 'Book' }).click();
+    await page.waitForURL(/\/checkout\//);
+    await page.getByRole('button', { name: /^Pay/ }).click();
+    await page.getByRole('button', { name: 'Pay (success)' }).click();
+    await page.getByText('Booking confirmed').waitFor();
+    const src = await page.locator('img[src$="/qr.png"]').first().getAttribute('src');
+    const png = await page.evaluate(async (url) => {
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      let s = '';
+      for (const b of bytes) s += String.fromCharCode(b);
+      return btoa(s);
+    }, src);
+    const file = path.join(env.artifacts, `ticket-${Date.now()}.png`);
+    await writeFile(file, Buffer.from(png, 'base64'));
+    return file;
+  } finally {
+    await context.close();
+  }
+}
+
+browserTest('an organizer creates and publishes an event, then scans a ticket at the door', { origins: [env.storeURL] }, async ({ page, step }) => {
+  await signIn(page, '/admin', env.demoEmail, env.demoPassword);
+  await page.locator('td[data-sold]').filter({ hasText: '/' }).first().waitFor();
+  await step('console');
+
+  const title = `Browser Jazz Night ${Date.now()}`;
+  await page.getByRole('link', { name: 'New event' }).click();
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('Venue').selectOption({ label: 'Open Grounds' });
+  const inDays = (d, h) => {
+    const t = new Date(Date.now() + d * 86400000);
+    return `${t.getFullYear()}-${String(t.getMonth() + 1).padStart(2, '0')}-${String(t.getDate()).padStart(2, '0')}T${h}`;
+  };
+  await page.getByLabel('Starts (your time zone)').fill(inDays(30, '19:00'));
+  await page.getByLabel('Ends').fill(inDays(30, '23:00'));
+  await page.getByLabel('Sales open').fill(inDays(-1, '09:00'));
+  await page.getByLabel('Sales close').fill(inDays(30, '18:00'));
+  await step('new event');
+  await page.getByRole('button', { name: 'Create draft' }).click();
+  await page.waitForURL(/\/admin\/events\/[0-9a-f-]{36}$/);
+  await page.getByLabel('Name').fill('Standing');
+  await page.getByLabel(/^Price/).fill('2500');
+  await page.getByLabel('Capacity (general admission)').fill('100');
+  await page.getByRole('button', { name: 'Add ticket type' }).click();
+  await page.getByRole('cell', { name: 'Standing' }).waitFor();
+  await page.getByRole('button', { name: 'Publish' }).click();
+  await page.locator('[data-event-status]', { hasText: 'published' }).waitFor();
+  await step('published');
+  await page.goto(env.storeURL + '/');
+  await page.getByRole('link', { name: title }).waitFor();
+
+  const ticket = await buyTicket();
+  await page.goto(env.storeURL + '/admin/checkin');
+  const value = await page.locator('#event option', { hasText: 'Afrobeats Festival' }).getAttribute('value');
+  await page.getByLabel('Event').selectOption(value);
+  await page.locator('input[data-image]').setInputFiles(ticket);
+  await page.locator('[data-result][data-outcome="ok"]').waitFor();
+  assert.match(await page.locator('[data-result]').innerText(), /Valid ticket: let them in/);
+  await step('ticket scanned');
+  await page.locator('input[data-image]').setInputFiles(ticket);
+  await page.locator('[data-result][data-outcome="already_checked_in"]').waitFor();
+  await step('second scan refused');
+});
