@@ -83,6 +83,7 @@ func dev(ctx context.Context, cfg config.Config, getenv func(string) string, std
 	fmt.Fprintf(stdout, `
 ticketd dev
   storefront     %[3]s/   (the demo organizer's shop: buy a ticket in the browser)
+  console        %[3]s/admin   (organizer staff; the door's scanner at %[3]s/admin/checkin)
   sign in as     buyer   %[7]s / %[8]s
                  admin   %[4]s / %[5]s
                  door    %[9]s / %[10]s (CHECKIN)

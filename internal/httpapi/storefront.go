@@ -18,15 +18,18 @@ import (
 // tenant is resolved and the access cookie read as for the API, and an
 // error is answered with an HTML page instead of JSON.
 
-// consoleScripts are the scripts of the console's pages.
-var consoleScripts = []string{"jsQR.js", "admin.js"}
+// pageScripts are the scripts a page loads after the shop's own (asset
+// names, in order): the console's pages load the console's.
+var pageScripts = map[string][]string{
+	"admin":       {"admin.js"},
+	"admin_event": {"admin.js"},
+	"checkin":     {"jsQR.js", "admin.js"},
+}
 
 // shopPage renders page name with data for the request's tenant and visitor.
 func (s *Server) shopPage(c *fiber.Ctx, status int, title, name string, data any) error {
 	p := storefront.Page{Brand: brandOf(c), Title: title, Path: c.Path(), Data: data, Embed: name == "embed"}
-	if strings.HasPrefix(name, "admin") || name == "checkin" {
-		p.Scripts = consoleScripts
-	}
+	p.Scripts = pageScripts[name]
 	if a, ok := ticketing.ActorFromContext(c.UserContext()); ok && a.UserID != "" {
 		p.Viewer = &storefront.Viewer{UserID: a.UserID, Role: string(a.Role)}
 	}
