@@ -44,7 +44,6 @@ type Brand struct {
 // Viewer is the signed-in visitor, if any.
 type Viewer struct {
 	UserID string
-	Email  string
 	Role   string
 }
 
@@ -150,7 +149,7 @@ func (s *Shop) funcs() template.FuncMap {
 	return template.FuncMap{
 		"asset": func(name string) string { return "/assets/shop/" + s.version + "/" + name },
 		"money": Money,
-		"when":  func(t time.Time, tz string) string { return When(t, tz) },
+		"when":  When,
 		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"add":   func(a, b int) int { return a + b },
 	}
