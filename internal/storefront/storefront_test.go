@@ -1,0 +1,92 @@
+package storefront
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMoney(t *testing.T) {
+	for amount, want := range map[int64]string{
+		0: "NGN 0.00", 5: "NGN 0.05", 100: "NGN 1.00", 1500000: "NGN 15,000.00",
+		123456789: "NGN 1,234,567.89", -2550: "-NGN 25.50",
+	} {
+		if got := Money(amount, "NGN"); got != want {
+			t.Errorf("Money(%d) = %q, want %q", amount, got, want)
+		}
+	}
+}
+
+func TestWhen(t *testing.T) {
+	at := time.Date(2027, 1, 3, 18, 0, 0, 0, time.UTC)
+	if got := When(at, "Africa/Lagos"); got != "Sun 3 Jan 2027, 19:00" {
+		t.Errorf("in Lagos: %q", got)
+	}
+	if got := When(at, ""); got != "Sun 3 Jan 2027, 18:00" {
+		t.Errorf("without a zone: %q", got)
+	}
+}
+
+// TestPolicy: the pages admit their own origin only, and images of the
+// logo's origin; a logo that is not a plain http(s) URL adds nothing.
+func TestPolicy(t *testing.T) {
+	base := Policy(Brand{})
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "img-src 'self' data:;"} {
+		if !strings.Contains(base, want) {
+			t.Errorf("policy %q lacks %q", base, want)
+		}
+	}
+	if p := Policy(Brand{LogoURL: "https://cdn.example.com/a/logo.png?x=1"}); !strings.Contains(p, "img-src 'self' data: https://cdn.example.com;") {
+		t.Errorf("logo policy: %q", p)
+	}
+	for _, bad := range []string{"javascript:alert(1)", "data:image/png;base64,AAAA", "https://a.example;script-src *", "//cdn.example.com/x.png", "ftp://x.example/l.png"} {
+		if p := Policy(Brand{LogoURL: bad}); p != base {
+			t.Errorf("logo %q changed the policy: %q", bad, p)
+		}
+	}
+	if e := EmbedPolicy(Brand{}); !strings.Contains(e, "frame-ancestors *") || strings.Contains(e, "frame-ancestors 'none'") {
+		t.Errorf("embed policy: %q", e)
+	}
+}
+
+func TestTheme(t *testing.T) {
+	if got := string(Theme(Brand{AccentColor: "#0A7D33"})); got != ":root{--accent:#0a7d33}\n" {
+		t.Errorf("theme %q", got)
+	}
+	for _, bad := range []string{"", "red", "#fff", "#12345g", "#123456;}body{display:none"} {
+		if got := string(Theme(Brand{AccentColor: bad})); got != ":root{--accent:"+DefaultAccent+"}\n" {
+			t.Errorf("accent %q gave %q", bad, got)
+		}
+	}
+}
+
+// TestPagesRender: every page parses and renders with an empty page's data
+// where it allows, and names the organizer; an unknown page is an error.
+func TestPagesRender(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"signin", "signup"} {
+		var buf bytes.Buffer
+		p := Page{Brand: Brand{Name: "Acme <Events>"}, Title: "Sign in", Data: struct{ Next string }{"/"}}
+		if err := s.Render(&buf, name, p); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.Contains(buf.String(), "Acme &lt;Events&gt;") || strings.Contains(buf.String(), "<Events>") {
+			t.Errorf("%s does not escape the organizer's name", name)
+		}
+	}
+	if err := s.Render(&bytes.Buffer{}, "nope", Page{}); err == nil {
+		t.Error("an unknown page rendered")
+	}
+	for _, name := range []string{"store.css", "store.js", "admin.js", "jsQR.js", "widget.js"} {
+		if a, ok := s.Asset(name); !ok || len(a.Body) == 0 || a.ETag == "" {
+			t.Errorf("asset %s missing", name)
+		}
+	}
+	if _, ok := s.Asset("PIN"); ok {
+		t.Error("the vendoring pin is served")
+	}
+}
