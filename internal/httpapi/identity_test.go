@@ -185,6 +185,10 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /admin/events/new":           "13A11",
 		"GET /admin/events/:id":           "13A11",
 		"GET /admin/checkin":              "13A11",
+		"GET /admin/bookings":             "13A11",
+		"GET /admin/bookings/:id":         "13A11",
+		"GET /admin/review":               "13A11",
+		"GET /admin/users":                "13A11",
 		"GET /assets/shop/:version/:name": "AAAAA",
 	}
 	// Door staff (CHECKIN) may call what anyone may, their own account and

@@ -135,6 +135,10 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/admin/events/new", scopePage, s.consoleEvent},
 		{fiber.MethodGet, "/admin/events/:id", scopePage, s.consoleEvent},
 		{fiber.MethodGet, "/admin/checkin", scopePage, s.consoleCheckin},
+		{fiber.MethodGet, "/admin/bookings", scopePage, s.consoleBookings},
+		{fiber.MethodGet, "/admin/bookings/:id", scopePage, s.consoleBooking},
+		{fiber.MethodGet, "/admin/review", scopePage, s.consoleReview},
+		{fiber.MethodGet, "/admin/users", scopePage, s.consoleUsers},
 	}
 }
 

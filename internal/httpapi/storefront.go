@@ -21,9 +21,13 @@ import (
 // pageScripts are the scripts a page loads after the shop's own (asset
 // names, in order): the console's pages load the console's.
 var pageScripts = map[string][]string{
-	"admin":       {"admin.js"},
-	"admin_event": {"admin.js"},
-	"checkin":     {"jsQR.js", "admin.js"},
+	"admin":          {"admin.js"},
+	"admin_event":    {"admin.js"},
+	"checkin":        {"jsQR.js", "admin.js"},
+	"admin_bookings": {"console-bookings.js"},
+	"admin_booking":  {"console-bookings.js"},
+	"admin_review":   {"console-bookings.js"},
+	"admin_users":    {"console-bookings.js"},
 }
 
 // shopPage renders page name with data for the request's tenant and visitor.

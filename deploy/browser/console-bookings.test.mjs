@@ -1,0 +1,82 @@
+// The console's bookings and accounts (README.md, "Organizer console"): the organizer refunds part of a
+// booking a buyer paid for in the browser, from the booking's page, and sees the refund listed; and
+// changes the role of an account that signed up meanwhile.
+import assert from 'node:assert/strict';
+
+import { browser, browserTest, env } from './lib.mjs';
+
+async function signIn(page, next, email, password) {
+  await page.goto(env.storeURL + next);
+  await page.waitForURL(/\/signin\?next=/);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(env.storeURL + next);
+}
+
+// paidBooking buys one general-admission ticket of the Afrobeats Festival in a browser of its own
+// and returns the booking's id.
+async function paidBooking() {
+  const context = await (await browser()).newContext();
+  try {
+    const page = await context.newPage();
+    await signIn(page, '/tickets', 'buyer@demo.test', 'demo-buyer-pass');
+    await page.goto(env.storeURL + '/');
+    await page.getByRole('link', { name: 'Afrobeats Festival' }).click();
+    await page.getByRole('spinbutton').first().fill('1');
+    await page.getByRole('button', { name: 'Book' }).click();
+    await page.waitForURL(/\/checkout\//);
+    await page.getByRole('button', { name: /^Pay/ }).click();
+    await page.getByRole('button', { name: 'Pay (success)' }).click();
+    await page.getByText('Booking confirmed').waitFor();
+    return new URL(page.url()).pathname.split('/').pop();
+  } finally {
+    await context.close();
+  }
+}
+
+// signUp makes a new buyer's account through the API, from a page of the shop in a browser of its own.
+async function signUp(email) {
+  const context = await (await browser()).newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(env.storeURL + '/signin');
+    const status = await page.evaluate(async (email) => (await fetch('/v1/auth/signup', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email, password: 'browser-pass-123', name: 'Browser Buyer' }),
+    })).status, email);
+    assert.equal(status, 201);
+  } finally {
+    await context.close();
+  }
+}
+
+browserTest('an organizer refunds part of a paid booking and changes an account\'s role', { origins: [env.storeURL] }, async ({ page, step }) => {
+  const booking = await paidBooking();
+  await signIn(page, '/admin/bookings', env.demoEmail, env.demoPassword);
+  await page.getByLabel("Buyer's email").fill('buyer@demo');
+  await page.getByRole('button', { name: 'Show bookings' }).click();
+  await page.locator(`a[href="/admin/bookings/${booking}"]`).click();
+  await page.waitForURL(env.storeURL + '/admin/bookings/' + booking);
+  await page.getByRole('cell', { name: 'success' }).first().waitFor();
+  await step('booking');
+
+  await page.getByLabel(/^Amount/).fill('1');
+  await page.getByLabel('Reason').fill('Browser partial refund');
+  await page.getByRole('button', { name: 'Refund', exact: true }).click();
+  const row = page.locator('tr[data-refund]', { hasText: 'Browser partial refund' });
+  await row.waitFor();
+  assert.match(await row.innerText(), /\b1\.00\b/);
+  assert.equal(await page.locator('[data-booking-status]').innerText(), 'confirmed');
+  await step('refund listed');
+
+  const email = `browser-${Date.now()}@demo.test`;
+  await signUp(email);
+  await page.goto(env.storeURL + '/admin/users?email=' + encodeURIComponent(email));
+  await page.getByLabel(`Role of ${email}`).selectOption('CHECKIN');
+  await page.getByRole('button', { name: `Change role of ${email}` }).click();
+  await page.getByRole('status').filter({ hasText: `${email} is now CHECKIN` }).waitFor();
+  await page.reload();
+  assert.equal(await page.getByLabel(`Role of ${email}`).inputValue(), 'CHECKIN');
+  await step('role changed');
+});
