@@ -185,6 +185,9 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /admin/events/new":           "13A11",
 		"GET /admin/events/:id":           "13A11",
 		"GET /admin/checkin":              "13A11",
+		"GET /admin/venues":               "13A11",
+		"GET /admin/venues/new":           "13A11",
+		"GET /admin/venues/:id":           "13A11",
 		"GET /assets/shop/:version/:name": "AAAAA",
 	}
 	// Door staff (CHECKIN) may call what anyone may, their own account and

@@ -135,6 +135,9 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/admin/events/new", scopePage, s.consoleEvent},
 		{fiber.MethodGet, "/admin/events/:id", scopePage, s.consoleEvent},
 		{fiber.MethodGet, "/admin/checkin", scopePage, s.consoleCheckin},
+		{fiber.MethodGet, "/admin/venues", scopePage, s.consoleVenues},
+		{fiber.MethodGet, "/admin/venues/new", scopePage, s.consoleVenue},
+		{fiber.MethodGet, "/admin/venues/:id", scopePage, s.consoleVenue},
 	}
 }
 

@@ -24,6 +24,7 @@ var pageScripts = map[string][]string{
 	"admin":       {"admin.js"},
 	"admin_event": {"admin.js"},
 	"checkin":     {"jsQR.js", "admin.js"},
+	"admin_venue": {"console-venues.js"},
 }
 
 // shopPage renders page name with data for the request's tenant and visitor.
