@@ -81,6 +81,8 @@ browserTest('an organizer lays out a venue\'s seats and sells a section of it', 
   };
   await page.getByLabel('Starts (your time zone)').fill(inDays(20, '19:00'));
   await page.getByLabel('Ends').fill(inDays(20, '22:00'));
+  await page.getByLabel('Sales open').fill(inDays(-1, '09:00'));
+  await page.getByLabel('Sales close').fill(inDays(20, '18:00'));
   await page.getByRole('button', { name: 'Create draft' }).click();
   await page.waitForURL(/\/admin\/events\/[0-9a-f-]{36}$/);
   await page.getByLabel('Name').fill('Stalls seats');
@@ -91,6 +93,9 @@ browserTest('an organizer lays out a venue\'s seats and sells a section of it', 
   const row = page.getByRole('row', { name: /Stalls seats/ });
   await row.waitFor();
   assert.match(await row.innerText(), /seated\s+NGN 3,000\.00\s+10\s+0/);
+  // Published, so that the console's live sales (console.test.mjs) read its stock like any other's.
+  await page.getByRole('button', { name: 'Publish' }).click();
+  await page.locator('[data-event-status]', { hasText: 'published' }).waitFor();
   await step('seated ticket type');
   soldVenuePath = venuePath;
 });
