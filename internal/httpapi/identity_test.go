@@ -189,6 +189,9 @@ func TestRoleMatrix(t *testing.T) {
 		"GET /admin/bookings/:id":         "13A11",
 		"GET /admin/review":               "13A11",
 		"GET /admin/users":                "13A11",
+		"GET /admin/venues":               "13A11",
+		"GET /admin/venues/new":           "13A11",
+		"GET /admin/venues/:id":           "13A11",
 		"GET /assets/shop/:version/:name": "AAAAA",
 	}
 	// Door staff (CHECKIN) may call what anyone may, their own account and

@@ -139,6 +139,9 @@ func (s *Server) routes() []route {
 		{fiber.MethodGet, "/admin/bookings/:id", scopePage, s.consoleBooking},
 		{fiber.MethodGet, "/admin/review", scopePage, s.consoleReview},
 		{fiber.MethodGet, "/admin/users", scopePage, s.consoleUsers},
+		{fiber.MethodGet, "/admin/venues", scopePage, s.consoleVenues},
+		{fiber.MethodGet, "/admin/venues/new", scopePage, s.consoleVenue},
+		{fiber.MethodGet, "/admin/venues/:id", scopePage, s.consoleVenue},
 	}
 }
 

@@ -28,6 +28,7 @@ var pageScripts = map[string][]string{
 	"admin_booking":  {"console-bookings.js"},
 	"admin_review":   {"console-bookings.js"},
 	"admin_users":    {"console-bookings.js"},
+	"admin_venue":    {"console-venues.js"},
 }
 
 // shopPage renders page name with data for the request's tenant and visitor.
