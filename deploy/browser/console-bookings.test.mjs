@@ -3,37 +3,8 @@
 // changes the role of an account that signed up meanwhile.
 import assert from 'node:assert/strict';
 
+import { buyPaidTicket, signIn } from './demo.mjs';
 import { browser, browserTest, env } from './lib.mjs';
-
-async function signIn(page, next, email, password) {
-  await page.goto(env.storeURL + next);
-  await page.waitForURL(/\/signin\?next=/);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(env.storeURL + next);
-}
-
-// paidBooking buys one general-admission ticket of the Afrobeats Festival in a browser of its own
-// and returns the booking's id.
-async function paidBooking() {
-  const context = await (await browser()).newContext();
-  try {
-    const page = await context.newPage();
-    await signIn(page, '/tickets', 'buyer@demo.test', 'demo-buyer-pass');
-    await page.goto(env.storeURL + '/');
-    await page.getByRole('link', { name: 'Afrobeats Festival' }).click();
-    await page.getByRole('spinbutton').first().fill('1');
-    await page.getByRole('button', { name: 'Book' }).click();
-    await page.waitForURL(/\/checkout\//);
-    await page.getByRole('button', { name: /^Pay/ }).click();
-    await page.getByRole('button', { name: 'Pay (success)' }).click();
-    await page.getByText('Booking confirmed').waitFor();
-    return new URL(page.url()).pathname.split('/').pop();
-  } finally {
-    await context.close();
-  }
-}
 
 // signUp makes a new buyer's account through the API, from a page of the shop in a browser of its own.
 async function signUp(email) {
@@ -52,7 +23,7 @@ async function signUp(email) {
 }
 
 browserTest('an organizer refunds part of a paid booking and changes an account\'s role', { origins: [env.storeURL] }, async ({ page, step }) => {
-  const booking = await paidBooking();
+  const booking = await buyPaidTicket((confirmed) => new URL(confirmed.url()).pathname.split('/').pop());
   await signIn(page, '/admin/bookings', env.demoEmail, env.demoPassword);
   await page.getByLabel("Buyer's email").fill('buyer@demo');
   await page.getByRole('button', { name: 'Show bookings' }).click();

@@ -7,18 +7,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 
+import { signIn } from './demo.mjs';
 import { browser, browserTest, env, guard } from './lib.mjs';
 
 let soldVenuePath = '';
-
-async function signIn(page, next) {
-  await page.goto(env.storeURL + next);
-  await page.waitForURL(/\/signin\?next=/);
-  await page.getByLabel('Email').fill(env.demoEmail);
-  await page.getByLabel('Password').fill(env.demoPassword);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(env.storeURL + next);
-}
 
 const focused = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
 

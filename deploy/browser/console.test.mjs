@@ -5,45 +5,21 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { browser, browserTest, env } from './lib.mjs';
+import { buyPaidTicket, signIn } from './demo.mjs';
+import { browserTest, env } from './lib.mjs';
 
-async function signIn(page, next, email, password) {
-  await page.goto(env.storeURL + next);
-  await page.waitForURL(/\/signin\?next=/);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(env.storeURL + next);
-}
-
-// buyTicket buys one general-admission ticket of the Afrobeats Festival in a browser of its own and
-// returns its QR code as a PNG file.
-async function buyTicket() {
-  const context = await (await browser()).newContext();
-  try {
-    const page = await context.newPage();
-    await signIn(page, '/tickets', 'buyer@demo.test', 'demo-buyer-pass');
-    await page.goto(env.storeURL + '/');
-    await page.getByRole('link', { name: 'Afrobeats Festival' }).click();
-    await page.getByRole('spinbutton').first().fill('1');
-    await page.getByRole('button', { name: 'Book' }).click();
-    await page.waitForURL(/\/checkout\//);
-    await page.getByRole('button', { name: /^Pay/ }).click();
-    await page.getByRole('button', { name: 'Pay (success)' }).click();
-    await page.getByText('Booking confirmed').waitFor();
-    const src = await page.locator('img[src$="/qr.png"]').first().getAttribute('src');
-    const png = await page.evaluate(async (url) => {
-      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
-      let s = '';
-      for (const b of bytes) s += String.fromCharCode(b);
-      return btoa(s);
-    }, src);
-    const file = path.join(env.artifacts, `ticket-${Date.now()}.png`);
-    await writeFile(file, Buffer.from(png, 'base64'));
-    return file;
-  } finally {
-    await context.close();
-  }
+// qrFile saves the QR code of the first ticket on a confirmation page as a PNG file.
+async function qrFile(page) {
+  const src = await page.locator('img[src$="/qr.png"]').first().getAttribute('src');
+  const png = await page.evaluate(async (url) => {
+    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    let s = '';
+    for (const b of bytes) s += String.fromCharCode(b);
+    return btoa(s);
+  }, src);
+  const file = path.join(env.artifacts, `ticket-${Date.now()}.png`);
+  await writeFile(file, Buffer.from(png, 'base64'));
+  return file;
 }
 
 browserTest('an organizer creates and publishes an event, then scans a ticket at the door', { origins: [env.storeURL] }, async ({ page, step }) => {
@@ -77,7 +53,7 @@ browserTest('an organizer creates and publishes an event, then scans a ticket at
   await page.goto(env.storeURL + '/');
   await page.getByRole('link', { name: title }).waitFor();
 
-  const ticket = await buyTicket();
+  const ticket = await buyPaidTicket(qrFile);
   await page.goto(env.storeURL + '/admin/checkin');
   const value = await page.locator('#event option', { hasText: 'Afrobeats Festival' }).getAttribute('value');
   await page.getByLabel('Event').selectOption(value);

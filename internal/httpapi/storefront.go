@@ -233,25 +233,35 @@ func (s *Server) shopBooking(c *fiber.Ctx) error {
 	}
 	data.Paying = c.Query("payment") != ""
 	if data.Booking.Status == string(ticketing.BookingConfirmed) {
-		tickets, _, err := s.deps.Tickets.FindTickets(c.UserContext(),
-			ticketing.TicketFilter{BookingID: data.Booking.ID, Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
-		if err != nil {
+		if data.Tickets, err = s.shopTicketsOf(c, data.Booking.ID); err != nil {
 			return err
-		}
-		v, err := s.ticketView(c)
-		if err != nil {
-			return err
-		}
-		for _, t := range tickets {
-			r, err := v.response(t)
-			if err != nil {
-				return err
-			}
-			data.Tickets = append(data.Tickets, r)
 		}
 		data.Cancellable = e != nil && e.RefundPolicy.BuyerCancellation
 	}
 	return s.shopPage(c, fiber.StatusOK, "Your booking", "booking", data)
+}
+
+// shopTicketsOf reads the tickets the visitor may see (of one booking, or
+// all), up to a page's largest, as the API shows them.
+func (s *Server) shopTicketsOf(c *fiber.Ctx, bookingID string) ([]ticketResponse, error) {
+	tickets, _, err := s.deps.Tickets.FindTickets(c.UserContext(),
+		ticketing.TicketFilter{BookingID: bookingID, Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.ticketView(c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ticketResponse, 0, len(tickets))
+	for _, t := range tickets {
+		r, err := v.response(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // shopTickets lists the buyer's tickets.
@@ -259,23 +269,11 @@ func (s *Server) shopTickets(c *fiber.Ctx) error {
 	if ok, err := signedIn(c); !ok {
 		return err
 	}
-	tickets, _, err := s.deps.Tickets.FindTickets(c.UserContext(), ticketing.TicketFilter{Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
+	tickets, err := s.shopTicketsOf(c, "")
 	if err != nil {
 		return err
 	}
-	v, err := s.ticketView(c)
-	if err != nil {
-		return err
-	}
-	data := struct{ Tickets []ticketResponse }{}
-	for _, t := range tickets {
-		r, err := v.response(t)
-		if err != nil {
-			return err
-		}
-		data.Tickets = append(data.Tickets, r)
-	}
-	return s.shopPage(c, fiber.StatusOK, "My tickets", "tickets", data)
+	return s.shopPage(c, fiber.StatusOK, "My tickets", "tickets", struct{ Tickets []ticketResponse }{tickets})
 }
 
 // shopTheme is the organizer's accent colour as a stylesheet.
