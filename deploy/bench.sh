@@ -10,6 +10,11 @@
 # server, drops the database and unlinks the Redis keys of its own prefix and queue (never FLUSHDB).
 # Output, the server log and the JSON report stay in .local/bench/<timestamp>/.
 #
+# With BENCH_TENANTS=N it first provisions N other organizers in the database (bulk-00001 …, each
+# with a custom domain bulk-00001.bench.test), by SQL rather than through the platform API, which
+# would hash N admin passwords, and has ticketbench resolve each once before the phases
+# (-tenants N): the sale then runs beside N cached organizers (docs/benchmarks.md, issue 17).
+#
 # Needs: go, psql, redis-cli, curl; Postgres and Redis at MIGRATIONS_DATABASE_URL and REDIS_URL
 # (defaults as in README.md; deploy/local-services.sh ensure starts local ones).
 set -euo pipefail
@@ -112,6 +117,22 @@ unset DATABASE_URL # derived from MIGRATIONS_DATABASE_URL, so it names the bench
 log "migrating $DB"
 bin/ticketd migrate up >"$OUT/migrate.log" 2>&1 || { cat "$OUT/migrate.log" >&2; die "migrate up failed"; }
 
+BENCH_TENANTS=${BENCH_TENANTS:-0}
+[[ $BENCH_TENANTS =~ ^[0-9]+$ ]] && ((BENCH_TENANTS <= 99999)) || die "BENCH_TENANTS must be 0 to 99999"
+TENANT_FLAGS=()
+if ((BENCH_TENANTS > 0)); then
+  log "provisioning $BENCH_TENANTS other organizers"
+  psql -q -v ON_ERROR_STOP=1 "$MIGRATIONS_DATABASE_URL" -v n="$BENCH_TENANTS" >/dev/null <<'SQL'
+WITH t AS (
+  INSERT INTO tenants (slug, name, currency)
+  SELECT format('bulk-%s', lpad(i::text, 5, '0')), format('Bulk organizer %s', i), 'NGN'
+  FROM generate_series(1, :n) AS i
+  RETURNING id, slug)
+INSERT INTO tenant_domains (domain, tenant_id) SELECT slug || '.bench.test', id FROM t;
+SQL
+  TENANT_FLAGS=(-tenants "$BENCH_TENANTS")
+fi
+
 log "starting ticketd serve on port $PORT"
 bin/ticketd serve >"$OUT/ticketd.log" 2>&1 &
 SERVER_PID=$!
@@ -142,7 +163,7 @@ fi
 
 BENCH_RC=0
 bin/ticketbench -url "http://127.0.0.1:$PORT" -ticketd bin/ticketd -json "$OUT/bench.json" "${PPROF_FLAGS[@]}" \
-  "${METRICS_FLAGS[@]}" "$@" |
+  "${METRICS_FLAGS[@]}" "${TENANT_FLAGS[@]}" "$@" |
   tee -a "$OUT/summary.txt" || BENCH_RC=$?
 echo "ticketd after the run: $(ps -o cputime=,rss= -p "$SERVER_PID" | awk '{print "CPU time " $1 ", RSS " int($2/1024) " MiB"}')" |
   tee -a "$OUT/summary.txt"

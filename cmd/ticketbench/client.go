@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -175,30 +176,35 @@ type commitTotals struct {
 // ticketd, or one serving /metrics on a METRICS_ADDR that -metrics does not
 // name).
 func (c *client) groupCommits() (t commitTotals, ok bool) {
+	v, ok := c.metricValues("ticketd_booking_commit_bookings_count", "ticketd_booking_commit_bookings_sum",
+		"ticketd_booking_commit_duration_seconds_sum")
+	if !ok {
+		return t, false
+	}
+	return commitTotals{commits: v[0], bookings: v[1], seconds: v[2]}, true
+}
+
+// metricValues reads the samples named (without labels) from the /metrics
+// of c, in the order given; ok is false unless every one was found.
+func (c *client) metricValues(names ...string) (values []float64, ok bool) {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(c.base + "/metrics")
 	if err := c.hc.Do(req, resp); err != nil || resp.StatusCode() != fasthttp.StatusOK {
-		return t, false
+		return nil, false
 	}
+	values = make([]float64, len(names))
 	found := 0
 	for line := range strings.Lines(string(resp.Body())) {
 		name, value, _ := strings.Cut(strings.TrimSpace(line), " ")
-		var into *float64
-		switch name {
-		case "ticketd_booking_commit_bookings_count":
-			into = &t.commits
-		case "ticketd_booking_commit_bookings_sum":
-			into = &t.bookings
-		case "ticketd_booking_commit_duration_seconds_sum":
-			into = &t.seconds
-		default:
+		i := slices.Index(names, name)
+		if i < 0 {
 			continue
 		}
-		if _, err := fmt.Sscan(value, into); err == nil {
+		if _, err := fmt.Sscan(value, &values[i]); err == nil {
 			found++
 		}
 	}
-	return t, found == 3
+	return values, found == len(names)
 }

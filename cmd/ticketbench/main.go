@@ -64,6 +64,8 @@ type options struct {
 	PprofSeconds      float64
 	PprofDir          string
 	CPUProfile        string
+	// Tenants other organizers to resolve before the phases (tenants.go).
+	Tenants int
 	// The seatmap phase (seatmap.go).
 	SeatMapRequests, SeatMapConnections, SeatMapSellers int
 }
@@ -111,6 +113,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.SeatMapRequests, "seatmap-n", 64, "seatmap phase: requests per round")
 	fs.IntVar(&o.SeatMapConnections, "seatmap-c", 16, "seatmap phase: concurrent connections")
 	fs.IntVar(&o.SeatMapSellers, "seatmap-sellers", 4, "seatmap phase: buyers booking seats one after another during the selling round")
+	fs.IntVar(&o.Tenants, "tenants", 0, "before the phases, resolve this many other organizers once each (bulk-00001 …, provisioned by deploy/bench.sh with BENCH_TENANTS), so that ticketd's tenant cache holds them during the phases; reports ticketd's heap before and after")
 	fs.StringVar(&o.Ticketd, "ticketd", "", "path of the ticketd binary: run `ticketd inventory check` after each phase (with this process's environment)")
 	fs.StringVar(&o.JSON, "json", "", "also write the report as JSON to this file (- for stdout)")
 	fs.StringVar(&o.Pprof, "pprof", "", "base URL of ticketd's pprof server (its PPROF_ADDR, e.g. http://127.0.0.1:6061): take a CPU profile and an execution trace of the first -pprof-seconds of each phase")
@@ -138,9 +141,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		GoVersion: runtime.Version(), Flags: map[string]string{},
 	}
 	fs.VisitAll(func(f *flag.Flag) {
-		// -max-per-buyer is listed only when set, so that a run without
-		// it writes the same report as before the flag existed.
-		if f.Name != "api-key" && (f.Name != "max-per-buyer" || f.Value.String() != f.DefValue) {
+		// -max-per-buyer and -tenants are listed only when set, so that a
+		// run without them writes the same report as before they existed.
+		optional := f.Name == "max-per-buyer" || f.Name == "tenants"
+		if f.Name != "api-key" && (!optional || f.Value.String() != f.DefValue) {
 			rep.Flags[f.Name] = f.Value.String()
 		}
 	})
@@ -162,6 +166,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.Tenants > 0 {
+		if rep.OtherTenants, err = resolveTenants(ctx, o, metrics, stdout); err != nil {
+			return err
+		}
 	}
 	var attack *attacker
 	if slices.Contains(strings.Split(o.Phases, ","), "attacked") {
@@ -263,6 +272,9 @@ func (o options) validate() error {
 	if o.Attack != attackReuse && o.Attack != attackSale || o.AttackConnections < 1 || o.AttackGA < 1 {
 		bad = append(bad, "-attack must be reuse or sale, -attack-c and -attack-ga positive")
 	}
+	if o.Tenants < 0 || o.Tenants > 99999 {
+		bad = append(bad, "-tenants must be between 0 and 99999")
+	}
 	if o.PprofSeconds <= 0 {
 		bad = append(bad, "-pprof-seconds must be positive")
 	}
@@ -301,6 +313,7 @@ type report struct {
 	Flags            map[string]string `json:"flags"` // every flag but the API key
 	Tenant           string            `json:"tenant"`
 	ProvisionSeconds float64           `json:"provisionSeconds"`
+	OtherTenants     *tenantsReport    `json:"otherTenants,omitempty"`
 	Phases           []*phaseReport    `json:"phases"`
 	SeatMap          *seatMapReport    `json:"seatMap,omitempty"`
 }

@@ -3,12 +3,14 @@ package httpapi
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
@@ -66,33 +68,55 @@ func slugFromHost(host, platformDomain string) (slug string, onPlatform bool) {
 	return label, true
 }
 
-// maxCachedTenants bounds the cache, which random Host headers could
-// otherwise grow without limit.
-const maxCachedTenants = 10_000
+// The cache's bounds. Organizers found are kept up to maxCachedTenants. A
+// cached organizer costs about 0.5 KB of heap (BenchmarkTenantCacheMemory,
+// with 10,000), and ticketd's whole heap grows by about 0.9 KB per organizer
+// resolved (`make bench` with BENCH_TENANTS=10000, docs/benchmarks.md):
+// some 25 to 45 MB at the bound. Hosts and slugs that name no organizer are kept
+// apart, up to maxCachedMisses: random Host headers, which anyone can send,
+// then evict only other misses, never an organizer in the middle of its
+// on-sale. A full side evicts one entry at random (Go's map order), not all
+// of them, so a working set near the bound does not reload at once.
+const (
+	maxCachedTenants = 50_000
+	maxCachedMisses  = 10_000
+)
+
+// tenantLookupTimeout bounds a lookup that concurrent requests share: it
+// outlives the request that started it.
+const tenantLookupTimeout = 5 * time.Second
 
 // tenantCache resolves tenants through the TenantService and keeps each
 // answer, found or not, for a short TTL. Suspending a tenant therefore takes
 // effect on other instances within the TTL; on this instance at once, since
-// the platform API purges the cache.
+// the platform API purges the cache. Concurrent resolutions of one uncached
+// key share one lookup.
 type tenantCache struct {
 	svc     ticketing.TenantService
 	ttl     time.Duration
 	metrics *telemetry.Metrics
+	lookups singleflight.Group
 
-	mu      sync.Mutex
-	entries map[string]tenantEntry
+	mu     sync.Mutex
+	found  map[string]tenantEntry
+	misses map[string]time.Time // key → when the miss expires
 	// generation counts purges: an answer looked up before a purge is not
 	// cached after it, or a suspension could be undone by a slow lookup.
 	generation uint64
+	// maxFound and maxMisses are the bounds (tests lower them).
+	maxFound, maxMisses int
 }
 
 type tenantEntry struct {
-	tenant  *ticketing.Tenant // nil when not found
+	tenant  *ticketing.Tenant
 	expires time.Time
 }
 
 func newTenantCache(svc ticketing.TenantService, ttl time.Duration, m *telemetry.Metrics) *tenantCache {
-	return &tenantCache{svc: svc, ttl: ttl, metrics: m, entries: map[string]tenantEntry{}}
+	tc := &tenantCache{svc: svc, ttl: ttl, metrics: m, found: map[string]tenantEntry{}, misses: map[string]time.Time{},
+		maxFound: maxCachedTenants, maxMisses: maxCachedMisses}
+	m.RegisterTenantCache(tc.size)
+	return tc
 }
 
 var errTenantNotFound = ticketing.Errorf(ticketing.KindNotFound, ticketing.CodeTenantNotFound, "tenant not found")
@@ -107,25 +131,29 @@ func (tc *tenantCache) resolve(ctx context.Context, domain, slug string) (*ticke
 	key := domain + "\x00" + slug
 	now := time.Now()
 	tc.mu.Lock()
-	e, ok := tc.entries[key]
+	e, hit := tc.found[key]
+	hit = hit && now.Before(e.expires)
+	if !hit {
+		if until, ok := tc.misses[key]; ok && now.Before(until) {
+			tc.mu.Unlock()
+			tc.metrics.TenantResolutions.WithLabelValues("not_found").Inc()
+			return nil, errTenantNotFound
+		}
+	}
 	gen := tc.generation
 	tc.mu.Unlock()
 	outcome := "cache_hit"
-	if !ok || now.After(e.expires) {
+	if !hit {
 		outcome = "lookup"
-		t, err := tc.svc.ResolveTenant(ctx, domain, slug)
-		if err != nil && ticketing.ErrorKind(err) != ticketing.KindNotFound {
+		v, err, _ := tc.lookups.Do(key+"\x00"+strconv.FormatUint(gen, 10), func() (any, error) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tenantLookupTimeout)
+			defer cancel()
+			return tc.lookup(ctx, key, domain, slug, gen)
+		})
+		if err != nil {
 			return nil, err
 		}
-		e = tenantEntry{tenant: t, expires: now.Add(tc.ttl)}
-		tc.mu.Lock()
-		if len(tc.entries) >= maxCachedTenants {
-			clear(tc.entries)
-		}
-		if tc.generation == gen {
-			tc.entries[key] = e
-		}
-		tc.mu.Unlock()
+		e.tenant = v.(*ticketing.Tenant)
 	}
 	if e.tenant == nil || !e.tenant.Active() {
 		tc.metrics.TenantResolutions.WithLabelValues("not_found").Inc()
@@ -135,10 +163,52 @@ func (tc *tenantCache) resolve(ctx context.Context, domain, slug string) (*ticke
 	return e.tenant, nil
 }
 
+// lookup reads the tenant of key from Postgres and caches the answer (nil
+// when there is none) unless a purge came after gen.
+func (tc *tenantCache) lookup(ctx context.Context, key, domain, slug string, gen uint64) (*ticketing.Tenant, error) {
+	t, err := tc.svc.ResolveTenant(ctx, domain, slug)
+	if err != nil && ticketing.ErrorKind(err) != ticketing.KindNotFound {
+		return nil, err
+	}
+	expires := time.Now().Add(tc.ttl)
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.generation != gen {
+		return t, nil
+	}
+	if t == nil {
+		evictOne(tc.misses, tc.maxMisses)
+		tc.misses[key] = expires
+	} else {
+		evictOne(tc.found, tc.maxFound)
+		tc.found[key] = tenantEntry{tenant: t, expires: expires}
+	}
+	return t, nil
+}
+
+// evictOne removes an entry of m, any one, when m holds max or more.
+func evictOne[V any](m map[string]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
+}
+
+// size returns how many organizers and misses are cached (the gauges).
+func (tc *tenantCache) size() (found, misses int) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return len(tc.found), len(tc.misses)
+}
+
 // purge forgets every cached answer.
 func (tc *tenantCache) purge() {
 	tc.mu.Lock()
-	clear(tc.entries)
+	clear(tc.found)
+	clear(tc.misses)
 	tc.generation++
 	tc.mu.Unlock()
 }

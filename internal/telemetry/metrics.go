@@ -250,6 +250,26 @@ func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {
 	m.Registry.MustRegister(poolCollector{pool: pool})
 }
 
+// RegisterTenantCache exports the sizes of the API's tenant cache, read at
+// scrape time from size: organizers found, and hosts or slugs that named
+// none. A second cache on the same registry (tests) is not exported.
+func (m *Metrics) RegisterTenantCache(size func() (found, misses int)) {
+	_ = m.Registry.Register(tenantCacheCollector(size))
+}
+
+var tenantCacheEntries = prometheus.NewDesc("ticketd_tenant_cache_entries",
+	"Entries of the API's tenant cache, by kind: found (an organizer) or missing (a host or slug that names none).", []string{"kind"}, nil)
+
+type tenantCacheCollector func() (found, misses int)
+
+func (c tenantCacheCollector) Describe(ch chan<- *prometheus.Desc) { ch <- tenantCacheEntries }
+
+func (c tenantCacheCollector) Collect(ch chan<- prometheus.Metric) {
+	found, misses := c()
+	ch <- prometheus.MustNewConstMetric(tenantCacheEntries, prometheus.GaugeValue, float64(found), "found")
+	ch <- prometheus.MustNewConstMetric(tenantCacheEntries, prometheus.GaugeValue, float64(misses), "missing")
+}
+
 var (
 	poolAcquired = prometheus.NewDesc("ticketd_db_pool_acquired_connections", "Postgres connections in use.", nil, nil)
 	poolIdle     = prometheus.NewDesc("ticketd_db_pool_idle_connections", "Idle Postgres connections.", nil, nil)
