@@ -91,6 +91,12 @@ clean-services:
 bench: services
 	GO=$(GO) deploy/bench.sh $(BENCH_FLAGS)
 
+## restore-drill: back up a database (SOURCE_DATABASE_URL, default the development one), restore it into a
+## throwaway copy, check it and serve it with an empty Redis (docs/deploy.md, "Backups and restore")
+.PHONY: restore-drill
+restore-drill: services
+	GO=$(GO) deploy/restore-drill.sh
+
 ## bench-waitroom: the waiting room's on-sale benchmark (docs/benchmarks.md): 100,000 visitors join one
 ## event's room over HTTP for 5,000 places; heavy, run it alone
 .PHONY: bench-waitroom
