@@ -203,7 +203,7 @@ func (s *stack) start(cfg worker.Config) {
 	defer s.workerMu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(ctx, s.app.rdb.Client, cfg, s.app.workerHandlers(), s.app.tasks) }()
+	go func() { done <- worker.Run(ctx, s.app.rdb.UniversalClient, cfg, s.app.workerHandlers(), s.app.tasks) }()
 	s.stopWorker = func() {
 		cancel()
 		if err := <-done; err != nil {
