@@ -93,9 +93,9 @@ func ParseURL(raw string) (*Options, error) {
 		}
 		return &Options{Topology: Standalone, Single: o}, nil
 	case topology == "cluster":
-		return parseCluster(u, base == "rediss")
+		return parseCluster(u, base)
 	case topology == "sentinel":
-		return parseSentinel(u, base == "rediss")
+		return parseSentinel(u, base)
 	default:
 		return nil, fmt.Errorf("unknown topology %q: use %s+cluster:// or %s+sentinel://", topology, base, base)
 	}
@@ -119,17 +119,29 @@ func hosts(u *url.URL) ([]string, error) {
 	return addrs, nil
 }
 
-// goredisURL is u as go-redis's single-host parsers take it: scheme redis,
-// the first address as host and the others as addr options.
-func goredisURL(u *url.URL, addrs []string, q url.Values) string {
+// goredisURL is a URL as go-redis's single-host parsers take it: scheme
+// redis or rediss, the first address as host and the others as addr
+// options.
+func goredisURL(scheme string, user *url.Userinfo, addrs []string, q url.Values) string {
 	for _, a := range addrs[1:] {
 		q.Add("addr", a)
 	}
-	g := url.URL{Scheme: "redis", User: u.User, Host: addrs[0], RawQuery: q.Encode()}
+	g := url.URL{Scheme: scheme, User: user, Host: addrs[0], RawQuery: q.Encode()}
 	return g.String()
 }
 
-func parseCluster(u *url.URL, useTLS bool) (*Options, error) {
+// perAddressTLS makes c check each server's certificate against the
+// address it is dialed at (tls.Dial's default), not against the first
+// host's name, which go-redis puts there: a cluster's nodes and a
+// sentinel's primary have names of their own.
+func perAddressTLS(c *tls.Config) {
+	if c != nil {
+		c.ServerName = ""
+		c.MinVersion = tls.VersionTLS12
+	}
+}
+
+func parseCluster(u *url.URL, scheme string) (*Options, error) {
 	addrs, err := hosts(u)
 	if err != nil {
 		return nil, err
@@ -141,19 +153,15 @@ func parseCluster(u *url.URL, useTLS bool) (*Options, error) {
 	if q.Has("addr") {
 		return nil, errors.New("list every node in the host part, not as addr options")
 	}
-	o, err := goredis.ParseClusterURL(goredisURL(u, addrs, q))
+	o, err := goredis.ParseClusterURL(goredisURL(scheme, u.User, addrs, q))
 	if err != nil {
 		return nil, err
 	}
-	if useTLS {
-		// No server name: each node's certificate is checked against the
-		// address it is dialed at, not against the first seed's name.
-		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	perAddressTLS(o.TLSConfig)
 	return &Options{Topology: Cluster, Cluster: o}, nil
 }
 
-func parseSentinel(u *url.URL, useTLS bool) (*Options, error) {
+func parseSentinel(u *url.URL, scheme string) (*Options, error) {
 	addrs, err := hosts(u)
 	if err != nil {
 		return nil, err
@@ -192,37 +200,15 @@ func parseSentinel(u *url.URL, useTLS bool) (*Options, error) {
 		}
 		q.Set("db", db)
 	}
-	gu := url.URL{Scheme: "redis", User: sentinelUser, Host: addrs[0]}
 	if sentinelUser.String() == "" {
-		gu.User = nil
+		sentinelUser = nil
 	}
-	for _, a := range addrs[1:] {
-		q.Add("addr", a)
-	}
-	gu.RawQuery = q.Encode()
-	o, err := goredis.ParseFailoverURL(gu.String())
+	o, err := goredis.ParseFailoverURL(goredisURL(scheme, sentinelUser, addrs, q))
 	if err != nil {
 		return nil, err
 	}
-	if useTLS {
-		// No server name: the primary and the sentinels are each checked
-		// against the address they are dialed at.
-		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	perAddressTLS(o.TLSConfig)
 	return &Options{Topology: Sentinel, Failover: o}, nil
-}
-
-// Addrs returns the addresses the URL names: the server, the cluster's
-// seed nodes or the sentinels.
-func (o *Options) Addrs() []string {
-	switch o.Topology {
-	case Cluster:
-		return o.Cluster.Addrs
-	case Sentinel:
-		return o.Failover.SentinelAddrs
-	default:
-		return []string{o.Single.Addr}
-	}
 }
 
 // Every request of an on-sale makes a Redis round trip or two, from

@@ -49,9 +49,9 @@ func TestParseURL(t *testing.T) {
 				t.Fatalf("%+v", f)
 			}
 		}},
-		{"sentinelWithItsOwnPassword", "rediss+sentinel://:pw-1@s1:26379/?master=m&sentinel_password=pw-2", func(t *testing.T, o *Options) {
+		{"sentinelWithItsOwnPassword", "rediss+sentinel://:pw-1@s1:26379/?master=m&sentinel_password=pw-2&skip_verify=true", func(t *testing.T, o *Options) {
 			f := o.Failover
-			if f.Password != "pw-1" || f.SentinelPassword != "pw-2" || f.DB != 0 || f.TLSConfig == nil || f.TLSConfig.ServerName != "" ||
+			if f.Password != "pw-1" || f.SentinelPassword != "pw-2" || f.DB != 0 || f.TLSConfig == nil || f.TLSConfig.ServerName != "" || !f.TLSConfig.InsecureSkipVerify ||
 				!slices.Equal(f.SentinelAddrs, []string{"s1:26379"}) {
 				t.Fatalf("%+v", f)
 			}

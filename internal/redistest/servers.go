@@ -25,8 +25,8 @@ import (
 // also die with the test binary if it is killed (a -timeout), see
 // startProcess.
 
-// SentinelMaster is the name the Sentinel knows its primary by.
-const SentinelMaster = "ticketd-test"
+// sentinelMaster is the name the Sentinel knows its primary by.
+const sentinelMaster = "ticketd-test"
 
 // startTimeout bounds the start of a cluster or a sentinel: on a busy
 // two-core machine redis-server takes a while to start and the nodes to
@@ -40,7 +40,7 @@ var servers struct {
 	procs    []*process
 	cluster  []string
 	sentinel string
-	// err is a failed start, returned again to every later test.
+	// A failed start fails every later test that asks too.
 	clusterErr, sentinelErr error
 }
 
@@ -89,7 +89,7 @@ func SentinelURL(t testing.TB) string {
 	if servers.sentinelErr != nil {
 		t.Fatalf("redistest: Redis Sentinel: %v", servers.sentinelErr)
 	}
-	return "redis+sentinel://" + servers.sentinel + "/15?master=" + SentinelMaster
+	return "redis+sentinel://" + servers.sentinel + "/15?master=" + sentinelMaster
 }
 
 // need skips t without redis-server on PATH (fails it under CI, where it
@@ -332,7 +332,7 @@ func startSentinel() (string, error) {
 	// promote.
 	conf := filepath.Join(dir, "sentinel-"+strconv.Itoa(primary)+".conf")
 	body := fmt.Sprintf("sentinel resolve-hostnames no\nsentinel monitor %s 127.0.0.1 %d 1\nsentinel down-after-milliseconds %s 3600000\n",
-		SentinelMaster, primary, SentinelMaster)
+		sentinelMaster, primary, sentinelMaster)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		return "", err
 	}
@@ -344,7 +344,7 @@ func startSentinel() (string, error) {
 	s := goredis.NewSentinelClient(&goredis.Options{Addr: addr})
 	defer s.Close()
 	err = poll(ctx, nil, func() bool {
-		a, err := s.GetMasterAddrByName(ctx, SentinelMaster).Result()
+		a, err := s.GetMasterAddrByName(ctx, sentinelMaster).Result()
 		return err == nil && len(a) == 2 && a[1] == strconv.Itoa(primary)
 	})
 	if err != nil {
