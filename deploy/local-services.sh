@@ -10,7 +10,8 @@
 # (127.0.0.1, localhost or ::1); it then lives under .local/ at the repository root:
 #   .local/postgres/<port>/  data/, postgres.log, run/ (socket), bindir
 #   .local/redis/<port>/     redis.pid, redis.log
-# Missing binaries are installed with apt-get on Debian/Ubuntu when running as root.
+# Missing binaries are installed with apt-get on Debian/Ubuntu when running as root; redis-server
+# always, since the Redis Cluster and Sentinel tests start their own servers from it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -228,12 +229,23 @@ cmd_ensure() {
       continue
     fi
     is_local "$host" || die "$(label "$kind") at $host:$port ($name) is not reachable, and it is not on this machine: start it there or change $name"
+    if [[ $kind == redis && ${REDIS_URL:-} == *+*://* ]]; then
+      die "the Redis Cluster or Sentinel of REDIS_URL is not reachable at $host:$port: this script starts only a single Redis"
+    fi
     if [[ $kind == postgres ]]; then
       start_postgres "$host" "$port" "$user"
     else
       start_redis "$host" "$port"
     fi
   done <<<"$list"
+  # The Redis Cluster and Sentinel tests start redis-server themselves, even where Redis already runs.
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if [[ -f /etc/debian_version && $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      install_or_explain redis-server
+    else
+      log "redis-server is not on PATH: the Redis Cluster and Sentinel tests will be skipped"
+    fi
+  fi
 }
 
 cmd_status() {

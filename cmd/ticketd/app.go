@@ -130,8 +130,8 @@ func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, com
 	a.metrics.RegisterPool(db.Pool)
 	store := postgres.NewBookingStore(db)
 	store.ObserveCommits(a.metrics.ObserveBookingCommit)
-	a.stock = inventory.New(rdb.Client, rdb.Prefix, store)
-	a.tasks = worker.NewClient(rdb.Client, cfg.WorkerQueue)
+	a.stock = inventory.New(rdb.UniversalClient, rdb.Prefix, store)
+	a.tasks = worker.NewClient(rdb.UniversalClient, cfg.WorkerQueue)
 	if tp != nil {
 		a.tasks.Trace(tp)
 	}
@@ -199,7 +199,7 @@ func shutdownTracing(t *telemetry.Tracing, logger *slog.Logger) {
 
 // work processes background tasks until ctx is done.
 func (a *app) work(ctx context.Context) error {
-	return worker.Run(ctx, a.rdb.Client, a.observedWorkerConfig(nil), a.workerHandlers(), a.tasks)
+	return worker.Run(ctx, a.rdb.UniversalClient, a.observedWorkerConfig(nil), a.workerHandlers(), a.tasks)
 }
 
 func (a *app) workerConfig() worker.Config {

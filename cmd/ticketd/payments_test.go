@@ -91,18 +91,22 @@ func newStack(t *testing.T) *stack {
 }
 
 // stackOptions change the stack of a test: vars on top of its
-// configuration, its tracing (none when nil) and where it logs (nowhere
-// when nil).
+// configuration, its tracing (none when nil), where it logs (nowhere when
+// nil) and its Redis (redistest.URL when empty).
 type stackOptions struct {
-	vars    map[string]string
-	tracing *telemetry.Tracing
-	log     io.Writer
+	vars     map[string]string
+	tracing  *telemetry.Tracing
+	log      io.Writer
+	redisURL string
 }
 
 func newStackWith(t *testing.T, o stackOptions) *stack {
 	t.Helper()
 	db := pgtest.New(t)
-	rdb := redistest.New(t)
+	if o.redisURL == "" {
+		o.redisURL = redistest.URL()
+	}
+	rdb := redistest.NewOn(t, o.redisURL)
 	queue := "test-" + strings.TrimSuffix(strings.TrimPrefix(rdb.Prefix, "test:"), ":")
 	redistest.CleanupAsynqQueue(t, rdb, queue)
 	redistest.CleanupAsynqQueue(t, rdb, worker.MailQueue(queue))
@@ -131,7 +135,7 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 
 	vars := map[string]string{
 		"DATABASE_URL":               db.AppURL,
-		"REDIS_URL":                  redistest.URL(),
+		"REDIS_URL":                  o.redisURL,
 		"REDIS_KEY_PREFIX":           rdb.Prefix,
 		"WORKER_QUEUE":               queue,
 		"PLATFORM_API_KEY":           "test-platform-key-0123456789",
@@ -203,7 +207,7 @@ func (s *stack) start(cfg worker.Config) {
 	defer s.workerMu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- worker.Run(ctx, s.app.rdb.Client, cfg, s.app.workerHandlers(), s.app.tasks) }()
+	go func() { done <- worker.Run(ctx, s.app.rdb.UniversalClient, cfg, s.app.workerHandlers(), s.app.tasks) }()
 	s.stopWorker = func() {
 		cancel()
 		if err := <-done; err != nil {

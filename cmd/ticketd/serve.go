@@ -55,7 +55,7 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	if err != nil {
 		return fmt.Errorf("WAITING_ROOM_SECRET: %w", err)
 	}
-	rooms := waitroom.New(postgres.NewWaitingRoomStore(db), waitroom.NewQueue(rdb.Client, rdb.Prefix), signer, a.bookings, metrics, logger,
+	rooms := waitroom.New(postgres.NewWaitingRoomStore(db), waitroom.NewQueue(rdb.UniversalClient, rdb.Prefix), signer, a.bookings, metrics, logger,
 		waitroom.Config{AutoMinPerMinute: cfg.WaitingRoomAutoMinPerMinute, AutoMaxPerMinute: cfg.WaitingRoomAutoMaxPerMinute, CacheTTL: cfg.SaleCacheTTL})
 	sessions := postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL)
 	tickets := a.tickets

@@ -58,7 +58,7 @@ func (a *app) workServed(ctx context.Context, listening chan<- string) error {
 	if listening != nil {
 		listening <- addr
 	}
-	return worker.Run(ctx, a.rdb.Client, cfg, a.workerHandlers(), a.tasks)
+	return worker.Run(ctx, a.rdb.UniversalClient, cfg, a.workerHandlers(), a.tasks)
 }
 
 // workMux serves the worker's internal endpoints: GET /metrics for

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/mail"
 	"github.com/ticketd-io/ticketd/internal/redact"
+	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
@@ -239,7 +240,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	r.url("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
 	r.url("MIGRATIONS_DATABASE_URL", c.MigrationsDatabaseURL, "postgres", "postgresql")
-	r.url("REDIS_URL", c.RedisURL, "redis", "rediss")
+	if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		r.fail("REDIS_URL: %v (forms: redis://host:port/db, redis+cluster://host:port,host:port, redis+sentinel://host:port,host:port/db?master=name; rediss for TLS)", err)
+	}
+	if strings.ContainsAny(c.RedisKeyPrefix, "{}") {
+		r.fail("REDIS_KEY_PREFIX must not contain { or }: a brace in it would be the Redis Cluster hash tag of every key")
+	}
 	r.url("PUBLIC_URL", c.PublicURL, "http", "https")
 	if c.PlatformDomain == "" || strings.ContainsAny(c.PlatformDomain, "/: ") {
 		r.fail("PLATFORM_DOMAIN must be a host name such as tickets.example.com")

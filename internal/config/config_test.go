@@ -238,3 +238,46 @@ func TestBookingLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisURL(t *testing.T) {
+	for _, tc := range []struct{ name, url, problem string }{
+		{"standalone", "redis://:pw-redis@cache:6379/0", ""},
+		{"cluster", "redis+cluster://app:pw-redis@a:7000,b:7001,c:7002", ""},
+		{"clusterTLS", "rediss+cluster://:pw-redis@a:7000,b:7001/?dial_timeout=2s", ""},
+		{"sentinel", "redis+sentinel://:pw-redis@s1:26379,s2:26379/0?master=ticketd&sentinel_password=pw-sentinel", ""},
+		{"otherScheme", "http://:pw-redis@cache:6379", "REDIS_URL: the scheme must be"},
+		{"clusterDatabase", "redis+cluster://:pw-redis@a:7000,b:7001/2", "REDIS_URL: a Redis Cluster has only database 0"},
+		{"sentinelWithoutMaster", "redis+sentinel://:pw-redis@s1:26379,s2:26379", "REDIS_URL: a sentinel URL needs the primary's name"},
+		{"clusterUnknownOption", "redis+cluster://:pw-redis@a:7000?pool=3", "REDIS_URL: redis: unexpected option: pool"},
+		{"hostWithoutPort", "redis+cluster://:pw-redis@a,b:7001", `REDIS_URL: host "a" is not host:port`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{"REDIS_URL": tc.url}
+			c, err := Load(env(vars))
+			if tc.problem == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b strings.Builder
+				slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", c)
+				if strings.Contains(b.String(), "pw-") || !strings.Contains(b.String(), "xxxxx") {
+					t.Fatalf("log does not mask the passwords: %s", b.String())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Fatalf("err = %v, want %q", err, tc.problem)
+			}
+			if strings.Contains(err.Error(), "pw-") {
+				t.Fatalf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedisKeyPrefixHasNoBraces(t *testing.T) {
+	_, err := Load(env(map[string]string{"REDIS_KEY_PREFIX": "app{1}:"}))
+	if err == nil || !strings.Contains(err.Error(), "REDIS_KEY_PREFIX must not contain { or }") {
+		t.Fatalf("err = %v", err)
+	}
+}

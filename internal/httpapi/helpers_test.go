@@ -131,7 +131,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 	hasher := auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
 	logger := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := &countingStore{BookingStore: postgres.NewBookingStore(db.App)}
-	stock := inventory.New(rdb.Client, rdb.Prefix, store)
+	stock := inventory.New(rdb.UniversalClient, rdb.Prefix, store)
 	bookings := booking.New(store, stock, noScheduler{}, logger, 0)
 	metrics := telemetry.New("test")
 	queue := &fakeQueue{}
@@ -162,7 +162,7 @@ func newTestAPI(t *testing.T, configure ...func(*httpapi.Config, *httpapi.Deps))
 		t.Fatal(err)
 	}
 	clock := &testClock{base: time.Now()}
-	rooms := waitroom.New(postgres.NewWaitingRoomStore(db.App), waitroom.NewQueue(rdb.Client, rdb.Prefix), roomSigner, bookings, metrics, logger,
+	rooms := waitroom.New(postgres.NewWaitingRoomStore(db.App), waitroom.NewQueue(rdb.UniversalClient, rdb.Prefix), roomSigner, bookings, metrics, logger,
 		waitroom.Config{AutoMinPerMinute: 120, AutoMaxPerMinute: 6000, CacheTTL: 2 * time.Second})
 	rooms.SetClock(clock.now)
 	deps := httpapi.Deps{

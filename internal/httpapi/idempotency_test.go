@@ -80,7 +80,7 @@ func TestKeyedBookingsReadPostgresOnlyWhenABookingMayExist(t *testing.T) {
 
 	// Another instance (its own caches) answers the same.
 	store := &countingStore{BookingStore: postgres.NewBookingStore(s.db.App)}
-	instance := booking.New(store, inventory.New(s.rdb.Client, s.rdb.Prefix, store), noScheduler{}, slog.New(slog.DiscardHandler), 0)
+	instance := booking.New(store, inventory.New(s.rdb.UniversalClient, s.rdb.Prefix, store), noScheduler{}, slog.New(slog.DiscardHandler), 0)
 	bctx := ticketing.WithActor(ticketing.WithTenant(t.Context(), &ticketing.Tenant{ID: s.tenantID()}),
 		ticketing.Actor{UserID: buyer.userID, Role: string(ticketing.RoleUser)})
 	b, err := instance.CreateBooking(bctx, ticketing.NewBooking{EventID: s.event, IdempotencyKey: "k2",

@@ -86,7 +86,7 @@ var ev = Event{TenantID: "tenant-1", EventID: "event-1"}
 func newStore(t testing.TB, db *fakeDB) *Store {
 	t.Helper()
 	c := redistest.New(t)
-	return New(c.Client, c.Prefix, db)
+	return New(c.UniversalClient, c.Prefix, db)
 }
 
 func later() time.Time { return time.Now().Add(10 * time.Minute) }
@@ -760,7 +760,7 @@ func TestVerifyFindsDamage(t *testing.T) {
 	ctx := context.Background()
 	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 5}}}
 	c := redistest.New(t)
-	s := New(c.Client, c.Prefix, db)
+	s := New(c.UniversalClient, c.Prefix, db)
 	if err := s.Hold(ctx, ev, Hold{ID: "h", ExpiresAt: later(), Items: []Item{{"ga", 2}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ var count = goredis.NewScript(`return {ARGV[1], redis.call('INCR', KEYS[1])}`)
 func TestConcurrentCallsGetTheirOwnAnswers(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.New(t)
-	s := pipeline.New(rdb.Client)
+	s := pipeline.New(rdb.UniversalClient)
 	key := rdb.Prefix + "count"
 	const n = 500
 	var wg sync.WaitGroup
@@ -48,7 +48,7 @@ func TestConcurrentCallsGetTheirOwnAnswers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got, err := rdb.Client.Get(context.Background(), key).Int(); err != nil || got != n {
+	if got, err := rdb.UniversalClient.Get(context.Background(), key).Int(); err != nil || got != n {
 		t.Fatalf("the script ran %d times (%v), want %d", got, err, n)
 	}
 }
@@ -58,13 +58,13 @@ func TestConcurrentCallsGetTheirOwnAnswers(t *testing.T) {
 func TestEndedRequestRunsNothing(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.New(t)
-	s := pipeline.New(rdb.Client)
+	s := pipeline.New(rdb.UniversalClient)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := s.Run(ctx, count, []string{rdb.Prefix + "count"}, "x").Err(); err == nil {
 		t.Fatal("a call of an ended request ran")
 	}
-	if n, _ := rdb.Client.Exists(context.Background(), rdb.Prefix+"count").Result(); n != 0 {
+	if n, _ := rdb.UniversalClient.Exists(context.Background(), rdb.Prefix+"count").Result(); n != 0 {
 		t.Fatal("the script ran for an ended request")
 	}
 }

@@ -6,7 +6,7 @@ import "net/url"
 
 // secretParams are query parameters that carry credentials in Postgres and
 // Redis URLs.
-var secretParams = []string{"password", "sslpassword", "pass"}
+var secretParams = []string{"password", "sslpassword", "pass", "sentinel_password"}
 
 // URL returns raw with the password of its user info and of its query
 // parameters replaced by "xxxxx".

@@ -11,6 +11,8 @@ func TestURL(t *testing.T) {
 		"postgres://app@db/tix?sslmode=require&password=hunter2",
 		"redis://:hunter2@cache:6379/0",
 		"rediss://user:hunter2@cache:6380/0?pass=hunter2",
+		"redis+cluster://:hunter2@a:7000,b:7001",
+		"redis+sentinel://s1:26379,s2:26379/0?master=m&sentinel_password=hunter2",
 	} {
 		got := URL(raw)
 		if strings.Contains(got, "hunter2") || !strings.Contains(got, "xxxxx") {

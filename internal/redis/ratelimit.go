@@ -52,7 +52,7 @@ func (l *RateLimiter) Allow(ctx context.Context, tenantID string, limits ...Limi
 		keys[i] = l.c.Key(fmt.Sprintf("rl:{t:%s}:%s:%d:%s", tenantID, l.name, i, hex.EncodeToString(sum[:12])))
 		args = append(args, strconv.Itoa(lim.Max))
 	}
-	ms, err := rateLimitScript.Run(ctx, l.c.Client, keys, args...).Int64()
+	ms, err := rateLimitScript.Run(ctx, l.c.UniversalClient, keys, args...).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redis: rate limit: %w", err)
 	}

@@ -56,7 +56,7 @@ func (g *SigninGuard) run(ctx context.Context, mode, tenantID, email, address st
 	e, pair := h(email), h(email+"\x00"+address)
 	key := func(kind, id string) string { return g.c.Key(fmt.Sprintf("signin:{t:%s}:%s:%s", tenantID, kind, id)) }
 	keys := []string{key("pair", pair), key("email", e), key("last", e), key("failed", pair)}
-	ms, err := signinScript.Run(ctx, g.c.Client, keys, mode, time.Now().UnixMilli(), g.PerAddress, g.PerEmail,
+	ms, err := signinScript.Run(ctx, g.c.UniversalClient, keys, mode, time.Now().UnixMilli(), g.PerAddress, g.PerEmail,
 		g.MaxBackoff.Milliseconds(), g.Window.Milliseconds(), g.Memory.Milliseconds()).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redis: sign-in guard: %w", err)

@@ -14,7 +14,7 @@ import (
 // buyers hold. Commands outside any trace make no span, so asynq's polling
 // on the same client makes none.
 func (c *Client) Trace(tp trace.TracerProvider) error {
-	return redisotel.InstrumentTracing(c.Client,
+	return redisotel.InstrumentTracing(c.UniversalClient,
 		redisotel.WithTracerProvider(telemetry.ChildSpansOnly(tp)),
 		redisotel.WithDBStatement(false),
 		redisotel.WithCallerEnabled(false))

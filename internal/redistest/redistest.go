@@ -4,6 +4,10 @@
 // queues named after it that CleanupAsynqQueue was given (asynq keys cannot
 // carry the prefix), and nothing else, so tests run in parallel, repeatedly,
 // beside a developer's own data.
+//
+// ClusterURL and SentinelURL start a Redis Cluster and a Sentinel-watched
+// primary from redis-server, once per test binary, for the tests that run
+// ticketd on them (NewOn gives each test its prefix there too).
 package redistest
 
 import (
@@ -20,23 +24,27 @@ import (
 // DefaultURL is used when TEST_REDIS_URL is not set.
 const DefaultURL = "redis://127.0.0.1:6379/15"
 
-// New returns a client whose Prefix is unique to t.
+// New returns a client on URL whose Prefix is unique to t.
 func New(t testing.TB) *redis.Client {
+	t.Helper()
+	return NewOn(t, URL())
+}
+
+// NewOn returns a client on url (ClusterURL, SentinelURL) whose Prefix is
+// unique to t.
+func NewOn(t testing.TB, url string) *redis.Client {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	prefix := "test:" + hex.EncodeToString(b) + ":"
-	c, err := redis.Open(context.Background(), URL(), prefix)
+	c, err := redis.Open(context.Background(), url, prefix)
 	if err != nil {
 		t.Fatalf("redistest: %v (set TEST_REDIS_URL)", err)
 	}
+	unlink := func(ctx context.Context, key string) error { return c.Unlink(ctx, key).Err() }
 	t.Cleanup(func() {
 		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			c.Unlink(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
+		if err := c.ScanKeys(ctx, prefix+"*", unlink); err != nil {
 			t.Errorf("redistest: clean %s*: %v", prefix, err)
 		}
 		_ = c.Close()
@@ -63,11 +71,8 @@ func CleanupAsynqQueue(t testing.TB, c *redis.Client, queue string) {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		iter := c.Scan(ctx, 0, globEscape("asynq:{"+queue+"}:")+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			c.Unlink(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
+		unlink := func(ctx context.Context, key string) error { return c.Unlink(ctx, key).Err() }
+		if err := c.ScanKeys(ctx, globEscape("asynq:{"+queue+"}:")+"*", unlink); err != nil {
 			t.Errorf("redistest: clean asynq queue %s: %v", queue, err)
 		}
 		if err := c.SRem(ctx, "asynq:queues", queue).Err(); err != nil {

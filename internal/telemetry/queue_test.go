@@ -34,8 +34,8 @@ func TestQueueCollectorReportsTheQueues(t *testing.T) {
 	redistest.CleanupAsynqQueue(t, rdb, queue)
 	redistest.CleanupAsynqQueue(t, rdb, empty)
 
-	client := asynq.NewClientFromRedisClient(rdb.Client)
-	inspector := asynq.NewInspectorFromRedisClient(rdb.Client)
+	client := asynq.NewClientFromRedisClient(rdb.UniversalClient)
+	inspector := asynq.NewInspectorFromRedisClient(rdb.UniversalClient)
 	enqueue := func(id string, opts ...asynq.Option) {
 		t.Helper()
 		opts = append(opts, asynq.Queue(queue), asynq.TaskID(id))

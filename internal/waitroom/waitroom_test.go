@@ -158,7 +158,7 @@ func newRoom(t *testing.T, perMinute int) *room {
 	r := &room{t: t, clock: &clock{t: opens.Add(-time.Minute)}, stock: &fakeStock{}, obs: &fakeObserver{},
 		tenant: &ticketing.Tenant{ID: ticketing.NewID()}, event: ticketing.NewID(), opens: opens}
 	signer, _ := waitroom.NewSigner(secret)
-	r.svc = waitroom.New(&memStore{rooms: map[string]ticketing.WaitingRoom{}}, waitroom.NewQueue(rdb.Client, rdb.Prefix), signer,
+	r.svc = waitroom.New(&memStore{rooms: map[string]ticketing.WaitingRoom{}}, waitroom.NewQueue(rdb.UniversalClient, rdb.Prefix), signer,
 		r.stock, r.obs, slog.New(slog.NewTextHandler(io.Discard, nil)), waitroom.Config{AutoMinPerMinute: 120, AutoMaxPerMinute: 6000})
 	r.svc.SetClock(r.clock.now)
 	_, err := r.svc.ConfigureRoom(r.ctx(""), ticketing.WaitingRoom{EventID: r.event, Enabled: true, OpensAt: opens,

@@ -64,7 +64,7 @@ func newMailWorld(t *testing.T) *mailWorld {
 	hasher := auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
 	tenants := postgres.NewTenantService(w.db.App, hasher)
 	store := postgres.NewBookingStore(w.db.App)
-	w.bookings = booking.New(store, inventory.New(rdb.Client, rdb.Prefix, store), noScheduler{}, logger, 0)
+	w.bookings = booking.New(store, inventory.New(rdb.UniversalClient, rdb.Prefix, store), noScheduler{}, logger, 0)
 	w.payments = postgres.NewPaymentStore(w.db.App)
 	w.users = postgres.NewUserService(w.db.App, hasher)
 
@@ -145,12 +145,12 @@ func newMailWorld(t *testing.T) *mailWorld {
 	w.queue = "test-" + rdb.Prefix[len("test:"):len(rdb.Prefix)-1]
 	redistest.CleanupAsynqQueue(t, rdb, w.queue)
 	redistest.CleanupAsynqQueue(t, rdb, worker.MailQueue(w.queue))
-	w.client = worker.NewClient(rdb.Client, w.queue)
-	w.rdb, w.inspector = rdb.Client, asynq.NewInspectorFromRedisClient(rdb.Client)
+	w.client = worker.NewClient(rdb.UniversalClient, w.queue)
+	w.rdb, w.inspector = rdb.UniversalClient, asynq.NewInspectorFromRedisClient(rdb.UniversalClient)
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: w.queue, Concurrency: 2, MailConcurrency: 4, SweepInterval: time.Second},
+		done <- worker.Run(runCtx, rdb.UniversalClient, worker.Config{Queue: w.queue, Concurrency: 2, MailConcurrency: 4, SweepInterval: time.Second},
 			&worker.Handlers{Bookings: w.bookings, Tenants: tenants, Client: w.client, Logger: logger, Mail: w.postman}, w.client)
 	}()
 	t.Cleanup(func() {

@@ -72,7 +72,7 @@ func TestMetricsMiddlewareRecordsEveryOutcome(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	metrics := worker.NewMetrics(reg, queue)
-	client := worker.NewClient(rdb.Client, queue)
+	client := worker.NewClient(rdb.UniversalClient, queue)
 	reg.MustRegister(telemetry.NewQueueCollector(client.Inspector(), worker.Queues(queue), 10*time.Second, logger))
 	key := func(name, task, outcome string) string {
 		k := fmt.Sprintf("%s{outcome=%q,queue=%q,task=%q}", name, outcome, queue, task)
@@ -106,7 +106,7 @@ func TestMetricsMiddlewareRecordsEveryOutcome(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(ctx, rdb.Client, worker.Config{
+		done <- worker.Run(ctx, rdb.UniversalClient, worker.Config{
 			Queue: queue, Concurrency: 4, SweepInterval: time.Hour,
 			Middleware: []asynq.MiddlewareFunc{metrics.Middleware}, Status: status,
 		}, &worker.Handlers{Payments: payments, Tenants: noTenants{}, Logger: logger, Client: client}, client)
@@ -133,7 +133,7 @@ func TestMetricsMiddlewareRecordsEveryOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := asynq.NewClientFromRedisClient(rdb.Client).EnqueueContext(t.Context(),
+	if _, err := asynq.NewClientFromRedisClient(rdb.UniversalClient).EnqueueContext(t.Context(),
 		asynq.NewTask("test:unknown", nil), asynq.Queue(queue), asynq.MaxRetry(0)); err != nil {
 		t.Fatal(err)
 	}

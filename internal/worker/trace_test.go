@@ -76,7 +76,7 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 	redistest.CleanupAsynqQueue(t, rdb, queue)
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	client := worker.NewClient(rdb.Client, queue)
+	client := worker.NewClient(rdb.UniversalClient, queue)
 	client.Trace(tp)
 	tenantID := ticketing.NewID()
 
@@ -87,7 +87,7 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 		}
 	}
 	request.End()
-	info, err := asynq.NewInspectorFromRedisClient(rdb.Client).GetTaskInfo(queue, "payment-verify:bk_traced_1")
+	info, err := asynq.NewInspectorFromRedisClient(rdb.UniversalClient).GetTaskInfo(queue, "payment-verify:bk_traced_1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 		t.Fatalf("payload %s, want %s as before tracing", info.Payload, want)
 	}
 	// What an older ticketd enqueued: the same payload, no headers.
-	old := asynq.NewClientFromRedisClient(rdb.Client)
+	old := asynq.NewClientFromRedisClient(rdb.UniversalClient)
 	defer old.Close()
 	oldPayload, _ := json.Marshal(map[string]string{"tenantId": tenantID, "reference": "bk_untraced_1"})
 	if _, err := old.Enqueue(asynq.NewTask(worker.TypeVerifyPayment, oldPayload), asynq.Queue(queue)); err != nil {
@@ -108,7 +108,7 @@ func TestTaskContinuesTheTraceOfItsEnqueuer(t *testing.T) {
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Hour},
+		done <- worker.Run(runCtx, rdb.UniversalClient, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Hour},
 			&worker.Handlers{Payments: v, Tenants: noTenants{}, Logger: slog.New(telemetry.TraceLogHandler(slog.NewJSONHandler(logs, nil))), Tracing: tp}, client)
 	}()
 	waitFor(t, func() (bool, string) {
@@ -188,10 +188,10 @@ func TestUntracedClientAddsNoHeaders(t *testing.T) {
 	tp := sdktrace.NewTracerProvider()
 	ctx, span := tp.Tracer("test").Start(context.Background(), "request")
 	defer span.End()
-	if err := worker.NewClient(rdb.Client, queue).EnqueueVerify(ctx, ticketing.NewID(), "bk_plain_1"); err != nil {
+	if err := worker.NewClient(rdb.UniversalClient, queue).EnqueueVerify(ctx, ticketing.NewID(), "bk_plain_1"); err != nil {
 		t.Fatal(err)
 	}
-	info, err := asynq.NewInspectorFromRedisClient(rdb.Client).GetTaskInfo(queue, "payment-verify:bk_plain_1")
+	info, err := asynq.NewInspectorFromRedisClient(rdb.UniversalClient).GetTaskInfo(queue, "payment-verify:bk_plain_1")
 	if err != nil {
 		t.Fatal(err)
 	}

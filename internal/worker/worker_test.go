@@ -36,7 +36,7 @@ func TestWorkerExpiresBookings(t *testing.T) {
 	hasher := auth.Hasher{Memory: 1024, Iterations: 1, Parallelism: 1}
 	tenants := postgres.NewTenantService(db.App, hasher)
 	store := postgres.NewBookingStore(db.App)
-	stock := inventory.New(rdb.Client, rdb.Prefix, store)
+	stock := inventory.New(rdb.UniversalClient, rdb.Prefix, store)
 	bookings := booking.New(store, stock, noScheduler{}, logger, 0)
 
 	tenant, admin, err := tenants.CreateTenant(t.Context(), ticketing.NewTenant{Slug: "acme", Name: "Acme", Currency: "NGN",
@@ -75,8 +75,8 @@ func TestWorkerExpiresBookings(t *testing.T) {
 
 	queue := "test-" + rdb.Prefix[len("test:"):len(rdb.Prefix)-1]
 	redistest.CleanupAsynqQueue(t, rdb, queue)
-	inspector := asynq.NewInspectorFromRedisClient(rdb.Client)
-	client := worker.NewClient(rdb.Client, queue)
+	inspector := asynq.NewInspectorFromRedisClient(rdb.UniversalClient)
+	client := worker.NewClient(rdb.UniversalClient, queue)
 
 	// Another process scheduling the same slot enqueues nothing new. The
 	// slot is an hour away, so no worker takes its task while it is counted.
@@ -84,10 +84,10 @@ func TestWorkerExpiresBookings(t *testing.T) {
 	if err := client.ScheduleExpiry(ctx, tenant.ID, inAnHour); err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.NewClient(rdb.Client, queue).ScheduleExpiry(ctx, tenant.ID, inAnHour); err != nil {
+	if err := worker.NewClient(rdb.UniversalClient, queue).ScheduleExpiry(ctx, tenant.ID, inAnHour); err != nil {
 		t.Fatalf("scheduling the same slot again must be harmless: %v", err)
 	}
-	if n := tasksOf(t, rdb.Client, queue, worker.TypeExpireBookings); n != 1 {
+	if n := tasksOf(t, rdb.UniversalClient, queue, worker.TypeExpireBookings); n != 1 {
 		t.Fatalf("%d expiry tasks queued, want 1 for the slot", n)
 	}
 
@@ -100,7 +100,7 @@ func TestWorkerExpiresBookings(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		// The sweep runs when the worker starts, then not for an hour.
-		done <- worker.Run(runCtx, rdb.Client, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Hour},
+		done <- worker.Run(runCtx, rdb.UniversalClient, worker.Config{Queue: queue, Concurrency: 2, SweepInterval: time.Hour},
 			&worker.Handlers{Bookings: bookings, Tenants: tenants, Logger: logger}, client)
 	}()
 	defer func() {
@@ -202,19 +202,19 @@ func TestEnqueueRefundRunsAWaitingTaskNow(t *testing.T) {
 	redistest.CleanupAsynqQueue(t, rdb, queue)
 	tenantID, refundID := ticketing.NewID(), ticketing.NewID()
 	// The refund's task, waiting an hour for its next run.
-	_, err := asynq.NewClientFromRedisClient(rdb.Client).Enqueue(asynq.NewTask(worker.TypeRefundPayment, []byte(`{}`)),
+	_, err := asynq.NewClientFromRedisClient(rdb.UniversalClient).Enqueue(asynq.NewTask(worker.TypeRefundPayment, []byte(`{}`)),
 		asynq.Queue(queue), asynq.TaskID("payment-refund:"+refundID), asynq.ProcessIn(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.NewClient(rdb.Client, queue).EnqueueRefund(t.Context(), tenantID, refundID); err != nil {
+	if err := worker.NewClient(rdb.UniversalClient, queue).EnqueueRefund(t.Context(), tenantID, refundID); err != nil {
 		t.Fatal(err)
 	}
-	info, err := asynq.NewInspectorFromRedisClient(rdb.Client).GetTaskInfo(queue, "payment-refund:"+refundID)
+	info, err := asynq.NewInspectorFromRedisClient(rdb.UniversalClient).GetTaskInfo(queue, "payment-refund:"+refundID)
 	if err != nil || info.State != asynq.TaskStatePending {
 		t.Fatalf("the refund's task after enqueueing it again: %+v %v, want it pending", info, err)
 	}
-	if n := tasksOf(t, rdb.Client, queue, worker.TypeRefundPayment); n != 0 {
+	if n := tasksOf(t, rdb.UniversalClient, queue, worker.TypeRefundPayment); n != 0 {
 		t.Fatalf("%d refund tasks still scheduled", n)
 	}
 }
