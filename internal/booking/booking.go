@@ -475,8 +475,10 @@ func (s *Service) FindBookingByID(ctx context.Context, id string) (*ticketing.Bo
 
 // FindBookings implements ticketing.BookingService.
 func (s *Service) FindBookings(ctx context.Context, f ticketing.BookingFilter) ([]*ticketing.Booking, string, error) {
+	// A buyer lists their own bookings, whatever they ask for: the buyer
+	// search is for staff, and is dropped rather than narrowing to them.
 	if owner := ticketing.OwnerScope(ctx); owner != "" {
-		f.UserID = owner
+		f.UserID, f.Buyer = owner, ""
 	}
 	return s.store.FindBookings(ctx, f)
 }

@@ -191,16 +191,13 @@ func (s *Server) listBookings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := ticketing.BookingFilter{EventID: strings.Clone(c.Query("eventId")), UserID: strings.Clone(c.Query("userId")), Page: page}
-	var p ticketing.Problems
-	p.Addf(f.EventID != "" && !ticketing.ValidID(f.EventID), "eventId must be an event id")
-	p.Addf(f.UserID != "" && !ticketing.ValidID(f.UserID), "userId must be a user id")
+	f := ticketing.BookingFilter{EventID: strings.Clone(c.Query("eventId")), UserID: strings.Clone(c.Query("userId")),
+		Buyer: strings.Clone(c.Query("buyer")), Page: page}
 	if st := c.Query("status"); st != "" {
 		status := ticketing.BookingStatus(strings.Clone(st))
-		p.Addf(!status.Valid(), "status must be pending, confirmed, expired, cancelled, failed, review or refunded")
 		f.Status = &status
 	}
-	if err := p.Err(); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	bookings, next, err := s.deps.Bookings.FindBookings(c.UserContext(), f)

@@ -50,6 +50,24 @@ WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT $6;
 
+-- name: ListBuyerBookings
+-- ListBookings of the buyers whose email starts with $7 (lower case, as
+-- emails are stored). A query of its own: the IN must stand alone in the
+-- WHERE for the planner to make it a join, either from the buyers found in
+-- users_tenant_email_prefix_idx (00019) to their bookings in
+-- bookings_tenant_user_idx, or from the newest bookings to their buyers,
+-- whichever it expects to be cheaper. starts_with, unlike LIKE, is
+-- leakproof, so that RLS lets it be the index's condition.
+SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at, failure_reason, review_note
+FROM bookings
+WHERE user_id IN (SELECT u.id FROM users u WHERE starts_with(u.email, $7))
+  AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+  AND ($3::uuid IS NULL OR user_id = $3)
+  AND ($4::uuid IS NULL OR event_id = $4)
+  AND ($5::text IS NULL OR status = $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $6;
+
 -- name: CancelBooking
 -- A pending booking whose hold has not run out; $2, when set, must own it.
 UPDATE bookings SET status = 'cancelled', version = version + 1, updated_at = now()
