@@ -47,6 +47,7 @@ type bookingResponse struct {
 	EventID       string                `json:"eventId"`
 	EventTitle    string                `json:"eventTitle,omitempty"`
 	EventStartsAt *time.Time            `json:"eventStartsAt,omitempty"`
+	EventTimezone string                `json:"eventTimezone,omitempty"` // the venue's: the shop shows times in it
 	UserID        string                `json:"userId"`
 	Buyer         *buyerResponse        `json:"buyer,omitempty"`
 	Status        string                `json:"status"`
@@ -74,7 +75,7 @@ func toBookingResponse(b *ticketing.Booking) bookingResponse {
 		r.Items = append(r.Items, bookingItemResponse{TicketTypeID: it.TicketTypeID, TicketTypeName: it.TicketTypeName, Quantity: it.Quantity,
 			UnitPrice: it.UnitPrice, Seats: it.SeatIDs, SeatLabels: it.SeatLabels})
 	}
-	r.EventTitle = b.EventTitle
+	r.EventTitle, r.EventTimezone = b.EventTitle, b.EventTimezone
 	if !b.EventStartsAt.IsZero() {
 		r.EventStartsAt = utcPtr(&b.EventStartsAt)
 	}

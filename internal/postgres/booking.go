@@ -346,11 +346,12 @@ func loadItems(ctx context.Context, tx pgx.Tx, bookings []*ticketing.Booking) er
 	for rows.Next() {
 		var id string
 		var d ticketing.Booking
-		if err := rows.Scan(&id, &d.EventTitle, &d.EventStartsAt, &d.BuyerName, &d.BuyerEmail); err != nil {
+		if err := rows.Scan(&id, &d.EventTitle, &d.EventStartsAt, &d.EventTimezone, &d.BuyerName, &d.BuyerEmail); err != nil {
 			return err
 		}
 		b := byID[id]
-		b.EventTitle, b.EventStartsAt, b.BuyerName, b.BuyerEmail = d.EventTitle, d.EventStartsAt, d.BuyerName, d.BuyerEmail
+		b.EventTitle, b.EventStartsAt, b.EventTimezone = d.EventTitle, d.EventStartsAt, d.EventTimezone
+		b.BuyerName, b.BuyerEmail = d.BuyerName, d.BuyerEmail
 	}
 	return rows.Err()
 }

@@ -56,10 +56,12 @@ type Booking struct {
 	ID      string
 	EventID string
 	UserID  string
-	// What a person reads: the event's title and start, and, for staff,
-	// the buyer's name and email (empty where not loaded).
+	// What a person reads: the event's title and start, the time zone of
+	// its venue (in which its times are shown), and, for staff, the
+	// buyer's name and email (empty where not loaded).
 	EventTitle    string
 	EventStartsAt time.Time
+	EventTimezone string
 	BuyerName     string
 	BuyerEmail    string
 	Status        BookingStatus

@@ -33,9 +33,10 @@ WHERE i.booking_id = ANY($1::uuid[])
 ORDER BY i.booking_id, i.ticket_type_id;
 
 -- name: DescribeBookings
--- What a person reads of bookings: the event's title and start, the buyer.
-SELECT b.id::text, e.title, e.starts_at, u.name, u.email
-FROM bookings b JOIN events e ON e.id = b.event_id JOIN users u ON u.id = b.user_id
+-- What a person reads of bookings: the event's title and start, its
+-- venue's time zone, the buyer.
+SELECT b.id::text, e.title, e.starts_at, v.timezone, u.name, u.email
+FROM bookings b JOIN events e ON e.id = b.event_id JOIN venues v ON v.id = e.venue_id JOIN users u ON u.id = b.user_id
 WHERE b.id = ANY($1::uuid[]);
 
 -- name: ListBookings
