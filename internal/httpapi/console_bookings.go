@@ -27,7 +27,7 @@ type consoleBookings struct {
 
 // consoleBookings lists the organizer's bookings, a page at a time,
 // filtered by event and status, and searched by buyer as GET
-// /v1/bookings?buyer= is (the buyer's email or name starts with it).
+// /v1/bookings?buyer= is (the buyer's email starts with it).
 func (s *Server) consoleBookings(c *fiber.Ctx) error {
 	page, err := pageOf(c)
 	if err != nil {
