@@ -1,14 +1,16 @@
 // The console's venues (README.md, "Organizer console"): the organizer builds a venue's seat layout
 // in the editor (a section whose row is numbered by a count, a section whose row has seat labels),
 // sees the preview's seat count, saves, and the venue's page shows the stored layout; an event on the
-// venue then sells a section as a seated ticket type, after which a new layout is refused.
+// venue then sells a section as a seated ticket type, after which a new layout is refused. A venue no
+// event uses is deleted (after a confirmation) and the list says so; deleting the venue the event
+// uses is refused, and the form says why.
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { signIn } from './demo.mjs';
-import { browser, browserTest, env, guard } from './lib.mjs';
+import { browser, browserTest, env, guard, waitFor } from './lib.mjs';
 
 let soldVenuePath = '';
 
@@ -108,6 +110,58 @@ test('a venue whose seats are sold keeps its layout, and the form says why', asy
     await page.locator('[data-status]', { hasText: 'LAYOUT_IN_USE' }).waitFor();
     await mkdir(path.join(env.artifacts, 'console-venues'), { recursive: true });
     await page.screenshot({ path: path.join(env.artifacts, 'console-venues', 'layout-in-use.png') });
+    await watched.settle(page);
+    assert.equal(watched.problems.length, 1, watched.problems.join('\n'));
+    assert.match(watched.problems[0], /status of 409 \(Conflict\).*\/v1\/venues\//);
+  } finally {
+    await context.close();
+  }
+});
+
+browserTest('an organizer deletes a venue that no event uses', { origins: [env.storeURL] }, async ({ page, step }) => {
+  await signIn(page, '/admin/venues/new');
+  const name = `Browser Yard ${Date.now()}`;
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('City', { exact: true }).fill('Lagos');
+  await page.getByLabel(/^Capacity/).fill('300');
+  await page.getByRole('button', { name: 'Create venue' }).click();
+  await page.waitForURL(/\/admin\/venues\/[0-9a-f-]{36}\?saved=1$/);
+  const venuePath = new URL(page.url()).pathname;
+
+  // Dismissing the confirmation keeps the venue.
+  const questions = [];
+  page.once('dialog', (d) => { questions.push(d.message()); return d.dismiss(); });
+  await page.getByRole('button', { name: 'Delete venue' }).click();
+  await waitFor('the confirmation', () => questions.length === 1);
+  assert.match(questions[0], new RegExp(`^Delete the venue “${name}”\\?`));
+  assert.equal(new URL(page.url()).pathname, venuePath);
+  assert.equal(await page.locator('[data-status]').innerText(), 'Saved.');
+
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Delete venue' }).click();
+  await page.waitForURL(env.storeURL + '/admin/venues?deleted=1');
+  await page.getByRole('status').filter({ hasText: 'The venue was deleted.' }).waitFor();
+  assert.equal(await page.getByRole('link', { name }).count(), 0);
+  await page.getByRole('link', { name: 'Main Hall' }).waitFor();
+  await step('venue deleted');
+});
+
+// The API's 409 is logged by Chromium as a failed resource: as above, this test watches the page
+// itself and expects that one line alone.
+test('a venue that an event uses is not deleted, and the form says why', async () => {
+  assert.ok(soldVenuePath, 'the first test made a venue that an event uses');
+  const context = await (await browser()).newContext();
+  try {
+    const watched = await guard(context, [env.storeURL]);
+    const page = await context.newPage();
+    await signIn(page, soldVenuePath);
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Delete venue' }).click();
+    await page.locator('[data-status]', { hasText: 'VENUE_IN_USE' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, soldVenuePath);
+    assert.equal(await page.getByRole('button', { name: 'Delete venue' }).isEnabled(), true);
+    await mkdir(path.join(env.artifacts, 'console-venues'), { recursive: true });
+    await page.screenshot({ path: path.join(env.artifacts, 'console-venues', 'venue-in-use.png') });
     await watched.settle(page);
     assert.equal(watched.problems.length, 1, watched.problems.join('\n'));
     assert.match(watched.problems[0], /status of 409 \(Conflict\).*\/v1\/venues\//);

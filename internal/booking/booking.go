@@ -344,7 +344,8 @@ func fingerprint(n ticketing.NewBooking) string {
 // (without ids) and the hold to place.
 func price(sale *ticketing.Sale, n ticketing.NewBooking, now time.Time) (*ticketing.Booking, inventory.Hold, error) {
 	e := sale.Event
-	b := &ticketing.Booking{EventID: e.ID, EventTitle: e.Title, EventStartsAt: e.StartsAt, Status: ticketing.BookingPending, Currency: e.Currency,
+	b := &ticketing.Booking{EventID: e.ID, EventTitle: e.Title, EventStartsAt: e.StartsAt, EventTimezone: e.Venue.Timezone,
+		Status: ticketing.BookingPending, Currency: e.Currency,
 		ExpiresAt: now.Add(time.Duration(e.HoldMinutes) * time.Minute).UTC().Truncate(time.Millisecond)}
 	hold := inventory.Hold{ExpiresAt: b.ExpiresAt}
 	var p ticketing.Problems
@@ -475,8 +476,10 @@ func (s *Service) FindBookingByID(ctx context.Context, id string) (*ticketing.Bo
 
 // FindBookings implements ticketing.BookingService.
 func (s *Service) FindBookings(ctx context.Context, f ticketing.BookingFilter) ([]*ticketing.Booking, string, error) {
+	// A buyer lists their own bookings, whatever they ask for: the buyer
+	// search is for staff, and is dropped rather than narrowing to them.
 	if owner := ticketing.OwnerScope(ctx); owner != "" {
-		f.UserID = owner
+		f.UserID, f.Buyer = owner, ""
 	}
 	return s.store.FindBookings(ctx, f)
 }

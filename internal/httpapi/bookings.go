@@ -47,6 +47,7 @@ type bookingResponse struct {
 	EventID       string                `json:"eventId"`
 	EventTitle    string                `json:"eventTitle,omitempty"`
 	EventStartsAt *time.Time            `json:"eventStartsAt,omitempty"`
+	EventTimezone string                `json:"eventTimezone,omitempty"` // the venue's: the shop shows times in it
 	UserID        string                `json:"userId"`
 	Buyer         *buyerResponse        `json:"buyer,omitempty"`
 	Status        string                `json:"status"`
@@ -74,7 +75,7 @@ func toBookingResponse(b *ticketing.Booking) bookingResponse {
 		r.Items = append(r.Items, bookingItemResponse{TicketTypeID: it.TicketTypeID, TicketTypeName: it.TicketTypeName, Quantity: it.Quantity,
 			UnitPrice: it.UnitPrice, Seats: it.SeatIDs, SeatLabels: it.SeatLabels})
 	}
-	r.EventTitle = b.EventTitle
+	r.EventTitle, r.EventTimezone = b.EventTitle, b.EventTimezone
 	if !b.EventStartsAt.IsZero() {
 		r.EventStartsAt = utcPtr(&b.EventStartsAt)
 	}
@@ -191,16 +192,13 @@ func (s *Server) listBookings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := ticketing.BookingFilter{EventID: strings.Clone(c.Query("eventId")), UserID: strings.Clone(c.Query("userId")), Page: page}
-	var p ticketing.Problems
-	p.Addf(f.EventID != "" && !ticketing.ValidID(f.EventID), "eventId must be an event id")
-	p.Addf(f.UserID != "" && !ticketing.ValidID(f.UserID), "userId must be a user id")
+	f := ticketing.BookingFilter{EventID: strings.Clone(c.Query("eventId")), UserID: strings.Clone(c.Query("userId")),
+		Buyer: strings.Clone(c.Query("buyer")), Page: page}
 	if st := c.Query("status"); st != "" {
 		status := ticketing.BookingStatus(strings.Clone(st))
-		p.Addf(!status.Valid(), "status must be pending, confirmed, expired, cancelled, failed, review or refunded")
 		f.Status = &status
 	}
-	if err := p.Err(); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	bookings, next, err := s.deps.Bookings.FindBookings(c.UserContext(), f)

@@ -2,7 +2,9 @@ package httpapi_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -555,4 +557,103 @@ func TestExpiryReleasesOnce(t *testing.T) {
 	}
 	assertError(t, s.as(s.buyers[0].access, s.slug, "POST", "/v1/bookings/"+bookings[0]+"/cancel", nil), 409, "INVALID_STATE")
 	s.checkInvariants()
+}
+
+// TestListBookingsByBuyer: staff search bookings by a prefix of the buyer's
+// email, case-insensitively, with LIKE's wildcards taken as text, page by
+// page; a buyer's search lists their own bookings alone, and an
+// organizer's search never reaches another organizer's buyers.
+func TestListBookingsByBuyer(t *testing.T) {
+	t.Parallel()
+	s := newSale(t, 50, 10, 0)
+	signup := func(email, name string) session {
+		return sessionOf(t, s.do(request{method: "POST", path: "/v1/auth/signup", host: s.slug + ".tickets.test",
+			body: map[string]string{"email": email, "password": "buyer-password-1", "name": name}}))
+	}
+	ada, adam := signup("Ada.Obi@Example.com", "Ada Obi"), signup("adam@example.com", "Adam Bello")
+	odd, chioma := signup("a_b%c@example.com", "Zed"), signup("zed@example.com", "Chioma Eze")
+	booked := map[string][]string{}
+	for _, b := range []struct {
+		name  string
+		buyer session
+	}{{"ada", ada}, {"ada", ada}, {"ada", ada}, {"adam", adam}, {"odd", odd}, {"chioma", chioma}} {
+		res := s.book(b.buyer, s.gaBody(1))
+		if res.status != 201 {
+			t.Fatalf("book: %d %s", res.status, res.raw)
+		}
+		booked[b.name] = append(booked[b.name], res.body["id"].(string))
+	}
+	ids := func(res response) []string {
+		t.Helper()
+		if res.status != 200 {
+			t.Fatalf("list: %d %s", res.status, res.raw)
+		}
+		var out []string
+		for _, b := range res.body["data"].([]any) {
+			out = append(out, b.(map[string]any)["id"].(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, booked[n]...)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, c := range []struct {
+		buyer string
+		want  []string
+	}{
+		{"ADA.OBI@", want("ada")},
+		{"ada.obi@example.com", want("ada")},
+		{"ada", want("ada", "adam")},
+		{"%20ada%20", want("ada", "adam")},
+		{"z", want("chioma")},
+		{"obi", nil},
+		{"Chioma", nil},
+		{"a_", want("odd")},
+		{"a%25", nil},
+		{"_", nil},
+		{"%5C", nil},
+	} {
+		if got := ids(s.call("GET", "/v1/bookings?buyer="+c.buyer, nil)); !slices.Equal(got, c.want) {
+			t.Errorf("buyer=%s lists %v, want %v", c.buyer, got, c.want)
+		}
+	}
+
+	// Keyset pages of a search, and the search with the other filters.
+	pages := walkPages(t, "/v1/bookings?buyer=ada&limit=2", "id", func(p string) response { return s.call("GET", p, nil) })
+	if got := slices.Sorted(maps.Keys(pages)); !slices.Equal(got, want("ada", "adam")) {
+		t.Errorf("the pages of buyer=ada list %v, want %v", got, want("ada", "adam"))
+	}
+	if got := ids(s.call("GET", "/v1/bookings?buyer=ada&userId="+adam.userID+"&eventId="+s.event+"&status=pending", nil)); !slices.Equal(got, want("adam")) {
+		t.Errorf("buyer=ada of adam lists %v", got)
+	}
+
+	// A buyer sees their own bookings, whatever they search for.
+	if got := ids(s.as(chioma.access, s.slug, "GET", "/v1/bookings?buyer=ada", nil)); !slices.Equal(got, want("chioma")) {
+		t.Errorf("a buyer's search lists %v, want their own %v", got, want("chioma"))
+	}
+
+	for _, bad := range []string{strings.Repeat("a", ticketing.MaxBuyerSearch+1), "%FF", "ada%00", "ada%0A"} {
+		res := s.call("GET", "/v1/bookings?buyer="+bad, nil)
+		assertError(t, res, 400, ticketing.CodeValidation)
+		if !strings.Contains(messages(res), "buyer") {
+			t.Errorf("buyer=%.20s: %s", bad, messages(res))
+		}
+	}
+	if got := ids(s.call("GET", "/v1/bookings?buyer="+strings.Repeat("é", ticketing.MaxBuyerSearch), nil)); got != nil {
+		t.Errorf("the longest search lists %v", got)
+	}
+
+	// Another organizer with a buyer of the same address finds only theirs.
+	s.createTenant("globex")
+	globex := s.signinAdmin("globex")
+	s.signup("globex", "ada.obi@example.com")
+	if got := ids(s.as(globex.access, "globex", "GET", "/v1/bookings?buyer=ada", nil)); got != nil {
+		t.Errorf("another organizer's search lists %v", got)
+	}
 }

@@ -1,6 +1,10 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"html"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,4 +54,54 @@ func TestConsoleBookingPages(t *testing.T) {
 	}
 	s.createTenant("globex")
 	assertPage(t, s.page("globex", s.signinAdmin("globex").access, "/admin/bookings/"+paid), 404, "Not found")
+}
+
+// TestConsoleBookingSearchCoversEveryBuyer: the console's buyer search is
+// the API's: it finds the bookings of every account whose email starts
+// with it, however many there are, and its pages keep the search.
+func TestConsoleBookingSearchCoversEveryBuyer(t *testing.T) {
+	t.Parallel()
+	s := newSale(t, 200, 10, 0)
+	var fans []session
+	for i := range 22 {
+		fans = append(fans, s.signup(s.slug, fmt.Sprintf("fan%02d@example.com", i)))
+	}
+	outsider := s.bookGA(s.signup(s.slug, "outsider@example.com"), 1)
+	first := s.bookGA(fans[0], 1)
+	var last []string
+	for range 50 {
+		last = append(last, s.bookGA(fans[len(fans)-1], 1))
+	}
+
+	rows := regexp.MustCompile(`<tr data-booking="([^"]+)">`)
+	listed := func(page response) []string {
+		var out []string
+		for _, m := range rows.FindAllSubmatch(page.raw, -1) {
+			out = append(out, string(m[1]))
+		}
+		return out
+	}
+	list := s.page("acme", s.token, "/admin/bookings?buyer=FAN")
+	assertPage(t, list, 200, "fan21@example.com", `value="FAN"`)
+	older := regexp.MustCompile(`href="(/admin/bookings\?[^"]*cursor=[^"]*)">Older bookings`).FindSubmatch(list.raw)
+	if older == nil {
+		t.Fatalf("no link to the older bookings of the search:\n%s", list.raw)
+	}
+	next := html.UnescapeString(string(older[1]))
+	if !strings.Contains(next, "buyer=FAN") {
+		t.Fatalf("the older bookings' link %q drops the search", next)
+	}
+	page2 := s.page("acme", s.token, next)
+	assertPage(t, page2, 200, `href="/admin/bookings/`+first+`"`)
+	if strings.Contains(string(page2.raw), "Older bookings") {
+		t.Error("the search has a third page")
+	}
+	got, want := append(listed(list), listed(page2)...), append([]string{first}, last...)
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(listed(list)) != 50 || !slices.Equal(got, want) {
+		t.Errorf("the pages of the search list %d and %d bookings, not the fans' %d (the outsider's is %s)",
+			len(listed(list)), len(listed(page2)), len(want), outsider)
+	}
+	assertPage(t, s.page("acme", s.token, "/admin/bookings?buyer="+strings.Repeat("x", 201)), 400, "buyer must be at most 200 characters")
 }

@@ -12,8 +12,8 @@ import (
 // The console's venues (/admin/venues): the organizer's venues, and the
 // form of one with its seat-layout editor. The page renders the stored
 // layout as the editor's form controls; the script (console-venues.js)
-// adds and removes sections and rows, draws the preview and saves through
-// POST or PATCH /v1/venues.
+// adds and removes sections and rows, draws the preview, saves through
+// POST or PATCH /v1/venues and deletes through DELETE /v1/venues/{id}.
 
 // consoleTimezones are offered in the venue form's time zone list; any
 // IANA name may be typed.
@@ -78,13 +78,17 @@ func toVenueForm(l *ticketing.Layout) []venueSectionForm {
 	return out
 }
 
-// consoleVenues lists the organizer's venues.
+// consoleVenues lists the organizer's venues; ?deleted=1 is where the
+// venue form's script goes after deleting one, and says so.
 func (s *Server) consoleVenues(c *fiber.Ctx) error {
 	venues, _, err := s.deps.Venues.FindVenues(c.UserContext(), ticketing.Page{Limit: ticketing.MaxPageSize})
 	if err != nil {
 		return err
 	}
-	data := struct{ Venues []venueResponse }{}
+	data := struct {
+		Venues  []venueResponse
+		Deleted bool
+	}{Deleted: c.Query("deleted") == "1"}
 	for _, v := range venues {
 		data.Venues = append(data.Venues, toVenueResponse(v))
 	}

@@ -8,7 +8,8 @@ import (
 // TestConsoleVenuePages: the console's venues for the organizer's ADMIN
 // only: the list, the new venue's form and a venue's form with its stored
 // layout as the editor's sections and rows (a row numbered 1..n as its
-// count, another as its seat labels); another organizer's venue is a 404
+// count, another as its seat labels) and its delete button, and the list
+// after a deletion; another organizer's venue is a 404
 // page, a buyer gets a 403 page, a visitor is sent to sign in.
 func TestConsoleVenuePages(t *testing.T) {
 	t.Parallel()
@@ -33,8 +34,22 @@ func TestConsoleVenuePages(t *testing.T) {
 		}
 	})
 	t.Run("newForm200", func(t *testing.T) {
-		assertPage(t, c.page("acme", c.token, "/admin/venues/new"), 200, "Create venue", `name="timezone"`,
+		res := c.page("acme", c.token, "/admin/venues/new")
+		assertPage(t, res, 200, "Create venue", `name="timezone"`,
 			"data-new-section", "data-new-row", "console-venues.js", "Africa/Lagos")
+		if strings.Contains(string(res.raw), "data-delete-venue") {
+			t.Error("a venue not yet created can be deleted")
+		}
+	})
+	t.Run("venueForm200WithDelete", func(t *testing.T) {
+		assertPage(t, c.page("acme", c.token, "/admin/venues/"+id(standing)), 200,
+			`<button type="button" data-delete-venue data-confirm="Delete the venue “Main Hall”?`, ">Delete venue</button>")
+	})
+	t.Run("list200AfterDelete", func(t *testing.T) {
+		assertPage(t, c.page("acme", c.token, "/admin/venues?deleted=1"), 200, `role="status">The venue was deleted.</p>`)
+		if strings.Contains(string(c.page("acme", c.token, "/admin/venues").raw), "The venue was deleted.") {
+			t.Error("the list says a venue was deleted when none was")
+		}
 	})
 	t.Run("seatedVenue200WithLayout", func(t *testing.T) {
 		res := c.page("acme", c.token, "/admin/venues/"+id(seated))

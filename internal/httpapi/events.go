@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -70,21 +69,6 @@ type ticketTypeResponse struct {
 	MaxPerBuyer *int `json:"maxPerBuyer"`
 }
 
-// locations caches loaded time zones: loading one reads the zone database.
-var locations sync.Map
-
-func location(name string) *time.Location {
-	if l, ok := locations.Load(name); ok {
-		return l.(*time.Location)
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		l = time.UTC
-	}
-	locations.Store(name, l)
-	return l
-}
-
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
@@ -94,7 +78,7 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 func toEventResponse(e *ticketing.Event) eventResponse {
-	loc := location(e.Venue.Timezone)
+	loc := ticketing.Location(e.Venue.Timezone)
 	r := eventResponse{
 		ID: e.ID, VenueID: e.VenueID, Title: e.Title, Description: e.Description,
 		Venue:    eventVenueResponse{ID: e.VenueID, Name: e.Venue.Name, Address: e.Venue.Address, City: e.Venue.City, Timezone: e.Venue.Timezone},

@@ -183,7 +183,7 @@ type shopBooking struct {
 }
 
 // shopBookingOf reads the signed-in buyer's booking of the path, with the
-// event's title.
+// event's title, start and time zone.
 func (s *Server) shopBookingOf(c *fiber.Ctx) (*shopBooking, *ticketing.Event, error) {
 	id, err := pathID(c, "booking")
 	if err != nil {
@@ -202,6 +202,9 @@ func (s *Server) shopBookingOf(c *fiber.Ctx) (*shopBooking, *ticketing.Event, er
 		out.Booking.EventTitle = e.Title
 		starts := e.StartsAt.UTC()
 		out.Booking.EventStartsAt = &starts
+		if e.Venue != nil {
+			out.Booking.EventTimezone = e.Venue.Timezone
+		}
 	}
 	return out, e, nil
 }

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
 )
@@ -197,4 +198,68 @@ func TestConsolePages(t *testing.T) {
 	}
 	assertPage(t, s.page("acme", s.buyers[0].access, "/admin"), 403, "Not allowed")
 	assertPage(t, s.page("acme", s.buyers[0].access, "/admin/checkin"), 403)
+}
+
+// TestPageTimesInVenueZone: every page shows times in the event venue's
+// time zone, named (Nairobi here, EAT), as the event's page does: the
+// events, an event, the checkout's hold, a booking and its tickets, the
+// buyer's tickets, and the console's events, bookings, a booking's
+// payments and refunds; an account, of no venue, in UTC. The JSON API
+// names the zone of bookings and tickets.
+func TestPageTimesInVenueZone(t *testing.T) {
+	t.Parallel()
+	s := newPaySale(t)
+	ev := s.mustCall(200, "GET", "/v1/events/"+s.event, nil)
+	s.mustCall(200, "PATCH", "/v1/venues/"+ev["venueId"].(string), map[string]any{"version": 1, "timezone": "Africa/Nairobi"})
+	nairobi, err := time.LoadLocation("Africa/Nairobi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eat := func(at string) string {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.In(nairobi).Format("Mon 2 Jan 2006, 15:04") + " EAT"
+	}
+	starts := eat(ev["startsAt"].(string))
+
+	pending := s.bookGA(s.buyers[0], 1)
+	b := s.as(s.buyers[0].access, "acme", "GET", "/v1/bookings/"+pending, nil)
+	if b.body["eventTimezone"] != "Africa/Nairobi" {
+		t.Errorf("the booking names the zone %v", b.body["eventTimezone"])
+	}
+	assertPage(t, s.page("acme", "", "/"), 200, starts)
+	assertPage(t, s.page("acme", "", "/events/"+s.event), 200, starts)
+	assertPage(t, s.page("acme", s.buyers[0].access, "/checkout/"+pending), 200, eat(b.body["expiresAt"].(string)))
+	assertPage(t, s.page("acme", s.buyers[0].access, "/bookings/"+pending), 200, starts)
+
+	paid, ref := s.paidBooking(s.buyers[1], 1)
+	if res := s.refund(paid, map[string]any{"amount": 100, "reason": "a little back"}); res.status != 201 {
+		t.Fatalf("refund: %d %s", res.status, res.raw)
+	}
+	tickets := s.as(s.buyers[1].access, "acme", "GET", "/v1/tickets", nil)
+	if tk := tickets.body["data"].([]any); len(tk) != 1 || tk[0].(map[string]any)["venueTimezone"] != "Africa/Nairobi" {
+		t.Errorf("the tickets name the zone: %s", tickets.raw)
+	}
+	assertPage(t, s.page("acme", s.buyers[1].access, "/bookings/"+paid), 200, "Booking confirmed", starts+"</time> · Main Hall")
+	assertPage(t, s.page("acme", s.buyers[1].access, "/tickets"), 200, starts+"</time> · Main Hall")
+
+	staff := s.mustCall(200, "GET", "/v1/bookings/"+paid, nil)
+	payments := s.mustCall(200, "GET", "/v1/payments?reference="+ref, nil)["data"].([]any)
+	refunds := s.mustCall(200, "GET", "/v1/bookings/"+paid+"/refunds", nil)["data"].([]any)
+	assertPage(t, s.page("acme", s.token, "/admin"), 200, starts)
+	assertPage(t, s.page("acme", s.token, "/admin/bookings"), 200, eat(staff["createdAt"].(string)), starts)
+	assertPage(t, s.page("acme", s.token, "/admin/bookings/"+paid), 200, eat(staff["createdAt"].(string)),
+		eat(payments[0].(map[string]any)["verifiedAt"].(string)), eat(refunds[0].(map[string]any)["createdAt"].(string)))
+	users := s.page("acme", s.token, "/admin/users")
+	for _, page := range []response{users, s.page("acme", s.token, "/admin/bookings"), s.page("acme", s.buyers[1].access, "/tickets")} {
+		if regexp.MustCompile(`\d\d:\d\d UTC UTC|\d\d:\d\d [A-Z]{3} UTC`).Match(page.raw) {
+			t.Errorf("a time is named twice:\n%s", page.raw)
+		}
+	}
+	if !regexp.MustCompile(`<time datetime="[^"]+Z">[A-Z][a-z]{2} \d+ [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC</time>`).Match(users.raw) {
+		t.Errorf("an account's creation is not in UTC, named:\n%s", users.raw)
+	}
 }

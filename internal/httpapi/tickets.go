@@ -20,6 +20,7 @@ type ticketResponse struct {
 	EventStartsAt  time.Time  `json:"eventStartsAt"`
 	EventEndsAt    time.Time  `json:"eventEndsAt"`
 	VenueName      string     `json:"venueName"`
+	VenueTimezone  string     `json:"venueTimezone"`
 	TicketTypeID   string     `json:"ticketTypeId"`
 	TicketTypeName string     `json:"ticketTypeName"`
 	SeatID         string     `json:"seatId,omitempty"`
@@ -67,7 +68,7 @@ func (v *ticketView) payload(t *ticketing.Ticket) (string, error) {
 func (v *ticketView) response(t *ticketing.Ticket) (ticketResponse, error) {
 	qr, err := v.payload(t)
 	r := ticketResponse{ID: t.ID, BookingID: t.BookingID, EventID: t.EventID, EventTitle: t.EventTitle,
-		EventStartsAt: t.EventStartsAt.UTC(), EventEndsAt: t.EventEndsAt.UTC(), VenueName: t.VenueName,
+		EventStartsAt: t.EventStartsAt.UTC(), EventEndsAt: t.EventEndsAt.UTC(), VenueName: t.VenueName, VenueTimezone: t.VenueTimezone,
 		TicketTypeID: t.TicketTypeID, TicketTypeName: t.TicketTypeName, SeatID: t.SeatID, Section: t.Section,
 		SeatLabel: t.SeatLabel, HolderID: t.HolderID, AttendeeName: t.AttendeeName, Status: string(t.Status),
 		CheckedInAt: utcPtr(t.CheckedInAt), CheckedInGate: t.CheckedInGate, Version: t.Version, QRPayload: qr,

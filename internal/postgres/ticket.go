@@ -47,7 +47,7 @@ func scanTicket(row pgx.Row) (*ticketing.Ticket, error) {
 	var t ticketing.Ticket
 	var seatID *string
 	err := row.Scan(&t.ID, &t.BookingID, &t.EventID, &t.EventTitle, &t.EventStartsAt, &t.EventEndsAt, &t.VenueName,
-		&t.TicketTypeID, &t.TicketTypeName, &seatID, &t.Section, &t.SeatLabel, &t.HolderID, &t.AttendeeName,
+		&t.VenueTimezone, &t.TicketTypeID, &t.TicketTypeName, &seatID, &t.Section, &t.SeatLabel, &t.HolderID, &t.AttendeeName,
 		&t.Status, &t.Secret, &t.CheckedInAt, &t.CheckedInGate, &t.Version, &t.CreatedAt, &t.UpdatedAt)
 	if err != nil {
 		return nil, err

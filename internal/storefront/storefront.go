@@ -26,6 +26,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
 //go:embed templates/*.html
@@ -178,15 +180,14 @@ func Money(amount int64, currency string) string {
 	return fmt.Sprintf("%s%s %s.%02d", sign, currency, b.String(), cents)
 }
 
-// When formats t in the time zone tz (the venue's), e.g.
-// "Sat 12 Dec 2026, 19:30".
+// When formats t in the time zone tz (the venue's, or UTC when that is not
+// a zone: no venue, as for an account), naming the zone, e.g.
+// "Sat 12 Dec 2026, 19:30 WAT". Every time a page shows goes through it,
+// so that a buyer reads an event's times, and the holds and payments of its
+// bookings, as the venue's clock tells them. A zone without an
+// abbreviation of its own is named by its offset ("+04").
 func When(t time.Time, tz string) string {
-	if loc, err := time.LoadLocation(tz); err == nil && tz != "" {
-		t = t.In(loc)
-	} else {
-		t = t.UTC()
-	}
-	return t.Format("Mon 2 Jan 2006, 15:04")
+	return t.In(ticketing.Location(tz)).Format("Mon 2 Jan 2006, 15:04 MST")
 }
 
 // Policy is the content security policy of every page: nothing but the

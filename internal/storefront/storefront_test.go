@@ -18,13 +18,33 @@ func TestMoney(t *testing.T) {
 	}
 }
 
+// TestWhen: a time in the venue's zone, named; daylight saving changes the
+// name with the offset; a zone without an abbreviation is named by its
+// offset; no zone, or a name that is not a zone, is UTC.
 func TestWhen(t *testing.T) {
-	at := time.Date(2027, 1, 3, 18, 0, 0, 0, time.UTC)
-	if got := When(at, "Africa/Lagos"); got != "Sun 3 Jan 2027, 19:00" {
-		t.Errorf("in Lagos: %q", got)
-	}
-	if got := When(at, ""); got != "Sun 3 Jan 2027, 18:00" {
-		t.Errorf("without a zone: %q", got)
+	winter := time.Date(2027, 1, 3, 18, 0, 0, 0, time.UTC)
+	summer := time.Date(2027, 7, 3, 18, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at         time.Time
+		zone, want string
+	}{
+		{winter, "Africa/Lagos", "Sun 3 Jan 2027, 19:00 WAT"},
+		{winter, "Africa/Nairobi", "Sun 3 Jan 2027, 21:00 EAT"},
+		{winter, "Europe/London", "Sun 3 Jan 2027, 18:00 GMT"},
+		{summer, "Europe/London", "Sat 3 Jul 2027, 19:00 BST"},
+		{winter, "America/New_York", "Sun 3 Jan 2027, 13:00 EST"},
+		{summer, "America/New_York", "Sat 3 Jul 2027, 14:00 EDT"},
+		{time.Date(2027, 1, 3, 22, 30, 0, 0, time.UTC), "Asia/Dubai", "Mon 4 Jan 2027, 02:30 +04"},
+		{winter.In(time.FixedZone("elsewhere", 5*3600)), "Africa/Lagos", "Sun 3 Jan 2027, 19:00 WAT"},
+		{winter, "UTC", "Sun 3 Jan 2027, 18:00 UTC"},
+		{winter, "", "Sun 3 Jan 2027, 18:00 UTC"},
+		{winter, "Local", "Sun 3 Jan 2027, 18:00 UTC"},
+		{winter, "Mars/Olympus_Mons", "Sun 3 Jan 2027, 18:00 UTC"},
+		{winter, "../../etc/passwd", "Sun 3 Jan 2027, 18:00 UTC"},
+	} {
+		if got := When(c.at, c.zone); got != c.want {
+			t.Errorf("When(%v, %q) = %q, want %q", c.at, c.zone, got, c.want)
+		}
 	}
 }
 

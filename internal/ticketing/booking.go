@@ -56,10 +56,12 @@ type Booking struct {
 	ID      string
 	EventID string
 	UserID  string
-	// What a person reads: the event's title and start, and, for staff,
-	// the buyer's name and email (empty where not loaded).
+	// What a person reads: the event's title and start, the time zone of
+	// its venue (in which its times are shown), and, for staff, the
+	// buyer's name and email (empty where not loaded).
 	EventTitle    string
 	EventStartsAt time.Time
+	EventTimezone string
 	BuyerName     string
 	BuyerEmail    string
 	Status        BookingStatus
@@ -141,13 +143,33 @@ func ValidKey(key string) bool {
 	return len(key) <= MaxIdempotencyKeyBytes && utf8.ValidString(key) && !strings.ContainsFunc(key, unicode.IsControl)
 }
 
+// MaxBuyerSearch bounds BookingFilter.Buyer, in characters.
+const MaxBuyerSearch = 200
+
 // BookingFilter selects bookings in listings. Buyers always see only their
-// own; staff may filter by user.
+// own; staff may filter by user, and search by buyer.
 type BookingFilter struct {
 	EventID string
 	UserID  string
 	Status  *BookingStatus
-	Page    Page
+	// Buyer matches bookings whose buyer's email starts with it,
+	// case-insensitively (a whole address is the buyer's alone): a prefix,
+	// so that finding the buyers is a range of an index however many
+	// accounts the organizer has. Staff only; surrounding spaces are
+	// ignored.
+	Buyer string
+	Page  Page
+}
+
+// Validate reports every problem with the filter.
+func (f *BookingFilter) Validate() error {
+	var p Problems
+	p.Addf(f.EventID != "" && !ValidID(f.EventID), "eventId must be an event id")
+	p.Addf(f.UserID != "" && !ValidID(f.UserID), "userId must be a user id")
+	p.Addf(f.Status != nil && !f.Status.Valid(), "status must be pending, confirmed, expired, cancelled, failed, review or refunded")
+	p.Addf(!utf8.ValidString(f.Buyer) || utf8.RuneCountInString(f.Buyer) > MaxBuyerSearch || strings.ContainsFunc(f.Buyer, unicode.IsControl),
+		"buyer must be at most %d characters of text", MaxBuyerSearch)
+	return p.Err()
 }
 
 // Stock is the availability of one ticket type.

@@ -38,6 +38,7 @@ type Ticket struct {
 	EventStartsAt  time.Time
 	EventEndsAt    time.Time
 	VenueName      string
+	VenueTimezone  string // IANA, in which the ticket's times are shown
 	TicketTypeID   string
 	TicketTypeName string
 	// SeatID, Section and SeatLabel are set for a seat.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -261,6 +262,25 @@ func validateVenueText(p *Problems, name, address, city string) {
 func validateTimezone(p *Problems, tz string) {
 	_, err := time.LoadLocation(tz)
 	p.Addf(tz == "" || tz == "Local" || err != nil, "timezone must be an IANA time zone such as Africa/Lagos")
+}
+
+// locations caches loaded time zones: loading one reads the zone database.
+// Its keys are venues' stored zones, so it stays small.
+var locations sync.Map
+
+// Location is the time zone a venue's times are shown in: its IANA zone,
+// or UTC for a name that is not one (none, or "Local", which the server's
+// clock would decide).
+func Location(name string) *time.Location {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil || name == "" || name == "Local" {
+		l = time.UTC
+	}
+	locations.Store(name, l)
+	return l
 }
 
 // venueCapacity derives the capacity from the layout when there is one, and

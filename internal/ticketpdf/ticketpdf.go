@@ -11,6 +11,7 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 
 	"github.com/ticketd-io/ticketd/internal/checkin"
+	"github.com/ticketd-io/ticketd/internal/storefront"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -41,7 +42,7 @@ func Render(organizer string, tickets []Ticket, created time.Time) ([]byte, erro
 		pdf.SetFont("Helvetica", "B", 14)
 		pdf.MultiCell(0, 6, tr(t.EventTitle), "", "L", false)
 		pdf.SetFont("Helvetica", "", 10)
-		pdf.CellFormat(0, 5, tr(t.EventStartsAt.UTC().Format("Mon 2 Jan 2006, 15:04 MST")), "", 1, "L", false, 0, "")
+		pdf.CellFormat(0, 5, tr(storefront.When(t.EventStartsAt, t.VenueTimezone)), "", 1, "L", false, 0, "")
 		pdf.CellFormat(0, 5, tr(t.VenueName), "", 1, "L", false, 0, "")
 		pdf.Ln(2)
 		pdf.SetFont("Helvetica", "B", 11)

@@ -33,9 +33,10 @@ WHERE i.booking_id = ANY($1::uuid[])
 ORDER BY i.booking_id, i.ticket_type_id;
 
 -- name: DescribeBookings
--- What a person reads of bookings: the event's title and start, the buyer.
-SELECT b.id::text, e.title, e.starts_at, u.name, u.email
-FROM bookings b JOIN events e ON e.id = b.event_id JOIN users u ON u.id = b.user_id
+-- What a person reads of bookings: the event's title and start, its
+-- venue's time zone, the buyer.
+SELECT b.id::text, e.title, e.starts_at, v.timezone, u.name, u.email
+FROM bookings b JOIN events e ON e.id = b.event_id JOIN venues v ON v.id = e.venue_id JOIN users u ON u.id = b.user_id
 WHERE b.id = ANY($1::uuid[]);
 
 -- name: ListBookings
@@ -44,6 +45,24 @@ WHERE b.id = ANY($1::uuid[]);
 SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at, failure_reason, review_note
 FROM bookings
 WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+  AND ($3::uuid IS NULL OR user_id = $3)
+  AND ($4::uuid IS NULL OR event_id = $4)
+  AND ($5::text IS NULL OR status = $5)
+ORDER BY created_at DESC, id DESC
+LIMIT $6;
+
+-- name: ListBuyerBookings
+-- ListBookings of the buyers whose email starts with $7 (lower case, as
+-- emails are stored). A query of its own: the IN must stand alone in the
+-- WHERE for the planner to make it a join, either from the buyers found in
+-- users_tenant_email_prefix_idx (00019) to their bookings in
+-- bookings_tenant_user_idx, or from the newest bookings to their buyers,
+-- whichever it expects to be cheaper. starts_with, unlike LIKE, is
+-- leakproof, so that RLS lets it be the index's condition.
+SELECT id, event_id, user_id, status, total, currency, expires_at, created_at, updated_at, failure_reason, review_note
+FROM bookings
+WHERE user_id IN (SELECT u.id FROM users u WHERE starts_with(u.email, $7))
+  AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
   AND ($3::uuid IS NULL OR user_id = $3)
   AND ($4::uuid IS NULL OR event_id = $4)
   AND ($5::text IS NULL OR status = $5)

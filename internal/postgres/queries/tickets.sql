@@ -1,7 +1,7 @@
 -- name: ListTickets
 -- Newest first, keyset on (created_at, id) descending. $3 holder, $4 event,
 -- $5 booking, $6 the page size plus one.
-SELECT t.id, t.booking_id, t.event_id, e.title, e.starts_at, e.ends_at, v.name, t.ticket_type_id, tt.name,
+SELECT t.id, t.booking_id, t.event_id, e.title, e.starts_at, e.ends_at, v.name, v.timezone, t.ticket_type_id, tt.name,
        t.seat_id, COALESCE(s.section, ''), COALESCE(s.label, ''), t.holder_id, t.attendee_name, t.status, t.secret,
        t.checked_in_at, t.checked_in_gate, t.version, t.created_at, t.updated_at
 FROM tickets t
@@ -18,7 +18,7 @@ LIMIT $6;
 
 -- name: SelectTicket
 -- One ticket; $2, when set, must hold it. FOR UPDATE OF t when $3.
-SELECT t.id, t.booking_id, t.event_id, e.title, e.starts_at, e.ends_at, v.name, t.ticket_type_id, tt.name,
+SELECT t.id, t.booking_id, t.event_id, e.title, e.starts_at, e.ends_at, v.name, v.timezone, t.ticket_type_id, tt.name,
        t.seat_id, COALESCE(s.section, ''), COALESCE(s.label, ''), t.holder_id, t.attendee_name, t.status, t.secret,
        t.checked_in_at, t.checked_in_gate, t.version, t.created_at, t.updated_at
 FROM tickets t

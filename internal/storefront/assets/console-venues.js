@@ -3,7 +3,10 @@
 // <template>s), a preview of the seats drawn as the shop draws its seat map,
 // and saving through POST /v1/venues or PATCH /v1/venues/{id}. A stored
 // layout is sent again only when it changed: the API refuses a new layout
-// while ticket types sell its seats (LAYOUT_IN_USE), and says so.
+// while ticket types sell its seats (LAYOUT_IN_USE), and says so. Deleting,
+// after a confirmation, goes through DELETE /v1/venues/{id} with the version
+// read with the page; the API's refusal (VENUE_IN_USE while events use the
+// venue, STALE_VERSION) is said in the same status.
 'use strict';
 
 (function () {
@@ -170,6 +173,26 @@
       button.disabled = false;
     }
   });
+
+  const remove = $('[data-delete-venue]', form);
+  if (remove) {
+    remove.addEventListener('click', async () => {
+      if (!window.confirm(remove.dataset.confirm)) return;
+      remove.disabled = true;
+      say(status, 'Deleting…');
+      try {
+        // No body, but the Content-Type a change authenticated by the
+        // cookie must carry (the API's guard against forged requests).
+        await api('DELETE', '/v1/venues/' + form.dataset.id + '?version=' + encodeURIComponent(form.dataset.version), undefined,
+          { 'Content-Type': 'application/json' });
+        location.assign('/admin/venues?deleted=1');
+      } catch (err) {
+        say(status, err.message + (err.code ? ' (' + err.code + ')' : ''), true);
+        remove.disabled = false;
+        remove.focus();
+      }
+    });
+  }
 
   if (new URLSearchParams(location.search).has('saved')) say(status, 'Saved.');
   draw();
