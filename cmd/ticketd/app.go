@@ -94,7 +94,7 @@ func serviceName(command string) string {
 func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, command string, tracing *telemetry.Tracing) (*app, error) {
 	logger := newLogger(stdout, cfg.LogLevel)
 	var (
-		dbOpts       []postgres.Option
+		dbOpts       = poolOptions(cfg)
 		paystackOpts []paystack.Option
 	)
 	tp := tracing.Provider()
@@ -107,6 +107,12 @@ func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, com
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, dbOpts...)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.DatabaseReadURL != "" {
+		if err := db.OpenRead(ctx, cfg.DatabaseReadURL, cfg.DBMaxConns, dbOpts...); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := db.CheckRuntimeRole(ctx); err != nil {
 		db.Close()
@@ -159,6 +165,15 @@ func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, com
 		a.postman.Attach(ticketing.MailBookingConfirmed, a.ticketsPDF)
 	}
 	return a, nil
+}
+
+// poolOptions are the options of the pools of DATABASE_URL and
+// DATABASE_READ_URL that DATABASE_POOL_MODE asks for.
+func poolOptions(cfg config.Config) []postgres.Option {
+	if cfg.DatabasePoolMode == config.PoolModeTransaction {
+		return []postgres.Option{postgres.TransactionPooling()}
+	}
+	return nil
 }
 
 // newSender sends mail through SMTP_URL, or only logs it when that is not

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -28,14 +29,22 @@ func env(m map[string]string) func(string) string {
 func TestServeRefusesRoleThatBypassesRLS(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	err := run(context.Background(), []string{"serve"}, env(map[string]string{
-		"DATABASE_URL":     db.AdminURL, // a superuser
-		"REDIS_URL":        redistest.URL(),
-		"PLATFORM_API_KEY": "test-platform-key-0123456789",
-		"JWT_SECRET":       testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret,
-	}), io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "superuser") {
-		t.Fatalf("got %v, want a refusal naming the superuser", err)
+	// A superuser as the primary's role, or as the read replica's: row-level
+	// security would bind neither.
+	for setting, vars := range map[string]map[string]string{
+		"DATABASE_URL":      {"DATABASE_URL": db.AdminURL},
+		"DATABASE_READ_URL": {"DATABASE_URL": db.AppURL, "DATABASE_READ_URL": db.AdminURL},
+	} {
+		maps.Copy(vars, map[string]string{
+			"REDIS_URL":        redistest.URL(),
+			"PLATFORM_API_KEY": "test-platform-key-0123456789",
+			"JWT_SECRET":       testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret,
+		})
+		err := run(context.Background(), []string{"serve"}, env(vars), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "superuser") ||
+			!strings.Contains(err.Error(), "through "+setting) {
+			t.Fatalf("superuser in %s: got %v, want a refusal naming the superuser and %s", setting, err, setting)
+		}
 	}
 }
 

@@ -91,10 +91,12 @@ func newStack(t *testing.T) *stack {
 }
 
 // stackOptions change the stack of a test: vars on top of its
-// configuration, its tracing (none when nil), where it logs (nowhere when
-// nil) and its Redis (redistest.URL when empty).
+// configuration, dbVars on top of those for what depends on the test's
+// database (a PgBouncer in front of it), its tracing (none when nil), where
+// it logs (nowhere when nil) and its Redis (redistest.URL when empty).
 type stackOptions struct {
 	vars     map[string]string
+	dbVars   func(t *testing.T, db *pgtest.DB) map[string]string
 	tracing  *telemetry.Tracing
 	log      io.Writer
 	redisURL string
@@ -156,6 +158,9 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		"BOOKING_MAX_OPEN_HOLDS":  "0",
 	}
 	maps.Copy(vars, o.vars)
+	if o.dbVars != nil {
+		maps.Copy(vars, o.dbVars(t, db))
+	}
 	cfg, err := config.Load(env(vars))
 	if err != nil {
 		t.Fatal(err)
@@ -612,7 +617,14 @@ func (s *stack) checkRefundsAtPaystack() {
 
 func TestPaymentRedirectThenWebhook(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
+	redirectThenWebhook(newStack(t))
+}
+
+// redirectThenWebhook is a sale of two tickets paid for, confirmed by the
+// buyer's return and then by Paystack's webhook.
+func redirectThenWebhook(s *stack) {
+	t := s.t
+	t.Helper()
 	sl, _, b, ref := s.checkout(10, 2)
 	if ref != ticketing.PaymentReference(b, 1) {
 		t.Fatalf("reference %s", ref)

@@ -28,7 +28,7 @@ const (
 // general admission event, both published and on sale. With onlyIfEmpty it
 // does nothing when any organizer exists.
 func seed(ctx context.Context, cfg config.Config, stdout io.Writer, onlyIfEmpty bool) error {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4, poolOptions(cfg)...)
 	if err != nil {
 		return err
 	}

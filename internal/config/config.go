@@ -25,6 +25,10 @@ const (
 	DefaultMigrationsDatabaseURL = "postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable"
 	DefaultRedisURL              = "redis://127.0.0.1:6379/0"
 	DefaultAppRole               = "ticketing_app"
+	// PoolModeSession and PoolModeTransaction are the values of
+	// DATABASE_POOL_MODE, named after PgBouncer's pool_mode.
+	PoolModeSession     = "session"
+	PoolModeTransaction = "transaction"
 	// DevPlatformAPIKey and DevJWTSecret are what `ticketd dev` uses when
 	// PLATFORM_API_KEY and JWT_SECRET are unset. `ticketd serve` never falls
 	// back to them.
@@ -47,6 +51,8 @@ type Config struct {
 	DatabaseURL           string
 	MigrationsDatabaseURL string
 	DBMaxConns            int32
+	DatabaseReadURL       string // a read replica's, for postgres.DB.ReadInTenant
+	DatabasePoolMode      string // PoolModeTransaction behind PgBouncer's pool_mode=transaction
 	RedisURL              string
 	RedisKeyPrefix        string
 	PlatformDomain        string
@@ -203,6 +209,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = appRoleURL(c.MigrationsDatabaseURL)
 	}
+	c.DatabaseReadURL = r.str("DATABASE_READ_URL", "")
+	c.DatabasePoolMode = r.str("DATABASE_POOL_MODE", PoolModeSession)
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
 		r.fail("LOG_LEVEL must be debug, info, warn or error")
 	}
@@ -246,6 +254,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if strings.ContainsAny(c.RedisKeyPrefix, "{}") {
 		r.fail("REDIS_KEY_PREFIX must not contain { or }: a brace in it would be the Redis Cluster hash tag of every key")
 	}
+	r.databasePool(c)
 	r.url("PUBLIC_URL", c.PublicURL, "http", "https")
 	if c.PlatformDomain == "" || strings.ContainsAny(c.PlatformDomain, "/: ") {
 		r.fail("PLATFORM_DOMAIN must be a host name such as tickets.example.com")
@@ -362,6 +371,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("databaseURL", redact.URL(c.DatabaseURL)),
 		slog.String("migrationsDatabaseURL", redact.URL(c.MigrationsDatabaseURL)),
 		slog.Int("dbMaxConns", int(c.DBMaxConns)),
+		slog.String("databaseReadURL", redact.URL(c.DatabaseReadURL)),
+		slog.String("databasePoolMode", c.DatabasePoolMode),
 		slog.String("redisURL", redact.URL(c.RedisURL)),
 		slog.String("redisKeyPrefix", c.RedisKeyPrefix),
 		slog.String("platformDomain", c.PlatformDomain),
@@ -494,6 +505,37 @@ func (r *reader) url(key, raw string, schemes ...string) {
 		}
 	}
 	r.fail("%s must use the scheme %s", key, strings.Join(schemes, " or "))
+}
+
+// databasePool checks DATABASE_READ_URL and DATABASE_POOL_MODE. Behind a
+// transaction pooler, pgx must not rely on prepared statements, and a
+// default_query_exec_mode in a URL that does is a contradiction to refuse
+// rather than to override.
+func (r *reader) databasePool(c Config) {
+	if c.DatabaseReadURL != "" {
+		r.url("DATABASE_READ_URL", c.DatabaseReadURL, "postgres", "postgresql")
+	}
+	switch c.DatabasePoolMode {
+	case PoolModeSession:
+		return
+	case PoolModeTransaction:
+	default:
+		r.fail("DATABASE_POOL_MODE must be %s or %s, got %q", PoolModeSession, PoolModeTransaction, c.DatabasePoolMode)
+		return
+	}
+	for _, v := range [...]struct{ key, url string }{{"DATABASE_URL", c.DatabaseURL}, {"DATABASE_READ_URL", c.DatabaseReadURL}} {
+		key := v.key
+		u, err := url.Parse(v.url)
+		if err != nil {
+			continue // reported by r.url
+		}
+		switch mode := u.Query().Get("default_query_exec_mode"); mode {
+		case "", "cache_describe", "exec", "simple_protocol":
+		default:
+			r.fail("%s's default_query_exec_mode=%s relies on prepared statements, which DATABASE_POOL_MODE=transaction rules out: "+
+				"leave it out (cache_describe is used) or use exec or simple_protocol", key, mode)
+		}
+	}
 }
 
 // appRoleURL returns the migrations URL with the application role as its

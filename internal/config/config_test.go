@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"log/slog"
 	"strings"
 	"testing"
@@ -53,19 +54,48 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestLoadDatabasePoolMode(t *testing.T) {
+	for name, tc := range map[string]struct {
+		vars map[string]string
+		fail string // what the error names, "" when accepted
+	}{
+		"sessionByDefault":  {vars: nil},
+		"transaction":       {vars: map[string]string{"DATABASE_POOL_MODE": "transaction"}},
+		"transactionExec":   {vars: map[string]string{"DATABASE_POOL_MODE": "transaction", "DATABASE_URL": "postgres://app@bouncer:6432/tix?default_query_exec_mode=exec"}},
+		"sessionAnyMode":    {vars: map[string]string{"DATABASE_URL": "postgres://app@db/tix?default_query_exec_mode=cache_statement"}},
+		"unknownMode":       {vars: map[string]string{"DATABASE_POOL_MODE": "statement"}, fail: "DATABASE_POOL_MODE"},
+		"preparedStatement": {vars: map[string]string{"DATABASE_POOL_MODE": "transaction", "DATABASE_URL": "postgres://app@bouncer:6432/tix?default_query_exec_mode=cache_statement"}, fail: "DATABASE_URL's default_query_exec_mode=cache_statement"},
+		"describeExecRead":  {vars: map[string]string{"DATABASE_POOL_MODE": "transaction", "DATABASE_READ_URL": "postgres://app@replica:6432/tix?default_query_exec_mode=describe_exec"}, fail: "DATABASE_READ_URL's default_query_exec_mode=describe_exec"},
+		"readURLScheme":     {vars: map[string]string{"DATABASE_READ_URL": "mysql://replica/tix"}, fail: "DATABASE_READ_URL must use the scheme postgres"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(env(tc.vars))
+			switch {
+			case tc.fail == "" && err != nil:
+				t.Fatal(err)
+			case tc.fail != "" && (err == nil || !strings.Contains(err.Error(), tc.fail)):
+				t.Fatalf("error %v, want one naming %q", err, tc.fail)
+			case tc.fail == "" && c.DatabasePoolMode != cmp.Or(tc.vars["DATABASE_POOL_MODE"], PoolModeSession):
+				t.Fatalf("pool mode %q", c.DatabasePoolMode)
+			}
+		})
+	}
+}
+
 func TestLogValueMasksSecrets(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"DATABASE_URL":     "postgres://app:pw-db@db/tix",
-		"REDIS_URL":        "redis://:pw-redis@cache:6379/0",
-		"PLATFORM_API_KEY": "pk-0123456789abcdef",
-		"TRUSTED_PROXIES":  "10.0.0.0/8,192.168.1.1",
+		"DATABASE_URL":      "postgres://app:pw-db@db/tix",
+		"DATABASE_READ_URL": "postgres://app:pw-replica@replica/tix",
+		"REDIS_URL":         "redis://:pw-redis@cache:6379/0",
+		"PLATFORM_API_KEY":  "pk-0123456789abcdef",
+		"TRUSTED_PROXIES":   "10.0.0.0/8,192.168.1.1",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
 	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", c)
-	for _, secret := range []string{"pw-db", "pw-redis", "pk-0123456789abcdef"} {
+	for _, secret := range []string{"pw-db", "pw-replica", "pw-redis", "pk-0123456789abcdef"} {
 		if strings.Contains(b.String(), secret) {
 			t.Errorf("log shows %q: %s", secret, b.String())
 		}

@@ -44,6 +44,17 @@ var _ ticketing.EventService = (*EventService)(nil)
 // NewEventService returns an EventService on db.
 func NewEventService(db *DB) *EventService { return &EventService{db: db} }
 
+// read runs a read of the catalog. A buyer's (the public browsing of events
+// and their ticket types) may lag behind writes and runs on the read
+// replica when there is one; the organizer staff's runs on the primary, so
+// that the console shows what it has just written.
+func (s *EventService) read(ctx context.Context, staff bool, fn func(tx pgx.Tx) error) error {
+	if staff {
+		return s.db.InTenant(ctx, fn)
+	}
+	return s.db.ReadInTenant(ctx, fn)
+}
+
 // CreateEvent implements ticketing.EventService.
 func (s *EventService) CreateEvent(ctx context.Context, n ticketing.NewEvent) (*ticketing.Event, error) {
 	if err := n.Validate(); err != nil {
@@ -74,7 +85,7 @@ var errUnknownVenue = ticketing.Errorf(ticketing.KindInvalid, ticketing.CodeVali
 // FindEventByID implements ticketing.EventService.
 func (s *EventService) FindEventByID(ctx context.Context, id string, staff bool) (*ticketing.Event, error) {
 	var e *ticketing.Event
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+	err := s.read(ctx, staff, func(tx pgx.Tx) error {
 		var err error
 		if e, err = loadEvent(ctx, tx, qSelectEvent, id, staff); err != nil {
 			return err
@@ -100,7 +111,7 @@ func (s *EventService) FindEvents(ctx context.Context, f ticketing.EventFilter) 
 	}
 	size := f.Page.Size()
 	var events []*ticketing.Event
-	err = s.db.InTenant(ctx, func(tx pgx.Tx) error {
+	err = s.read(ctx, f.Staff, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, q, after, afterID, f.Staff, f.Status, f.Deleted, nullIfEmpty(f.When),
 			nullIfEmpty(f.VenueID), f.From, f.To, likePattern(f.Query), size+1)
 		if err != nil {
@@ -407,7 +418,7 @@ func insertTicketTypeSeats(ctx context.Context, tx pgx.Tx, e *ticketing.Event, t
 // FindTicketTypes implements ticketing.EventService.
 func (s *EventService) FindTicketTypes(ctx context.Context, eventID string, staff bool) ([]*ticketing.TicketType, error) {
 	var types []*ticketing.TicketType
-	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
+	err := s.read(ctx, staff, func(tx pgx.Tx) error {
 		if _, err := loadEvent(ctx, tx, qSelectEvent, eventID, staff); err != nil {
 			return err
 		}

@@ -24,14 +24,41 @@ var (
 	qInsertAudit      = query("InsertAudit")
 )
 
-// DB is the application's connection pool, connected as the application role.
+// DB is the application's connection pools, connected as the application
+// role.
 type DB struct {
+	// Pool is the primary's: every write, and every read that must see what
+	// was just written.
 	Pool *pgxpool.Pool
+	// Read, when not nil, is a replica's (DATABASE_READ_URL), for the reads
+	// of ReadInTenant; without it they use Pool.
+	Read *pgxpool.Pool
 }
 
 // Open connects a pool to url and checks that the server answers. maxConns
 // of 0 keeps pgx's default.
 func Open(ctx context.Context, url string, maxConns int32, opts ...Option) (*DB, error) {
+	pool, err := openPool(ctx, url, maxConns, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// OpenRead connects the pool of ReadInTenant to url, a read replica's (see
+// ReadInTenant), as Open connects the primary's. It is connected as the
+// application role too: row-level security binds the reads of a replica as
+// it binds the primary's.
+func (db *DB) OpenRead(ctx context.Context, url string, maxConns int32, opts ...Option) error {
+	pool, err := openPool(ctx, url, maxConns, opts)
+	if err != nil {
+		return fmt.Errorf("%w (DATABASE_READ_URL)", err)
+	}
+	db.Read = pool
+	return nil
+}
+
+func openPool(ctx context.Context, url string, maxConns int32, opts []Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
@@ -55,14 +82,58 @@ func Open(ctx context.Context, url string, maxConns int32, opts ...Option) (*DB,
 		pool.Close()
 		return nil, fmt.Errorf("postgres: ping %s: %w", redact.URL(url), err)
 	}
-	return &DB{Pool: pool}, nil
+	return pool, nil
 }
 
-// Close closes the pool.
-func (db *DB) Close() { db.Pool.Close() }
+// TransactionPooling makes the pool safe behind a pooler that hands each
+// transaction any of its server connections (PgBouncer's pool_mode =
+// transaction, DATABASE_POOL_MODE=transaction). pgx's default mode prepares
+// named statements on a connection and reuses them later, outside the
+// transaction that prepared them: another server connection does not have
+// them (PgBouncer before 1.21, or without max_prepared_statements). Instead
+// it caches only the descriptions of statements (parameter and result
+// types, asked for once per client connection) and sends each statement
+// unnamed, parsed in the same message as its execution: one round trip, and
+// parameters and results keep pgx's binary formats, which QueryExecModeExec
+// would give up (docs/benchmarks.md). A mode named in the URL
+// (default_query_exec_mode) is kept when it is one of the safe ones;
+// config.Load refuses the others.
+//
+// Nothing else of the service keeps state in a session: the tenant, the
+// actor and the platform role are transaction-local settings, advisory
+// locks are transaction-level, and the group commit's batch is one implicit
+// transaction. Migrations are not so (SET ROLE for the session, goose's
+// session lock): they connect directly, through MIGRATIONS_DATABASE_URL.
+func TransactionPooling() Option {
+	return func(cfg *pgxpool.Config) {
+		switch cfg.ConnConfig.DefaultQueryExecMode {
+		case pgx.QueryExecModeCacheStatement, pgx.QueryExecModeDescribeExec:
+			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		}
+	}
+}
 
-// Ping checks that Postgres answers; it backs the readiness probe.
-func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
+// Close closes the pools.
+func (db *DB) Close() {
+	db.Pool.Close()
+	if db.Read != nil {
+		db.Read.Close()
+	}
+}
+
+// Ping checks that Postgres answers, the read replica too when there is
+// one; it backs the readiness probe.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.Pool.Ping(ctx); err != nil {
+		return err
+	}
+	if db.Read != nil {
+		if err := db.Read.Ping(ctx); err != nil {
+			return fmt.Errorf("read replica: %w", err)
+		}
+	}
+	return nil
+}
 
 // ErrUnsafeRole is returned by CheckRuntimeRole when the connected role could
 // read or change rows of every tenant.
@@ -74,11 +145,21 @@ var ErrUnsafeRole = errors.New("postgres: the database role could bypass row-lev
 // holds the platform's writes to tenants and domains without switching to
 // PlatformRole, as a ticketing_app that inherits that role's privileges would.
 func (db *DB) CheckRuntimeRole(ctx context.Context) error {
+	if err := checkRuntimeRole(ctx, db.Pool, "DATABASE_URL"); err != nil {
+		return err
+	}
+	if db.Read != nil {
+		return checkRuntimeRole(ctx, db.Read, "DATABASE_READ_URL")
+	}
+	return nil
+}
+
+func checkRuntimeRole(ctx context.Context, pool *pgxpool.Pool, setting string) error {
 	var (
 		role                                     string
 		super, bypass, ownerOf, create, platform bool
 	)
-	err := db.Pool.QueryRow(ctx, qCheckRuntimeRole).Scan(&role, &super, &bypass, &ownerOf, &create, &platform)
+	err := pool.QueryRow(ctx, qCheckRuntimeRole).Scan(&role, &super, &bypass, &ownerOf, &create, &platform)
 	if err != nil {
 		return fmt.Errorf("postgres: check role: %w", err)
 	}
@@ -99,7 +180,7 @@ func (db *DB) CheckRuntimeRole(ctx context.Context) error {
 		why = append(why, "can change tenants or their domains without SET ROLE "+PlatformRole+" (make it NOINHERIT)")
 	}
 	if len(why) > 0 {
-		return fmt.Errorf("%w: role %q %v; connect as the application role (ticketing_app by default) through DATABASE_URL", ErrUnsafeRole, role, why)
+		return fmt.Errorf("%w: role %q %v; connect as the application role (ticketing_app by default) through %s", ErrUnsafeRole, role, why, setting)
 	}
 	return nil
 }
@@ -128,6 +209,29 @@ func (db *DB) InTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		return ticketing.Internal(errors.New("postgres: no tenant in context"))
 	}
 	return db.WithTenant(ctx, t.ID, fn)
+}
+
+// ReadInTenant is InTenant for reads that may lag behind writes: a buyer's
+// browsing of the catalog. It runs fn in a read-only transaction on the read
+// replica's pool (Read), or on the primary's when there is none. A replica
+// is behind the primary by its replication lag, so a read of what the
+// caller may just have written (a buyer's own bookings, a checkout, the
+// organizer's console) must use InTenant.
+func (db *DB) ReadInTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	t := ticketing.TenantFromContext(ctx)
+	if t == nil {
+		return ticketing.Internal(errors.New("postgres: no tenant in context"))
+	}
+	pool := db.Pool
+	if db.Read != nil {
+		pool = db.Read
+	}
+	return inTx(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := setTenant(ctx, tx, t.ID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 // PlatformRole is the only role that may change tenants and their domains.
@@ -160,10 +264,16 @@ func setTenant(ctx context.Context, tx pgx.Tx, tenantID string) error {
 	return nil
 }
 
-// inTx runs fn in a transaction. The rollback of a failed transaction runs on
-// a context of its own so that a cancelled request cannot leave it open.
-func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) (err error) {
-	tx, err := db.Pool.Begin(ctx)
+// inTx runs fn in a transaction on the primary.
+func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return inTx(ctx, db.Pool, pgx.TxOptions{}, fn)
+}
+
+// inTx runs fn in a transaction of pool. The rollback of a failed
+// transaction runs on a context of its own so that a cancelled request
+// cannot leave it open.
+func inTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) (err error) {
+	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}

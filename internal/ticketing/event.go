@@ -470,6 +470,9 @@ func validateTicketWindow(p *Problems, start, end *time.Time) {
 // EventService manages the events and ticket types of the context's tenant.
 // Methods with staff=false see only what the public may: published or
 // cancelled events that are not deleted; anything else is KindNotFound.
+// Their reads are the public's browsing and may lag a moment behind writes
+// (an implementation may serve them from a read replica); staff reads see
+// every write that came before them.
 type EventService interface {
 	// CreateEvent creates a draft. Returns KindInvalid for bad input or an
 	// unknown venue.
