@@ -117,6 +117,7 @@ func (s *PaymentStore) ResolveReview(ctx context.Context, r ticketing.ResolveRev
 	return out, nil
 }
 
+// requireReview refuses a booking that is not under review.
 func requireReview(b *ticketing.Booking) error {
 	if st := displayStatus(b); st != ticketing.BookingReview {
 		return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState, "the booking is %s; only a booking under review can be resolved", st)
