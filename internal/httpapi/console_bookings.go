@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -65,6 +66,11 @@ type consoleBooking struct {
 	// Refundable is what is left to refund of the payment that confirmed
 	// the booking: what it paid less the refunds that did not fail.
 	Refundable int64
+	// Under review: the booking's tickets that are valid (a restore keeps
+	// them) and all of them, and what a restore would refund (the charges
+	// that did not confirm it); a close refunds Refundable.
+	ValidTickets, Tickets int
+	RestoreRefunds        int64
 }
 
 // consoleBooking is one booking with its payments and refunds, and the
@@ -101,7 +107,43 @@ func (s *Server) consoleBooking(c *fiber.Ctx) error {
 		}
 	}
 	data.Refundable = max(data.Refundable, 0)
+	if b.Status == ticketing.BookingReview {
+		if err := s.reviewFacts(ctx, &data, payments, refunds); err != nil {
+			return err
+		}
+	}
 	return s.shopPage(c, fiber.StatusOK, "Booking", "admin_booking", data)
+}
+
+// reviewFacts tells what each decision about a booking under review would
+// do, as POST /v1/bookings/{id}/resolve decides it.
+func (s *Server) reviewFacts(ctx context.Context, data *consoleBooking, payments []*ticketing.Payment, refunds []*ticketing.Refund) error {
+	tickets, _, err := s.deps.Tickets.FindTickets(ctx, ticketing.TicketFilter{BookingID: data.Booking.ID,
+		Page: ticketing.Page{Limit: ticketing.MaxPageSize}})
+	if err != nil {
+		return err
+	}
+	data.Tickets = len(tickets)
+	for _, t := range tickets {
+		if t.Status != ticketing.TicketVoid {
+			data.ValidTickets++
+		}
+	}
+	left := map[string]int64{}
+	for _, p := range payments {
+		if p.Status.Settled() && p.Outcome != "" {
+			left[p.ID] = p.PaidAmount
+		}
+	}
+	for _, r := range refunds {
+		if _, ok := left[r.PaymentID]; ok && r.Status != ticketing.RefundFailed {
+			left[r.PaymentID] -= r.Amount
+		}
+	}
+	for _, v := range left {
+		data.RestoreRefunds += max(v, 0)
+	}
+	return nil
 }
 
 // consoleReview is the queue of what needs a person: bookings under

@@ -10,9 +10,10 @@ import (
 )
 
 // TestConsoleBookingPages: the console's bookings, a booking with its
-// payment and refunds, the review queue and the accounts, for the
-// organizer's ADMIN only; the buyer search finds that buyer's bookings
-// alone; another organizer's booking is a 404 page.
+// payment and refunds (under review, what each decision would do), the
+// review queue and the accounts, for the organizer's ADMIN only; the buyer
+// search finds that buyer's bookings alone; another organizer's booking is
+// a 404 page.
 func TestConsoleBookingPages(t *testing.T) {
 	t.Parallel()
 	s := newPaySale(t)
@@ -45,6 +46,18 @@ func TestConsoleBookingPages(t *testing.T) {
 
 	s.mustCall(200, "POST", "/v1/bookings/"+other+"/review", map[string]any{"note": "chargeback"})
 	assertPage(t, s.page("acme", admin, "/admin/review"), 200, `href="/admin/bookings/`+other+`"`, "chargeback")
+	flagged := s.page("acme", admin, "/admin/bookings/"+other)
+	assertPage(t, flagged, 200, `data-resolve-form data-booking="`+other+`"`, "cannot be restored", "ends cancelled", "Close the booking")
+	if strings.Contains(string(flagged.raw), "Restore the booking") {
+		t.Error("a booking without tickets offers a restore")
+	}
+	s.mustCall(200, "POST", "/v1/bookings/"+paid+"/review", map[string]any{"note": "stolen card?"})
+	assertPage(t, s.page("acme", admin, "/admin/bookings/"+paid), 200, "Restore the booking", "its 2 valid tickets stay as they are",
+		"ends refunded: its tickets become void", "NGN 9,000.00 not refunded yet is refunded", "Close the booking")
+	s.mustCall(200, "POST", "/v1/bookings/"+paid+"/resolve", map[string]any{"decision": "restore", "note": "the card is the buyer's"})
+	if restored := string(s.page("acme", admin, "/admin/bookings/"+paid).raw); strings.Contains(restored, "data-resolve-form") || !strings.Contains(restored, "stolen card?") {
+		t.Error("a restored booking offers a decision, or does not say why it was flagged")
+	}
 
 	assertPage(t, s.page("acme", admin, "/admin/users"), 200, "buyer1@example.com", "admin@acme.test", `data-role-form data-user="`+s.buyers[1].userID+`"`)
 	assertPage(t, s.page("acme", admin, "/admin/users?email=buyer1"), 200, "buyer1@example.com")

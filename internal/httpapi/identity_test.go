@@ -145,6 +145,7 @@ func TestRoleMatrix(t *testing.T) {
 		"POST /v1/webhooks/paystack":          "AAAAA",
 		"POST /v1/bookings/:id/payments":      "1AA11",
 		"POST /v1/bookings/:id/review":        "13A11",
+		"POST /v1/bookings/:id/resolve":       "13A11",
 		"GET /v1/payments":                    "13A11",
 		"POST /v1/payments/:reference/verify": "13A11",
 

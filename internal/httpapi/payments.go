@@ -393,3 +393,39 @@ func (s *Server) reviewBooking(c *fiber.Ctx) error {
 	}
 	return c.JSON(toBookingResponse(b))
 }
+
+type resolveRequest struct {
+	Decision string `json:"decision"`
+	Note     string `json:"note"`
+}
+
+// resolutionResponse is what a decision about a booking under review did:
+// the booking afterwards and the refunds the decision queued.
+type resolutionResponse struct {
+	Booking bookingResponse  `json:"booking"`
+	Refunds []refundResponse `json:"refunds"`
+}
+
+// resolveReview takes a booking out of review: restored (confirmed, its
+// tickets as they were) or closed (refunded or cancelled, everything
+// charged and not refunded yet going back).
+func (s *Server) resolveReview(c *fiber.Ctx) error {
+	id, err := pathID(c, "booking")
+	if err != nil {
+		return err
+	}
+	var req resolveRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	out, err := s.deps.Payments.ResolveReview(c.UserContext(), ticketing.ResolveReview{BookingID: id,
+		Decision: ticketing.ReviewDecision(req.Decision), Note: req.Note})
+	if err != nil {
+		return err
+	}
+	res := resolutionResponse{Booking: toStaffBookingResponse(out.Booking), Refunds: []refundResponse{}}
+	for _, r := range out.Refunds {
+		res.Refunds = append(res.Refunds, toRefundResponse(r))
+	}
+	return c.JSON(res)
+}

@@ -98,6 +98,7 @@ func (s *Server) routes() []route {
 		{fiber.MethodPost, "/v1/bookings/:id/cancel", scopeTenant, s.cancelBooking},
 		{fiber.MethodPost, "/v1/bookings/:id/payments", scopeTenant, s.startPayment},
 		{fiber.MethodPost, "/v1/bookings/:id/review", scopeTenant, s.reviewBooking},
+		{fiber.MethodPost, "/v1/bookings/:id/resolve", scopeTenant, s.resolveReview},
 		{fiber.MethodGet, "/v1/payments", scopeTenant, s.listPayments},
 		{fiber.MethodPost, "/v1/payments/:reference/verify", scopeTenant, s.verifyPayment},
 

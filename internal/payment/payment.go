@@ -65,6 +65,7 @@ type Store interface {
 	RefundsInProgress(ctx context.Context, age time.Duration, limit int) ([]ticketing.RefundInProgress, error)
 	RefundsInProgressOf(ctx context.Context, reference string) ([]ticketing.RefundInProgress, error)
 	ReviewBooking(ctx context.Context, id, note string) (*ticketing.Booking, error)
+	ResolveReview(ctx context.Context, r ticketing.ResolveReview, resolvedBy string) (*ticketing.Resolution, error)
 }
 
 // Inventory is the Redis side (inventory.Store).
@@ -694,6 +695,40 @@ func (s *Service) ReviewBooking(ctx context.Context, bookingID, note string) (*t
 	// tickets (Release of a confirmed hold does nothing).
 	s.release(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: b.EventID}, b.ID)
 	return b, nil
+}
+
+// ResolveReview implements ticketing.PaymentService. The decision and the
+// refunds it owes are committed first; then each refund is enqueued (one
+// whose enqueue fails stays queued, and the reconciler enqueues it again),
+// and a closed booking's places are put back on sale as a full refund's
+// are.
+func (s *Service) ResolveReview(ctx context.Context, r ticketing.ResolveReview) (*ticketing.Resolution, error) {
+	if !ticketing.ValidID(r.BookingID) {
+		return nil, ticketing.NotFound("booking")
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	a, _ := ticketing.ActorFromContext(ctx)
+	out, err := s.store.ResolveReview(ctx, r, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	b := out.Booking
+	s.logger.InfoContext(ctx, "a booking taken out of review", "booking", b.ID, "decision", r.Decision, "status", b.Status,
+		"refunds", len(out.Refunds))
+	// Committed: what follows must not depend on the caller staying.
+	ctx = context.WithoutCancel(ctx)
+	for _, rf := range out.Refunds {
+		s.metrics.RefundRequests.WithLabelValues(refundReview).Inc()
+		if err := s.queue.EnqueueRefund(ctx, ticketing.TenantFromContext(ctx).ID, rf.ID); err != nil {
+			s.logger.ErrorContext(ctx, "enqueueing a refund; the reconciler will", "refund", rf.ID, "error", err.Error())
+		}
+	}
+	if out.Voided {
+		s.voided(ctx, b.ID, b.EventID)
+	}
+	return out, nil
 }
 
 // StorefrontURL returns where a browser goes after paying: base with the

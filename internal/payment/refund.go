@@ -23,6 +23,7 @@ const (
 	refundRetried        = "retried"
 	refundEventCancelled = "event_cancelled"
 	refundBuyer          = "buyer"
+	refundReview         = "review" // queued by a decision about a booking under review
 	refundExceedsPaid    = "exceeds_paid"
 	refundInvalidState   = "invalid_state"
 	refundRefused        = "refused" // any other error

@@ -47,8 +47,9 @@ type Metrics struct {
 	RefundsQueued prometheus.Counter
 	// RefundRequests counts refund requests and retries by outcome:
 	// accepted, replayed (an Idempotency-Key sent again), retried,
-	// event_cancelled, buyer (a buyer's own cancellation), exceeds_paid,
-	// invalid_state, refused (any other error).
+	// event_cancelled, buyer (a buyer's own cancellation), review (queued by
+	// a decision about a booking under review), exceeds_paid, invalid_state,
+	// refused (any other error).
 	RefundRequests *prometheus.CounterVec
 	// RefundsFinished counts refunds Paystack finished, by kind (automatic,
 	// admin) and status (processed, failed).
@@ -125,7 +126,7 @@ func New(version string) *Metrics {
 	})
 	m.RefundRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ticketd_refunds_requested_total",
-		Help: "Refund requests and retries, by outcome (accepted, replayed, retried, event_cancelled, buyer, exceeds_paid, invalid_state, refused).",
+		Help: "Refund requests and retries, by outcome (accepted, replayed, retried, event_cancelled, buyer, review, exceeds_paid, invalid_state, refused).",
 	}, []string{"outcome"})
 	m.RefundsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ticketd_refunds_finished_total",
@@ -192,7 +193,7 @@ func (m *Metrics) startAtZero() {
 	}
 	zero(m.TenantResolutions, "cache_hit", "lookup", "not_found")
 	zero(m.Payments, "confirmed", "failed", "abandoned", "already_paid", "amount_mismatch", "late_sold_out", "booking_closed")
-	zero(m.RefundRequests, "accepted", "replayed", "retried", "event_cancelled", "buyer", "exceeds_paid", "invalid_state", "refused")
+	zero(m.RefundRequests, "accepted", "replayed", "retried", "event_cancelled", "buyer", "review", "exceeds_paid", "invalid_state", "refused")
 	zero(m.Webhooks, "accepted", "duplicate", "bad_signature", "forbidden_ip")
 	for _, kind := range []string{"automatic", "admin"} {
 		for _, status := range []string{"processed", "failed"} {

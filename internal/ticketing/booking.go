@@ -12,7 +12,8 @@ import (
 type BookingStatus string
 
 // Booking statuses: pending → confirmed | expired | cancelled | failed; any
-// → review when an admin flags it.
+// → review when an admin flags it (or a charge does not match), and review
+// → confirmed | refunded | cancelled when an admin decides (ReviewDecision).
 const (
 	BookingPending   BookingStatus = "pending"
 	BookingConfirmed BookingStatus = "confirmed"

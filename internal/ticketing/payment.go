@@ -185,6 +185,12 @@ type PaymentService interface {
 	FindPayments(ctx context.Context, f PaymentFilter) ([]*Payment, string, error)
 	// ReviewBooking puts a booking under review with a note (ADMIN).
 	ReviewBooking(ctx context.Context, bookingID, note string) (*Booking, error)
+	// ResolveReview takes a booking out of review as the admin decides
+	// (see ReviewDecision) and queues the refunds that decision owes.
+	// Returns KindConflict (INVALID_STATE) for a booking not under review,
+	// or one that cannot be restored, KindNotFound for an unknown booking
+	// and KindInvalid for bad input.
+	ResolveReview(ctx context.Context, r ResolveReview) (*Resolution, error)
 }
 
 // ErrNotFinal is returned by VerifyPayment when Paystack has no final answer

@@ -65,7 +65,7 @@ const (
 	// refunded in full, at most once per payment.
 	RefundAutomatic RefundKind = "automatic"
 	// RefundAdmin: organizer staff refunded all or part of a confirmed
-	// booking.
+	// booking, or decided about a booking under review (ReviewDecision).
 	RefundAdmin RefundKind = "admin"
 )
 

@@ -1,8 +1,8 @@
 // The console's pages of bookings, payments, refunds and accounts: each
-// change (verify a payment, refund, retry a refund, review, change a role)
-// is a call of the JSON API with the access cookie, so the API's rules hold;
-// its answer is said in the page's status region and the page reloaded to
-// show what is stored now.
+// change (verify a payment, refund, retry a refund, review, decide about a
+// booking under review, change a role) is a call of the JSON API with the
+// access cookie, so the API's rules hold; its answer is said in the page's
+// status region and the page reloaded to show what is stored now.
 'use strict';
 
 (function () {
@@ -93,6 +93,27 @@
       }
       run($('button[type=submit]', review), 'Saving the review…',
         () => api('POST', '/v1/bookings/' + review.dataset.booking + '/review', { note }), 'Under review.');
+    });
+  }
+
+  // A decision about a booking under review: the button pressed says
+  // which. Another admin deciding first makes it an INVALID_STATE refusal.
+  const resolve = $('form[data-resolve-form]');
+  if (resolve) {
+    resolve.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const button = ev.submitter;
+      const decision = button && button.value;
+      const note = resolve.elements.note.value.trim();
+      if (!note) {
+        say(status, 'Give a reason for the decision.', true);
+        resolve.elements.note.focus();
+        return;
+      }
+      if (decision === 'close' && !window.confirm('Close this booking? What it was charged and not refunded yet is refunded, and its tickets (if any) become void.')) return;
+      run(button, decision === 'close' ? 'Closing the booking…' : 'Restoring the booking…',
+        () => api('POST', '/v1/bookings/' + resolve.dataset.booking + '/resolve', { decision, note }),
+        decision === 'close' ? 'Closed.' : 'Restored.');
     });
   }
 
