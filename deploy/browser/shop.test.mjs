@@ -1,6 +1,7 @@
 // The organizer's shop (README.md, "Storefront"): a buyer signs up, picks two seats on the seat
 // map, pays on the Paystack simulator's checkout page and lands on the confirmation with two QR
-// tickets, while a second browser on the same event sees those seats taken without reloading.
+// tickets, while a second browser on the same event sees those seats taken without reloading; and
+// the shop on a phone. Each step's page is audited for accessibility too (lib.mjs).
 import assert from 'node:assert/strict';
 
 import { browser, browserTest, env } from './lib.mjs';
