@@ -28,6 +28,8 @@ browserTest('an organizer refunds part of a paid booking, decides about it under
   await signIn(page, '/admin/bookings', env.demoEmail, env.demoPassword);
   await page.getByLabel("Buyer's email").fill('buyer@demo');
   await page.getByRole('button', { name: 'Show bookings' }).click();
+  await page.locator('[data-bookings]').waitFor();
+  await step('bookings');
   await page.locator(`a[href="/admin/bookings/${booking}"]`).click();
   await page.waitForURL(env.storeURL + '/admin/bookings/' + booking);
   await page.getByRole('cell', { name: 'success' }).first().waitFor();
@@ -41,6 +43,9 @@ browserTest('an organizer refunds part of a paid booking, decides about it under
   assert.match(await row.innerText(), /\b1\.00\b/);
   assert.equal(await page.locator('[data-booking-status]').innerText(), 'confirmed');
   await step('refund listed');
+  await page.getByRole('link', { name: 'Review queue' }).click();
+  await page.getByRole('heading', { name: 'Failed refunds' }).waitFor();
+  await step('review queue');
 
   // flag puts the booking under review from its page.
   const flag = async (note) => {

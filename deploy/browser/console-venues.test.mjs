@@ -19,6 +19,7 @@ const focused = (page) => page.evaluate(() => document.activeElement && document
 browserTest('an organizer lays out a venue\'s seats and sells a section of it', { origins: [env.storeURL] }, async ({ page, step }) => {
   await signIn(page, '/admin/venues');
   await page.getByRole('link', { name: 'Main Hall' }).waitFor();
+  await step('venues');
   await page.getByRole('link', { name: 'New venue' }).click();
   await page.waitForURL(/\/admin\/venues\/new$/);
 

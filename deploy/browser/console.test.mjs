@@ -23,7 +23,7 @@ async function qrFile(page) {
 }
 
 browserTest('an organizer creates and publishes an event, then scans a ticket at the door', { origins: [env.storeURL] }, async ({ page, step }) => {
-  await signIn(page, '/admin', env.demoEmail, env.demoPassword);
+  await signIn(page, '/admin', env.demoEmail, env.demoPassword, step);
   await page.locator('td[data-sold]').filter({ hasText: '/' }).first().waitFor();
   await step('console');
 

@@ -1,12 +1,16 @@
 // Steps on the demo organizer's shop that several browser tests take (deploy/browser/run.sh seeds it).
 import { browser, env } from './lib.mjs';
 
-/** signIn opens next on the shop, is sent to sign in, signs in, and lands on next again. */
-export async function signIn(page, next, email = env.demoEmail, password = env.demoPassword) {
+/**
+ * signIn opens next on the shop, is sent to sign in, signs in, and lands on next again; step, a
+ * browserTest's, if given, records the filled sign-in form.
+ */
+export async function signIn(page, next, email = env.demoEmail, password = env.demoPassword, step = undefined) {
   await page.goto(env.storeURL + next);
   await page.waitForURL(/\/signin\?next=/);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
+  if (step) await step('sign in');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(env.storeURL + next);
 }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 
 import { browserTest, env } from './lib.mjs';
 
-browserTest('the API docs render, expand and try an operation within their CSP and origin', async ({ page, step }) => {
+// Swagger UI's markup is its own, not ticketd's: its steps are not audited for accessibility.
+browserTest('the API docs render, expand and try an operation within their CSP and origin', { audit: false }, async ({ page, step }) => {
   const response = await page.goto(`${env.baseURL}/api/docs`);
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/);

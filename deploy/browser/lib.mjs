@@ -2,7 +2,9 @@
 // `ticketd dev` that deploy/browser/run.sh starts, which also sets the variables read here. A test file
 // is a *.test.mjs beside this one that calls browserTest; run.sh runs them all with node's test runner.
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
@@ -73,12 +75,16 @@ export function slug(label) {
  *
  * options.origins: the origins the pages may reach (default [env.baseURL]); options.viewport
  * (default 1280×800). step(label) saves a full-page screenshot as ARTIFACTS/<file>/<test>/NN-label.png
- * (step(label, { fullPage: false }) only the viewport: a long page takes seconds to capture whole); a
- * failing test also saves failed.png there.
+ * (step(label, { fullPage: false }) only the viewport: a long page takes seconds to capture whole) and
+ * audits the page's accessibility (audit, below) into NN-label.axe.json beside it; the test fails,
+ * once it has run to its end, on the serious or critical violations of any of its steps. A page that
+ * is not ticketd's own (the Paystack simulator's, Swagger UI's) is left unaudited by
+ * step(label, { audit: false }), or a whole test's by options.audit false. A failing test also saves
+ * failed.png there.
  */
 export function browserTest(name, options, fn) {
   if (typeof options === 'function') [options, fn] = [{}, options];
-  const { origins = [env.baseURL], viewport = { width: 1280, height: 800 } } = options;
+  const { origins = [env.baseURL], viewport = { width: 1280, height: 800 }, audit: audited = true } = options;
   test(name, async () => {
     const context = await (await browser()).newContext({ viewport, serviceWorkers: 'block' });
     context.setDefaultTimeout(DEADLINE_MS);
@@ -88,15 +94,18 @@ export function browserTest(name, options, fn) {
     const dir = path.join(env.artifacts, fileName, slug(name));
     await mkdir(dir, { recursive: true });
     let steps = 0;
-    const step = async (label, { fullPage = true } = {}) => {
+    const violations = [];
+    const step = async (label, { fullPage = true, audit: auditing = audited } = {}) => {
       steps++;
-      const file = `${String(steps).padStart(2, '0')}-${slug(label)}.png`;
-      await page.screenshot({ path: path.join(dir, file), fullPage });
+      const file = `${String(steps).padStart(2, '0')}-${slug(label)}`;
+      await page.screenshot({ path: path.join(dir, file + '.png'), fullPage });
+      if (auditing) violations.push(...await audit(page, label, path.join(dir, file + '.axe.json')));
     };
     try {
       await fn({ page, context, step });
       await watched.settle(page);
       assertClean(watched.problems);
+      assertAccessible(violations);
     } catch (err) {
       await page.screenshot({ path: path.join(dir, 'failed.png'), fullPage: true }).catch(() => {});
       // What the browser saw often explains the failure (a navigation blocked as another origin's).
@@ -115,6 +124,65 @@ export function browserTest(name, options, fn) {
 /** assertClean fails with every problem that guard collected, one a line. */
 export function assertClean(problems) {
   assert.ok(problems.length === 0, `the browser saw ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+}
+
+// axe-core's browser build, evaluated in each audited page (audit).
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** The rules an audit runs: axe-core's for WCAG 2.0, 2.1 and 2.2, levels A and AA (2.2 adds AA rules only). */
+export const AUDIT_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+/** The impacts that fail a test; moderate and minor ones are only reported in the JSON file. */
+const FAILING_IMPACTS = new Set(['serious', 'critical']);
+
+/**
+ * audit runs axe-core on page as it is now, with the rules of AUDIT_TAGS, writes its results to the
+ * JSON file report (the page's URL and viewport, and every violation, and what axe could not decide,
+ * with the elements concerned), and returns the serious or critical violations, each with label and
+ * report, for assertAccessible.
+ *
+ * The pages' content security policy refuses inline scripts, so axe is not added as a script tag (it
+ * would be blocked, and guard would report the violation): Playwright evaluates its source over the
+ * DevTools protocol, which no policy governs, as it does its own bindings.
+ */
+export async function audit(page, label, report) {
+  if (!await page.evaluate(() => typeof window.axe === 'object')) await page.evaluate(axeSource);
+  const results = await page.evaluate((tags) => window.axe.run(document, {
+    runOnly: { type: 'tag', values: tags },
+    resultTypes: ['violations', 'incomplete'],
+    // The shop's pages have no frames; the widget's page is audited at its own address.
+    iframes: false,
+  }), AUDIT_TAGS);
+  const brief = (r) => ({
+    id: r.id, impact: r.impact, help: r.help, helpUrl: r.helpUrl, tags: r.tags,
+    nodes: r.nodes.map((n) => ({ target: n.target, html: n.html, summary: n.failureSummary })),
+  });
+  await writeFile(report, JSON.stringify({
+    label, url: results.url, viewport: page.viewportSize(), testEngine: results.testEngine.version,
+    tags: AUDIT_TAGS, violations: results.violations.map(brief), incomplete: results.incomplete.map(brief),
+  }, null, 2) + '\n');
+  return results.violations.filter((v) => FAILING_IMPACTS.has(v.impact))
+    .map((v) => ({ ...brief(v), label, url: results.url, report }));
+}
+
+/**
+ * assertAccessible fails with every violation that audit returned: per page, the rule, its impact and
+ * help, and the selectors of the elements that break it (the first five; the JSON report has all).
+ */
+export function assertAccessible(violations) {
+  if (violations.length === 0) return;
+  const lines = [];
+  let last;
+  for (const v of violations) {
+    if (v.report !== last) {
+      last = v.report;
+      lines.push(`on "${v.label}" (${v.url}; report ${path.relative(process.cwd(), v.report)}):`);
+    }
+    lines.push(`  ${v.id} (${v.impact}): ${v.help} <${v.helpUrl}>`);
+    for (const n of v.nodes.slice(0, 5)) lines.push(`    ${n.target.join(' >>> ')}`);
+    if (v.nodes.length > 5) lines.push(`    and ${v.nodes.length - 5} more`);
+  }
+  assert.fail(`${violations.length} serious or critical accessibility violation(s):\n${lines.join('\n')}`);
 }
 
 /**

@@ -33,7 +33,7 @@ node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.ex
   die "node $(node --version) is too old: the browser tests need Node.js >= 20.19"
 [[ -x $CHROMIUM ]] ||
   die "no Chromium at $CHROMIUM: apt-get install --no-install-recommends chromium (.ci/run does), or set CHROMIUM to one"
-[[ -f deploy/browser/node_modules/playwright-core/package.json ]] ||
+[[ -f deploy/browser/node_modules/playwright-core/package.json && -f deploy/browser/node_modules/axe-core/package.json ]] ||
   die "deploy/browser/node_modules is missing: run npm ci in deploy/browser (make browser-test does)"
 
 FILES=("$@")

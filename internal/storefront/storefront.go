@@ -9,7 +9,8 @@
 // own origin's scripts and styles only, no inline code, images of its own
 // origin and of the organizer's logo, frames refused. The organizer's accent
 // colour comes in through a stylesheet of its own (Theme), since inline
-// styles are refused too.
+// styles are refused too; whatever the colour, text drawn in it or on it
+// stays readable (contrast.go).
 package storefront
 
 import (
@@ -23,7 +24,6 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
-	"regexp"
 	"strings"
 	"time"
 
@@ -220,15 +220,18 @@ func origin(raw string) string {
 // DefaultAccent is the accent colour of an organizer that set none.
 const DefaultAccent = "#4f46e5"
 
-var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
-
-// Theme is the stylesheet that carries the organizer's accent colour.
+// Theme is the stylesheet that carries the organizer's accent colour as
+// --accent (for borders and button faces), with the colour of text on it as
+// --on-accent and the accent as readable text on the page as --accent-ink
+// (links, focus outlines, a chosen seat): see textOn and inkOf. A colour
+// that is not #rrggbb is replaced by DefaultAccent.
 func Theme(b Brand) []byte {
-	accent := b.AccentColor
-	if !hexColor.MatchString(accent) {
-		accent = DefaultAccent
+	accent, ok := parseRGB(b.AccentColor)
+	if !ok {
+		accent, _ = parseRGB(DefaultAccent)
 	}
-	return []byte(":root{--accent:" + strings.ToLower(accent) + "}\n")
+	return []byte(":root{--accent:" + accent.String() + ";--on-accent:" + textOn(accent).String() +
+		";--accent-ink:" + inkOf(accent).String() + "}\n")
 }
 
 func contentType(name string) string {

@@ -2,6 +2,7 @@ package storefront
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -71,12 +72,61 @@ func TestPolicy(t *testing.T) {
 }
 
 func TestTheme(t *testing.T) {
-	if got := string(Theme(Brand{AccentColor: "#0A7D33"})); got != ":root{--accent:#0a7d33}\n" {
+	if got := string(Theme(Brand{AccentColor: "#0A7D33"})); got != ":root{--accent:#0a7d33;--on-accent:#ffffff;--accent-ink:#0a7d33}\n" {
 		t.Errorf("theme %q", got)
 	}
-	for _, bad := range []string{"", "red", "#fff", "#12345g", "#123456;}body{display:none"} {
-		if got := string(Theme(Brand{AccentColor: bad})); got != ":root{--accent:"+DefaultAccent+"}\n" {
+	def := string(Theme(Brand{AccentColor: DefaultAccent}))
+	if def != ":root{--accent:#4f46e5;--on-accent:#ffffff;--accent-ink:#4f46e5}\n" {
+		t.Errorf("default theme %q", def)
+	}
+	for _, bad := range []string{"", "red", "#fff", "#12345g", "#+12345", "#123456;}body{display:none"} {
+		if got := string(Theme(Brand{AccentColor: bad})); got != def {
 			t.Errorf("accent %q gave %q", bad, got)
+		}
+	}
+	// A light accent gets dark text on it, and is darkened as text on the page.
+	if got := string(Theme(Brand{AccentColor: "#ffd54f"})); !strings.HasPrefix(got, ":root{--accent:#ffd54f;--on-accent:#000000;--accent-ink:#") ||
+		strings.Contains(got, "--accent-ink:#ffd54f") {
+		t.Errorf("light theme %q", got)
+	}
+}
+
+// TestThemeContrast: whatever accent an organizer picks, the theme's text on
+// it and its ink on the page's backgrounds meet WCAG 2's 4.5:1, and the ink
+// is the accent itself when that already does. 4,096 colours span the space.
+func TestThemeContrast(t *testing.T) {
+	if got := contrast(white, black); math.Abs(got-21) > 1e-9 {
+		t.Fatalf("contrast(white, black) = %v, want 21", got)
+	}
+	if got := contrast(rgb{0x76, 0x76, 0x76}, white); got < 4.5 || got > 4.6 {
+		t.Fatalf("contrast(#767676, white) = %v, want the well-known 4.54", got)
+	}
+	css, err := assetFiles.ReadFile("assets/store.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"--bg: " + pageBackground.String(), "--soft: " + softBackground.String()} {
+		if !strings.Contains(string(css), v) {
+			t.Errorf("store.css's backgrounds changed: it lacks %q, which contrast.go assumes", v)
+		}
+	}
+	for r := 0; r < 256; r += 17 {
+		for g := 0; g < 256; g += 17 {
+			for b := 0; b < 256; b += 17 {
+				accent := rgb{uint8(r), uint8(g), uint8(b)}
+				if c := contrast(textOn(accent), accent); c < minContrast {
+					t.Errorf("%v: text %v on it has contrast %.2f", accent, textOn(accent), c)
+				}
+				ink := inkOf(accent)
+				for _, bg := range []rgb{pageBackground, softBackground} {
+					if c := contrast(ink, bg); c < minContrast {
+						t.Errorf("%v: ink %v on %v has contrast %.2f", accent, ink, bg, c)
+					}
+				}
+				if contrast(accent, softBackground) >= minContrast && ink != accent {
+					t.Errorf("%v is readable, yet its ink is %v", accent, ink)
+				}
+			}
 		}
 	}
 }
