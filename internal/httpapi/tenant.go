@@ -71,9 +71,10 @@ func slugFromHost(host, platformDomain string) (slug string, onPlatform bool) {
 const maxCachedTenants = 10_000
 
 // tenantCache resolves tenants through the TenantService and keeps each
-// answer, found or not, for a short TTL. Suspending a tenant therefore takes
-// effect on other instances within the TTL; on this instance at once, since
-// the platform API purges the cache.
+// answer, found or not, for a short TTL. A change of a tenant (its status,
+// domains, branding) or a new tenant takes effect on this instance at once,
+// since the API that makes it forgets the tenant, and on the others when the
+// invalidation bus (Deps.Caches) tells them, within the TTL at worst.
 type tenantCache struct {
 	svc     ticketing.TenantService
 	ttl     time.Duration
@@ -133,6 +134,32 @@ func (tc *tenantCache) resolve(ctx context.Context, domain, slug string) (*ticke
 	}
 	tc.metrics.TenantResolutions.WithLabelValues(outcome).Inc()
 	return e.tenant, nil
+}
+
+// tenantCacheKind names the tenant cache on the invalidation bus; its keys
+// are tenant ids.
+const tenantCacheKind = "tenant"
+
+// forget forgets the answers naming tenant id, and every "not found" (the
+// change may be a new tenant or domain).
+func (tc *tenantCache) forget(id string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for k, e := range tc.entries {
+		if e.tenant == nil || e.tenant.ID == id {
+			delete(tc.entries, k)
+		}
+	}
+	tc.generation++
+}
+
+// tenantChanged forgets what this instance cached of tenant id and has the
+// other instances forget it. Call it after the change committed.
+func (s *Server) tenantChanged(id string) {
+	s.tenants.forget(id)
+	if s.deps.Caches != nil {
+		s.deps.Caches.Publish(tenantCacheKind, id)
+	}
 }
 
 // purge forgets every cached answer.

@@ -72,38 +72,48 @@ func (p *busProcess) clearedTimes() int {
 // subscription.
 func startBus(t *testing.T, rawURL, prefix string) *busProcess {
 	t.Helper()
+	p := &busProcess{forgot: map[string][]string{}, published: map[string]int{}, received: map[string]int{}, dropped: map[string]int{}}
+	p.bus = runBus(t, rawURL, prefix, p, func(bus *redis.Invalidations) {
+		for _, kind := range []string{"sale", "session"} {
+			bus.Handle(kind, func(key string) {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				p.forgot[kind] = append(p.forgot[kind], key)
+			}, func() {
+				p.mu.Lock()
+				defer p.mu.Unlock()
+				if kind == "sale" {
+					p.cleared++
+				}
+			})
+		}
+	})
+	waitUntil(t, "the bus subscribed", func() bool { return p.clearedTimes() >= 1 })
+	return p
+}
+
+// runBus runs a bus on its own connection to rawURL under prefix until the
+// test ends, once register has given it its caches.
+func runBus(t *testing.T, rawURL, prefix string, obs redis.InvalidationObserver, register func(*redis.Invalidations)) *redis.Invalidations {
+	t.Helper()
 	c, err := redis.Open(t.Context(), rawURL, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &busProcess{forgot: map[string][]string{}, published: map[string]int{}, received: map[string]int{}, dropped: map[string]int{}}
-	p.bus = c.Invalidations(slog.New(slog.NewTextHandler(io.Discard, nil)), p)
-	for _, kind := range []string{"sale", "session"} {
-		p.bus.Handle(kind, func(key string) {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			p.forgot[kind] = append(p.forgot[kind], key)
-		}, func() {
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			if kind == "sale" {
-				p.cleared++
-			}
-		})
-	}
+	bus := c.Invalidations(slog.New(slog.NewTextHandler(io.Discard, nil)), obs)
+	register(bus)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		p.bus.Run(ctx)
+		bus.Run(ctx)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 		_ = c.Close()
 	})
-	waitUntil(t, "the bus subscribed", func() bool { return p.clearedTimes() >= 1 })
-	return p
+	return bus
 }
 
 // waitUntil polls cond for up to 20 s.
