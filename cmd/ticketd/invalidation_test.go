@@ -201,4 +201,3 @@ func putOnSale(t *testing.T, db *pgtest.DB, tenantID string, price int64) onSale
 	}
 	return onSale{eventID: e.ID, typeID: tt.ID, version: tt.Version}
 }
-
