@@ -56,8 +56,9 @@ func (in instance) call(method, path, token string, body any) (int, map[string]a
 	return res.StatusCode, out
 }
 
-// within polls cond for up to 20 s, far less than the caches' TTLs in the
-// test that uses it: only an invalidation can make cond hold in time.
+// within polls cond for up to 20 s: far less than the caches' TTLs in
+// TestChangesReachTheOtherInstanceBeforeItsCachesExpire, so that only an
+// invalidation can make its conditions hold in time.
 func within(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -205,7 +205,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, proxies: trustedProxies(cfg.TrustedProxies), closing: make(chan struct{})}
 	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
 	if deps.Caches != nil {
-		deps.Caches.Handle(tenantCacheKind, s.tenants.forget, s.tenants.purge)
+		deps.Caches.Handle(TenantCacheKind, s.tenants.forget, s.tenants.purge)
 	}
 	s.seatMaps = newSeatMapCache(cfg.SeatMapRefresh, cfg.SeatMapCacheBytes, runtime.GOMAXPROCS(0))
 	shop, err := storefront.New()

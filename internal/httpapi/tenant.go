@@ -136,9 +136,9 @@ func (tc *tenantCache) resolve(ctx context.Context, domain, slug string) (*ticke
 	return e.tenant, nil
 }
 
-// tenantCacheKind names the tenant cache on the invalidation bus; its keys
+// TenantCacheKind names the tenant cache on the invalidation bus; its keys
 // are tenant ids.
-const tenantCacheKind = "tenant"
+const TenantCacheKind = "tenant"
 
 // forget forgets the answers naming tenant id, and every "not found" (the
 // change may be a new tenant or domain).
@@ -158,7 +158,7 @@ func (tc *tenantCache) forget(id string) {
 func (s *Server) tenantChanged(id string) {
 	s.tenants.forget(id)
 	if s.deps.Caches != nil {
-		s.deps.Caches.Publish(tenantCacheKind, id)
+		s.deps.Caches.Publish(TenantCacheKind, id)
 	}
 }
 

@@ -44,7 +44,7 @@ type Invalidations struct {
 	handlers map[string]invalidationHandler
 
 	queue chan invalidation
-	// failing is whether the last send failed (the sending goroutine's).
+	// failing is whether the last batch failed (send's goroutine's).
 	failing bool
 }
 
@@ -126,6 +126,12 @@ func (b *Invalidations) Publish(kind, key string) {
 	default:
 		b.obs.InvalidationsDropped("queue_full", 1)
 	}
+}
+
+// Send publishes one key at once and returns Redis's answer: for the
+// commands that change something and exit, which run no bus.
+func (b *Invalidations) Send(ctx context.Context, kind, key string) error {
+	return b.publish(ctx, []invalidation{{Kind: kind, Key: key}})
 }
 
 // Run subscribes and sends what is published until ctx is done, then sends
@@ -222,7 +228,7 @@ func (b *Invalidations) send(ctx context.Context) {
 			return
 		case first := <-b.queue:
 			pctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
-			b.publish(pctx, b.batch(first))
+			b.sendBatch(pctx, first)
 			cancel()
 		}
 	}
@@ -237,18 +243,22 @@ func (b *Invalidations) flush() {
 	for {
 		select {
 		case first := <-b.queue:
-			b.publish(ctx, b.batch(first))
+			b.sendBatch(ctx, first)
 		default:
 			return
 		}
 	}
 }
 
-// batch takes first and what else is queued, up to maxInvalidationBatch
-// keys, each once.
-func (b *Invalidations) batch(first invalidation) []invalidation {
+// sendBatch publishes first and what else is queued, up to
+// maxInvalidationBatch keys, each once. A failure is logged when the
+// previous batch went out, but not retried: the other processes forget
+// everything when their subscription comes back, and their TTLs bound the
+// rest.
+func (b *Invalidations) sendBatch(ctx context.Context, first invalidation) {
 	items := []invalidation{first}
 	seen := map[invalidation]bool{first: true}
+queued:
 	for len(items) < maxInvalidationBatch {
 		select {
 		case it := <-b.queue:
@@ -257,33 +267,30 @@ func (b *Invalidations) batch(first invalidation) []invalidation {
 				items = append(items, it)
 			}
 		default:
-			return items
+			break queued
 		}
 	}
-	return items
+	err := b.publish(ctx, items)
+	switch {
+	case err != nil && !b.failing:
+		b.failing = true
+		b.logger.Warn("cache invalidations not published: other instances see changes within their cache TTLs",
+			"keys", len(items), "error", err.Error())
+	case err == nil && b.failing:
+		b.failing = false
+		b.logger.Info("cache invalidations published again")
+	}
 }
 
-// publish sends one message. A failure is counted, and logged when the
-// previous send succeeded, but not retried: the other processes forget
-// everything when their subscription comes back, and their TTLs bound the
-// rest.
-func (b *Invalidations) publish(ctx context.Context, items []invalidation) {
+// publish sends one message of items, and counts them.
+func (b *Invalidations) publish(ctx context.Context, items []invalidation) error {
 	payload, err := json.Marshal(invalidationMessage{From: b.origin, Items: items})
 	if err == nil {
 		err = b.c.Publish(ctx, b.channel, payload).Err()
 	}
 	if err != nil {
 		b.obs.InvalidationsDropped("publish_failed", len(items))
-		if !b.failing {
-			b.failing = true
-			b.logger.Warn("cache invalidations not published: other instances see changes within their cache TTLs",
-				"keys", len(items), "error", err.Error())
-		}
-		return
-	}
-	if b.failing {
-		b.failing = false
-		b.logger.Info("cache invalidations published again")
+		return err
 	}
 	counts := map[string]int{}
 	for _, it := range items {
@@ -292,4 +299,5 @@ func (b *Invalidations) publish(ctx context.Context, items []invalidation) {
 	for kind, n := range counts {
 		b.obs.InvalidationsPublished(kind, n)
 	}
+	return nil
 }
