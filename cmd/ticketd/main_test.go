@@ -8,15 +8,19 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/pgtest"
 	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 )
 
 const testJWTSecret = "test-jwt-secret-0123456789abcdef0123456789"
@@ -126,16 +130,40 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 func TestSeedCreatesTheDemoOnceAndOnlyIntoAnEmptyDatabase(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
-	cfg, err := config.Load(env(map[string]string{"DATABASE_URL": db.AppURL}))
+	rdb := redistest.New(t)
+	cfg, err := config.Load(env(map[string]string{"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "REDIS_KEY_PREFIX": rdb.Prefix}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A running instance's tenant cache hears of the new organizer.
+	var subscribed atomic.Bool
+	heard := make(chan string, 4)
+	bus := rdb.Invalidations(slog.New(slog.DiscardHandler), telemetry.New("test"))
+	bus.Handle(httpapi.TenantCacheKind, func(id string) { heard <- id }, func() { subscribed.Store(true) })
+	ctx, cancel := context.WithCancel(context.Background())
+	running := make(chan struct{})
+	go func() { defer close(running); bus.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-running })
+	within(t, "the bus subscribed", subscribed.Load)
+
 	var out bytes.Buffer
 	if err := seed(context.Background(), cfg, &out, true); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "admin@demo.test / demo-admin-pass") {
 		t.Fatalf("seed does not print the demo credentials: %s", out.String())
+	}
+	var demoID string
+	if err := db.Admin.QueryRow(context.Background(), "SELECT id::text FROM tenants WHERE slug = 'demo'").Scan(&demoID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-heard:
+		if id != demoID {
+			t.Fatalf("seed announced tenant %s, want the demo's %s", id, demoID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("after 20s: seed did not announce the new tenant")
 	}
 	var published, seats, seatedTypes, gaTypes int
 	err = db.Admin.QueryRow(context.Background(), `SELECT

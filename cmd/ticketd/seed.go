@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/config"
+	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redis"
+	"github.com/ticketd-io/ticketd/internal/telemetry"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -58,9 +62,27 @@ func seed(ctx context.Context, cfg config.Config, stdout io.Writer, onlyIfEmpty 
 	if err := seedStaff(ctx, postgres.NewUserService(db, auth.DefaultHasher())); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	announceTenant(ctx, cfg, tenant.ID, stdout)
 	fmt.Fprintf(stdout, "seed: created the %q organizer; sign in at http://%s.%s:%d as %s / %s\n",
 		demoSlug, demoSlug, cfg.PlatformDomain, cfg.Port, demoAdminEmail, demoAdminPassword)
 	return nil
+}
+
+// announceTenant tells the running API instances, if any, that a tenant
+// was created: one that was asked for its host before keeps answering 404
+// for TENANT_CACHE_TTL otherwise. Without Redis the seed still succeeds.
+func announceTenant(ctx context.Context, cfg config.Config, tenantID string, stdout io.Writer) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	rdb, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisKeyPrefix)
+	if err == nil {
+		defer func() { _ = rdb.Close() }()
+		bus := rdb.Invalidations(slog.New(slog.DiscardHandler), telemetry.New(version))
+		err = bus.Send(ctx, httpapi.TenantCacheKind, tenantID)
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "seed: running API instances may take TENANT_CACHE_TTL to serve the new organizer (%v)\n", err)
+	}
 }
 
 // seedStaff adds the demo organizer's door staff (CHECKIN) and a buyer.

@@ -58,6 +58,12 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	rooms := waitroom.New(postgres.NewWaitingRoomStore(db), waitroom.NewQueue(rdb.UniversalClient, rdb.Prefix), signer, a.bookings, metrics, logger,
 		waitroom.Config{AutoMinPerMinute: cfg.WaitingRoomAutoMinPerMinute, AutoMaxPerMinute: cfg.WaitingRoomAutoMaxPerMinute, CacheTTL: cfg.SaleCacheTTL})
 	sessions := postgres.NewSessionService(db, a.hasher, cfg.RefreshTokenTTL)
+	revocations := rdb.Sessions(cfg.SessionCheckTTL, sessions, tokens.TTL()+auth.Leeway)
+	// Every instance's caches hear of the changes the others commit.
+	caches := rdb.Invalidations(logger, metrics)
+	a.bookings.Share(caches)
+	rooms.Share(caches)
+	revocations.Share(caches)
 	tickets := a.tickets
 	srv, err := httpapi.New(httpapi.Config{
 		PlatformDomain:     cfg.PlatformDomain,
@@ -88,7 +94,8 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		Bookings:     a.bookings,
 		Stock:        a.bookings,
 		Sessions:     sessions,
-		Revocations:  rdb.Sessions(time.Second, sessions, tokens.TTL()+auth.Leeway),
+		Revocations:  revocations,
+		Caches:       caches,
 		Tokens:       tokens,
 		Authz:        enforcer,
 		AuthLimiter:  rdb.NewRateLimiter("auth", cfg.AuthRateLimitWindow),
@@ -121,6 +128,9 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	// ends: after the API has drained, so that the drain can be watched.
 	internal, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	invalidating := make(chan struct{})
+	go func() { defer close(invalidating); caches.Run(internal) }()
+	defer func() { stop(); <-invalidating }() // before the app closes Redis
 	if cfg.MetricsAddr != "" {
 		if _, err := serveInternal(internal, "metrics", cfg.MetricsAddr, metricsMux(metrics), logger); err != nil {
 			return err

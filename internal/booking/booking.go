@@ -71,15 +71,20 @@ type Service struct {
 var _ ticketing.BookingService = (*Service)(nil)
 
 // New returns a Service. Catalog data used to check requests is cached per
-// process for saleTTL (a change reaches other instances within it and one
-// read; Postgres refuses bookings of an event that stopped selling
-// regardless).
+// process for saleTTL (a change reaches the other instances through the
+// bus given to Share, else within saleTTL and one read; Postgres refuses
+// bookings of an event that stopped selling regardless).
 func New(store Store, inv Inventory, scheduler Scheduler, logger *slog.Logger, saleTTL time.Duration) *Service {
 	s := &Service{store: store, inventory: inv, scheduler: scheduler, logger: logger, now: time.Now,
 		sales: cache.New[*saleEntry](saleTTL, loadTimeout)}
 	s.fences = newFences(inv.HeldNow)
 	return s
 }
+
+// Share has the other processes forget an event's cached catalog when
+// EventChanged runs here, and this one forget what they change, through
+// bus; call it before the Service is used.
+func (s *Service) Share(bus cache.Bus) { s.sales.Share(bus, "sale") }
 
 // SetMaxOpenHolds sets how many unpaid (pending) bookings one buyer may have
 // in one event at once, 0 for any number; call it before the Service is used.
@@ -108,12 +113,13 @@ func (s *Service) saleEntry(ctx context.Context, eventID string) (*saleEntry, er
 	})
 }
 
-// EventChanged forgets what this process knows of an event's stock: the
-// cached catalog and the Redis inventory, which the next request rebuilds
-// from Postgres. Catalog writes call it.
+// EventChanged forgets what is known of an event's stock: the cached
+// catalog, in this process and (once shared) in the others, and the Redis
+// inventory, which the next request rebuilds from Postgres. Catalog writes
+// call it once committed.
 func (s *Service) EventChanged(ctx context.Context, eventID string) error {
 	tenant := ticketing.TenantFromContext(ctx)
-	s.sales.Invalidate(tenant.ID + "|" + eventID)
+	s.sales.Changed(tenant.ID + "|" + eventID)
 	return s.inventory.Drop(ctx, inventory.Event{TenantID: tenant.ID, EventID: eventID})
 }
 

@@ -8,6 +8,10 @@
 // load, which concurrent readers share. A change is therefore seen within the
 // TTL plus one load, as long as the key is read; Invalidate forgets a key at
 // once, and a load that began before it is not kept.
+//
+// A cache that every instance keeps is shared through a Bus: Changed then
+// forgets the key in the other processes too, within the bus's delivery
+// time, and the TTL bounds what a lost message can leave stale.
 package cache
 
 import (
@@ -38,6 +42,22 @@ type Cache[V any] struct {
 	// stores and invalidations.
 	mu    sync.Mutex
 	epoch atomic.Uint64
+
+	// bus and kind are set by Share.
+	bus  Bus
+	kind string
+}
+
+// Bus carries invalidations between the processes that keep the same
+// caches (redis.Invalidations). Kinds name the caches, keys their entries.
+type Bus interface {
+	// Publish tells the other processes that key of kind changed. It is
+	// called after the change committed, and never blocks or fails: the
+	// TTL bounds what an undelivered message leaves stale.
+	Publish(kind, key string)
+	// Handle has the bus call forget with each key of kind another process
+	// publishes, and forgetAll whenever messages may have been missed.
+	Handle(kind string, forget func(key string), forgetAll func())
 }
 
 type entry[V any] struct {
@@ -115,6 +135,31 @@ func (c *Cache[V]) load(ctx context.Context, key string, epoch uint64, old *entr
 		}
 	}
 	return v, nil
+}
+
+// Share makes c the cache of kind that every process keeps: Changed
+// publishes on bus, and what the other processes publish is forgotten here.
+// Call it before c is used.
+func (c *Cache[V]) Share(bus Bus, kind string) {
+	c.bus, c.kind = bus, kind
+	bus.Handle(kind, c.Invalidate, c.InvalidateAll)
+}
+
+// Changed forgets key here and, when c is shared, in every other process.
+// Call it after the change committed.
+func (c *Cache[V]) Changed(key string) {
+	c.Invalidate(key)
+	if c.bus != nil {
+		c.bus.Publish(c.kind, key)
+	}
+}
+
+// InvalidateAll forgets every key, as Invalidate forgets one.
+func (c *Cache[V]) InvalidateAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch.Add(1)
+	c.entries.Clear()
 }
 
 // Invalidate forgets key: the next Get loads it.

@@ -215,3 +215,72 @@ func TestACancelledReaderDoesNotCancelTheSharedLoad(t *testing.T) {
 		t.Fatalf("Get with a cancelled context = %d, %v; want 7 (the load keeps the values, not the cancellation)", v, err)
 	}
 }
+
+// fakeBus is a Bus between caches of one test: a publish reaches the
+// handlers of every other cache of its kind.
+type fakeBus struct {
+	mu        sync.Mutex
+	forget    map[string][]func(string)
+	forgetAll []func()
+}
+
+func (b *fakeBus) Publish(kind, key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, f := range b.forget[kind] {
+		f(key)
+	}
+}
+
+func (b *fakeBus) Handle(kind string, forget func(string), forgetAll func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.forget == nil {
+		b.forget = map[string][]func(string){}
+	}
+	b.forget[kind] = append(b.forget[kind], forget)
+	b.forgetAll = append(b.forgetAll, forgetAll)
+}
+
+func TestChangedForgetsTheKeyInEverySharedCache(t *testing.T) {
+	t.Parallel()
+	bus := &fakeBus{}
+	a, _ := newCache(time.Minute)
+	b, _ := newCache(time.Minute)
+	a.Share(bus, "sale")
+	b.Share(bus, "sale")
+	var n atomic.Int64
+	get(t, a, "k", counter(&n))
+	get(t, b, "k", counter(&n))
+	get(t, b, "other", counter(&n))
+	a.Changed("k")
+	if v := get(t, b, "k", counter(&n)); v != 4 {
+		t.Fatalf("b's k after a's Changed = %d, want a new load (4)", v)
+	}
+	if v := get(t, b, "other", counter(&n)); v != 3 {
+		t.Fatalf("b's other key = %d, want it kept (3)", v)
+	}
+}
+
+func TestInvalidateAllForgetsEveryKeyAndTheLoadsInFlight(t *testing.T) {
+	t.Parallel()
+	c, _ := newCache(time.Minute)
+	var n atomic.Int64
+	get(t, c, "a", counter(&n))
+	get(t, c, "b", counter(&n))
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan int)
+	go func() {
+		done <- get(t, c, "c", func(context.Context) (int, error) { close(started); <-release; return 100, nil })
+	}()
+	<-started
+	c.InvalidateAll()
+	close(release)
+	<-done
+	for _, key := range []string{"a", "b", "c"} {
+		before := n.Load()
+		if v := get(t, c, key, counter(&n)); v != int(before)+1 {
+			t.Fatalf("%s after InvalidateAll = %d, want a new load", key, v)
+		}
+	}
+}

@@ -80,6 +80,9 @@ type Config struct {
 	WorkerConcurrency   int
 	SweepInterval       time.Duration
 	SaleCacheTTL        time.Duration
+	// SessionCheckTTL is how long an instance reuses a "not revoked"
+	// answer (redis.SessionRevocations.CheckTTL).
+	SessionCheckTTL time.Duration
 	// SeatMapRefresh and SeatMapCacheMB: see httpapi.Config.
 	SeatMapRefresh time.Duration
 	SeatMapCacheMB int
@@ -167,6 +170,7 @@ func Load(getenv func(string) string) (Config, error) {
 		WorkerConcurrency:     r.int("WORKER_CONCURRENCY", 10, 1, 1000),
 		SweepInterval:         r.duration("SWEEP_INTERVAL", time.Minute),
 		SaleCacheTTL:          r.duration("SALE_CACHE_TTL", 2*time.Second),
+		SessionCheckTTL:       r.duration("SESSION_CHECK_TTL", time.Second),
 		SeatMapRefresh:        r.duration("SEAT_MAP_REFRESH", time.Second),
 		SeatMapCacheMB:        r.int("SEAT_MAP_CACHE_MB", 128, 16, 1<<16),
 		MetricsAddr:           r.str("METRICS_ADDR", ""),
@@ -304,6 +308,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SaleCacheTTL < 0 || c.SaleCacheTTL > time.Minute {
 		r.fail("SALE_CACHE_TTL must be between 0s and 1m")
 	}
+	if c.SessionCheckTTL < 0 || c.SessionCheckTTL > time.Minute {
+		r.fail("SESSION_CHECK_TTL must be between 0s and 1m")
+	}
 	if c.SeatMapRefresh < 0 || c.SeatMapRefresh > time.Minute {
 		r.fail("SEAT_MAP_REFRESH must be between 0s and 1m")
 	}
@@ -405,6 +412,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("workerConcurrency", c.WorkerConcurrency),
 		slog.String("sweepInterval", c.SweepInterval.String()),
 		slog.String("saleCacheTTL", c.SaleCacheTTL.String()),
+		slog.String("sessionCheckTTL", c.SessionCheckTTL.String()),
 		slog.String("seatMapRefresh", c.SeatMapRefresh.String()),
 		slog.Int("seatMapCacheMB", c.SeatMapCacheMB),
 		slog.String("metricsAddr", c.MetricsAddr),

@@ -83,7 +83,7 @@ func (s *Server) createTenant(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.tenants.purge() // this host may have been cached as unknown
+	s.tenantChanged(t.ID) // this host may have been cached as unknown
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"tenant": toTenantResponse(t), "admin": toUserResponse(admin)})
 }
 
@@ -148,7 +148,7 @@ func (s *Server) updateTenant(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.tenants.purge()
+	s.tenantChanged(t.ID)
 	return c.JSON(toTenantResponse(t))
 }
 
@@ -173,7 +173,7 @@ func (s *Server) addTenantDomain(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.tenants.purge()
+	s.tenantChanged(t.ID)
 	return c.Status(fiber.StatusCreated).JSON(toTenantResponse(t))
 }
 
@@ -187,6 +187,6 @@ func (s *Server) removeTenantDomain(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.tenants.purge()
+	s.tenantChanged(t.ID)
 	return c.JSON(toTenantResponse(t))
 }

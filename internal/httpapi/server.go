@@ -16,6 +16,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/auth"
 	"github.com/ticketd-io/ticketd/internal/authz"
+	"github.com/ticketd-io/ticketd/internal/cache"
 	"github.com/ticketd-io/ticketd/internal/checkin"
 	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/storefront"
@@ -92,7 +93,11 @@ type Deps struct {
 	Bookings ticketing.BookingService
 	// Stock forgets what is known of an event's stock after the catalog of
 	// the event changed (booking.Service).
-	Stock       StockInvalidator
+	Stock StockInvalidator
+	// Caches carries the tenant cache's invalidations to the other
+	// instances (redis.Invalidations; nil: this instance only, and the
+	// others see a change within TenantCacheTTL).
+	Caches      cache.Bus
 	Sessions    ticketing.SessionService
 	Revocations ticketing.SessionRevocations
 	Tokens      AccessTokens
@@ -199,6 +204,9 @@ type Server struct {
 func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, proxies: trustedProxies(cfg.TrustedProxies), closing: make(chan struct{})}
 	s.tenants = newTenantCache(deps.Tenants, cfg.TenantCacheTTL, deps.Metrics)
+	if deps.Caches != nil {
+		deps.Caches.Handle(TenantCacheKind, s.tenants.forget, s.tenants.purge)
+	}
 	s.seatMaps = newSeatMapCache(cfg.SeatMapRefresh, cfg.SeatMapCacheBytes, runtime.GOMAXPROCS(0))
 	shop, err := storefront.New()
 	if err != nil {

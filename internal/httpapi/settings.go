@@ -20,7 +20,7 @@ func toSettingsResponse(t *ticketing.Tenant) settingsResponse {
 }
 
 // getSettings answers from the tenant the request resolved to, which the
-// tenant cache holds: a change on this instance purges it.
+// tenant cache holds: a change forgets it there.
 func (s *Server) getSettings(c *fiber.Ctx) error {
 	return c.JSON(toSettingsResponse(ticketing.TenantFromContext(c.UserContext())))
 }
@@ -41,6 +41,6 @@ func (s *Server) updateSettings(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.tenants.purge()
+	s.tenantChanged(t.ID)
 	return c.JSON(toSettingsResponse(t))
 }

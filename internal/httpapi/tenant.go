@@ -87,10 +87,11 @@ const (
 const tenantLookupTimeout = 5 * time.Second
 
 // tenantCache resolves tenants through the TenantService and keeps each
-// answer, found or not, for a short TTL. Suspending a tenant therefore takes
-// effect on other instances within the TTL; on this instance at once, since
-// the platform API purges the cache. Concurrent resolutions of one uncached
-// key share one lookup.
+// answer, found or not, for a short TTL. A change of a tenant (its status,
+// domains, branding) or a new tenant takes effect on this instance at once,
+// since the API that makes it forgets the tenant, and on the others when the
+// invalidation bus (Deps.Caches) tells them, within the TTL at worst.
+// Concurrent resolutions of one uncached key share one lookup.
 type tenantCache struct {
 	svc     ticketing.TenantService
 	ttl     time.Duration
@@ -202,6 +203,34 @@ func (tc *tenantCache) size() (found, misses int) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	return len(tc.found), len(tc.misses)
+}
+
+// TenantCacheKind names the tenant cache on the invalidation bus; its keys
+// are tenant ids.
+const TenantCacheKind = "tenant"
+
+// forget forgets the answers naming tenant id, and every "not found" (the
+// change may be a new tenant or domain).
+func (tc *tenantCache) forget(id string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	for k, e := range tc.found {
+		if e.tenant.ID == id {
+			delete(tc.found, k)
+		}
+	}
+	clear(tc.misses)
+	// Shared lookups are keyed by generation: none from before is reused.
+	tc.generation++
+}
+
+// tenantChanged forgets what this instance cached of tenant id and has the
+// other instances forget it. Call it after the change committed.
+func (s *Server) tenantChanged(id string) {
+	s.tenants.forget(id)
+	if s.deps.Caches != nil {
+		s.deps.Caches.Publish(TenantCacheKind, id)
+	}
 }
 
 // purge forgets every cached answer.

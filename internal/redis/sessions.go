@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ticketd-io/ticketd/internal/batch"
+	"github.com/ticketd-io/ticketd/internal/cache"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -29,8 +30,8 @@ import (
 // Every authenticated request asks whether its session was revoked, which
 // on an on-sale is most of the Redis round trips the API makes. So a "not
 // revoked" answer is remembered in process for CheckTTL: a revocation takes
-// effect at once on the instance that made it and within CheckTTL on the
-// others.
+// effect at once on the instance that made it, on the others when the
+// invalidation bus given to Share tells them, and within CheckTTL at worst.
 type SessionRevocations struct {
 	c *Client
 	// CheckTTL is how long a "not revoked" answer is reused; 0 asks Redis
@@ -45,8 +46,13 @@ type SessionRevocations struct {
 	// of the API's system calls.
 	checks batch.Group[*revocationCheck]
 
+	bus cache.Bus // nil: not shared
+
 	mu      sync.Mutex
 	checked map[string]time.Time // session id → when Redis last said "not revoked"
+	// generation counts forgets: a "not revoked" asked before one is not
+	// remembered after it, or a revocation heard meanwhile would be undone.
+	generation uint64
 }
 
 var _ ticketing.SessionRevocations = (*SessionRevocations)(nil)
@@ -121,16 +127,43 @@ func (s *SessionRevocations) loadedKey(tenantID string) string {
 	return s.c.Key("session:revocations-loaded:" + tenantID)
 }
 
-// RevokeSessions implements ticketing.SessionRevocations.
+// sessionCacheKind names the "not revoked" answers on the invalidation
+// bus; its keys are session ids.
+const sessionCacheKind = "session"
+
+// Share has the other processes forget their "not revoked" answers of the
+// sessions revoked here, and this one forget those revoked there, through
+// bus; call it before the list is used.
+func (s *SessionRevocations) Share(bus cache.Bus) {
+	s.bus = bus
+	bus.Handle(sessionCacheKind, func(id string) { s.forget(id) }, s.forgetAll)
+}
+
+// forget drops the "not revoked" answers of ids.
+func (s *SessionRevocations) forget(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.checked, id)
+	}
+	s.generation++
+}
+
+// forgetAll drops every "not revoked" answer.
+func (s *SessionRevocations) forgetAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.checked)
+	s.generation++
+}
+
+// RevokeSessions implements ticketing.SessionRevocations. Once Redis has
+// the revocations, the other processes are told to forget their answers.
 func (s *SessionRevocations) RevokeSessions(ctx context.Context, ttl time.Duration, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	s.mu.Lock()
-	for _, id := range ids {
-		delete(s.checked, id)
-	}
-	s.mu.Unlock()
+	s.forget(ids...)
 	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, id := range ids {
 			p.Set(ctx, s.key(id), 1, ttl)
@@ -139,6 +172,11 @@ func (s *SessionRevocations) RevokeSessions(ctx context.Context, ttl time.Durati
 	})
 	if err != nil {
 		return fmt.Errorf("redis: revoke sessions: %w", err)
+	}
+	if s.bus != nil {
+		for _, id := range ids {
+			s.bus.Publish(sessionCacheKind, id)
+		}
 	}
 	return nil
 }
@@ -170,6 +208,7 @@ func (s *SessionRevocations) SessionRevoked(ctx context.Context, id string) (boo
 	now := time.Now()
 	s.mu.Lock()
 	at, ok := s.checked[id]
+	generation := s.generation
 	s.mu.Unlock()
 	if ok && now.Sub(at) < s.CheckTTL {
 		return false, nil
@@ -211,7 +250,9 @@ func (s *SessionRevocations) SessionRevoked(ctx context.Context, id string) (boo
 		if len(s.checked) >= maxCheckedSessions {
 			clear(s.checked)
 		}
-		s.checked[id] = now
+		if s.generation == generation {
+			s.checked[id] = now
+		}
 		s.mu.Unlock()
 	}
 	return false, nil

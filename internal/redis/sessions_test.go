@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ticketd-io/ticketd/internal/redis"
 	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
@@ -67,6 +69,41 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 		t.Fatalf("another instance accepts a revoked session beyond its CheckTTL (%v)", err)
 	}
 }
+
+// TestSharedRevocationReachesAnotherInstanceBeforeItsCheckTTL: through
+// the invalidation bus, an instance that remembered "not revoked" for an
+// hour forgets it as soon as another instance revokes the session.
+func TestSharedRevocationReachesAnotherInstanceBeforeItsCheckTTL(t *testing.T) {
+	t.Parallel()
+	c := redistest.New(t)
+	pg := &revokedInPostgres{}
+	here, there := c.Sessions(time.Hour, pg, time.Minute), c.Sessions(time.Hour, pg, time.Minute)
+	var subscribed subscriptions
+	runBus(t, redistest.URL(), c.Prefix, &subscribed, func(b *redis.Invalidations) { here.Share(b) })
+	runBus(t, redistest.URL(), c.Prefix, &subscribed, func(b *redis.Invalidations) { there.Share(b) })
+	// A subscription forgets every answer: both come before the one that
+	// must be forgotten by the revocation alone.
+	waitUntil(t, "both buses subscribed", func() bool { return subscribed.Load() == 2 })
+	ctx := tenantCtx(t)
+	if revoked, err := there.SessionRevoked(ctx, "s1"); err != nil || revoked {
+		t.Fatalf("fresh session: %v %v", revoked, err)
+	}
+	if err := here.RevokeSessions(ctx, time.Minute, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the other instance refuses the revoked session", func() bool {
+		revoked, err := there.SessionRevoked(ctx, "s1")
+		return err == nil && revoked
+	})
+}
+
+// subscriptions counts the buses' subscriptions, and nothing else.
+type subscriptions struct{ atomic.Int64 }
+
+func (*subscriptions) InvalidationsPublished(string, int) {}
+func (*subscriptions) InvalidationReceived(string)        {}
+func (*subscriptions) InvalidationsDropped(string, int)   {}
+func (s *subscriptions) InvalidationsResubscribed()       { s.Add(1) }
 
 // TestRevocationSurvivesRedisLosingItsData: Postgres is the truth; when
 // Redis has lost the list (flushed, restarted), it is loaded again before

@@ -74,6 +74,17 @@ type Metrics struct {
 	// rooms this instance saw in the last minute (each instance sees the
 	// same queues: take the max over instances, not the sum).
 	WaitingRoomQueueLength prometheus.Gauge
+	// CacheInvalidationsPublished counts the keys this instance told the
+	// others to forget, by cache kind (tenant, sale, room, session);
+	// CacheInvalidationsReceived those it heard from the others;
+	// CacheInvalidationsDropped those lost, by reason (queue_full,
+	// publish_failed, too_long, malformed, unknown_kind); and
+	// CacheInvalidationResubscriptions the subscriptions confirmed, on each
+	// of which every shared cache was cleared (one at start).
+	CacheInvalidationsPublished      *prometheus.CounterVec
+	CacheInvalidationsReceived       *prometheus.CounterVec
+	CacheInvalidationsDropped        *prometheus.CounterVec
+	CacheInvalidationResubscriptions prometheus.Counter
 
 	roomsMu sync.Mutex
 	rooms   map[string]roomLength
@@ -167,6 +178,22 @@ func New(version string) *Metrics {
 		Name: "ticketd_waiting_room_queue_length",
 		Help: "Visitors waiting, summed over the waiting rooms this instance saw in the last minute.",
 	})
+	m.CacheInvalidationsPublished = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketd_cache_invalidations_published_total",
+		Help: "Cache keys this instance told the other instances to forget, by cache kind.",
+	}, []string{"kind"})
+	m.CacheInvalidationsReceived = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketd_cache_invalidations_received_total",
+		Help: "Cache keys another instance told this one to forget, by cache kind.",
+	}, []string{"kind"})
+	m.CacheInvalidationsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ticketd_cache_invalidations_dropped_total",
+		Help: "Cache invalidations not sent or not applied, by reason (queue_full, publish_failed, too_long, malformed, unknown_kind).",
+	}, []string{"reason"})
+	m.CacheInvalidationResubscriptions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ticketd_cache_invalidation_subscriptions_total",
+		Help: "Subscriptions to the cache invalidations confirmed (at start and after each reconnection), each clearing every shared cache.",
+	})
 	m.rooms = map[string]roomLength{}
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	m.Registry.MustRegister(
@@ -174,6 +201,7 @@ func New(version string) *Metrics {
 		m.PaymentsInitialized, m.Payments, m.RefundsQueued, m.RefundRequests, m.RefundsFinished, m.Webhooks,
 		m.BookingCommitSize, m.BookingCommitDuration,
 		m.WaitingRoomJoins, m.WaitingRoomAdmissions, m.WaitingRoomWait, m.WaitingRoomQueueLength,
+		m.CacheInvalidationsPublished, m.CacheInvalidationsReceived, m.CacheInvalidationsDropped, m.CacheInvalidationResubscriptions,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -195,6 +223,9 @@ func (m *Metrics) startAtZero() {
 	zero(m.Payments, "confirmed", "failed", "abandoned", "already_paid", "amount_mismatch", "late_sold_out", "booking_closed")
 	zero(m.RefundRequests, "accepted", "replayed", "retried", "event_cancelled", "buyer", "review", "exceeds_paid", "invalid_state", "refused")
 	zero(m.Webhooks, "accepted", "duplicate", "bad_signature", "forbidden_ip")
+	zero(m.CacheInvalidationsPublished, "tenant", "sale", "room", "session")
+	zero(m.CacheInvalidationsReceived, "tenant", "sale", "room", "session")
+	zero(m.CacheInvalidationsDropped, "queue_full", "publish_failed", "too_long", "malformed", "unknown_kind")
 	for _, kind := range []string{"automatic", "admin"} {
 		for _, status := range []string{"processed", "failed"} {
 			m.RefundsFinished.WithLabelValues(kind, status)
@@ -238,6 +269,27 @@ func (m *Metrics) RoomWaiting(room string, waiting int) {
 	}
 	m.WaitingRoomQueueLength.Set(float64(sum))
 }
+
+// InvalidationsPublished counts keys sent to the other instances
+// (redis.InvalidationObserver).
+func (m *Metrics) InvalidationsPublished(kind string, n int) {
+	m.CacheInvalidationsPublished.WithLabelValues(kind).Add(float64(n))
+}
+
+// InvalidationReceived counts a key heard from another instance
+// (redis.InvalidationObserver).
+func (m *Metrics) InvalidationReceived(kind string) {
+	m.CacheInvalidationsReceived.WithLabelValues(kind).Inc()
+}
+
+// InvalidationsDropped counts invalidations lost (redis.InvalidationObserver).
+func (m *Metrics) InvalidationsDropped(reason string, n int) {
+	m.CacheInvalidationsDropped.WithLabelValues(reason).Add(float64(n))
+}
+
+// InvalidationsResubscribed counts a subscription confirmed
+// (redis.InvalidationObserver).
+func (m *Metrics) InvalidationsResubscribed() { m.CacheInvalidationResubscriptions.Inc() }
 
 // Handler serves the registry in the Prometheus exposition format, or in
 // OpenMetrics (which carries the exemplars) to a scraper that asks for it:

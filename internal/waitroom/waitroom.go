@@ -95,6 +95,11 @@ func New(store Store, queue *Queue, signer *Signer, stock Stock, obs Observer, l
 		rooms: cache.New[*ticketing.WaitingRoom](cfg.CacheTTL, 10*time.Second)}
 }
 
+// Share has the other processes forget a room's cached configuration when
+// it changes here, and this one forget what they change, through bus; call
+// it before the Service is used.
+func (s *Service) Share(bus cache.Bus) { s.rooms.Share(bus, "room") }
+
 // SetClock replaces the clock (tests); call it before the Service is used.
 func (s *Service) SetClock(now func() time.Time) {
 	s.now = now
@@ -129,8 +134,12 @@ func (s *Service) ConfigureRoom(ctx context.Context, r ticketing.WaitingRoom) (*
 		return nil, ticketing.NotFound("event")
 	}
 	out, err := s.store.SaveRoom(ctx, r)
-	s.rooms.Invalidate(cacheKey(ctx, r.EventID))
-	return out, err
+	if err != nil {
+		s.rooms.Invalidate(cacheKey(ctx, r.EventID))
+		return nil, err
+	}
+	s.rooms.Changed(cacheKey(ctx, r.EventID))
+	return out, nil
 }
 
 // FindRoom implements ticketing.WaitingRoomService.
@@ -144,7 +153,7 @@ func (s *Service) DeleteRoom(ctx context.Context, eventID string) error {
 	if err := s.store.DeleteRoom(ctx, eventID); err != nil {
 		return err
 	}
-	s.rooms.Invalidate(cacheKey(ctx, eventID))
+	s.rooms.Changed(cacheKey(ctx, eventID))
 	if err := s.queue.Drop(ctx, ticketing.TenantFromContext(ctx).ID, eventID); err != nil {
 		return ticketing.Internal(err)
 	}
