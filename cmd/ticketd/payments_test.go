@@ -144,6 +144,7 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		"PAYMENT_RECONCILE_INTERVAL": "1s",
 		"PAYMENT_STALE_AFTER":        "2s",
 		"LOG_LEVEL":                  "error",
+		"DRAIN_DELAY":                "0s",
 		"DB_MAX_CONNS":               "8", // many stacks share the server's connections
 		// The payment tests book many times per buyer and address;
 		// TestBookingLimitsAreWired turns the limits on.

@@ -238,3 +238,28 @@ func TestBookingLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestDrainDelayAndShutdownTimeout(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DrainDelay != 5*time.Second || c.ShutdownTimeout != 15*time.Second {
+		t.Fatalf("defaults: DRAIN_DELAY %v, SHUTDOWN_TIMEOUT %v", c.DrainDelay, c.ShutdownTimeout)
+	}
+	c, err = Load(env(map[string]string{"DRAIN_DELAY": "0s", "SHUTDOWN_TIMEOUT": "1m"}))
+	if err != nil || c.DrainDelay != 0 || c.ShutdownTimeout != time.Minute {
+		t.Fatalf("DRAIN_DELAY=0s SHUTDOWN_TIMEOUT=1m: %v %v %v", c.DrainDelay, c.ShutdownTimeout, err)
+	}
+	for _, vars := range []map[string]string{
+		{"DRAIN_DELAY": "-1s"}, {"DRAIN_DELAY": "6m"}, {"DRAIN_DELAY": "soon"},
+		{"SHUTDOWN_TIMEOUT": "0s"}, {"SHUTDOWN_TIMEOUT": "11m"},
+	} {
+		_, err := Load(env(vars))
+		for key := range vars {
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%v: %v, want an error naming %s", vars, err, key)
+			}
+		}
+	}
+}
