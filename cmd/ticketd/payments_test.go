@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ticketd-io/ticketd/internal/config"
@@ -836,6 +837,11 @@ func TestPaymentWorkerStoppedMidVerification(t *testing.T) {
 	s.stop()
 	if st := s.bookingStatus(b); st != "pending" {
 		t.Fatalf("booking %s before the task was redelivered", st)
+	}
+	// The stopping worker put the task it could not finish back on the
+	// queue: the next worker takes it at once, not after its lease runs out.
+	if info, err := s.app.tasks.Inspector().GetTaskInfo(s.queue, "payment-verify:"+ref); err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("the unfinished task after the worker stopped: %+v %v, want it pending", info, err)
 	}
 	close(held.release)
 	s.start(cfg) // another worker takes the unfinished task
