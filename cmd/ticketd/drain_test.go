@@ -11,16 +11,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ticketd-io/ticketd/internal/config"
 	"github.com/ticketd-io/ticketd/internal/httpapi"
 	"github.com/ticketd-io/ticketd/internal/inventory"
+	"github.com/ticketd-io/ticketd/internal/pgtest"
+	"github.com/ticketd-io/ticketd/internal/redistest"
+	"github.com/ticketd-io/ticketd/internal/telemetry/telemetrytest"
 )
 
 // The graceful shutdown: what one instance does on SIGTERM
@@ -482,5 +488,100 @@ func TestRollingRestartUnderLoadLosesNoRequest(t *testing.T) {
 	var out bytes.Buffer
 	if err := s.app.checkInventory(context.Background(), inventory.Event{TenantID: s.tenant.ID, EventID: sl.eventID}, &out); err != nil {
 		t.Errorf("inventory: %v\n%s", err, out.String())
+	}
+}
+
+// TestMain runs the test binary as ticketd itself when TICKETD_TEST_MAIN
+// holds the arguments, for TestSecondSignalStopsAtOnce, which sends it
+// real signals.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("TICKETD_TEST_MAIN"); args != "" {
+		os.Args = append([]string{"ticketd"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSecondSignalStopsAtOnce: the process begins draining on SIGTERM, and
+// a second SIGTERM ends it without waiting out the drain delay.
+func TestSecondSignalStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	addr := freeAddr(t)
+	port := addr[strings.LastIndex(addr, ":")+1:]
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "TICKETD_TEST_MAIN=serve",
+		"DATABASE_URL="+db.AppURL, "REDIS_URL="+redistest.URL(), "PLATFORM_API_KEY=test-platform-key-0123456789",
+		"JWT_SECRET="+testJWTSecret, "TICKET_SIGNING_SECRET="+testJWTSecret, "WAITING_ROOM_SECRET="+testJWTSecret,
+		"BIND_ADDR=127.0.0.1", "PORT="+port, "DRAIN_DELAY=5m", "LOG_LEVEL=info")
+	var out telemetrytest.LogBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ended := false // exited was received from
+	t.Cleanup(func() {
+		if !ended {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	probes := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	readyz := func() (int, string) {
+		res, err := probes.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(raw)
+	}
+	eventually(t, "the process is ready", func() (bool, string) {
+		select {
+		case err := <-exited:
+			ended = true
+			t.Fatalf("the process ended early: %v\n%s", err, out.String())
+		default:
+		}
+		status, body := readyz()
+		return status == 200, body
+	})
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "/readyz answers 503 shutting down", func() (bool, string) {
+		status, body := readyz()
+		return status == 503 && strings.Contains(body, httpapi.ShuttingDown), body
+	})
+	// The second signal ends the process, well within the drain delay. It
+	// is sent again until it does: one that came before the first had
+	// been handled in full would count as the first.
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+wait:
+	for {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Fatal(err)
+		}
+		select {
+		case err = <-exited:
+			ended = true
+			break wait
+		case <-time.After(time.Second):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the process still runs 60s after a second SIGTERM, within its drain delay:\n%s", out.String())
+		}
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+		t.Fatalf("the process ended with %v, want killed by the second SIGTERM", err)
+	}
+	if !strings.Contains(out.String(), `"msg":"draining`) {
+		t.Errorf("the log lacks the drain:\n%s", out.String())
 	}
 }
