@@ -219,7 +219,7 @@ func (a *app) work(ctx context.Context) error {
 
 func (a *app) workerConfig() worker.Config {
 	return worker.Config{Queue: a.cfg.WorkerQueue, Concurrency: a.cfg.WorkerConcurrency, MailConcurrency: a.cfg.MailConcurrency,
-		SweepInterval: a.cfg.SweepInterval, ReconcileInterval: a.cfg.ReconcileInterval}
+		SweepInterval: a.cfg.SweepInterval, ReconcileInterval: a.cfg.ReconcileInterval, ShutdownTimeout: a.cfg.ShutdownTimeout}
 }
 
 func (a *app) workerHandlers() *worker.Handlers {

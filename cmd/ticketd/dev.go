@@ -24,8 +24,8 @@ func loopbackByDefault(getenv func(string) string) func(string) string {
 
 // devEnv supplies the development defaults that `serve` refuses to assume:
 // a platform API key, a JWT signing key, unless PAYSTACK_SECRET_KEY is set a
-// Paystack simulator run in the process (its key and URL), and unless
-// SMTP_URL is set a mail sink run in the process.
+// Paystack simulator run in the process (its key and URL), unless SMTP_URL
+// is set a mail sink run in the process, and no DRAIN_DELAY.
 func devEnv(getenv func(string) string) func(string) string {
 	simulated := getenv("PAYSTACK_SECRET_KEY") == ""
 	return func(key string) string {
@@ -45,6 +45,8 @@ func devEnv(getenv func(string) string) func(string) string {
 			return config.DevPaystackSecretKey
 		case "SMTP_URL":
 			return devSMTPURL(getenv)
+		case "DRAIN_DELAY":
+			return "0s" // no load balancer to wait for: Ctrl-C stops at once
 		case "PAYSTACK_BASE_URL":
 			if simulated {
 				port := getenv("PAYSTACK_SIM_PORT")

@@ -41,6 +41,11 @@ func main() {
 	tuneGC(os.Getenv, os.ReadFile)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal begins the graceful shutdown. Stopping the
+	// notification then gives a second one its default action, which ends
+	// the process at once: an operator's second Ctrl-C does not wait out
+	// the drain.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "ticketd:", err)
 		os.Exit(1)

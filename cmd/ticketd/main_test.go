@@ -79,7 +79,7 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 		"REDIS_URL":        redistest.URL(),
 		"PLATFORM_API_KEY": "test-platform-key-0123456789",
 		"JWT_SECRET":       testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret,
-		"BIND_ADDR": "127.0.0.1",
+		"BIND_ADDR": "127.0.0.1", "DRAIN_DELAY": "10ms",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +122,17 @@ func TestServeLogsMaskedConfigAndShutsDownGracefully(t *testing.T) {
 			t.Errorf("log contains secret %q", secret)
 		}
 	}
-	if !strings.Contains(log, `"platformAPIKey":"******"`) || !strings.Contains(log, `"msg":"stopped"`) {
-		t.Errorf("log lacks the masked configuration or the shutdown:\n%s", log)
+	if !strings.Contains(log, `"platformAPIKey":"******"`) {
+		t.Errorf("log lacks the masked configuration:\n%s", log)
+	}
+	// Each phase of the shutdown is logged, in order.
+	at := 0
+	for _, phase := range []string{`"msg":"draining`, `"msg":"shutting down`, `"msg":"stopped"`} {
+		i := strings.Index(log[at:], phase)
+		if i < 0 {
+			t.Fatalf("log lacks %s after the earlier phases:\n%s", phase, log)
+		}
+		at += i
 	}
 }
 
@@ -315,7 +324,7 @@ func TestConnectionFloodIsShedNotFatal(t *testing.T) {
 	db := pgtest.New(t)
 	cfg, err := config.Load(env(map[string]string{
 		"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "PLATFORM_API_KEY": "test-platform-key-0123456789",
-		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "HTTP_MAX_CONNS": "4", "LOG_LEVEL": "error",
+		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "HTTP_MAX_CONNS": "4", "LOG_LEVEL": "error", "DRAIN_DELAY": "0s",
 	}))
 	if err != nil {
 		t.Fatal(err)

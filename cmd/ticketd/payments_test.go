@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ticketd-io/ticketd/internal/config"
@@ -51,6 +52,8 @@ type stack struct {
 	sim    *paystacksim.Sim
 	tenant *ticketing.Tenant
 	queue  string
+	// vars is the configuration of the stack's API, for more instances.
+	vars map[string]string
 
 	workerMu   sync.Mutex
 	stopWorker func()
@@ -150,6 +153,7 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		"PAYMENT_RECONCILE_INTERVAL": "1s",
 		"PAYMENT_STALE_AFTER":        "2s",
 		"LOG_LEVEL":                  "error",
+		"DRAIN_DELAY":                "0s",
 		"DB_MAX_CONNS":               "8", // many stacks share the server's connections
 		// The payment tests book many times per buyer and address;
 		// TestBookingLimitsAreWired turns the limits on.
@@ -187,7 +191,7 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 	sim := paystacksim.New(paystacksim.Config{SecretKey: testPaystackKey, WebhookURL: api + "/v1/webhooks/paystack",
 		RetrySchedule: []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}})
 	simHandler.Store(sim)
-	s := &stack{t: t, db: db, app: a, api: api, sim: sim, queue: queue, gate: &held}
+	s := &stack{t: t, db: db, app: a, api: api, sim: sim, queue: queue, gate: &held, vars: vars}
 	t.Cleanup(func() {
 		sim.Close()
 		s.stop()
@@ -241,7 +245,7 @@ type sale struct {
 func (s *stack) newSale(capacity int) sale {
 	s.t.Helper()
 	ctx := s.systemCtx()
-	venueCap := 1000
+	venueCap := max(1000, capacity)
 	venue, err := postgres.NewVenueService(s.app.db).CreateVenue(ctx, ticketing.NewVenue{Name: "Hall", Timezone: "Africa/Lagos", Capacity: &venueCap})
 	if err != nil {
 		s.t.Fatal(err)
@@ -276,12 +280,20 @@ func (s *stack) call(method, path, token string, body any, headers ...string) (i
 
 // do is call for any goroutine: it returns the error instead of failing.
 func (s *stack) do(method, path, token string, body any, headers ...string) (int, map[string]any, error) {
+	code, out, _, err := callAPI(http.DefaultClient, s.api, method, path, token, body, headers...)
+	return code, out, err
+}
+
+// callAPI sends a JSON request as the tenant acme through client to the API
+// at base, and decodes the answer; closed tells whether the response closed
+// its connection.
+func callAPI(client *http.Client, base, method, path, token string, body any, headers ...string) (code int, out map[string]any, closed bool, err error) {
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		r = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, s.api+path, r)
+	req, _ := http.NewRequest(method, base+path, r)
 	req.Header.Set("X-Tenant", "acme")
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -290,15 +302,15 @@ func (s *stack) do(method, path, token string, body any, headers ...string) (int
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	defer res.Body.Close()
-	out := map[string]any{}
+	out = map[string]any{}
 	raw, _ := io.ReadAll(res.Body)
 	_ = json.Unmarshal(raw, &out)
-	return res.StatusCode, out, nil
+	return res.StatusCode, out, res.Close, nil
 }
 
 // buyer signs up a buyer and returns the access token.
@@ -854,6 +866,11 @@ func TestPaymentWorkerStoppedMidVerification(t *testing.T) {
 	s.stop()
 	if st := s.bookingStatus(b); st != "pending" {
 		t.Fatalf("booking %s before the task was redelivered", st)
+	}
+	// The stopping worker put the task it could not finish back on the
+	// queue: the next worker takes it at once, not after its lease runs out.
+	if info, err := s.app.tasks.Inspector().GetTaskInfo(s.queue, "payment-verify:"+ref); err != nil || info.State != asynq.TaskStatePending {
+		t.Fatalf("the unfinished task after the worker stopped: %+v %v, want it pending", info, err)
 	}
 	close(held.release)
 	s.start(cfg) // another worker takes the unfinished task

@@ -21,9 +21,9 @@ import (
 	"github.com/ticketd-io/ticketd/internal/waitroom"
 )
 
-// serve runs the HTTP API until ctx is cancelled, then drains in-flight
-// requests for at most cfg.ShutdownTimeout. When listening is not nil it
-// receives the bound address once the server accepts connections.
+// serve runs the HTTP API until ctx is cancelled, then shuts down
+// gracefully (see app.serve). When listening is not nil it receives the
+// bound address once the server accepts connections.
 func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening chan<- string) error {
 	if err := cfg.RequireServeSecrets(); err != nil {
 		return err
@@ -36,7 +36,18 @@ func serve(ctx context.Context, cfg config.Config, stdout io.Writer, listening c
 	return a.serve(ctx, listening)
 }
 
-// serve runs the HTTP API of a until ctx is cancelled.
+// serve runs the HTTP API of a until ctx is cancelled (SIGTERM), then shuts
+// down without losing a request, in the order a rolling restart needs:
+//
+//  1. drain: /readyz fails at once, so that load balancers and the
+//     Kubernetes endpoints stop routing here, while every other request is
+//     still served (on connections the responses close) for
+//     cfg.DrainDelay, the time they take to notice;
+//  2. shut down: the listener closes, idle keep-alive connections are
+//     closed, and the requests in flight get cfg.ShutdownTimeout to finish;
+//  3. the internal listeners (metrics, pprof) stop when serve returns, and
+//     the caller closes Postgres and Redis after that: nothing in flight
+//     loses its connections.
 func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	cfg, logger, db, rdb := a.cfg, a.logger, a.db, a.rdb
 	tokens, err := auth.NewTokens(auth.TokenConfig{
@@ -158,10 +169,22 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	srv.Drain()
+	logger.Info("draining: /readyz fails, requests are still served", "drainDelay", cfg.DrainDelay.String())
+	drained := time.NewTimer(cfg.DrainDelay)
+	defer drained.Stop()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-drained.C:
+	}
+	logger.Info("shutting down: the listener is closed, waiting for the requests in flight", "timeout", cfg.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shutdown: requests still in flight after SHUTDOWN_TIMEOUT (%s)", cfg.ShutdownTimeout)
+		}
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")

@@ -33,6 +33,7 @@ func serveConfig(t *testing.T, db *pgtest.DB, vars map[string]string) config.Con
 	m := map[string]string{
 		"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "PLATFORM_API_KEY": "test-platform-key-0123456789",
 		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "LOG_LEVEL": "error",
+		"DRAIN_DELAY": "0s",
 	}
 	for k, v := range vars {
 		m[k] = v

@@ -277,7 +277,7 @@ func TestTracesReachTheOTLPEndpointOfTheEnvironment(t *testing.T) {
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	vars := map[string]string{
 		"DATABASE_URL": db.AppURL, "REDIS_URL": redistest.URL(), "PLATFORM_API_KEY": "test-platform-key-0123456789",
-		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "PORT": port,
+		"JWT_SECRET": testJWTSecret, "TICKET_SIGNING_SECRET": testJWTSecret, "WAITING_ROOM_SECRET": testJWTSecret, "BIND_ADDR": "127.0.0.1", "PORT": port, "DRAIN_DELAY": "0s",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL,
 		"OTEL_EXPORTER_OTLP_HEADERS":  "x-api-key=sup3r-s3cret-key",
 		"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment.name=test,team=box%20office",

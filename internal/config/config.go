@@ -108,8 +108,13 @@ type Config struct {
 	ReconcileInterval  time.Duration
 	PaymentStaleAfter  time.Duration
 	PaymentLookBack    time.Duration
-	ShutdownTimeout    time.Duration
-	LogLevel           slog.Level
+	// DrainDelay is how long `serve` keeps serving after SIGTERM with its
+	// /readyz failing, so that load balancers take it out of rotation
+	// before it stops accepting; then ShutdownTimeout bounds the wait for
+	// in-flight requests (serve) or running tasks (work).
+	DrainDelay      time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
 	// SMTPURL is where mail to buyers goes (see mail.ParseURL); without it
 	// mail is logged, not sent. MailFrom is its sender; MailConcurrency
 	// how many mails a worker sends at once.
@@ -156,6 +161,7 @@ func Load(getenv func(string) string) (Config, error) {
 		PlatformDomain:        strings.ToLower(strings.TrimSuffix(r.str("PLATFORM_DOMAIN", "localhost"), ".")),
 		PlatformAPIKey:        r.str("PLATFORM_API_KEY", ""),
 		TenantCacheTTL:        r.duration("TENANT_CACHE_TTL", 15*time.Second),
+		DrainDelay:            r.duration("DRAIN_DELAY", 5*time.Second),
 		ShutdownTimeout:       r.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 		JWTSecret:             r.str("JWT_SECRET", ""),
 		TicketSigningSecret:   r.str("TICKET_SIGNING_SECRET", ""),
@@ -302,6 +308,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.WaitingRoomSecret != "" && len(c.WaitingRoomSecret) < 32 {
 		r.fail("WAITING_ROOM_SECRET must be at least 32 characters")
 	}
+	if c.DrainDelay < 0 || c.DrainDelay > 5*time.Minute {
+		r.fail("DRAIN_DELAY must be between 0s and 5m")
+	}
+	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
+		r.fail("SHUTDOWN_TIMEOUT must be between 1s and 10m")
+	}
 	if c.SweepInterval < time.Second || c.SweepInterval > time.Hour {
 		r.fail("SWEEP_INTERVAL must be between 1s and 1h")
 	}
@@ -387,6 +399,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("publicURL", c.PublicURL),
 		slog.Any("trustedProxies", c.TrustedProxies),
 		slog.String("tenantCacheTTL", c.TenantCacheTTL.String()),
+		slog.String("drainDelay", c.DrainDelay.String()),
 		slog.String("shutdownTimeout", c.ShutdownTimeout.String()),
 		slog.String("jwtSecret", mask(c.JWTSecret)),
 		slog.String("ticketSigningSecret", mask(c.TicketSigningSecret)),

@@ -309,5 +309,27 @@ func TestRedisKeyPrefixHasNoBraces(t *testing.T) {
 	_, err := Load(env(map[string]string{"REDIS_KEY_PREFIX": "app{1}:"}))
 	if err == nil || !strings.Contains(err.Error(), "REDIS_KEY_PREFIX must not contain { or }") {
 		t.Fatalf("err = %v", err)
+func TestDrainDelayAndShutdownTimeout(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DrainDelay != 5*time.Second || c.ShutdownTimeout != 15*time.Second {
+		t.Fatalf("defaults: DRAIN_DELAY %v, SHUTDOWN_TIMEOUT %v", c.DrainDelay, c.ShutdownTimeout)
+	}
+	c, err = Load(env(map[string]string{"DRAIN_DELAY": "0s", "SHUTDOWN_TIMEOUT": "1m"}))
+	if err != nil || c.DrainDelay != 0 || c.ShutdownTimeout != time.Minute {
+		t.Fatalf("DRAIN_DELAY=0s SHUTDOWN_TIMEOUT=1m: %v %v %v", c.DrainDelay, c.ShutdownTimeout, err)
+	}
+	for _, vars := range []map[string]string{
+		{"DRAIN_DELAY": "-1s"}, {"DRAIN_DELAY": "6m"}, {"DRAIN_DELAY": "soon"},
+		{"SHUTDOWN_TIMEOUT": "0s"}, {"SHUTDOWN_TIMEOUT": "11m"},
+	} {
+		_, err := Load(env(vars))
+		for key := range vars {
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%v: %v, want an error naming %s", vars, err, key)
+			}
+		}
 	}
 }

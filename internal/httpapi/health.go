@@ -13,6 +13,10 @@ import (
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
+// ShuttingDown is the message of /readyz's 503 once the process has begun
+// to shut down.
+const ShuttingDown = "shutting down"
+
 // readyTimeout bounds each readiness check, so a hung dependency fails the
 // probe instead of hanging it.
 const readyTimeout = 2 * time.Second
@@ -23,8 +27,12 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 }
 
 // readyz checks every dependency in parallel. On failure it names the
-// dependencies that failed, not why: the details are in the log.
+// dependencies that failed, not why: the details are in the log. Once the
+// server drains it fails without checking anything.
 func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		return &ticketing.Error{Kind: ticketing.KindUnavailable, Code: ticketing.CodeUnavailable, Messages: []string{ShuttingDown}}
+	}
 	if failed := checkReady(c.UserContext(), s.deps.Ready, s.deps.Logger); len(failed) > 0 {
 		return &ticketing.Error{Kind: ticketing.KindUnavailable, Code: ticketing.CodeUnavailable, Messages: failed}
 	}

@@ -49,6 +49,15 @@ func (s *Server) requestID(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// closeWhenDraining asks the client to close the connection after the
+// response once the server drains (see Drain).
+func (s *Server) closeWhenDraining(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		c.Context().SetConnectionClose()
+	}
+	return c.Next()
+}
+
 func requestIDOf(c *fiber.Ctx) string {
 	id, _ := c.Locals(localRequestID).(string)
 	return id

@@ -15,25 +15,34 @@ import (
 type Probes struct {
 	// Version is reported by /healthz.
 	Version string
-	// Live reports whether the process does its work; /healthz answers 503
-	// while it does not (starting, stopping).
+	// Live reports whether the process does its work; /healthz and /readyz
+	// answer 503 while it does not (starting, stopping).
 	Live func() bool
 	// Ready are the dependency checks of /readyz, by name.
 	Ready  map[string]func(context.Context) error
 	Logger *slog.Logger
 }
 
+// notRunning is the message of the probes' 503 while the worker does not
+// run.
+const notRunning = "not running (starting or stopping)"
+
 // Healthz answers {"status":"ok"} while Live, else 503.
 func (p Probes) Healthz(w http.ResponseWriter, r *http.Request) {
 	if !p.Live() {
-		unavailable(w, []string{"not running (starting or stopping)"})
+		unavailable(w, []string{notRunning})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": p.Version})
 }
 
-// Readyz checks every dependency in parallel, as the API's /readyz does.
+// Readyz checks every dependency in parallel, as the API's /readyz does,
+// while Live; else 503: a stopping worker is not ready.
 func (p Probes) Readyz(w http.ResponseWriter, r *http.Request) {
+	if !p.Live() {
+		unavailable(w, []string{notRunning})
+		return
+	}
 	if failed := checkReady(r.Context(), p.Ready, p.Logger); len(failed) > 0 {
 		unavailable(w, failed)
 		return

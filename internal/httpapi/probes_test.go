@@ -73,4 +73,11 @@ func TestProbesAnswerLikeTheAPI(t *testing.T) {
 			t.Fatalf("%d %+v", status, body)
 		}
 	})
+	// A stopping worker is not ready, whatever its dependencies say.
+	t.Run("readyz503WhileNotRunning", func(t *testing.T) {
+		live = false
+		if status, body := probe(t, p.Readyz); status != 503 || body.Code != "UNAVAILABLE" || len(body.Message) != 1 {
+			t.Fatalf("%d %+v", status, body)
+		}
+	})
 }

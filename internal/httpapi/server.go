@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -197,6 +198,9 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	streams   streamSlots
+	// draining is set by Drain: /readyz fails and every response closes
+	// its connection.
+	draining atomic.Bool
 }
 
 // New builds the API with every route of routes(). It fails when the
@@ -225,11 +229,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:             120 * time.Second,
 		Concurrency:             cfg.MaxConns,
 	})
+	// A response written while Shutdown waits says "Connection: close", so
+	// the client does not send its next request on a connection about to
+	// be closed (Fiber does not expose the setting).
+	s.app.Server().CloseOnShutdown = true
 	middleware := []any{s.requestID}
 	if deps.Tracing != nil {
 		middleware = append(middleware, s.traceRequests(deps.Tracing))
 	}
-	s.app.Use(append(middleware, s.accessLog, s.recoverPanic, s.securityHeaders, validText)...)
+	s.app.Use(append(middleware, s.closeWhenDraining, s.accessLog, s.recoverPanic, s.securityHeaders, validText)...)
 	if err := s.register(); err != nil {
 		return nil, err
 	}
@@ -239,8 +247,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // App returns the Fiber application, for Listen and for tests.
 func (s *Server) App() *fiber.App { return s.app }
 
+// Drain begins a graceful shutdown without stopping anything: /readyz
+// answers 503 from now on, so that load balancers take the instance out of
+// rotation, and every response closes its connection, so that the client's
+// next request opens one to an instance that stays. Everything else is
+// served as before until Shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
+
 // Shutdown stops accepting connections, ends the event streams, and waits
-// for in-flight requests until ctx is done.
+// for in-flight requests until ctx is done. Idle keep-alive connections are
+// closed, and a connection whose request is in flight is closed once its
+// response is written.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	return s.app.ShutdownWithContext(ctx)

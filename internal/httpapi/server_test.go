@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -152,6 +153,36 @@ func TestReadyz(t *testing.T) {
 	if messages(res) != "redis is not reachable" {
 		t.Fatalf("messages %q", messages(res))
 	}
+}
+
+// TestDrainFailsReadyzAndClosesConnections: once the server drains,
+// /readyz fails with the reason while every other request is served as
+// before, each on a connection the response closes.
+func TestDrainFailsReadyzAndClosesConnections(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	healthz := func() *http.Response {
+		t.Helper()
+		res, err := api.srv.App().Test(httptest.NewRequest("GET", "http://tickets.test/healthz", nil), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res := healthz(); res.StatusCode != 200 || res.Close {
+		t.Fatalf("healthz before draining: %d, closes the connection: %v", res.StatusCode, res.Close)
+	}
+	api.srv.Drain()
+	res := api.do(request{method: "GET", path: "/readyz"})
+	assertError(t, res, 503, "UNAVAILABLE")
+	if messages(res) != httpapi.ShuttingDown {
+		t.Fatalf("messages %q", messages(res))
+	}
+	if res := healthz(); res.StatusCode != 200 || !res.Close {
+		t.Fatalf("healthz while draining: %d, closes the connection: %v", res.StatusCode, res.Close)
+	}
+	api.createTenant("acme") // a request that writes is served too
 }
 
 func TestMetricsUseRoutePatterns(t *testing.T) {

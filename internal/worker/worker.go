@@ -596,7 +596,9 @@ type Config struct {
 	// (a worker without Paystack).
 	ReconcileInterval time.Duration
 	// ShutdownTimeout is how long a stopping worker lets running tasks
-	// finish; asynq hands the unfinished ones to another worker. 10s when 0.
+	// finish, once it has stopped taking new ones; asynq puts the
+	// unfinished ones back on their queue for another worker (and every
+	// handler is idempotent). 10s when 0.
 	ShutdownTimeout time.Duration
 	// MailConcurrency is how many mails are sent at once (2 when 0), from
 	// MailQueue(Queue), apart from the Concurrency of the other tasks.
@@ -627,13 +629,14 @@ func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handle
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
+	servers := []*asynq.Server{srv}
 	if h.Mail != nil {
 		mailSrv := newServer(MailQueue(cfg.Queue), cmp.Or(cfg.MailConcurrency, 2))
 		if err := mailSrv.Start(mux); err != nil {
 			srv.Shutdown()
 			return fmt.Errorf("worker: start the mail workers: %w", err)
 		}
-		defer mailSrv.Shutdown()
+		servers = append(servers, mailSrv)
 	}
 	cfg.Status.set(true)
 	every := cfg.SweepInterval
@@ -655,11 +658,29 @@ func Run(ctx context.Context, rdb goredis.UniversalClient, cfg Config, h *Handle
 		select {
 		case <-ctx.Done():
 			cfg.Status.set(false)
-			srv.Shutdown()
+			h.Logger.Info("worker stopping: no new tasks, waiting for the running ones", "timeout", cmp.Or(cfg.ShutdownTimeout, 10*time.Second).String())
+			shutdown(servers)
+			h.Logger.Info("worker stopped")
 			return nil
 		case <-tick.C:
 		}
 	}
+}
+
+// shutdown stops the servers together, so that the wait for their running
+// tasks is one ShutdownTimeout, not one per server. Each stops fetching
+// tasks at once, and puts back on its queue any still running when its
+// ShutdownTimeout is up.
+func shutdown(servers []*asynq.Server) {
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Shutdown()
+		}()
+	}
+	wg.Wait()
 }
 
 // backoff is capped exponential with jitter: 1s, 2s, 4s… up to 5 minutes.

@@ -68,6 +68,22 @@ the port the ingress routes to. */}}
 {{- if not .Values.platformDomain }}
 {{- fail "platformDomain is required (tenants are served at <slug>.<platformDomain>)" }}
 {{- end }}
+{{- with .Values.api }}
+{{- if lt (int .terminationGracePeriodSeconds) (add .preStopSleepSeconds .drainDelaySeconds .shutdownTimeoutSeconds | int) }}
+{{- fail "api.terminationGracePeriodSeconds must be at least api.preStopSleepSeconds + api.drainDelaySeconds + api.shutdownTimeoutSeconds, or pods are killed with requests in flight" }}
+{{- end }}
+{{- if lt (int .shutdownTimeoutSeconds) 1 }}
+{{- fail "api.shutdownTimeoutSeconds must be at least 1" }}
+{{- end }}
+{{- end }}
+{{- with .Values.worker }}
+{{- if and .enabled (lt (int .terminationGracePeriodSeconds) (add .preStopSleepSeconds .shutdownTimeoutSeconds | int)) }}
+{{- fail "worker.terminationGracePeriodSeconds must be at least worker.preStopSleepSeconds + worker.shutdownTimeoutSeconds, or pods are killed before they hand their tasks back" }}
+{{- end }}
+{{- if lt (int .shutdownTimeoutSeconds) 1 }}
+{{- fail "worker.shutdownTimeoutSeconds must be at least 1" }}
+{{- end }}
+{{- end }}
 {{- if eq (include "ticketd.metricsPort" . | int) (.Values.api.port | int) }}
 {{- fail "metrics.port must differ from api.port: the ingress routes to api.port, and /metrics must not be reachable through it" }}
 {{- end }}
