@@ -500,7 +500,7 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	redistest.Main(m) // runs the tests, then stops the Redis servers they started
 }
 
 // TestSecondSignalStopsAtOnce: the process begins draining on SIGTERM, and

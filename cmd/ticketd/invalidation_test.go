@@ -18,15 +18,15 @@ import (
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
 
-// instance is one running API of a deployment.
-type instance struct {
+// peer is one running API of a deployment.
+type peer struct {
 	t    *testing.T
 	base string // http://127.0.0.1:port
 }
 
 // call sends a JSON request as the acme tenant (X-Tenant), with a bearer
 // token when one is given, and decodes the answer.
-func (in instance) call(method, path, token string, body any) (int, map[string]any) {
+func (in peer) call(method, path, token string, body any) (int, map[string]any) {
 	in.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -72,8 +72,8 @@ func within(t *testing.T, what string, cond func() bool) {
 
 // TestChangesReachTheOtherInstanceBeforeItsCachesExpire runs two API
 // instances of one deployment (one database, one Redis prefix) with caches
-// kept for minutes, primes instance B's caches, makes each change through
-// instance A, and waits for B to act on it: a new ticket price in B's
+// kept for minutes, primes peer B's caches, makes each change through
+// peer A, and waits for B to act on it: a new ticket price in B's
 // bookings, a signed-out session refused by B, and a suspended tenant that B
 // no longer serves.
 func TestChangesReachTheOtherInstanceBeforeItsCachesExpire(t *testing.T) {
@@ -94,8 +94,8 @@ func TestChangesReachTheOtherInstanceBeforeItsCachesExpire(t *testing.T) {
 		"BOOKING_MAX_OPEN_HOLDS":  "0",
 		"DB_MAX_CONNS":            "6",
 	})
-	a := instance{t, "http://" + startServe(t, cfg)}
-	b := instance{t, "http://" + startServe(t, cfg)}
+	a := peer{t, "http://" + startServe(t, cfg)}
+	b := peer{t, "http://" + startServe(t, cfg)}
 	platformKey := cfg.PlatformAPIKey
 
 	code, out := a.call("POST", "/v1/platform/tenants", platformKey, map[string]any{"slug": "acme", "name": "Acme", "currency": "NGN",

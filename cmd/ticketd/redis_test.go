@@ -16,8 +16,6 @@ import (
 
 // TestMain stops the Redis Cluster and Sentinel that TestRedisTopologies
 // starts.
-func TestMain(m *testing.M) { redistest.Main(m) }
-
 // TestRedisTopologies runs a sale through the whole service, API and
 // worker as `ticketd dev` wires them, on a Redis Cluster of three primaries
 // and on a primary found through Sentinel: every script, pipeline and asynq

@@ -309,6 +309,9 @@ func TestRedisKeyPrefixHasNoBraces(t *testing.T) {
 	_, err := Load(env(map[string]string{"REDIS_KEY_PREFIX": "app{1}:"}))
 	if err == nil || !strings.Contains(err.Error(), "REDIS_KEY_PREFIX must not contain { or }") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestDrainDelayAndShutdownTimeout(t *testing.T) {
 	c, err := Load(env(nil))
 	if err != nil {
