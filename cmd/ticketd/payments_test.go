@@ -51,6 +51,8 @@ type stack struct {
 	sim    *paystacksim.Sim
 	tenant *ticketing.Tenant
 	queue  string
+	// vars is the configuration of the stack's API, for more instances.
+	vars map[string]string
 
 	workerMu   sync.Mutex
 	stopWorker func()
@@ -91,12 +93,17 @@ func newStack(t *testing.T) *stack {
 }
 
 // stackOptions change the stack of a test: vars on top of its
-// configuration, its tracing (none when nil) and where it logs (nowhere
-// when nil).
+// configuration, its tracing (none when nil), where it logs (nowhere when
+// nil) and where its API is served (by the stack when empty).
 type stackOptions struct {
 	vars    map[string]string
 	tracing *telemetry.Tracing
 	log     io.Writer
+	// api, when set, is the address of an API that others serve with the
+	// stack's vars (TestScaleOutChaos's processes, behind its front): the
+	// stack then serves nothing and runs no worker, and Paystack's webhooks
+	// and the test's requests go there.
+	api string
 }
 
 func newStackWith(t *testing.T, o stackOptions) *stack {
@@ -165,20 +172,25 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	listening := make(chan string, 1)
 	served := make(chan error, 1)
-	go func() { served <- a.serve(ctx, listening) }()
-	var addr string
-	select {
-	case addr = <-listening:
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
+	api := o.api
+	if api == "" {
+		listening := make(chan string, 1)
+		go func() { served <- a.serve(ctx, listening) }()
+		var addr string
+		select {
+		case addr = <-listening:
+		case err := <-served:
+			t.Fatalf("serve: %v", err)
+		}
+		api = "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+	} else {
+		served <- nil
 	}
-	api := "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
 	sim := paystacksim.New(paystacksim.Config{SecretKey: testPaystackKey, WebhookURL: api + "/v1/webhooks/paystack",
 		RetrySchedule: []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}})
 	simHandler.Store(sim)
-	s := &stack{t: t, db: db, app: a, api: api, sim: sim, queue: queue, gate: &held}
+	s := &stack{t: t, db: db, app: a, api: api, sim: sim, queue: queue, gate: &held, vars: vars}
 	t.Cleanup(func() {
 		sim.Close()
 		s.stop()
@@ -186,7 +198,9 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		<-served
 		a.close()
 	})
-	s.start(a.workerConfig())
+	if o.api == "" {
+		s.start(a.workerConfig())
+	}
 
 	tenant, _, err := a.tenants.CreateTenant(context.Background(), ticketing.NewTenant{Slug: "acme", Name: "Acme", Currency: "NGN",
 		Admin: ticketing.NewUser{Email: "admin@acme.test", Password: "password-1", Name: "A"}})
