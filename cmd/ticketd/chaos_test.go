@@ -54,7 +54,8 @@ import (
 // sweep to find.
 //
 // It takes a while and five processes: it runs only with TICKETD_CHAOS=1
-// (make chaos).
+// (make chaos). TICKETD_CHAOS_LOGS=dir keeps the processes' whole logs
+// there.
 func TestScaleOutChaos(t *testing.T) {
 	if os.Getenv("TICKETD_CHAOS") == "" {
 		t.Skip("set TICKETD_CHAOS=1 (make chaos): five ticketd processes and a flash sale")
@@ -626,7 +627,7 @@ func (c *chaos) start(bin, name string, vars map[string]string, args ...string) 
 	t.Cleanup(func() {
 		cancel() // kills it
 		<-p.done
-		if d := os.Getenv("CHAOS_DEBUG_DIR"); d != "" {
+		if d := os.Getenv("TICKETD_CHAOS_LOGS"); d != "" {
 			raw, _ := os.ReadFile(p.log)
 			_ = os.WriteFile(filepath.Join(d, name+".log"), raw, 0o644)
 		}
