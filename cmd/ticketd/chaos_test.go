@@ -247,7 +247,7 @@ func (c *chaos) buy(i int, token string, rng *rand.Rand, half func()) {
 			continue
 		default:
 			if code != 0 {
-				c.t.Errorf("buyer %d booking: %d %v", i, code, out)
+				c.t.Errorf("buyer %d booking %v: %d %v", i, body, code, out)
 			}
 			continue
 		}
