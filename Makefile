@@ -103,6 +103,15 @@ restore-drill: services
 bench-waitroom: services
 	TICKETD_BENCH_WAITROOM=1 $(GO) test -run '^TestWaitingRoomOnSale$$' -count=1 -timeout 20m -v ./internal/httpapi
 
+## chaos: the scale-out chaos test (TestScaleOutChaos in cmd/ticketd): three `ticketd serve` and two
+## `ticketd work` of the built binary, a flash sale across them, one API and one worker killed with
+## SIGKILL and the test's Redis data lost mid-sale, then the invariants; heavy (five processes), run it
+## alone. CHAOS_RUNS=N runs it N times; TICKETD_CHAOS_LOGS=dir keeps the processes' logs
+CHAOS_RUNS ?= 1
+.PHONY: chaos
+chaos: services
+	TICKETD_CHAOS=1 $(GO) test -run '^TestScaleOutChaos$$' -count=$(CHAOS_RUNS) -timeout 30m -v ./cmd/ticketd
+
 ## swagger-ui: refresh the vendored Swagger UI of /api/docs from the npm registry, at the version
 ## and tarball integrity pinned in internal/httpapi/swaggerui/PIN (needs npm; the build does not)
 .PHONY: swagger-ui

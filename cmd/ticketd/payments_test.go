@@ -96,13 +96,19 @@ func newStack(t *testing.T) *stack {
 // stackOptions change the stack of a test: vars on top of its
 // configuration, dbVars on top of those for what depends on the test's
 // database (a PgBouncer in front of it), its tracing (none when nil), where
-// it logs (nowhere when nil) and its Redis (redistest.URL when empty).
+// it logs (nowhere when nil), its Redis (redistest.URL when empty) and where
+// its API is served (by the stack when empty).
 type stackOptions struct {
 	vars     map[string]string
 	dbVars   func(t *testing.T, db *pgtest.DB) map[string]string
 	tracing  *telemetry.Tracing
 	log      io.Writer
 	redisURL string
+	// api, when set, is the address of an API that others serve with the
+	// stack's vars (TestScaleOutChaos's processes, behind its front): the
+	// stack then serves nothing and runs no worker, and Paystack's webhooks
+	// and the test's requests go there.
+	api string
 }
 
 func newStackWith(t *testing.T, o stackOptions) *stack {
@@ -178,16 +184,21 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	listening := make(chan string, 1)
 	served := make(chan error, 1)
-	go func() { served <- a.serve(ctx, listening) }()
-	var addr string
-	select {
-	case addr = <-listening:
-	case err := <-served:
-		t.Fatalf("serve: %v", err)
+	api := o.api
+	if api == "" {
+		listening := make(chan string, 1)
+		go func() { served <- a.serve(ctx, listening) }()
+		var addr string
+		select {
+		case addr = <-listening:
+		case err := <-served:
+			t.Fatalf("serve: %v", err)
+		}
+		api = "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+	} else {
+		served <- nil
 	}
-	api := "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
 	sim := paystacksim.New(paystacksim.Config{SecretKey: testPaystackKey, WebhookURL: api + "/v1/webhooks/paystack",
 		RetrySchedule: []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}})
 	simHandler.Store(sim)
@@ -199,7 +210,9 @@ func newStackWith(t *testing.T, o stackOptions) *stack {
 		<-served
 		a.close()
 	})
-	s.start(a.workerConfig())
+	if o.api == "" {
+		s.start(a.workerConfig())
+	}
 
 	tenant, _, err := a.tenants.CreateTenant(context.Background(), ticketing.NewTenant{Slug: "acme", Name: "Acme", Currency: "NGN",
 		Admin: ticketing.NewUser{Email: "admin@acme.test", Password: "password-1", Name: "A"}})
