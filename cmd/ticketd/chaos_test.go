@@ -31,6 +31,7 @@ import (
 
 	"github.com/ticketd-io/ticketd/internal/paystack/paystacksim"
 	"github.com/ticketd-io/ticketd/internal/postgres"
+	"github.com/ticketd-io/ticketd/internal/redistest"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 	"github.com/ticketd-io/ticketd/internal/worker"
 )
@@ -415,9 +416,9 @@ func (c *chaos) strikeOnce() {
 // of its asynq queues (asynq's keys cannot carry the prefix). The shared
 // Redis is never flushed: other tests and a developer's data live there.
 func loseNamespace(ctx context.Context, rdb goredis.UniversalClient, prefix string, queues ...string) (int64, error) {
-	patterns := []any{globEscape(prefix) + "*"}
+	patterns := []any{redistest.GlobEscape(prefix) + "*"}
 	for _, q := range queues {
-		patterns = append(patterns, globEscape("asynq:{"+q+"}:")+"*")
+		patterns = append(patterns, redistest.GlobEscape("asynq:{"+q+"}:")+"*")
 	}
 	return loseScript.Run(ctx, rdb, nil, patterns...).Int64()
 }
@@ -436,18 +437,6 @@ for _, pattern in ipairs(ARGV) do
   until cursor == "0"
 end
 return n`)
-
-// globEscape quotes the characters SCAN's MATCH pattern treats as special.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
 
 // check waits for the sale to settle and checks what it left.
 func (c *chaos) check(bin string) {

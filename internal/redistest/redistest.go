@@ -72,7 +72,7 @@ func CleanupAsynqQueue(t testing.TB, c *redis.Client, queue string) {
 	t.Cleanup(func() {
 		ctx := context.Background()
 		unlink := func(ctx context.Context, key string) error { return c.Unlink(ctx, key).Err() }
-		if err := c.ScanKeys(ctx, globEscape("asynq:{"+queue+"}:")+"*", unlink); err != nil {
+		if err := c.ScanKeys(ctx, GlobEscape("asynq:{"+queue+"}:")+"*", unlink); err != nil {
 			t.Errorf("redistest: clean asynq queue %s: %v", queue, err)
 		}
 		if err := c.SRem(ctx, "asynq:queues", queue).Err(); err != nil {
@@ -81,8 +81,8 @@ func CleanupAsynqQueue(t testing.TB, c *redis.Client, queue string) {
 	})
 }
 
-// globEscape quotes the characters SCAN's MATCH pattern treats as special.
-func globEscape(s string) string {
+// GlobEscape quotes the characters SCAN's MATCH pattern treats as special.
+func GlobEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if strings.ContainsRune(`*?[]\`, r) {
