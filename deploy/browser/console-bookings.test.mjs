@@ -43,9 +43,6 @@ browserTest('an organizer refunds part of a paid booking, decides about it under
   assert.match(await row.innerText(), /\b1\.00\b/);
   assert.equal(await page.locator('[data-booking-status]').innerText(), 'confirmed');
   await step('refund listed');
-  await page.getByRole('link', { name: 'Review queue' }).click();
-  await page.getByRole('heading', { name: 'Failed refunds' }).waitFor();
-  await step('review queue');
 
   // flag puts the booking under review from its page.
   const flag = async (note) => {
@@ -57,6 +54,8 @@ browserTest('an organizer refunds part of a paid booking, decides about it under
   await flag('Browser dispute');
   await page.getByRole('link', { name: 'Review queue' }).click();
   await page.waitForURL(env.storeURL + '/admin/review');
+  await page.getByRole('heading', { name: 'Failed refunds' }).waitFor();
+  await step('review queue');
   await page.locator('tr[data-booking]', { hasText: 'Browser dispute' }).getByRole('link').click();
   await page.waitForURL(env.storeURL + '/admin/bookings/' + booking);
   await step('under review');
