@@ -124,6 +124,25 @@ func TestGroupCommitAnswersEachBooking(t *testing.T) {
 	if won != 1 || written != 31 || items != 31 || seats != 1 {
 		t.Fatalf("%d seat bookings won; %d bookings, %d items, %d seats written; want 1, 31, 31, 1", won, written, items, seats)
 	}
+	// The explanation comes after the batch: a seat taken then and free by
+	// the time it is read (its booking expired meanwhile) was still the
+	// reason, since the event sells.
+	if _, err := db.Admin.Exec(t.Context(), "UPDATE booking_seats SET active = false"); err != nil {
+		t.Fatal(err)
+	}
+	loser := seatB
+	if errs[31] != nil {
+		loser = seatA
+	}
+	if e := ticketing.AsError(postgres.ExplainUnwritten(ctx, store, loser, "")); e == nil || e.Code != ticketing.CodeSeatUnavailable {
+		t.Fatalf("the booking of a seat taken then, free now: %v, want SEAT_UNAVAILABLE", e)
+	}
+	if e := ticketing.AsError(postgres.ExplainUnwritten(ctx, store, closed, "")); e == nil || e.Code != ticketing.CodeSalesClosed {
+		t.Fatalf("the booking of a cancelled event, explained: %v, want SALES_CLOSED", e)
+	}
+	if _, err := db.Admin.Exec(t.Context(), "UPDATE booking_seats SET active = true"); err != nil {
+		t.Fatal(err)
+	}
 
 	// Without a seat taken twice the batch stands, and only the booking of
 	// the cancelled event is left out of it, with its item.

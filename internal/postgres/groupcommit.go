@@ -165,30 +165,35 @@ func (s *BookingStore) write(ctx context.Context, batch []*insertRequest) {
 }
 
 // explainUnwritten says why a batch left a booking out: its id or key
-// exists, a seat is taken, or else the event stopped selling (or the buyer
-// is no user of the tenant, which signing in rules out).
+// exists, a seat is taken, or the event stopped selling (or the buyer is no
+// user of the tenant, which signing in rules out). The explanation is read
+// after the batch: a seat taken then may be free again (its booking expired
+// meanwhile), so a seated booking of an event still selling was refused for
+// its seat.
 func (s *BookingStore) explainUnwritten(ctx context.Context, r *insertRequest) error {
 	var seats []string
 	for _, it := range r.booking.Items {
 		seats = append(seats, it.SeatIDs...)
 	}
-	var exists, seatTaken bool
+	var exists, seatTaken, selling bool
 	// As the system actor "booking" that wrote it: the seats of other
 	// buyers' bookings count.
 	ctx = ticketing.WithActor(ctx, ticketing.SystemActor("booking"))
 	err := s.db.WithTenant(ctx, r.tenantID, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, qExplainUnwrittenBooking, r.booking.ID, r.actor.UserID, nullIfEmpty(r.idempotencyKey),
-			r.booking.EventID, seats).Scan(&exists, &seatTaken)
+			r.booking.EventID, seats).Scan(&exists, &seatTaken, &selling)
 	})
 	switch {
 	case err != nil:
 		return translate(err, "booking")
 	case exists:
 		return ErrBookingExists
-	case seatTaken:
+	case seatTaken, selling && len(seats) > 0:
 		return errSeatTaken
+	case !selling:
+		return errEventStoppedSelling
 	}
-	return errEventStoppedSelling
+	return ticketing.Internal(fmt.Errorf("postgres: booking %s left out of its batch for no reason found", r.booking.ID))
 }
 
 var errSeatTaken = ticketing.Errorf(ticketing.KindConflict, ticketing.CodeSeatUnavailable, "a seat you chose was just taken by another buyer")

@@ -97,12 +97,15 @@ SELECT COALESCE((SELECT max_tickets_per_buyer FROM events WHERE id = $1), 0);
 
 -- name: ExplainUnwrittenBooking
 -- Why InsertBookings left a booking out: its id or its buyer's idempotency
--- key exists, or one of its seats is held by another booking.
+-- key exists, one of its seats is held by another booking, or the event no
+-- longer sells (the conditions of InsertBookings).
 SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1)
          OR ($3::text IS NOT NULL AND EXISTS (SELECT 1 FROM bookings WHERE tenant_id = app_tenant() AND user_id = $2
                                               AND idempotency_key = $3)),
        EXISTS (SELECT 1 FROM booking_seats WHERE tenant_id = app_tenant() AND event_id = $4 AND seat_id = ANY($5::uuid[])
-               AND active);
+               AND active),
+       EXISTS (SELECT 1 FROM events e WHERE e.id = $4 AND e.status = 'published' AND e.deleted_at IS NULL
+               AND e.sales_start_at <= now() AND (e.sales_end_at IS NULL OR e.sales_end_at > now()));
 
 -- name: SelectKeyedBookings
 -- The event's bookings made with an Idempotency-Key, whatever their status:
