@@ -226,11 +226,11 @@ func (s *BookingStore) FailBooking(ctx context.Context, id, reason string) error
 }
 
 // LoadInventory implements inventory.Loader: the stock of an event and the
-// holds of its live pending bookings, read in one transaction.
+// holds of its live pending bookings, read in one snapshot.
 func (s *BookingStore) LoadInventory(ctx context.Context, ev inventory.Event) (*inventory.Snapshot, error) {
 	snap := &inventory.Snapshot{}
 	ctx = ticketing.WithActor(ctx, ticketing.SystemActor("inventory"))
-	err := s.db.WithTenant(ctx, ev.TenantID, func(tx pgx.Tx) error {
+	err := s.db.SnapshotWithTenant(ctx, ev.TenantID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, qSelectStock, ev.EventID)
 		if err != nil {
 			return err

@@ -202,6 +202,24 @@ func (db *DB) WithTenant(ctx context.Context, tenantID string, fn func(tx pgx.Tx
 	})
 }
 
+// SnapshotWithTenant is WithTenant for a read of several statements that
+// must agree with each other: a read-only transaction on the primary whose
+// statements all see one snapshot (REPEATABLE READ). Under READ COMMITTED a
+// commit landing between two statements is seen by the second only: a
+// booking confirmed between the read of the sold counts and the read of the
+// pending bookings would be in neither.
+func (db *DB) SnapshotWithTenant(ctx context.Context, tenantID string, fn func(tx pgx.Tx) error) error {
+	if tenantID == "" {
+		return ticketing.Internal(errors.New("postgres: SnapshotWithTenant without a tenant"))
+	}
+	return inTx(ctx, db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := setTenant(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
 // InTenant is WithTenant for the tenant carried by ctx.
 func (db *DB) InTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	t := ticketing.TenantFromContext(ctx)
