@@ -349,6 +349,8 @@ func (s *Store) runWaiting(ctx context.Context, ev Event, ks keySet, wait bool, 
 		}
 		err = s.load(ctx, ev, ks, false)
 		switch {
+		case errors.Is(err, errLockLost):
+			// Another loader has it, or nobody: look again.
 		case errors.Is(err, ErrOvercommitted) && wait:
 			if err := sleep(ctx, loadPoll); err != nil {
 				return nil, err

@@ -713,6 +713,65 @@ func TestConcurrentFirstUse(t *testing.T) {
 	mustVerify(t, s, ev)
 }
 
+// lockLosingLoader reads its snapshot, then lets lose happen (the rebuild
+// lock lost, and the event loaded by someone else meanwhile) before handing
+// that snapshot over; on later calls it is db.
+type lockLosingLoader struct {
+	db   *fakeDB
+	lose func()
+	once sync.Once
+}
+
+func (l *lockLosingLoader) LoadInventory(ctx context.Context, ev Event) (*Snapshot, error) {
+	snap, err := l.db.LoadInventory(ctx, ev)
+	l.once.Do(l.lose)
+	return snap, err
+}
+
+// TestLoaderThatLostTheLockWritesNothing: a loader reads Postgres, and
+// before it writes, its rebuild lock is lost (Redis lost its data, or the
+// lock's TTL ran out), another instance loads the event, a buyer holds and
+// books, and a settlement drops the event again. The first loader's
+// snapshot is older than that booking: writing it would forget a hold that
+// Postgres has and that its booking's fence has already checked. It writes
+// nothing and loads again.
+func TestLoaderThatLostTheLockWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 10}}}
+	c := redistest.New(t)
+	other := New(c.UniversalClient, c.Prefix, db)
+	booked := Hold{ID: "booked", ExpiresAt: later(), Items: []Item{{"ga", 2}}}
+	loader := &lockLosingLoader{db: db}
+	s := New(c.UniversalClient, c.Prefix, loader)
+	ks, err := s.keys(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader.lose = func() {
+		if err := c.Del(ctx, ks.lock).Err(); err != nil {
+			t.Error(err)
+		}
+		if err := other.Hold(ctx, ev, booked); err != nil {
+			t.Error(err)
+		}
+		db.record(booked)
+		if ok, err := other.HeldNow(ctx, []Event{ev}, []string{booked.ID}); err != nil || !ok[0] {
+			t.Errorf("the booking's fence: held %v, %v", ok, err)
+		}
+		if err := other.Drop(ctx, ev); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := s.Hold(ctx, ev, Hold{ID: "late", ExpiresAt: later(), Items: []Item{{"ga", 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := s.Holds(ctx, ev); !reflect.DeepEqual(ids, []string{"booked", "late"}) {
+		t.Fatalf("holds = %v, want [booked late]", ids)
+	}
+	mustStock(t, s, "ga", Stock{Capacity: 10, Available: 7, Held: 3})
+	mustVerify(t, s, ev)
+}
+
 // TestLoadRefusesOvercommitAndSkipsStrangers: holds that name no stock of
 // the event are skipped; holds that do not fit mean Postgres holds more than
 // there is (bookings still deciding), and the rebuild refuses to guess.

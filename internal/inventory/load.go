@@ -94,11 +94,25 @@ func (s *Store) loadLocked(ctx context.Context, ev Event, ks keySet, token strin
 	if err != nil {
 		return fmt.Errorf("inventory: load %s/%s: %w", ev.TenantID, ev.EventID, err)
 	}
-	if err := loadScript.Run(ctx, s.c, ks.data, args...).Err(); err != nil {
+	n, err := loadScript.Run(ctx, s.c, append(ks.data[:len(ks.data):len(ks.data)], ks.lock), append(args, token)...).Int()
+	if err != nil {
 		return fmt.Errorf("inventory: rebuild: %w", err)
+	}
+	if n == lockLost {
+		return fmt.Errorf("%w: %s/%s", errLockLost, ev.TenantID, ev.EventID)
 	}
 	return nil
 }
+
+// lockLost is load.lua's answer when the rebuild lock is no longer the
+// loader's.
+const lockLost = -2
+
+// errLockLost is a load refused because its loader lost the rebuild lock
+// while reading Postgres: another loader may have written the event since,
+// and holds placed there may be missing from this loader's snapshot.
+// Callers that need the event loaded try again.
+var errLockLost = fmt.Errorf("%w: rebuild lock lost while loading", ErrNotLoaded)
 
 // typeState is the stock of one ticket type as a load computes it.
 type typeState struct {

@@ -10,7 +10,15 @@
 --   nLimits, (ticketTypeId | "*", limit) * nLimits (the limits hash),
 --   nKeyed, (field, bookingId) * nKeyed (the keyed hash).
 -- KEYS[11..14] (buyers, holdbuyer, limits, keyed) are rewritten like the others.
--- Returns 1 when written, 0 when meta already existed.
+-- KEYS[15] is the rebuild lock and the last ARGV the loader's token: a loader
+-- that lost the lock (its TTL ran out, or Redis lost it with the rest) may
+-- hold a snapshot older than holds placed since in another loader's keys, so
+-- it writes nothing.
+-- Returns 1 when written, 0 when meta already existed, -2 when the lock is
+-- not the loader's.
+if redis.call('GET', KEYS[15]) ~= ARGV[#ARGV] then
+  return -2
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
