@@ -38,7 +38,8 @@ app.kubernetes.io/part-of: ticketd
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 
-{{/* Secret with PLATFORM_API_KEY, JWT_SECRET, DATABASE_URL, REDIS_URL and, optionally, PAYSTACK_SECRET_KEY. */}}
+{{/* Secret with PLATFORM_API_KEY, JWT_SECRET, DATABASE_URL, REDIS_URL and, optionally, PAYSTACK_SECRET_KEY,
+SMTP_URL and DATABASE_READ_URL. */}}
 {{- define "ticketd.secretName" -}}
 {{- .Values.secrets.existingSecret | default (include "ticketd.fullname" .) }}
 {{- end }}
@@ -83,6 +84,9 @@ the port the ingress routes to. */}}
 {{- if lt (int .shutdownTimeoutSeconds) 1 }}
 {{- fail "worker.shutdownTimeoutSeconds must be at least 1" }}
 {{- end }}
+{{- end }}
+{{- if not (has .Values.config.databasePoolMode (list "session" "transaction")) }}
+{{- fail "config.databasePoolMode must be session or transaction" }}
 {{- end }}
 {{- if eq (include "ticketd.metricsPort" . | int) (.Values.api.port | int) }}
 {{- fail "metrics.port must differ from api.port: the ingress routes to api.port, and /metrics must not be reachable through it" }}
@@ -162,6 +166,17 @@ refused, but the pods start (so does an existingSecret written before payments e
     secretKeyRef:
       name: {{ include "ticketd.secretName" . }}
       key: SMTP_URL
+      optional: true
+{{- end }}
+
+{{/* The read replica's URL, for the API pods only: the worker never reads through it, and its /readyz
+would fail with the replica. Optional, as SMTP_URL is. */}}
+{{- define "ticketd.readReplicaEnv" -}}
+- name: DATABASE_READ_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "ticketd.secretName" . }}
+      key: DATABASE_READ_URL
       optional: true
 {{- end }}
 
