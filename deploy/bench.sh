@@ -7,7 +7,7 @@
 # next to the one MIGRATIONS_DATABASE_URL names, migrates it, starts `ticketd serve` on a free port
 # with its own REDIS_KEY_PREFIX and WORKER_QUEUE, runs ticketbench against it, then measures the
 # raw rate of the Redis hold script (BenchmarkHoldGA). On exit, whatever happened, it stops the
-# server, drops the database and unlinks the Redis keys of its own prefix and queue (never FLUSHDB).
+# server, drops the database and unlinks the Redis keys of its own prefix and queues (never FLUSHDB).
 # Output, the server log and the JSON report stay in .local/bench/<timestamp>/.
 #
 # With BENCH_TENANTS=N it first provisions N other organizers in the database (bulk-00001 …, each

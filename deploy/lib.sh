@@ -137,16 +137,17 @@ drop_database() {
   psql -q "$(with_db "$DB_BASE_URL" postgres)" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
 }
 
-# unlink_redis_keys: unlinks the keys under this run's PREFIX and those of its asynq queue QUEUE
-# (asynq:{QUEUE}:*, and its entry in asynq:queues) at REDIS_URL, found by SCAN. Never FLUSHDB.
+# unlink_redis_keys: unlinks the keys under this run's PREFIX and those of its asynq queues at
+# REDIS_URL, found by SCAN: QUEUE and QUEUE-mail, where ticketd puts mail to buyers
+# (worker.MailQueue), each asynq:{queue}:* and its entry in asynq:queues. Never FLUSHDB.
 unlink_redis_keys() {
   local pattern
-  log "unlinking Redis keys under $PREFIX and of queue $QUEUE"
-  for pattern in "$PREFIX*" "asynq:{$QUEUE}:*"; do
+  log "unlinking Redis keys under $PREFIX and of queues $QUEUE and $QUEUE-mail"
+  for pattern in "$PREFIX*" "asynq:{$QUEUE}:*" "asynq:{$QUEUE-mail}:*"; do
     redis-cli -u "$REDIS_URL" --scan --pattern "$pattern" |
       xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink >/dev/null
   done
-  redis-cli -u "$REDIS_URL" srem asynq:queues "$QUEUE" >/dev/null
+  redis-cli -u "$REDIS_URL" srem asynq:queues "$QUEUE" "$QUEUE-mail" >/dev/null
 }
 
 # cleanup_on_exit [WHAT]: on exit, whatever happened (SIGINT and SIGTERM exit 130), stop_server,

@@ -17,7 +17,7 @@
 #      role reading the copy under row-level security), rebuilds every event's Redis inventory from Postgres with
 #      `ticketd inventory rebuild` and checks each one (available + held + sold = capacity);
 #   5. prints how long each step took and the size of the backup: the restore time to plan with.
-# On exit it stops the server, drops the copy and unlinks the keys of its Redis namespace and queue,
+# On exit it stops the server, drops the copy and unlinks the keys of its Redis namespace and queues,
 # whatever happened; the backup and the logs stay in .local/restore-drill/<timestamp>/.
 #
 # Needs: go, psql, pg_dump, pg_restore, redis-cli, curl, jq.

@@ -9,7 +9,7 @@
 # Paystack simulator and the mail sink. Once /readyz answers, node's test runner runs the test files
 # with BASE_URL, STORE_URL, DEMO_EMAIL, DEMO_PASSWORD, CHROMIUM and ARTIFACTS set (deploy/browser/lib.mjs
 # reads them). On exit, whatever happened, it stops the server, drops the database and unlinks the
-# Redis keys of its own prefix and queue (never FLUSHDB). Screenshots and the server log stay in
+# Redis keys of its own prefix and queues (never FLUSHDB). Screenshots and the server log stay in
 # .local/browser/<timestamp>/.
 #
 # Needs: go, psql, redis-cli, curl, Node.js >= 20.19 with deploy/browser's node_modules (`npm ci`
