@@ -7,7 +7,7 @@
 # next to the one MIGRATIONS_DATABASE_URL names, migrates it, starts `ticketd serve` on a free port
 # with its own REDIS_KEY_PREFIX and WORKER_QUEUE, runs ticketbench against it, then measures the
 # raw rate of the Redis hold script (BenchmarkHoldGA). On exit, whatever happened, it stops the
-# server, drops the database and unlinks the Redis keys of its own prefix and queue (never FLUSHDB).
+# server, drops the database and unlinks the Redis keys of its own prefix and queues (never FLUSHDB).
 # Output, the server log and the JSON report stay in .local/bench/<timestamp>/.
 #
 # With BENCH_TENANTS=N it first provisions N other organizers in the database (bulk-00001 …, each
@@ -19,76 +19,16 @@
 # (defaults as in README.md; deploy/local-services.sh ensure starts local ones).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOG_TAG=bench
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 GO=${GO:-go}
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
+need_tools "$GO" psql redis-cli curl
 
-for tool in "$GO" psql redis-cli curl; do
-  command -v "$tool" >/dev/null || die "$tool is needed"
-done
-
-BASE_URL=${MIGRATIONS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable}
-REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
-STAMP=$(date -u +%Y%m%d%H%M%S)_$$
-DB=ticketd_bench_$STAMP
-PREFIX="ticketd_bench_$STAMP:"
-QUEUE="ticketd_bench_$STAMP"
-OUT="$ROOT/.local/bench/$STAMP"
-mkdir -p "$OUT"
-
-# with_db URL NAME -> URL with its database replaced by NAME (the query string is kept)
-with_db() {
-  local url=$1 name=$2 query='' before rest
-  before=${url%%\?*}
-  [[ $url == *\?* ]] && query="?${url#*\?}"
-  rest=${before#*://}
-  [[ $rest == */* ]] && before=${before%/*}
-  printf '%s/%s%s' "$before" "$name" "$query"
-}
-
-# free_port -> a TCP port that no socket uses, below the ephemeral range (from which outgoing
-# connections take their local ports, which would make binding it fail a moment later)
-free_port() {
-  local port low=32768
-  [[ -r /proc/sys/net/ipv4/ip_local_port_range ]] && read -r low _ </proc/sys/net/ipv4/ip_local_port_range
-  ((low > 11000)) || low=32768
-  for _ in $(seq 100); do
-    port=$((10000 + RANDOM % (low - 10000)))
-    if command -v ss >/dev/null; then
-      [[ -z $(ss -Htan "( sport = :$port )") ]] && { printf '%s' "$port"; return; }
-    elif ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      printf '%s' "$port"
-      return
-    fi
-  done
-  die "no free port found"
-}
-
-SERVER_PID=''
-cleanup() {
-  local rc=$?
-  set +e
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "stopping ticketd (pid $SERVER_PID)"
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null
-  fi
-  log "dropping database $DB"
-  psql -q "$(with_db "$BASE_URL" postgres)" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
-  log "unlinking Redis keys under $PREFIX and of queue $QUEUE"
-  for pattern in "$PREFIX*" "asynq:{$QUEUE}:*"; do
-    redis-cli -u "$REDIS_URL" --scan --pattern "$pattern" |
-      xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink >/dev/null
-  done
-  redis-cli -u "$REDIS_URL" srem asynq:queues "$QUEUE" >/dev/null
-  log "output in ${OUT#"$ROOT"/}"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+throwaway_init bench bench "${MIGRATIONS_DATABASE_URL:-$DEV_DATABASE_URL}"
+cleanup_on_exit
 
 log "building bin/ticketd and bin/ticketbench"
 "$GO" build -o bin/ticketd ./cmd/ticketd
@@ -96,14 +36,14 @@ log "building bin/ticketd and bin/ticketbench"
 
 PORT=$(free_port)
 export MIGRATIONS_DATABASE_URL
-MIGRATIONS_DATABASE_URL=$(with_db "$BASE_URL" "$DB")
+MIGRATIONS_DATABASE_URL=$(with_db "$DB_BASE_URL" "$DB")
 export REDIS_URL PORT
 export REDIS_KEY_PREFIX=$PREFIX WORKER_QUEUE=$QUEUE
 export PLATFORM_API_KEY="bench-platform-key-$STAMP"
 export JWT_SECRET TICKET_SIGNING_SECRET WAITING_ROOM_SECRET
-JWT_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
-TICKET_SIGNING_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
-WAITING_ROOM_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
+JWT_SECRET=$(random_secret)
+TICKET_SIGNING_SECRET=$(random_secret)
+WAITING_ROOM_SECRET=$(random_secret)
 export JWT_EXPIRES_IN=1h LOG_LEVEL=warn
 export AUTH_RATE_LIMIT_IP=100000 AUTH_RATE_LIMIT_EMAIL=100000
 # One load generator stands for thousands of buyers, from one address.
@@ -115,7 +55,7 @@ export BOOKING_RATE_LIMIT_IP=${BENCH_RATE_LIMIT_IP:-0} BOOKING_RATE_LIMIT_USER=$
 unset DATABASE_URL # derived from MIGRATIONS_DATABASE_URL, so it names the bench database
 
 log "migrating $DB"
-bin/ticketd migrate up >"$OUT/migrate.log" 2>&1 || { cat "$OUT/migrate.log" >&2; die "migrate up failed"; }
+bin/ticketd migrate up >"$OUT/migrate.log" 2>&1 || die_log "$OUT/migrate.log" "migrate up failed"
 
 BENCH_TENANTS=${BENCH_TENANTS:-0}
 [[ $BENCH_TENANTS =~ ^[0-9]+$ ]] && ((BENCH_TENANTS <= 99999)) || die "BENCH_TENANTS must be 0 to 99999"
@@ -136,12 +76,7 @@ fi
 log "starting ticketd serve on port $PORT"
 bin/ticketd serve >"$OUT/ticketd.log" 2>&1 &
 SERVER_PID=$!
-for i in $(seq 60); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/ticketd.log" >&2; die "ticketd exited"; }
-  [[ $i == 60 ]] && die "ticketd not ready after 30 s"
-  sleep 0.5
-done
+wait_ready ticketd "$PORT" 30 "$OUT/ticketd.log" || die_log "$OUT/ticketd.log" "ticketd exited"
 
 {
   echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([[ -z $(git status --porcelain 2>/dev/null) ]] || echo ' (with uncommitted changes)')"

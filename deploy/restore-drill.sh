@@ -17,61 +17,24 @@
 #      role reading the copy under row-level security), rebuilds every event's Redis inventory from Postgres with
 #      `ticketd inventory rebuild` and checks each one (available + held + sold = capacity);
 #   5. prints how long each step took and the size of the backup: the restore time to plan with.
-# On exit it stops the server, drops the copy and unlinks the keys of its Redis namespace and queue,
+# On exit it stops the server, drops the copy and unlinks the keys of its Redis namespace and queues,
 # whatever happened; the backup and the logs stay in .local/restore-drill/<timestamp>/.
 #
 # Needs: go, psql, pg_dump, pg_restore, redis-cli, curl, jq.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOG_TAG=restore-drill
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 GO=${GO:-go}
 
-log() { printf 'restore-drill: %s\n' "$*" >&2; }
-die() { log "$*"; exit 1; }
+need_tools "$GO" psql pg_dump pg_restore redis-cli curl jq
 
-for tool in "$GO" psql pg_dump pg_restore redis-cli curl jq; do
-  command -v "$tool" >/dev/null || die "$tool is needed"
-done
-
-SOURCE=${SOURCE_DATABASE_URL:-${MIGRATIONS_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ticketing?sslmode=disable}}
-REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
-STAMP=$(date -u +%Y%m%d%H%M%S)_$$
-DB=ticketd_restore_$STAMP
-PREFIX="ticketd_restore_$STAMP:"
-QUEUE="ticketd_restore_$STAMP"
-OUT="$ROOT/.local/restore-drill/$STAMP"
-mkdir -p "$OUT"
-
-# with_db URL NAME: URL naming database NAME instead.
-with_db() {
-  local url=$1 name=$2 query='' before rest
-  before=${url%%\?*}
-  [[ $url == *\?* ]] && query="?${url#*\?}"
-  rest=${before#*://}
-  [[ $rest == */* ]] && before=${before%/*}
-  printf '%s/%s%s' "$before" "$name" "$query"
-}
-
-SERVER_PID=''
-cleanup() {
-  local rc=$?
-  set +e
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID"
-    wait "$SERVER_PID" 2>/dev/null
-  fi
-  log "dropping database $DB"
-  psql -q "$(with_db "$SOURCE" postgres)" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null
-  for pattern in "$PREFIX*" "asynq:{$QUEUE}:*"; do
-    redis-cli -u "$REDIS_URL" --scan --pattern "$pattern" | xargs -r -n 500 redis-cli -u "$REDIS_URL" unlink >/dev/null
-  done
-  redis-cli -u "$REDIS_URL" srem asynq:queues "$QUEUE" >/dev/null
-  log "output in ${OUT#"$ROOT"/}"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+SOURCE=${SOURCE_DATABASE_URL:-${MIGRATIONS_DATABASE_URL:-$DEV_DATABASE_URL}}
+# The copy is created on the source's server.
+throwaway_init restore restore-drill "$SOURCE"
+cleanup_on_exit
 
 now() { date +%s.%N; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
@@ -99,19 +62,16 @@ t=$(now)
 RESTORE_T0=$t
 psql -q "$(with_db "$SOURCE" postgres)" -c "CREATE DATABASE \"$DB\"" >/dev/null
 TARGET=$(with_db "$SOURCE" "$DB")
-pg_restore --exit-on-error --dbname="$TARGET" "$OUT/backup.dump" 2>"$OUT/pg_restore.log" || {
-  cat "$OUT/pg_restore.log" >&2
-  die "pg_restore failed"
-}
+pg_restore --exit-on-error --dbname="$TARGET" "$OUT/backup.dump" 2>"$OUT/pg_restore.log" ||
+  die_log "$OUT/pg_restore.log" "pg_restore failed"
 RESTORE_TOOK=$(took "$t")
 
 log "3. checking migrations and rows"
 export MIGRATIONS_DATABASE_URL=$TARGET
 unset DATABASE_URL # derived from MIGRATIONS_DATABASE_URL: the copy
-bin/ticketd migrate status >"$OUT/migrate-status.txt" 2>&1 || { cat "$OUT/migrate-status.txt" >&2; die "migrate status failed"; }
+bin/ticketd migrate status >"$OUT/migrate-status.txt" 2>&1 || die_log "$OUT/migrate-status.txt" "migrate status failed"
 if grep -qi pending "$OUT/migrate-status.txt"; then
-  cat "$OUT/migrate-status.txt" >&2
-  die "the copy has migrations pending: the backup is of an older release (run its migrate up first)"
+  die_log "$OUT/migrate-status.txt" "the copy has migrations pending: the backup is of an older release (run its migrate up first)"
 fi
 row_counts "$TARGET" >"$OUT/restored-counts.txt"
 ROWS=$(awk '{ n += $2 } END { print n + 0 }' "$OUT/restored-counts.txt")
@@ -127,17 +87,12 @@ PORT=${DRILL_PORT:-$((20000 + RANDOM % 10000))}
 export PORT REDIS_URL REDIS_KEY_PREFIX=$PREFIX WORKER_QUEUE=$QUEUE LOG_LEVEL=warn
 export PLATFORM_API_KEY="restore-drill-key-$STAMP"
 export JWT_SECRET TICKET_SIGNING_SECRET WAITING_ROOM_SECRET
-JWT_SECRET=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
+JWT_SECRET=$(random_secret)
 TICKET_SIGNING_SECRET=${DRILL_TICKET_SIGNING_SECRET:-$JWT_SECRET}
 WAITING_ROOM_SECRET=$JWT_SECRET
 bin/ticketd serve >"$OUT/ticketd.log" 2>&1 &
 SERVER_PID=$!
-for i in $(seq 120); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/ticketd.log" >&2; die "ticketd serve exited"; }
-  ((i == 120)) && die "ticketd serve not ready after 60 s"
-  sleep 0.5
-done
+wait_ready "ticketd serve" "$PORT" 60 "$OUT/ticketd.log" || die_log "$OUT/ticketd.log" "ticketd serve exited"
 # Each organizer's public events through the API: the application role reads the copy under
 # row-level security (its grants and policies came back with the tables).
 TENANTS=0
