@@ -168,6 +168,10 @@ type Snapshot struct {
 	// Keyed are the event's bookings made with an Idempotency-Key,
 	// whatever their status (the keyed hash).
 	Keyed []KeyedBooking
+	// Settled are the holds whose sale is committed (counted in sold) but
+	// that Redis had not confirmed yet: a confirmation of one of them after
+	// the load has nothing left to do.
+	Settled []string
 }
 
 // KeyedBooking is a booking made with an Idempotency-Key.
@@ -284,7 +288,7 @@ type keySet struct {
 }
 
 var keyNames = [...]string{"meta", "kind", "cap", "avail", "sold", "seats", "seattype", "holds", "holdinfo", "seatver",
-	"buyers", "holdbuyer", "limits", "keyed"}
+	"buyers", "holdbuyer", "limits", "keyed", "settled"}
 
 // Indexes in keyNames. Every key but keySeatVer is the event's state, which
 // a drop or rebuild deletes; the seat version counter stays, so that a
@@ -592,8 +596,12 @@ func (s *Store) KeyedBooking(ctx context.Context, ev Event, buyer, key string) (
 	return asString(res, 1), nil
 }
 
-// Confirm turns a hold into sold tickets and seats, once: false when the hold
-// no longer exists (expired and reclaimed, released, or confirmed before).
+// Confirm turns a hold into sold tickets and seats, once. It reports whether
+// Redis counts the hold's tickets sold now: by this call, or by the load that
+// rebuilt the event from a snapshot where the sale was committed (the
+// snapshot's Settled). False means the hold no longer exists and its sale is
+// not counted: expired and reclaimed, released, or confirmed before, or
+// lost with Redis's data and rebuilt from a snapshot older than the sale.
 func (s *Store) Confirm(ctx context.Context, ev Event, holdID string) (bool, error) {
 	ks, err := s.keys(ev)
 	if err != nil {
@@ -603,7 +611,7 @@ func (s *Store) Confirm(ctx context.Context, ev Event, holdID string) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("inventory: confirm %s: %w", holdID, err)
 	}
-	return status(res) == 1, nil
+	return status(res) == 1 || status(res) == 2, nil
 }
 
 // Reclaim releases every hold whose ExpiresAt has passed by Redis server

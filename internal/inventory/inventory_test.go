@@ -31,6 +31,7 @@ type fakeDB struct {
 	bought      []Bought
 	maxPerBuyer int
 	keyed       []KeyedBooking
+	settled     []string
 }
 
 func (f *fakeDB) LoadInventory(ctx context.Context, ev Event) (*Snapshot, error) {
@@ -46,6 +47,7 @@ func (f *fakeDB) LoadInventory(ctx context.Context, ev Event) (*Snapshot, error)
 		Bought:      append([]Bought(nil), f.bought...),
 		MaxPerBuyer: f.maxPerBuyer,
 		Keyed:       append([]KeyedBooking(nil), f.keyed...),
+		Settled:     append([]string(nil), f.settled...),
 	}
 	for _, h := range f.holds {
 		snap.Holds = append(snap.Holds, h)
@@ -770,6 +772,50 @@ func TestLoaderThatLostTheLockWritesNothing(t *testing.T) {
 	}
 	mustStock(t, s, "ga", Stock{Capacity: 10, Available: 7, Held: 3})
 	mustVerify(t, s, ev)
+}
+
+// TestConfirmAfterARebuildThatCountedTheSale: a sale committed in Postgres
+// and rebuilt into Redis before its confirmation ran is counted sold by the
+// load, which lists its hold as settled: the confirmation has nothing left
+// to do and says so, instead of reporting the hold lost (which would drop
+// the event and rebuild it once more). A hold lost and not counted is still
+// reported lost.
+func TestConfirmAfterARebuildThatCountedTheSale(t *testing.T) {
+	ctx := context.Background()
+	db := &fakeDB{types: []TicketTypeStock{{ID: "ga", Capacity: 10}}}
+	db.seated("vip", "s", 3)
+	s := newStore(t, db)
+	paid := Hold{ID: "paid", ExpiresAt: later(), Items: []Item{{"ga", 2}}, Seats: []string{"s1"}}
+	if err := s.Hold(ctx, ev, paid); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Hold(ctx, ev, Hold{ID: "lost", ExpiresAt: later(), Items: []Item{{"ga", 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The settlement commits (sold in Postgres, "paid" no longer pending),
+	// then Redis loses the event and is rebuilt before the confirmation.
+	db.types[0].Sold = 2
+	db.seats[0].Sold = true
+	db.settled = []string{"paid"}
+	if err := s.Rebuild(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := s.Confirm(ctx, ev, "paid")
+	mustOK(t, ok, err, true)
+	mustStock(t, s, "ga", Stock{Capacity: 10, Available: 8, Sold: 2})
+	mustStock(t, s, "vip", Stock{Capacity: 3, Available: 2, Sold: 1})
+	ok, err = s.Confirm(ctx, ev, "lost")
+	mustOK(t, ok, err, false)
+	mustVerify(t, s, ev)
+
+	// Once confirmed in Postgres too, the next load lists it no more.
+	db.settled = nil
+	if err := s.Rebuild(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	ok, err = s.Confirm(ctx, ev, "paid")
+	mustOK(t, ok, err, false)
+	mustStock(t, s, "ga", Stock{Capacity: 10, Available: 8, Sold: 2})
 }
 
 // TestLoadRefusesOvercommitAndSkipsStrangers: holds that name no stock of

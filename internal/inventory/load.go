@@ -209,7 +209,7 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 		}
 	}
 
-	args := make([]any, 0, 7+5*len(types)+3*len(seatState)+4*len(holds)+2*len(buyers)+2*len(limits)+2*len(snap.Keyed))
+	args := make([]any, 0, 8+5*len(types)+3*len(seatState)+4*len(holds)+2*len(buyers)+2*len(limits)+2*len(snap.Keyed)+len(snap.Settled))
 	args = append(args, strconv.FormatInt(nowMs, 10), strconv.Itoa(len(types)))
 	for _, t := range snap.TicketTypes {
 		st := types[t.ID]
@@ -232,6 +232,10 @@ func loadArgs(snap *Snapshot, nowMs int64) ([]any, error) {
 	args = append(args, strconv.Itoa(len(snap.Keyed)))
 	for _, k := range snap.Keyed {
 		args = append(args, keyedField(k.Buyer, k.IdempotencyKey), k.ID)
+	}
+	args = append(args, strconv.Itoa(len(snap.Settled)))
+	for _, id := range snap.Settled {
+		args = append(args, id)
 	}
 	return args, nil
 }

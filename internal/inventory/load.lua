@@ -9,21 +9,23 @@
 --   nBuyerFields, (field, count) * nBuyerFields   (the buyers hash),
 --   nLimits, (ticketTypeId | "*", limit) * nLimits (the limits hash),
 --   nKeyed, (field, bookingId) * nKeyed (the keyed hash).
--- KEYS[11..14] (buyers, holdbuyer, limits, keyed) are rewritten like the others.
--- KEYS[15] is the rebuild lock and the last ARGV the loader's token: a loader
+--   nSettled, holdId * nSettled (the settled set: holds whose sale the snapshot
+--   counts as sold but Redis has not confirmed).
+-- KEYS[11..15] (buyers, holdbuyer, limits, keyed, settled) are rewritten like the others.
+-- KEYS[16] is the rebuild lock and the last ARGV the loader's token: a loader
 -- that lost the lock (its TTL ran out, or Redis lost it with the rest) may
 -- hold a snapshot older than holds placed since in another loader's keys, so
 -- it writes nothing.
 -- Returns 1 when written, 0 when meta already existed, -2 when the lock is
 -- not the loader's.
-if redis.call('GET', KEYS[15]) ~= ARGV[#ARGV] then
+if redis.call('GET', KEYS[16]) ~= ARGV[#ARGV] then
   return -2
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 -- Clear what a partial loss (eviction) may have left behind.
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[11], KEYS[12], KEYS[13], KEYS[14])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15])
 
 -- Commands take their arguments in chunks: unpack has a stack limit.
 local CHUNK = 1000
@@ -109,6 +111,12 @@ for _ = 1, nKeyed do
   i = i + 2
 end
 keyed()
+
+i = i + 1
+local nSettled = tonumber(ARGV[i])
+for j = 1, nSettled, CHUNK do
+  redis.call('SADD', KEYS[15], unpack(ARGV, i + j, i + math.min(j + CHUNK - 1, nSettled)))
+end
 
 redis.call('INCR', KEYS[10])
 redis.call('SET', KEYS[1], ARGV[1])

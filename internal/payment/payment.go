@@ -495,8 +495,9 @@ func (s *Service) settle(ctx context.Context, reference string, c ticketing.Char
 }
 
 // syncInventory makes Redis follow a settlement, once it is committed: the
-// hold of a confirmed booking becomes sold (if Redis no longer has it, the
-// event's inventory is rebuilt from Postgres, where it is sold), and the
+// hold of a confirmed booking becomes sold (if Redis no longer has it and
+// the load that rebuilt the event did not count the sale, the event's
+// inventory is rebuilt from Postgres, where it is sold), and the
 // holds of a booking that was not confirmed are released. It can run again
 // safely; an error leaves the payment unsynced for the next verification.
 func (s *Service) syncInventory(ctx context.Context, p *ticketing.Payment) error {

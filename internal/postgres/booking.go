@@ -31,6 +31,7 @@ var (
 	qSelectEventBuyerLimit  = query("SelectEventBuyerLimit")
 	qSelectBought           = query("SelectBought")
 	qSelectKeyedBookings    = query("SelectKeyedBookings")
+	qSelectSettledHolds     = query("SelectSettledHolds")
 	qHeldQuantity           = query("HeldQuantity")
 )
 
@@ -280,6 +281,12 @@ func (s *BookingStore) LoadInventory(ctx context.Context, ev inventory.Event) (*
 			var b inventory.Bought
 			return b, r.Scan(&b.Buyer, &b.TicketTypeID, &b.Count)
 		}); err != nil {
+			return err
+		}
+		if rows, err = tx.Query(ctx, qSelectSettledHolds, ev.EventID); err != nil {
+			return err
+		}
+		if snap.Settled, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return err
 		}
 		if rows, err = tx.Query(ctx, qSelectKeyedBookings, ev.EventID); err != nil {

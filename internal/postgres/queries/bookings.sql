@@ -113,6 +113,12 @@ SELECT EXISTS (SELECT 1 FROM bookings WHERE id = $1)
 SELECT b.id::text, b.user_id::text, b.idempotency_key FROM bookings b
 WHERE b.tenant_id = app_tenant() AND b.event_id = $1 AND b.idempotency_key IS NOT NULL;
 
+-- name: SelectSettledHolds
+-- The holds of the event's confirmations that are committed but that Redis
+-- has not confirmed yet (inventory.Snapshot.Settled).
+SELECT p.inventory_hold FROM payments p JOIN bookings b ON b.id = p.booking_id
+WHERE b.event_id = $1 AND NOT p.inventory_synced AND p.status = 'success' AND p.outcome = '' AND p.inventory_hold <> '';
+
 -- name: SelectBought
 -- What each buyer (the user who booked) owns of each ticket type of the
 -- event: tickets that are not void, whoever holds them now, so that passing
