@@ -106,11 +106,16 @@ bench-waitroom: services
 ## chaos: the scale-out chaos test (TestScaleOutChaos in cmd/ticketd): three `ticketd serve` and two
 ## `ticketd work` of the built binary, a flash sale across them, one API and one worker killed with
 ## SIGKILL and the test's Redis data lost mid-sale, then the invariants; heavy (five processes), run it
-## alone. CHAOS_RUNS=N runs it N times; TICKETD_CHAOS_LOGS=dir keeps the processes' logs
+## alone. It runs on the shared Redis and then on a three-master Redis Cluster of its own
+## (CHAOS_REDIS='1 cluster'); CHAOS_RUNS=N runs each N times; TICKETD_CHAOS_LOGS=dir keeps the
+## processes' logs
 CHAOS_RUNS ?= 1
+CHAOS_REDIS ?= 1 cluster
 .PHONY: chaos
 chaos: services
-	TICKETD_CHAOS=1 $(GO) test -run '^TestScaleOutChaos$$' -count=$(CHAOS_RUNS) -timeout 30m -v ./cmd/ticketd
+	for mode in $(CHAOS_REDIS); do \
+		TICKETD_CHAOS=$$mode $(GO) test -run '^TestScaleOutChaos$$' -count=$(CHAOS_RUNS) -timeout 30m -v ./cmd/ticketd || exit 1; \
+	done
 
 ## swagger-ui: refresh the vendored Swagger UI of /api/docs from the npm registry, at the version
 ## and tarball integrity pinned in internal/httpapi/swaggerui/PIN (needs npm; the build does not)

@@ -54,17 +54,26 @@ import (
 // moving their bookings' expiry into the past in Postgres for the workers'
 // sweep to find.
 //
-// It takes a while and five processes: it runs only with TICKETD_CHAOS=1
-// (make chaos). TICKETD_CHAOS_LOGS=dir keeps the processes' whole logs
+// It takes a while and five processes: it runs only with TICKETD_CHAOS set
+// (make chaos): to "1" on the shared Redis, to "cluster" on a three-master
+// Redis Cluster of the test's own, where each master loses the test's keys
+// of its slots. TICKETD_CHAOS_LOGS=dir keeps the processes' whole logs
 // there.
 func TestScaleOutChaos(t *testing.T) {
-	if os.Getenv("TICKETD_CHAOS") == "" {
-		t.Skip("set TICKETD_CHAOS=1 (make chaos): five ticketd processes and a flash sale")
+	var redisURL string
+	switch mode := os.Getenv("TICKETD_CHAOS"); mode {
+	case "":
+		t.Skip("set TICKETD_CHAOS=1 or cluster (make chaos): five ticketd processes and a flash sale")
+	case "1":
+	case "cluster":
+		redisURL = redistest.ClusterURL(t)
+	default:
+		t.Fatalf("TICKETD_CHAOS=%q: want 1 or cluster", mode)
 	}
 	started := time.Now()
 	bin := buildTicketd(t)
 	front := newChaosFront(t)
-	s := newStackWith(t, stackOptions{api: front.URL, vars: map[string]string{
+	s := newStackWith(t, stackOptions{api: front.URL, redisURL: redisURL, vars: map[string]string{
 		"AUTH_RATE_LIMIT_IP": "100000", // every buyer signs up from 127.0.0.1
 		"DB_MAX_CONNS":       "4",      // five processes share the server's connections
 	}})
@@ -415,16 +424,29 @@ func (c *chaos) strikeOnce() {
 // persistence would, every key of the test's: those under prefix and those
 // of its asynq queues (asynq's keys cannot carry the prefix). The shared
 // Redis is never flushed: other tests and a developer's data live there.
+// On a cluster every master loses its own part, as masters restarting
+// without persistence at about the same time would.
 func loseNamespace(ctx context.Context, rdb goredis.UniversalClient, prefix string, queues ...string) (int64, error) {
 	patterns := []any{redistest.GlobEscape(prefix) + "*"}
 	for _, q := range queues {
 		patterns = append(patterns, redistest.GlobEscape("asynq:{"+q+"}:")+"*")
 	}
-	return loseScript.Run(ctx, rdb, nil, patterns...).Int64()
+	cluster, ok := rdb.(*goredis.ClusterClient)
+	if !ok {
+		return loseScript.Run(ctx, rdb, nil, patterns...).Int64()
+	}
+	var lost atomic.Int64
+	err := cluster.ForEachMaster(ctx, func(ctx context.Context, master *goredis.Client) error {
+		n, err := loseScript.Run(ctx, master, nil, patterns...).Int64()
+		lost.Add(n)
+		return err
+	})
+	return lost.Load(), err
 }
 
-// loseScript deletes the keys matching each pattern in ARGV, atomically.
-var loseScript = goredis.NewScript(`
+// loseScript deletes the keys matching each pattern in ARGV, atomically; on
+// a cluster master, the keys of every slot it serves.
+var loseScript = goredis.NewScript(`#!lua flags=allow-cross-slot-keys
 local n = 0
 for _, pattern in ipairs(ARGV) do
   local cursor = "0"
