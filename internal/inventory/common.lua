@@ -10,9 +10,11 @@ local K_META, K_KIND, K_CAP, K_AVAIL, K_SOLD, K_SEATS, K_SEATTYPE, K_HOLDS, K_HO
 local K_BUYERS, K_HOLDBUYER, K_LIMITS = KEYS[11], KEYS[12], KEYS[13]
 -- The bookings made with an Idempotency-Key, by buyer and key (inventory.go).
 local K_KEYED = KEYS[14]
--- The holds whose sale the last load found committed in Postgres before
--- Redis had confirmed them (see load.lua and confirm.lua).
+-- The holds whose sale Redis counts as sold, scored by when (ms): those
+-- confirmed in the last SETTLED_MS, and those the last load found committed
+-- in Postgres before Redis had confirmed them (see load.lua and confirm.lua).
 local K_SETTLED = KEYS[15]
+local SETTLED_MS = 600000
 
 -- Answer of any script that finds the event not loaded (meta missing).
 local NOT_LOADED = -1

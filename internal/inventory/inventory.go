@@ -597,11 +597,14 @@ func (s *Store) KeyedBooking(ctx context.Context, ev Event, buyer, key string) (
 }
 
 // Confirm turns a hold into sold tickets and seats, once. It reports whether
-// Redis counts the hold's tickets sold now: by this call, or by the load that
-// rebuilt the event from a snapshot where the sale was committed (the
-// snapshot's Settled). False means the hold no longer exists and its sale is
-// not counted: expired and reclaimed, released, or confirmed before, or
-// lost with Redis's data and rebuilt from a snapshot older than the sale.
+// Redis counts the hold's tickets sold now: by this call, by an earlier one
+// (within the last ten minutes, and since the event was last loaded), or by the
+// load that rebuilt the event from a snapshot where the sale was committed
+// (the snapshot's Settled). False means the hold no longer exists and its
+// sale is not counted: expired and reclaimed, released, or lost with
+// Redis's data and rebuilt from a snapshot older than the sale. Two
+// verifications of one payment that both confirm its hold therefore do not
+// make the event rebuilt.
 func (s *Store) Confirm(ctx context.Context, ev Event, holdID string) (bool, error) {
 	ks, err := s.keys(ev)
 	if err != nil {

@@ -9,8 +9,8 @@
 --   nBuyerFields, (field, count) * nBuyerFields   (the buyers hash),
 --   nLimits, (ticketTypeId | "*", limit) * nLimits (the limits hash),
 --   nKeyed, (field, bookingId) * nKeyed (the keyed hash).
---   nSettled, holdId * nSettled (the settled set: holds whose sale the snapshot
---   counts as sold but Redis has not confirmed).
+--   nSettled, holdId * nSettled (into the settled sorted set, scored metaValue:
+--   holds whose sale the snapshot counts as sold but Redis has not confirmed).
 -- KEYS[11..15] (buyers, holdbuyer, limits, keyed, settled) are rewritten like the others.
 -- KEYS[16] is the rebuild lock and the last ARGV the loader's token: a loader
 -- that lost the lock (its TTL ran out, or Redis lost it with the rest) may
@@ -113,10 +113,12 @@ end
 keyed()
 
 i = i + 1
+local settled = writer('ZADD', KEYS[15])
 local nSettled = tonumber(ARGV[i])
-for j = 1, nSettled, CHUNK do
-  redis.call('SADD', KEYS[15], unpack(ARGV, i + j, i + math.min(j + CHUNK - 1, nSettled)))
+for j = 1, nSettled do
+  settled(ARGV[1], ARGV[i + j])
 end
+settled()
 
 redis.call('INCR', KEYS[10])
 redis.call('SET', KEYS[1], ARGV[1])
