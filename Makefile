@@ -11,12 +11,14 @@ LDFLAGS := -X main.version=$(VERSION)
 run: services
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/ticketd dev
 
-## test: vet, format check, the Prometheus rules' checks, every test with the race detector, a short fuzzing run
-## of the request decoders and validators (FUZZTIME each: a count of inputs, since a time
-## limit can end the run with a spurious "context deadline exceeded"), and the browser tests
+## test: vet, format check, the Prometheus rules' checks, every test with the race detector, the scale-out
+## chaos test once on the shared Redis (see chaos), a short fuzzing run of the request decoders and
+## validators (FUZZTIME each: a count of inputs, since a time limit can end the run with a spurious
+## "context deadline exceeded"), and the browser tests
 FUZZTIME ?= 10000x
 test: services vet fmt-check promtool-check openapi-lint
 	$(GO) test -race -count=1 ./...
+	TICKETD_CHAOS=1 $(GO) test -run '^TestScaleOutChaos$$' -count=1 -timeout 10m ./cmd/ticketd
 	$(GO) test -run '^$$' -fuzz '^FuzzVenueBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzBookingBody$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	$(MAKE) --no-print-directory browser-test
