@@ -202,7 +202,7 @@ func (db *DB) PingRead(ctx context.Context) error {
 	if down := db.readDown.Load(); down != nil && time.Now().Before(down.retry) {
 		return fmt.Errorf("read replica: %w", down.err)
 	}
-	if s := db.Read.Stat(); s.AcquiredConns() >= s.MaxConns() {
+	if db.readBusy() {
 		return nil
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, db.readTimeout)
@@ -334,13 +334,13 @@ func (db *DB) InTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
 //
 // The replica is an optimisation, never a dependency: when it cannot begin
 // the transaction (no connection within readTimeout: refused, unknown host,
-// no answer; or the begin fails), the read runs on the primary instead, and
-// so do the reads of the next readBackoff, without trying the replica; then
-// one read tries it again, while the others keep to the primary until it
-// answers. fn runs once, on one of them: it has not started when the
-// replica fails to begin, and an error once it has (a query's, the
-// commit's) is returned as it is. A cancelled ctx is returned too: it says
-// nothing about the replica.
+// no answer; or a begin that fails or takes as long; see beginRead), the
+// read runs on the primary instead, and so do the reads of the next
+// readBackoff, without trying the replica; then one read tries it again,
+// while the others keep to the primary until it answers. fn runs once, on
+// one of them: it has not started when the replica fails to begin, and an
+// error once it has (a query's, the commit's) is returned as it is. A
+// cancelled ctx is returned too: it says nothing about the replica.
 func (db *DB) ReadInTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	t := ticketing.TenantFromContext(ctx)
 	if t == nil {
@@ -390,12 +390,18 @@ func (db *DB) readReplica() bool {
 }
 
 // beginRead begins a read-only transaction on the replica and returns it
-// with the release of its connection. Waiting for a connection of a busy
-// pool is not bounded (the replica serves), connecting is (readTimeout, by
-// the pool), and so is the begin: a connection whose server is gone may not
-// say so before it is written to.
+// with the release of its connection. Getting a connection and beginning
+// are each bounded by readTimeout: a connection whose server is gone may
+// not say so before it is written to, and an idle one is pinged first. A
+// pool whose every connection is in use is serving reads, though: then the
+// read waits for a connection as a read of the primary would.
 func (db *DB) beginRead(ctx context.Context) (pgx.Tx, func(), error) {
-	conn, err := db.Read.Acquire(ctx)
+	acquireCtx, cancel := context.WithTimeout(ctx, db.readTimeout)
+	conn, err := db.Read.Acquire(acquireCtx)
+	cancel()
+	if err != nil && ctx.Err() == nil && db.readBusy() {
+		conn, err = db.Read.Acquire(ctx)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -407,6 +413,13 @@ func (db *DB) beginRead(ctx context.Context) (pgx.Tx, func(), error) {
 		return nil, nil, err
 	}
 	return tx, conn.Release, nil
+}
+
+// readBusy reports whether every connection of the replica's pool is in
+// use.
+func (db *DB) readBusy() bool {
+	s := db.Read.Stat()
+	return s.AcquiredConns() >= s.MaxConns()
 }
 
 // readFailed sends the reads to the primary for readBackoff, and closes the
