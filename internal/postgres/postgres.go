@@ -32,7 +32,7 @@ type DB struct {
 	// was just written.
 	Pool *pgxpool.Pool
 	// Read, when not nil, is a replica's (DATABASE_READ_URL), for the reads
-	// of ReadInTenant; without it they use Pool.
+	// of ReadInTenant; without it they use Pool. OpenRead sets it.
 	Read *pgxpool.Pool
 
 	// readTimeout bounds a connection to Read and the begin of a
