@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,15 +109,15 @@ func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, com
 	if err != nil {
 		return nil, err
 	}
-	if cfg.DatabaseReadURL != "" {
-		if err := db.OpenRead(ctx, cfg.DatabaseReadURL, cfg.DBMaxConns, dbOpts...); err != nil {
-			db.Close()
-			return nil, err
-		}
-	}
 	if err := db.CheckRuntimeRole(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	if cfg.DatabaseReadURL != "" {
+		if err := openReadReplica(ctx, cfg, db, dbOpts, logger); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	rdb, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisKeyPrefix)
 	if err != nil {
@@ -134,6 +135,9 @@ func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, com
 	a.tenants = postgres.NewTenantService(db, a.hasher)
 	a.metrics = telemetry.New(version)
 	a.metrics.RegisterPool(db.Pool)
+	if db.Read != nil {
+		a.metrics.RegisterReadReplica(db.ReadReplicaUp, db.ReadFallbacks)
+	}
 	store := postgres.NewBookingStore(db)
 	store.ObserveCommits(a.metrics.ObserveBookingCommit)
 	a.stock = inventory.New(rdb.UniversalClient, rdb.Prefix, store)
@@ -165,6 +169,25 @@ func openTracedApp(ctx context.Context, cfg config.Config, stdout io.Writer, com
 		a.postman.Attach(ticketing.MailBookingConfirmed, a.ticketsPDF)
 	}
 	return a, nil
+}
+
+// openReadReplica opens the pool of DATABASE_READ_URL. A replica that does
+// not answer does not stop the start: the public browsing it serves reads
+// the primary until it answers (postgres.DB.ReadInTenant). One that
+// answers as a role that row-level security would not bind does.
+func openReadReplica(ctx context.Context, cfg config.Config, db *postgres.DB, opts []postgres.Option, logger *slog.Logger) error {
+	if err := db.OpenRead(ctx, cfg.DatabaseReadURL, cfg.DBMaxConns, opts...); err != nil {
+		return err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	switch err := db.PingRead(pingCtx); {
+	case errors.Is(err, postgres.ErrUnsafeRole):
+		return fmt.Errorf("refusing to start: %w", err)
+	case err != nil:
+		logger.Warn("DATABASE_READ_URL does not answer: public browsing reads DATABASE_URL until it does", "error", err.Error())
+	}
+	return nil
 }
 
 // poolOptions are the options of the pools of DATABASE_URL and

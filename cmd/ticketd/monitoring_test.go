@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/ticketd-io/ticketd/internal/pgtest"
 )
 
 // The dashboards and the alert rules name metrics that only the running
@@ -251,9 +253,13 @@ func scrapeNames(t *testing.T, url string) map[string]bool {
 // payment (the webhook's verification runs on the worker), scrapes both
 // /metrics and fails when a metric that a dashboard panel or an alert or
 // recording rule uses is missing from the process that should export it.
+// The API has a read replica (the test's database again), whose metrics
+// only an API with one exports.
 func TestDashboardsAndAlertsUseExportedMetrics(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
+	s := newStackWith(t, stackOptions{dbVars: func(t *testing.T, db *pgtest.DB) map[string]string {
+		return map[string]string{"DATABASE_READ_URL": db.AppURL}
+	}})
 	s.stop() // the stack's in-process worker: the worker below is a `ticketd work` of its own
 	cfg := s.app.cfg
 	cfg.MetricsAddr = "127.0.0.1:0"

@@ -122,9 +122,10 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 			"postgres": db.Ping,
 			"redis":    rdb.Ready,
 		},
-		Metrics: metrics,
-		Logger:  logger,
-		Tracing: a.tracing.Provider(),
+		Optional: readyOptional(db),
+		Metrics:  metrics,
+		Logger:   logger,
+		Tracing:  a.tracing.Provider(),
 
 		BookingLimiter: rdb.NewRateLimiter("booking", cfg.BookingRateLimitWindow),
 
@@ -189,6 +190,16 @@ func (a *app) serve(ctx context.Context, listening chan<- string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// readyOptional are the checks of /readyz that do not fail it: the read
+// replica's, when there is one, since only the public browsing reads it and
+// it reads the primary while the replica does not answer.
+func readyOptional(db *postgres.DB) map[string]func(context.Context) error {
+	if db.Read == nil {
+		return nil
+	}
+	return map[string]func(context.Context) error{"postgres read replica": db.PingRead}
 }
 
 // serveInternal serves h on addr until ctx is done, on a listener of its

@@ -27,44 +27,54 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 }
 
 // readyz checks every dependency in parallel. On failure it names the
-// dependencies that failed, not why: the details are in the log. Once the
-// server drains it fails without checking anything.
+// dependencies that failed, not why: the details are in the log. A
+// dependency the API serves without (Deps.Optional) does not fail it: its
+// failure is named under "degraded" in the 200. Once the server drains it
+// fails without checking anything.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if s.draining.Load() {
 		return &ticketing.Error{Kind: ticketing.KindUnavailable, Code: ticketing.CodeUnavailable, Messages: []string{ShuttingDown}}
 	}
-	if failed := checkReady(c.UserContext(), s.deps.Ready, s.deps.Logger); len(failed) > 0 {
+	failed, degraded := checkReady(c.UserContext(), s.deps.Ready, s.deps.Optional, s.deps.Logger)
+	if len(failed) > 0 {
 		return &ticketing.Error{Kind: ticketing.KindUnavailable, Code: ticketing.CodeUnavailable, Messages: failed}
+	}
+	if len(degraded) > 0 {
+		return c.JSON(fiber.Map{"status": "ok", "degraded": degraded})
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// checkReady runs the checks in parallel, each within readyTimeout, logs
-// the failures and returns what failed ("postgres is not reachable"),
-// sorted; none when all passed.
-func checkReady(ctx context.Context, checks map[string]func(context.Context) error, logger *slog.Logger) []string {
+// checkReady runs the checks, required and optional, in parallel, each
+// within readyTimeout, logs the failures and returns what failed ("postgres
+// is not reachable") of each, sorted; none when all passed.
+func checkReady(ctx context.Context, required, optional map[string]func(context.Context) error, logger *slog.Logger) (failed, degraded []string) {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	var (
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		failed []string
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
-	for name, check := range checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := check(ctx); err != nil {
-				logger.WarnContext(ctx, "readiness check failed", "check", name, "error", err.Error())
-				mu.Lock()
-				failed = append(failed, name+" is not reachable")
-				mu.Unlock()
-			}
-		}()
+	run := func(checks map[string]func(context.Context) error, into *[]string, msg string) {
+		for name, check := range checks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := check(ctx); err != nil {
+					logger.WarnContext(ctx, msg, "check", name, "error", err.Error())
+					mu.Lock()
+					*into = append(*into, name+" is not reachable")
+					mu.Unlock()
+				}
+			}()
+		}
 	}
+	run(required, &failed, "readiness check failed")
+	run(optional, &degraded, "readiness check failed; ready without it")
 	wg.Wait()
 	slices.Sort(failed)
-	return failed
+	slices.Sort(degraded)
+	return failed, degraded
 }
 
 // metrics serves the Prometheus registry.

@@ -43,7 +43,7 @@ func (p Probes) Readyz(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, []string{notRunning})
 		return
 	}
-	if failed := checkReady(r.Context(), p.Ready, p.Logger); len(failed) > 0 {
+	if failed, _ := checkReady(r.Context(), p.Ready, nil, p.Logger); len(failed) > 0 {
 		unavailable(w, failed)
 		return
 	}

@@ -127,9 +127,13 @@ type Deps struct {
 	PaymentInbox PaymentInbox
 	PaymentQueue PaymentQueue
 	// Ready are the dependency checks of /readyz, by name.
-	Ready   map[string]func(context.Context) error
-	Metrics *telemetry.Metrics
-	Logger  *slog.Logger
+	Ready map[string]func(context.Context) error
+	// Optional are the checks of the dependencies the API serves without
+	// (the read replica): /readyz names their failures under "degraded"
+	// and stays 200.
+	Optional map[string]func(context.Context) error
+	Metrics  *telemetry.Metrics
+	Logger   *slog.Logger
 	// Tracing, when set, traces every request (see traceRequests); when
 	// nil the API is not instrumented at all.
 	Tracing trace.TracerProvider

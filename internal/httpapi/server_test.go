@@ -153,6 +153,26 @@ func TestReadyz(t *testing.T) {
 	if messages(res) != "redis is not reachable" {
 		t.Fatalf("messages %q", messages(res))
 	}
+
+	// An optional dependency (the read replica) that does not answer is
+	// named, and the instance stays ready.
+	replicaDown := func(_ *httpapi.Config, d *httpapi.Deps) {
+		d.Optional = map[string]func(context.Context) error{
+			"postgres read replica": func(context.Context) error { return errors.New("dial tcp 127.0.0.1:6432: refused") },
+		}
+	}
+	res = newTestAPI(t, replicaDown).do(request{method: "GET", path: "/readyz"})
+	if res.status != 200 || res.body["status"] != "ok" || fmt.Sprint(res.body["degraded"]) != "[postgres read replica is not reachable]" {
+		t.Fatalf("ready200DegradedWithoutTheReplica: %d %s", res.status, res.raw)
+	}
+	both := newTestAPI(t, replicaDown, func(_ *httpapi.Config, d *httpapi.Deps) {
+		d.Ready["postgres"] = func(context.Context) error { return errors.New("dial tcp 127.0.0.1:5432: refused") }
+	})
+	res = both.do(request{method: "GET", path: "/readyz"})
+	assertError(t, res, 503, "UNAVAILABLE")
+	if messages(res) != "postgres is not reachable" {
+		t.Fatalf("503 with the primary and the replica down: messages %q", messages(res))
+	}
 }
 
 // TestDrainFailsReadyzAndClosesConnections: once the server drains,

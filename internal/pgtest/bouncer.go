@@ -31,11 +31,14 @@ type Bouncer struct {
 	// to use it.
 	AppURL string
 
-	cmd  *exec.Cmd
-	dir  string
-	log  *syncBuffer
-	done chan struct{}
-	stop sync.Once
+	bin, dir string
+	args     []string
+	port     int
+	log      *syncBuffer
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd     // nil while stopped
+	done chan struct{} // closed when cmd has exited
 }
 
 // Bouncer starts a PgBouncer (Debian's package pgbouncer) in transaction
@@ -97,15 +100,70 @@ func (b *Bouncer) Open(t testing.TB, maxConns int32) *postgres.DB {
 // waits for it to exit. A test calls it to take the database away from
 // what connects through b; the test's end calls it too.
 func (b *Bouncer) Stop() {
-	b.stop.Do(func() {
-		_ = b.cmd.Process.Signal(syscall.SIGTERM) // PgBouncer's immediate shutdown
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM) // PgBouncer's immediate shutdown
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+	}
+	b.cmd = nil
+}
+
+// Restart starts b again after Stop, on the same port with the same
+// configuration, and waits until it accepts connections: what connects
+// through b finds the database again.
+func (b *Bouncer) Restart(t testing.TB) {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil {
+		return
+	}
+	if err := b.start(); err != nil {
+		t.Fatalf("pgtest: restart pgbouncer: %v", err)
+	}
+}
+
+// start runs PgBouncer and waits until it listens; b.mu is held or b is
+// not shared yet.
+func (b *Bouncer) start() error {
+	cmd, done := exec.Command(b.bin, b.args...), make(chan struct{})
+	cmd.Stdout, cmd.Stderr = b.log, b.log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	b.cmd, b.done = cmd, done
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
 		select {
-		case <-b.done:
-		case <-time.After(10 * time.Second):
-			_ = b.cmd.Process.Kill()
-			<-b.done
+		case <-done:
+			b.cmd = nil
+			return fmt.Errorf("pgbouncer exited: %s", b.log.String())
+		default:
 		}
-	})
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			_ = c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-done
+			b.cmd = nil
+			return errors.New("pgbouncer did not listen within 20s: " + b.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func bouncerBinary() string {
@@ -179,36 +237,13 @@ log_disconnections = 0
 	b := &Bouncer{
 		AppURL: (&url.URL{Scheme: "postgres", User: url.User(AppRole), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			Path: "/" + dbName, RawQuery: "sslmode=disable"}).String(),
-		cmd: exec.Command(bin, args...), dir: dir, log: &syncBuffer{}, done: make(chan struct{}),
+		bin: bin, dir: dir, args: args, port: port, log: &syncBuffer{},
 	}
-	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
-	if err := b.cmd.Start(); err != nil {
+	if err := b.start(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	go func() {
-		_ = b.cmd.Wait()
-		close(b.done)
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-b.done:
-			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("pgbouncer exited: %s", b.log.String())
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
-			_ = c.Close()
-			return b, nil
-		}
-		if time.Now().After(deadline) {
-			b.Stop()
-			_ = os.RemoveAll(dir)
-			return nil, errors.New("pgbouncer did not listen within 20s: " + b.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return b, nil
 }
 
 // freePort returns a port of 127.0.0.1 that was free a moment ago.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -259,5 +261,139 @@ func TestPublicBrowsingReadsTheReadPool(t *testing.T) {
 	})
 	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "25006" { // read_only_sql_transaction
 		t.Fatalf("a write in the read pool's transaction: %v, want it refused as read-only", err)
+	}
+	// An error of the read's own statements is the read's: it is not run
+	// again on the primary, and the replica still serves.
+	if n := both.ReadFallbacks(); n != 0 || !both.ReadReplicaUp() {
+		t.Fatalf("after the replica refused a write: %d reads on the primary, replica up %v; want 0 and up", n, both.ReadReplicaUp())
+	}
+}
+
+// TestReadInTenantFallsBackToThePrimary gives ReadInTenant a replica
+// through a PgBouncer, then stops it: each read runs once, on the primary,
+// while the replica does not answer, and back on the replica once it
+// answers again. The transactions of each pool are counted by the
+// connections it hands out.
+func TestReadInTenantFallsBackToThePrimary(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	tn := mustTenant(t, db, "acme")
+	sale := newGASale(t, db, asAdmin(t, db, tn), 10)
+	buyer := ticketing.WithTenant(context.Background(), tn)
+	replica := db.Bouncer(t, 2)
+
+	var onReplica, onPrimary atomic.Int64
+	counting := func(n *atomic.Int64) postgres.Option {
+		return func(cfg *pgxpool.Config) {
+			cfg.MinConns = 0
+			cfg.PrepareConn = func(context.Context, *pgx.Conn) (bool, error) {
+				n.Add(1)
+				return true, nil
+			}
+		}
+	}
+	primary, err := postgres.Open(context.Background(), db.AppURL, 4, counting(&onPrimary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(primary.Close)
+	if err := primary.OpenRead(context.Background(), replica.AppURL, 4, postgres.TransactionPooling(), counting(&onReplica)); err != nil {
+		t.Fatal(err)
+	}
+	// read browses the event and returns how many transactions each pool
+	// served for it.
+	read := func(what string) (replicaTx, primaryTx int64) {
+		t.Helper()
+		r, p := onReplica.Load(), onPrimary.Load()
+		runs := 0
+		err := primary.ReadInTenant(buyer, func(tx pgx.Tx) error {
+			runs++
+			var title string
+			return tx.QueryRow(buyer, "SELECT title FROM events WHERE id = $1", sale.eventID).Scan(&title)
+		})
+		if err != nil || runs != 1 {
+			t.Fatalf("%s: %v after %d runs, want the read once", what, err, runs)
+		}
+		return onReplica.Load() - r, onPrimary.Load() - p
+	}
+
+	if r, p := read("replica up"); r != 1 || p != 0 {
+		t.Fatalf("replica up: %d transactions on the replica, %d on the primary; want 1, 0", r, p)
+	}
+	if err := primary.PingRead(buyer); err != nil || !primary.ReadReplicaUp() {
+		t.Fatalf("replica up: PingRead %v, up %v", err, primary.ReadReplicaUp())
+	}
+
+	// The replica's pool may still hand out a connection whose server is
+	// gone (counted there), on which the begin fails.
+	replica.Stop()
+	for _, what := range []string{"replica down", "replica down, backing off"} {
+		if _, p := read(what); p != 1 {
+			t.Fatalf("%s: %d transactions on the primary, want 1", what, p)
+		}
+	}
+	if n := primary.ReadFallbacks(); n != 2 {
+		t.Fatalf("%d fallbacks counted, want 2", n)
+	}
+	if err := primary.PingRead(buyer); err == nil || primary.ReadReplicaUp() {
+		t.Fatalf("replica down: PingRead %v, up %v; want an error, down", err, primary.ReadReplicaUp())
+	}
+	// A query's error on the primary is the read's, as on the replica.
+	err = primary.ReadInTenant(buyer, func(tx pgx.Tx) error {
+		_, err := tx.Exec(buyer, "UPDATE events SET title = 'x'")
+		return err
+	})
+	if pe := (*pgconn.PgError)(nil); !errors.As(err, &pe) || pe.Code != "25006" {
+		t.Fatalf("a write in the primary's read-only transaction: %v, want it refused", err)
+	}
+
+	replica.Restart(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, p := read("replica back"); p == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("reads did not return to the replica within 30s of its restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !primary.ReadReplicaUp() {
+		t.Fatal("a read served by the replica did not mark it up")
+	}
+	if r, p := read("replica back, again"); r != 1 || p != 0 {
+		t.Fatalf("replica back: %d transactions on the replica, %d on the primary; want 1, 0", r, p)
+	}
+}
+
+// TestOpenReadStartsWithoutTheReplica: a replica that does not answer
+// (nothing listens at its address) does not stop OpenRead; the reads run on
+// the primary, each attempt bounded, and PingRead says why.
+func TestOpenReadStartsWithoutTheReplica(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	tn := mustTenant(t, db, "acme")
+	sale := newGASale(t, db, asAdmin(t, db, tn), 10)
+	buyer := ticketing.WithTenant(context.Background(), tn)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	both := &postgres.DB{Pool: db.App.Pool}
+	if err := both.OpenRead(context.Background(), "postgres://ticketing_app@"+closed+"/x?sslmode=disable", 2); err != nil {
+		t.Fatalf("OpenRead of a replica that does not answer: %v", err)
+	}
+	t.Cleanup(both.Read.Close)
+	if err := both.PingRead(buyer); err == nil || both.ReadReplicaUp() {
+		t.Fatalf("PingRead %v, up %v; want an error, down", err, both.ReadReplicaUp())
+	}
+	if _, err := postgres.NewEventService(both).FindEventByID(buyer, sale.eventID, false); err != nil {
+		t.Fatalf("the public detail without the replica: %v", err)
+	}
+	if n := both.ReadFallbacks(); n != 1 {
+		t.Fatalf("%d fallbacks, want 1", n)
 	}
 }

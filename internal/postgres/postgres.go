@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,9 +32,37 @@ type DB struct {
 	// was just written.
 	Pool *pgxpool.Pool
 	// Read, when not nil, is a replica's (DATABASE_READ_URL), for the reads
-	// of ReadInTenant; without it they use Pool.
+	// of ReadInTenant; without it they use Pool. OpenRead sets it.
 	Read *pgxpool.Pool
+
+	// readTimeout bounds a connection to Read and the begin of a
+	// transaction there (see OpenRead).
+	readTimeout time.Duration
+	// readDown is nil while the replica serves ReadInTenant; otherwise it
+	// says why it did not, and until when its reads use Pool.
+	readDown atomic.Pointer[readOutage]
+	// readFallbacks counts the reads of ReadInTenant that Pool served
+	// because Read could not.
+	readFallbacks atomic.Uint64
 }
+
+// readOutage is why the replica could not serve a read, and when a read
+// tries it again.
+type readOutage struct {
+	err   error
+	retry time.Time
+}
+
+const (
+	// readConnectTimeout bounds a connection to the read replica, unless
+	// DATABASE_READ_URL sets connect_timeout, and the begin of a read
+	// there: a replica that does not answer costs a read that long once,
+	// not every read.
+	readConnectTimeout = time.Second
+	// readBackoff is how long the reads of ReadInTenant use the primary,
+	// without trying the replica, after the replica could not serve one.
+	readBackoff = 5 * time.Second
+)
 
 // Open connects a pool to url and checks that the server answers. maxConns
 // of 0 keeps pgx's default.
@@ -45,20 +74,59 @@ func Open(ctx context.Context, url string, maxConns int32, opts ...Option) (*DB,
 	return &DB{Pool: pool}, nil
 }
 
-// OpenRead connects the pool of ReadInTenant to url, a read replica's (see
-// ReadInTenant), as Open connects the primary's. It is connected as the
-// application role too: row-level security binds the reads of a replica as
-// it binds the primary's.
+// OpenRead opens the pool of ReadInTenant on url, a read replica's (see
+// ReadInTenant), without waiting for it to answer: the replica is an
+// optimisation, and ReadInTenant reads the primary while it does not
+// answer. PingRead tells whether it does. It is connected as the
+// application role too, and every connection to it is checked as
+// CheckRuntimeRole checks the primary's: row-level security binds the reads
+// of a replica as it binds the primary's, and a connection whose role it
+// would not bind is refused (ErrUnsafeRole), so the replica is never read
+// through it.
 func (db *DB) OpenRead(ctx context.Context, url string, maxConns int32, opts ...Option) error {
-	pool, err := openPool(ctx, url, maxConns, opts)
+	pool, err := newPool(ctx, url, maxConns, append([]Option{readReplica}, opts...))
 	if err != nil {
 		return fmt.Errorf("%w (DATABASE_READ_URL)", err)
 	}
 	db.Read = pool
+	db.readTimeout = pool.Config().ConnConfig.ConnectTimeout
 	return nil
 }
 
+// readReplica bounds the replica's connects and the pings of its idle
+// connections by readConnectTimeout (pgx's defaults are two minutes and
+// none), and checks the role of each new connection.
+func readReplica(cfg *pgxpool.Config) {
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = readConnectTimeout
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = cfg.ConnConfig.ConnectTimeout
+	}
+	timeout := cfg.ConnConfig.ConnectTimeout
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return checkRuntimeRole(ctx, conn, "DATABASE_READ_URL")
+	}
+}
+
 func openPool(ctx context.Context, url string, maxConns int32, opts []Option) (*pgxpool.Pool, error) {
+	pool, err := newPool(ctx, url, maxConns, opts)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: ping %s: %w", redact.URL(url), err)
+	}
+	return pool, nil
+}
+
+// newPool makes a pool of url that connects in the background.
+func newPool(ctx context.Context, url string, maxConns int32, opts []Option) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
@@ -75,12 +143,6 @@ func openPool(ctx context.Context, url string, maxConns int32, opts []Option) (*
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: ping %s: %w", redact.URL(url), err)
 	}
 	return pool, nil
 }
@@ -121,45 +183,79 @@ func (db *DB) Close() {
 	}
 }
 
-// Ping checks that Postgres answers, the read replica too when there is
-// one; it backs the readiness probe.
+// Ping checks that the primary answers; it backs the readiness probe. The
+// read replica is PingRead's.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.Pool.Ping(ctx); err != nil {
-		return err
+	return db.Pool.Ping(ctx)
+}
+
+// PingRead checks that the read replica answers (nil without one), for the
+// readiness probe's report and at start: its answer also decides where
+// ReadInTenant reads, as a read's would. While the reads use the primary
+// (readBackoff after a failure) it returns the failure without connecting.
+// A pool whose every connection is in use is serving reads: it is not
+// pinged, so that the check does not wait behind them.
+func (db *DB) PingRead(ctx context.Context) error {
+	if db.Read == nil {
+		return nil
 	}
-	if db.Read != nil {
-		if err := db.Read.Ping(ctx); err != nil {
-			return fmt.Errorf("read replica: %w", err)
+	if down := db.readDown.Load(); down != nil && time.Now().Before(down.retry) {
+		return fmt.Errorf("read replica: %w", down.err)
+	}
+	if db.readBusy() {
+		return nil
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, db.readTimeout)
+	defer cancel()
+	if err := db.Read.Ping(pingCtx); err != nil {
+		if ctx.Err() == nil {
+			db.readFailed(err)
 		}
+		return fmt.Errorf("read replica: %w", err)
 	}
+	db.readServed()
 	return nil
+}
+
+// ReadReplicaUp reports whether ReadInTenant reads the replica: false
+// without one, and from a read or PingRead that found it not answering to
+// the next that finds it answering.
+func (db *DB) ReadReplicaUp() bool {
+	return db.Read != nil && db.readDown.Load() == nil
+}
+
+// ReadFallbacks is how many reads of ReadInTenant the primary served
+// because the read replica could not.
+func (db *DB) ReadFallbacks() uint64 {
+	return db.readFallbacks.Load()
 }
 
 // ErrUnsafeRole is returned by CheckRuntimeRole when the connected role could
 // read or change rows of every tenant.
 var ErrUnsafeRole = errors.New("postgres: the database role could bypass row-level security")
 
-// CheckRuntimeRole refuses a role that row-level security would not bind: a
-// superuser, a BYPASSRLS role, or a role that owns (or may become the owner
-// of) a table, since an owner can disable RLS. It also refuses a role that
-// holds the platform's writes to tenants and domains without switching to
-// PlatformRole, as a ticketing_app that inherits that role's privileges would.
+// CheckRuntimeRole refuses a role of the primary that row-level security
+// would not bind: a superuser, a BYPASSRLS role, or a role that owns (or may
+// become the owner of) a table, since an owner can disable RLS. It also
+// refuses a role that holds the platform's writes to tenants and domains
+// without switching to PlatformRole, as a ticketing_app that inherits that
+// role's privileges would. The read replica's connections are checked as
+// they open (OpenRead).
 func (db *DB) CheckRuntimeRole(ctx context.Context) error {
-	if err := checkRuntimeRole(ctx, db.Pool, "DATABASE_URL"); err != nil {
-		return err
-	}
-	if db.Read != nil {
-		return checkRuntimeRole(ctx, db.Read, "DATABASE_READ_URL")
-	}
-	return nil
+	return checkRuntimeRole(ctx, db.Pool, "DATABASE_URL")
 }
 
-func checkRuntimeRole(ctx context.Context, pool *pgxpool.Pool, setting string) error {
+// querier is a pool or one connection.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func checkRuntimeRole(ctx context.Context, q querier, setting string) error {
 	var (
 		role                                     string
 		super, bypass, ownerOf, create, platform bool
 	)
-	err := pool.QueryRow(ctx, qCheckRuntimeRole).Scan(&role, &super, &bypass, &ownerOf, &create, &platform)
+	err := q.QueryRow(ctx, qCheckRuntimeRole).Scan(&role, &super, &bypass, &ownerOf, &create, &platform)
 	if err != nil {
 		return fmt.Errorf("postgres: check role: %w", err)
 	}
@@ -235,21 +331,111 @@ func (db *DB) InTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // is behind the primary by its replication lag, so a read of what the
 // caller may just have written (a buyer's own bookings, a checkout, the
 // organizer's console) must use InTenant.
+//
+// The replica is an optimisation, never a dependency: when it cannot begin
+// the transaction (no connection within readTimeout: refused, unknown host,
+// no answer; or a begin that fails or takes as long; see beginRead), the
+// read runs on the primary instead, and so do the reads of the next
+// readBackoff, without trying the replica; then one read tries it again,
+// while the others keep to the primary until it answers. fn runs once, on
+// one of them: it has not started when the replica fails to begin, and an
+// error once it has (a query's, the commit's) is returned as it is. A
+// cancelled ctx is returned too: it says nothing about the replica.
 func (db *DB) ReadInTenant(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	t := ticketing.TenantFromContext(ctx)
 	if t == nil {
 		return ticketing.Internal(errors.New("postgres: no tenant in context"))
 	}
-	pool := db.Pool
-	if db.Read != nil {
-		pool = db.Read
-	}
-	return inTx(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	read := func(tx pgx.Tx) error {
 		if err := setTenant(ctx, tx, t.ID); err != nil {
 			return err
 		}
 		return fn(tx)
-	})
+	}
+	if db.readReplica() {
+		tx, release, err := db.beginRead(ctx)
+		if err == nil {
+			defer release()
+			db.readServed()
+			return endTx(ctx, tx, read)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("postgres: begin: %w", err)
+		}
+		db.readFailed(err)
+	}
+	if db.Read != nil {
+		db.readFallbacks.Add(1)
+	}
+	return inTx(ctx, db.Pool, readOnly, read)
+}
+
+// readOnly are the options of ReadInTenant's transactions.
+var readOnly = pgx.TxOptions{AccessMode: pgx.ReadOnly}
+
+// readReplica reports whether a read of ReadInTenant tries the replica: while
+// it serves, and for one read once readBackoff has passed since it could
+// not (the others meanwhile keep to the primary, which that read's attempt
+// does not delay).
+func (db *DB) readReplica() bool {
+	if db.Read == nil {
+		return false
+	}
+	down := db.readDown.Load()
+	if down == nil {
+		return true
+	}
+	now := time.Now()
+	return !now.Before(down.retry) && db.readDown.CompareAndSwap(down, &readOutage{err: down.err, retry: now.Add(readBackoff)})
+}
+
+// beginRead begins a read-only transaction on the replica and returns it
+// with the release of its connection. Getting a connection and beginning
+// are each bounded by readTimeout: a connection whose server is gone may
+// not say so before it is written to, and an idle one is pinged first. A
+// pool whose every connection is in use is serving reads, though: then the
+// read waits for a connection as a read of the primary would.
+func (db *DB) beginRead(ctx context.Context) (pgx.Tx, func(), error) {
+	acquireCtx, cancel := context.WithTimeout(ctx, db.readTimeout)
+	conn, err := db.Read.Acquire(acquireCtx)
+	cancel()
+	if err != nil && ctx.Err() == nil && db.readBusy() {
+		conn, err = db.Read.Acquire(ctx)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	beginCtx, cancel := context.WithTimeout(ctx, db.readTimeout)
+	defer cancel()
+	tx, err := conn.BeginTx(beginCtx, readOnly)
+	if err != nil {
+		conn.Release()
+		return nil, nil, err
+	}
+	return tx, conn.Release, nil
+}
+
+// readBusy reports whether every connection of the replica's pool is in
+// use.
+func (db *DB) readBusy() bool {
+	s := db.Read.Stat()
+	return s.AcquiredConns() >= s.MaxConns()
+}
+
+// readFailed sends the reads to the primary for readBackoff, and closes the
+// replica's idle connections: what failed one (a restart, a network that
+// dropped) may have failed them all, and the read that tries the replica
+// again should then wait for one connect, not for each of them.
+func (db *DB) readFailed(err error) {
+	db.readDown.Store(&readOutage{err: err, retry: time.Now().Add(readBackoff)})
+	db.Read.Reset()
+}
+
+// readServed sends the reads back to the replica.
+func (db *DB) readServed() {
+	if db.readDown.Load() != nil {
+		db.readDown.Store(nil)
+	}
 }
 
 // PlatformRole is the only role that may change tenants and their domains.
@@ -290,11 +476,17 @@ func (db *DB) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // inTx runs fn in a transaction of pool. The rollback of a failed
 // transaction runs on a context of its own so that a cancelled request
 // cannot leave it open.
-func inTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) (err error) {
+func inTx(ctx context.Context, pool *pgxpool.Pool, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
 	tx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
+	return endTx(ctx, tx, fn)
+}
+
+// endTx runs fn in tx and commits it, or rolls it back when fn or the
+// commit fails.
+func endTx(ctx context.Context, tx pgx.Tx, fn func(tx pgx.Tx) error) (err error) {
 	defer func() {
 		if err != nil {
 			rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -303,6 +303,40 @@ func (m *Metrics) RegisterPool(pool *pgxpool.Pool) {
 	m.Registry.MustRegister(poolCollector{pool: pool})
 }
 
+// RegisterReadReplica exports the state of the read replica
+// (DATABASE_READ_URL), read at scrape time: up reports whether the public
+// browsing reads it, fallbacks counts the reads the primary served because
+// it could not (postgres.DB.ReadReplicaUp and ReadFallbacks).
+func (m *Metrics) RegisterReadReplica(up func() bool, fallbacks func() uint64) {
+	m.Registry.MustRegister(readReplicaCollector{up: up, fallbacks: fallbacks})
+}
+
+var (
+	readReplicaUp = prometheus.NewDesc("ticketd_db_read_replica_up",
+		"1 while the public browsing reads the read replica (DATABASE_READ_URL), 0 while it reads the primary because the replica did not answer.", nil, nil)
+	readFallbacks = prometheus.NewDesc("ticketd_db_read_fallbacks_total",
+		"Reads of the public browsing that the primary served because the read replica did not answer.", nil, nil)
+)
+
+type readReplicaCollector struct {
+	up        func() bool
+	fallbacks func() uint64
+}
+
+func (c readReplicaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- readReplicaUp
+	ch <- readFallbacks
+}
+
+func (c readReplicaCollector) Collect(ch chan<- prometheus.Metric) {
+	up := 0.0
+	if c.up() {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(readReplicaUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(readFallbacks, prometheus.CounterValue, float64(c.fallbacks()))
+}
+
 // RegisterTenantCache exports the sizes of the API's tenant cache, read at
 // scrape time from size: organizers found, and hosts or slugs that named
 // none. A second cache on the same registry (tests) is not exported.
