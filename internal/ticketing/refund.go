@@ -67,6 +67,12 @@ const (
 	// RefundAdmin: organizer staff refunded all or part of a confirmed
 	// booking, or decided about a booking under review (ReviewDecision).
 	RefundAdmin RefundKind = "admin"
+	// RefundBuyer: the buyer cancelled a confirmed booking as its event's
+	// refund policy allows; what was paid less the fee is refunded.
+	RefundBuyer RefundKind = "buyer"
+	// RefundEventCancelled: the event was cancelled, and each of its
+	// confirmed bookings is refunded what is left of its charge.
+	RefundEventCancelled RefundKind = "event_cancelled"
 )
 
 // Error codes of refunds.
