@@ -42,12 +42,20 @@ func TestConsoleBookingPages(t *testing.T) {
 
 	assertPage(t, s.page("acme", admin, "/admin/bookings/"+paid), 200, ref, "NGN 10,000.00", "NGN 1,000.00", "one ticket back",
 		"Left to refund: <strong>NGN 9,000.00</strong>", `data-refund-form data-booking="`+paid+`"`, `data-verify="`+ref+`"`, `role="status"`)
-	assertPage(t, s.page("acme", admin, "/admin/bookings/"+other), 200, "No payment attempts.", "Put under review")
+	pending := s.page("acme", admin, "/admin/bookings/"+other)
+	assertPage(t, pending, 200, "No payment attempts.", "A pending booking cannot be put under review")
+	if strings.Contains(string(pending.raw), "data-review-form") {
+		t.Error("a pending booking offers a review")
+	}
 
-	s.mustCall(200, "POST", "/v1/bookings/"+other+"/review", map[string]any{"note": "chargeback"})
-	assertPage(t, s.page("acme", admin, "/admin/review"), 200, `href="/admin/bookings/`+other+`"`, "chargeback")
-	flagged := s.page("acme", admin, "/admin/bookings/"+other)
-	assertPage(t, flagged, 200, `data-resolve-form data-booking="`+other+`"`, "cannot be restored", "ends cancelled", "Close the booking")
+	// A charge that did not match put this one under review without
+	// tickets; the admin changes its note.
+	mismatched, _ := s.mismatchedBooking(s.buyers[1], 1)
+	assertPage(t, s.page("acme", admin, "/admin/bookings/"+mismatched), 200, "Update the review note", "Save the note")
+	s.mustCall(200, "POST", "/v1/bookings/"+mismatched+"/review", map[string]any{"note": "chargeback"})
+	assertPage(t, s.page("acme", admin, "/admin/review"), 200, `href="/admin/bookings/`+mismatched+`"`, "chargeback")
+	flagged := s.page("acme", admin, "/admin/bookings/"+mismatched)
+	assertPage(t, flagged, 200, `data-resolve-form data-booking="`+mismatched+`"`, "cannot be restored", "ends cancelled", "Close the booking")
 	if strings.Contains(string(flagged.raw), "Restore the booking") {
 		t.Error("a booking without tickets offers a restore")
 	}

@@ -628,42 +628,72 @@ func TestAdminPayments(t *testing.T) {
 	})
 }
 
+// TestReviewBooking: an admin puts a paid (confirmed) booking under review,
+// keeping its tickets, and may change the note of one under review; a
+// booking in any other status is refused with 409 INVALID_STATE and left as
+// it was.
 func TestReviewBooking(t *testing.T) {
 	t.Parallel()
 	s := newPaySale(t)
 	buyer := s.buyers[0]
-	pending := s.bookGA(buyer, 3)
-	res := s.call("POST", "/v1/bookings/"+pending+"/review", map[string]any{"note": "buyer disputes the charge"})
-	if res.status != 200 || res.body["id"] != pending || res.body["status"] != "review" || res.body["reviewNote"] != "buyer disputes the charge" {
-		t.Fatalf("pending200: %d %s", res.status, res.raw)
+	paid, _ := s.paidBooking(buyer, 2)
+	res := s.call("POST", "/v1/bookings/"+paid+"/review", map[string]any{"note": "chargeback"})
+	if res.status != 200 || res.body["id"] != paid || res.body["status"] != "review" || res.body["reviewNote"] != "chargeback" {
+		t.Fatalf("confirmed200: %d %s", res.status, res.raw)
 	}
-	if st := s.stockOf(s.ga); st["held"] != float64(0) || st["available"] != float64(20) {
-		t.Fatalf("a booking under review still holds tickets: %v", st)
+	if st := s.stockOf(s.ga); st["sold"] != float64(2) {
+		t.Fatalf("stock after reviewing a confirmed booking: %v", st)
 	}
-	if res := s.as(buyer.access, s.slug, "GET", "/v1/bookings/"+pending, nil); res.body["status"] != "review" {
+	if res := s.as(buyer.access, s.slug, "GET", "/v1/bookings/"+paid, nil); res.body["status"] != "review" {
 		t.Fatalf("the buyer sees %s", res.raw)
 	}
-	assertError(t, s.pay(buyer, pending), 409, "INVALID_STATE")
 
-	t.Run("confirmedKeepsTickets200", func(t *testing.T) {
-		b := s.bookGA(buyer, 2)
-		s.callback(s.simPay(s.checkout(buyer, b), paystacksim.OutcomeSuccess), nil)
-		s.simIdle()
-		res := s.call("POST", "/v1/bookings/"+b+"/review", map[string]any{"note": "chargeback"})
-		if res.status != 200 || res.body["status"] != "review" {
+	t.Run("underReviewNewNote200", func(t *testing.T) {
+		res := s.call("POST", "/v1/bookings/"+paid+"/review", map[string]any{"note": "the bank asks for proof"})
+		if res.status != 200 || res.body["status"] != "review" || res.body["reviewNote"] != "the bank asks for proof" {
 			t.Fatalf("%d %s", res.status, res.raw)
 		}
 		if st := s.stockOf(s.ga); st["sold"] != float64(2) {
-			t.Fatalf("stock after reviewing a confirmed booking: %v", st)
+			t.Fatalf("stock after a new note: %v", st)
+		}
+	})
+	t.Run("notPaid409", func(t *testing.T) {
+		pending := s.bookGA(buyer, 3)
+		cancelled := s.bookGA(buyer, 1)
+		s.mustCall(200, "POST", "/v1/bookings/"+cancelled+"/cancel", nil)
+		refunded, _ := s.paidBooking(buyer, 1)
+		if res := s.refund(refunded, map[string]any{"amount": 500000, "reason": "all of it"}); res.status != 201 {
+			t.Fatalf("refund: %d %s", res.status, res.raw)
+		}
+		held := s.stockOf(s.ga)
+		for b, status := range map[string]string{pending: "pending", cancelled: "cancelled", refunded: "refunded"} {
+			before := s.call("GET", "/v1/bookings/"+b, nil)
+			if before.body["status"] != status {
+				t.Fatalf("the %s booking is %s", status, before.raw)
+			}
+			res := s.call("POST", "/v1/bookings/"+b+"/review", map[string]any{"note": "chargeback"})
+			assertError(t, res, 409, ticketing.CodeInvalidState)
+			if !strings.Contains(messages(res), "the booking is "+status) {
+				t.Errorf("%s: the message does not say why: %s", status, res.raw)
+			}
+			if after := s.call("GET", "/v1/bookings/"+b, nil); string(after.raw) != string(before.raw) {
+				t.Fatalf("a refused review changed the %s booking: %s, was %s", status, after.raw, before.raw)
+			}
+		}
+		if st := s.stockOf(s.ga); fmt.Sprint(st) != fmt.Sprint(held) {
+			t.Fatalf("a refused review changed the stock: %v, was %v", st, held)
+		}
+		// The pending booking still holds its tickets and can be paid.
+		if res := s.pay(buyer, pending); res.status != 201 {
+			t.Fatalf("paying the pending booking after a refused review: %d %s", res.status, res.raw)
 		}
 	})
 	t.Run("badNote400", func(t *testing.T) {
-		b := s.bookGA(buyer, 1)
 		for _, body := range []any{map[string]any{"note": ""}, map[string]any{}, map[string]any{"note": strings.Repeat("n", 1001)},
 			map[string]any{"note": "x", "status": "confirmed"}, "not json"} {
-			assertError(t, s.call("POST", "/v1/bookings/"+b+"/review", body), 400, "VALIDATION_FAILED")
+			assertError(t, s.call("POST", "/v1/bookings/"+paid+"/review", body), 400, "VALIDATION_FAILED")
 		}
-		if res := s.call("GET", "/v1/bookings/"+b, nil); res.body["status"] != "pending" {
+		if res := s.call("GET", "/v1/bookings/"+paid, nil); res.body["reviewNote"] != "the bank asks for proof" {
 			t.Fatalf("a refused review changed the booking: %s", res.raw)
 		}
 	})
@@ -671,6 +701,6 @@ func TestReviewBooking(t *testing.T) {
 		assertError(t, s.call("POST", "/v1/bookings/"+ticketing.NewID()+"/review", map[string]any{"note": "x"}), 404, "NOT_FOUND")
 	})
 	t.Run("buyer403", func(t *testing.T) {
-		assertError(t, s.as(buyer.access, s.slug, "POST", "/v1/bookings/"+pending+"/review", map[string]any{"note": "x"}), 403, "FORBIDDEN")
+		assertError(t, s.as(buyer.access, s.slug, "POST", "/v1/bookings/"+paid+"/review", map[string]any{"note": "x"}), 403, "FORBIDDEN")
 	})
 }

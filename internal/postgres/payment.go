@@ -34,6 +34,7 @@ var (
 	qConfirmBooking                 = query("ConfirmBooking")
 	qFailBookingWithReason          = query("FailBookingWithReason")
 	qReviewBookingWithNote          = query("ReviewBookingWithNote")
+	qReviewPaidBooking              = query("ReviewPaidBooking")
 	qAddSold                        = query("AddSold")
 	qInsertTickets                  = query("InsertTickets")
 	qReactivateBookingSeats         = query("ReactivateBookingSeats")
@@ -545,22 +546,27 @@ func (s *PaymentStore) references(ctx context.Context, q string, args ...any) ([
 	return refs, translate(err, "payment")
 }
 
-// ReviewBooking puts a booking under review with a note, freeing any seats
-// it held (a confirmed booking keeps its tickets).
+// ReviewBooking puts a confirmed booking under review with a note, or
+// changes the note of a booking under review; the booking keeps its
+// tickets. Any other booking (not paid, or ended) is KindConflict
+// (INVALID_STATE) and left unchanged. The status is decided by the
+// UPDATE's WHERE, so a settlement, refund or decision committed meanwhile
+// is never overwritten.
 func (s *PaymentStore) ReviewBooking(ctx context.Context, id, note string) (*ticketing.Booking, error) {
 	var b *ticketing.Booking
 	err := s.db.InTenant(ctx, func(tx pgx.Tx) error {
-		prev, err := scanBooking(tx.QueryRow(ctx, qLockBookingForPayment, id, nil))
+		var from string
+		err := tx.QueryRow(ctx, qReviewPaidBooking, id, note).Scan(&from)
+		if errors.Is(err, pgx.ErrNoRows) {
+			existing, ferr := scanBooking(tx.QueryRow(ctx, qSelectBooking, id, nil))
+			if ferr != nil {
+				return ferr
+			}
+			return ticketing.Errorf(ticketing.KindConflict, ticketing.CodeInvalidState,
+				"the booking is %s; only a confirmed booking, or one under review, can be put under review", displayStatus(existing))
+		}
 		if err != nil {
 			return err
-		}
-		if _, err := tx.Exec(ctx, qReviewBookingWithNote, id, note); err != nil {
-			return err
-		}
-		if prev.Status == ticketing.BookingPending {
-			if _, err := tx.Exec(ctx, qDeactivateBookingSeats, []string{id}); err != nil {
-				return err
-			}
 		}
 		if b, err = scanBooking(tx.QueryRow(ctx, qSelectBooking, id, nil)); err != nil {
 			return err
@@ -568,8 +574,7 @@ func (s *PaymentStore) ReviewBooking(ctx context.Context, id, note string) (*tic
 		if err := loadItems(ctx, tx, []*ticketing.Booking{b}); err != nil {
 			return err
 		}
-		b.Status = ticketing.BookingReview
-		return writeAudit(ctx, tx, "booking.review", "booking", id, map[string]any{"note": note, "from": prev.Status})
+		return writeAudit(ctx, tx, "booking.review", "booking", id, map[string]any{"note": note, "from": from})
 	})
 	return b, translate(err, "booking")
 }

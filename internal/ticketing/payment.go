@@ -183,7 +183,10 @@ type PaymentService interface {
 	VerifyPayment(ctx context.Context, reference string) (*Payment, *Booking, error)
 	// FindPayments lists payments (ADMIN).
 	FindPayments(ctx context.Context, f PaymentFilter) ([]*Payment, string, error)
-	// ReviewBooking puts a booking under review with a note (ADMIN).
+	// ReviewBooking puts a confirmed booking under review with a note, or
+	// changes the note of a booking under review (ADMIN). Returns
+	// KindConflict (INVALID_STATE) for a booking in any other status,
+	// KindNotFound for an unknown booking and KindInvalid for bad input.
 	ReviewBooking(ctx context.Context, bookingID, note string) (*Booking, error)
 	// ResolveReview takes a booking out of review as the admin decides
 	// (see ReviewDecision) and queues the refunds that decision owes.

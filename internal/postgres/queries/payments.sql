@@ -142,9 +142,21 @@ UPDATE bookings SET status = 'failed', failure_reason = $2, version = version + 
 WHERE id = $1 AND status IN ('pending', 'expired');
 
 -- name: ReviewBookingWithNote
+-- A charge that did not match: the booking it paid for goes under review,
+-- whatever its status.
 UPDATE bookings SET status = 'review', review_note = $2, version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING status;
+
+-- name: ReviewPaidBooking
+-- An admin's flag: a confirmed booking goes under review, one under review
+-- gets the new note, and any other is left as it is (no row). The status
+-- the booking had is read under the row's lock, so it is the one the WHERE
+-- decided on.
+UPDATE bookings b SET status = 'review', review_note = $2, version = b.version + 1, updated_at = now()
+FROM (SELECT id, status FROM bookings WHERE id = $1 FOR UPDATE) prev
+WHERE b.id = prev.id AND b.status IN ('confirmed', 'review')
+RETURNING prev.status;
 
 -- name: AddSold
 -- The sale of one booking item; the CHECK (sold <= capacity) refuses an oversell.
