@@ -1,6 +1,7 @@
 // The organizer console (README.md, "Organizer console"): the organizer creates and publishes an
 // event, and scans a ticket at the check-in page, fed the ticket's QR image; a second scan is
-// refused as already checked in.
+// refused as already checked in, saying when in the venue's time zone (Lagos, WAT), though the
+// device's is Los Angeles'.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,7 +23,7 @@ async function qrFile(page) {
   return file;
 }
 
-browserTest('an organizer creates and publishes an event, then scans a ticket at the door', { origins: [env.storeURL] }, async ({ page, step }) => {
+browserTest('an organizer creates and publishes an event, then scans a ticket at the door', { origins: [env.storeURL], timezoneId: 'America/Los_Angeles' }, async ({ page, step }) => {
   await signIn(page, '/admin', env.demoEmail, env.demoPassword, step);
   await page.locator('td[data-sold]').filter({ hasText: '/' }).first().waitFor();
   await step('console');
@@ -63,5 +64,12 @@ browserTest('an organizer creates and publishes an event, then scans a ticket at
   await step('ticket scanned');
   await page.locator('input[data-image]').setInputFiles(ticket);
   await page.locator('[data-result][data-outcome="already_checked_in"]').waitFor();
+  // The first scan's time, as the shop says times: in Lagos (UTC+1 all year), the zone named.
+  const refused = await page.locator('[data-result]').innerText();
+  const m = /^Already checked in at \w{3} \d{1,2} \w{3} \d{4}, (\d{2}):(\d{2}) WAT \(Main\): do not admit\./.exec(refused);
+  assert.ok(m, `the refusal does not say when in the venue's time: ${refused}`);
+  const lagos = new Date(Date.now() + 3600_000);
+  const drift = (Number(m[1]) * 60 + Number(m[2]) - (lagos.getUTCHours() * 60 + lagos.getUTCMinutes()) + 1440) % 1440;
+  assert.ok(drift <= 2 || drift >= 1438, `checked in at ${m[1]}:${m[2]} in Lagos, it is ${lagos.toISOString().slice(11, 16)} there`);
   await step('second scan refused');
 });

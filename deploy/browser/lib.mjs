@@ -74,7 +74,7 @@ export function slug(label) {
  *   browserTest(name, [options], async ({ page, context, step }) => { ... })
  *
  * options.origins: the origins the pages may reach (default [env.baseURL]); options.viewport
- * (default 1280×800). step(label) saves a full-page screenshot as ARTIFACTS/<file>/<test>/NN-label.png
+ * (default 1280×800); options.timezoneId, the device's time zone (default the machine's). step(label) saves a full-page screenshot as ARTIFACTS/<file>/<test>/NN-label.png
  * (step(label, { fullPage: false }) only the viewport: a long page takes seconds to capture whole) and
  * audits the page's accessibility (audit, below) into NN-label.axe.json beside it; the test fails,
  * once it has run to its end, on the serious or critical violations of any of its steps. A page that
@@ -84,9 +84,9 @@ export function slug(label) {
  */
 export function browserTest(name, options, fn) {
   if (typeof options === 'function') [options, fn] = [{}, options];
-  const { origins = [env.baseURL], viewport = { width: 1280, height: 800 }, audit: audited = true } = options;
+  const { origins = [env.baseURL], viewport = { width: 1280, height: 800 }, audit: audited = true, timezoneId } = options;
   test(name, async () => {
-    const context = await (await browser()).newContext({ viewport, serviceWorkers: 'block' });
+    const context = await (await browser()).newContext({ viewport, serviceWorkers: 'block', timezoneId });
     context.setDefaultTimeout(DEADLINE_MS);
     context.setDefaultNavigationTimeout(DEADLINE_MS);
     const watched = await guard(context, origins);

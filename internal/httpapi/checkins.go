@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ticketd-io/ticketd/internal/storefront"
 	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
@@ -21,7 +22,14 @@ type scannedTicket struct {
 	AttendeeName   string     `json:"attendeeName"`
 	Status         string     `json:"status"`
 	CheckedInAt    *time.Time `json:"checkedInAt,omitempty"`
-	CheckedInGate  string     `json:"checkedInGate,omitempty"`
+	// CheckedInAtLocal is CheckedInAt in the venue's time zone (RFC 3339
+	// with its offset, to the second) and CheckedInAtText as the shop
+	// shows times, the zone named: the door says when in the venue's time,
+	// whatever the scanning device's zone.
+	CheckedInAtLocal string `json:"checkedInAtLocal,omitempty"`
+	CheckedInAtText  string `json:"checkedInAtText,omitempty"`
+	CheckedInGate    string `json:"checkedInGate,omitempty"`
+	VenueTimezone    string `json:"venueTimezone"`
 }
 
 type scanResponse struct {
@@ -35,7 +43,11 @@ func toScanResponse(o ticketing.ScanOutcome) scanResponse {
 	if t := o.Ticket; t != nil && o.Result != ticketing.ScanWrongEvent {
 		r.Ticket = &scannedTicket{ID: t.ID, EventID: t.EventID, TicketTypeID: t.TicketTypeID, TicketTypeName: t.TicketTypeName,
 			Section: t.Section, SeatLabel: t.SeatLabel, AttendeeName: t.AttendeeName, Status: string(t.Status),
-			CheckedInAt: utcPtr(t.CheckedInAt), CheckedInGate: t.CheckedInGate}
+			CheckedInAt: utcPtr(t.CheckedInAt), CheckedInGate: t.CheckedInGate, VenueTimezone: t.VenueTimezone}
+		if at := t.CheckedInAt; at != nil {
+			r.Ticket.CheckedInAtLocal = at.In(ticketing.Location(t.VenueTimezone)).Format(time.RFC3339)
+			r.Ticket.CheckedInAtText = storefront.When(*at, t.VenueTimezone)
+		}
 	}
 	return r
 }

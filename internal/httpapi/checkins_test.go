@@ -1,11 +1,15 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ticketd-io/ticketd/internal/checkin"
+	"github.com/ticketd-io/ticketd/internal/storefront"
+	"github.com/ticketd-io/ticketd/internal/ticketing"
 )
 
 // doorStaff signs up an account and makes it CHECKIN.
@@ -25,6 +29,26 @@ func (s *sale) scan(door session, body map[string]any) response {
 		s.t.Fatalf("scan %v: %d %s", body, res.status, res.raw)
 	}
 	return res
+}
+
+// assertVenueTime checks that a scanned ticket says when it was checked in
+// in its venue's time zone (the sale's is Africa/Lagos, UTC+1, WAT), the
+// zone named as the shop names it, whatever the server's or the device's
+// zone.
+func assertVenueTime(t *testing.T, tk map[string]any) {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, fmt.Sprint(tk["checkedInAt"]))
+	if err != nil {
+		t.Fatalf("checkedInAt: %v", err)
+	}
+	local, err := time.Parse(time.RFC3339, fmt.Sprint(tk["checkedInAtLocal"]))
+	if err != nil || !local.Equal(at.Truncate(time.Second)) || !strings.HasSuffix(tk["checkedInAtLocal"].(string), "+01:00") {
+		t.Fatalf("checkedInAtLocal %v for checkedInAt %v: not the same instant at the venue's offset (%v)", tk["checkedInAtLocal"], tk["checkedInAt"], err)
+	}
+	want := storefront.When(at, "Africa/Lagos")
+	if tk["venueTimezone"] != "Africa/Lagos" || tk["checkedInAtText"] != want || !strings.HasSuffix(want, " WAT") {
+		t.Fatalf("venueTimezone %v, checkedInAtText %v: want Africa/Lagos, %q", tk["venueTimezone"], tk["checkedInAtText"], want)
+	}
 }
 
 func TestCheckIn(t *testing.T) {
@@ -52,6 +76,7 @@ func TestCheckIn(t *testing.T) {
 	if tk := res.body["ticket"].(map[string]any); res.body["result"] != "already_checked_in" || tk["checkedInGate"] != "North" || tk["checkedInAt"] == nil {
 		t.Fatalf("second scan: %s", res.raw)
 	}
+	assertVenueTime(t, res.body["ticket"].(map[string]any))
 
 	// Not this organizer's, changed, or of another event.
 	for _, body := range []map[string]any{
@@ -164,6 +189,10 @@ func TestCheckInOffline(t *testing.T) {
 	if out[0]["result"] != "ok" || out[0]["conflict"] != true || tk["checkedInGate"] != "C" || tk["checkedInAt"] != t0.Format(time.RFC3339) {
 		t.Fatalf("an earlier scan uploaded later: %v", out)
 	}
+	if lagos := ticketing.Location("Africa/Lagos"); tk["checkedInAtLocal"] != t0.In(lagos).Format(time.RFC3339) {
+		t.Fatalf("checkedInAtLocal %v, want %s", tk["checkedInAtLocal"], t0.In(lagos).Format(time.RFC3339))
+	}
+	assertVenueTime(t, tk)
 	if res := s.scan(door, map[string]any{"eventId": s.event, "payload": ticket["qrPayload"]}); res.body["ticket"].(map[string]any)["checkedInGate"] != "C" {
 		t.Fatalf("after the uploads: %s", res.raw)
 	}

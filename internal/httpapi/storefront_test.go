@@ -191,7 +191,7 @@ func TestConsolePages(t *testing.T) {
 	}
 	assertPage(t, s.page("acme", admin, "/admin/events/new"), 200, "Create draft", `name="venueId"`)
 	assertPage(t, s.page("acme", admin, "/admin/events/"+s.event), 200, "Add a ticket type", `data-id="`+s.event+`"`)
-	assertPage(t, s.page("acme", admin, "/admin/checkin"), 200, `data-scanner`, title, "jsQR.js", "admin.js")
+	assertPage(t, s.page("acme", admin, "/admin/checkin"), 200, `data-scanner`, title, `data-timezone="Africa/Lagos"`, "jsQR.js", "admin.js")
 	// The shop's own pages do not load the console's scripts.
 	if strings.Contains(string(s.page("acme", admin, "/").raw), "admin.js") {
 		t.Error("the shop loads the console's script")

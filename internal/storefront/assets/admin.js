@@ -111,11 +111,26 @@
   const listKey = () => 'ticketd-checkin-list:' + eventId();
   const queueKey = () => 'ticketd-checkin-queue:' + eventId();
 
+  // venueTime says a time in the event's venue time zone, named, as the
+  // shop does, whatever the device's zone. The API words an online scan's
+  // time itself (checkedInAtText); this is for what the device knows
+  // offline.
+  function venueTime(at) {
+    const opt = scanner.elements.event.selectedOptions[0];
+    const options = { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
+      hourCycle: 'h23', timeZoneName: 'short' };
+    try {
+      return new Intl.DateTimeFormat('en-GB', { ...options, timeZone: (opt && opt.dataset.timezone) || 'UTC' }).format(new Date(at));
+    } catch (e) {
+      return new Intl.DateTimeFormat('en-GB', { ...options, timeZone: 'UTC' }).format(new Date(at));
+    }
+  }
+
   function showInfo() {
     const list = store.get(listKey(), null);
     const queued = store.get(queueKey(), []).length;
     say(info, (navigator.onLine ? 'Online' : 'Offline') + '. Offline list: ' +
-      (list ? Object.keys(list.hashes).length + ' tickets, from ' + new Date(list.at).toLocaleTimeString() : 'none') +
+      (list ? Object.keys(list.hashes).length + ' tickets, from ' + venueTime(list.at) : 'none') +
       '. Scans waiting to upload: ' + queued + '.');
   }
 
@@ -130,7 +145,7 @@
     let text = messages[r.result] || r.result;
     const t = r.ticket || {};
     if (r.result === 'already_checked_in' && t.checkedInAt) {
-      text += ' at ' + new Date(t.checkedInAt).toLocaleTimeString() + (t.checkedInGate ? ' (' + t.checkedInGate + ')' : '') + ': do not admit.';
+      text += ' at ' + (t.checkedInAtText || venueTime(t.checkedInAt)) + (t.checkedInGate ? ' (' + t.checkedInGate + ')' : '') + ': do not admit.';
     }
     if (t.ticketTypeName) text += ' ' + t.ticketTypeName + (t.seatLabel ? ', ' + (t.section ? t.section + ' ' : '') + t.seatLabel : '') + (t.attendeeName ? ', ' + t.attendeeName : '') + '.';
     if (offline) text += ' (checked offline)';
