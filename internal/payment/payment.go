@@ -688,14 +688,9 @@ func (s *Service) ReviewBooking(ctx context.Context, bookingID, note string) (*t
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
-	b, err := s.store.ReviewBooking(ctx, bookingID, note)
-	if err != nil {
-		return nil, err
-	}
-	// A booking under review holds nothing; a confirmed one keeps its
-	// tickets (Release of a confirmed hold does nothing).
-	s.release(ctx, inventory.Event{TenantID: ticketing.TenantFromContext(ctx).ID, EventID: b.EventID}, b.ID)
-	return b, nil
+	// Only a paid booking (confirmed, or under review already) is put
+	// under review: it keeps its tickets, and Redis has nothing to follow.
+	return s.store.ReviewBooking(ctx, bookingID, note)
 }
 
 // ResolveReview implements ticketing.PaymentService. The decision and the
